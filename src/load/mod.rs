@@ -1,0 +1,135 @@
+//! `load`: a directory of YAML files → documents with source spans, plus diagnostics.
+
+mod diagnostic;
+pub mod validate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, JsonDiagnostic, Severity, sort};
+
+use crate::model::Document;
+use crate::settings::SettingsFile;
+
+/// The tool's own settings file at the root of a desired-state directory.
+pub const SETTINGS_FILE: &str = "mailplane.yaml";
+
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The path as shown in diagnostics: relative to the directory's parent, `/`-separated.
+    pub name: String,
+    pub text: String,
+}
+
+/// Everything read from a directory. `documents` holds (source index, document).
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub root: PathBuf,
+    pub sources: Vec<SourceFile>,
+    pub documents: Vec<(usize, Document)>,
+    pub settings: Option<(usize, SettingsFile)>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("`{0}` is not a directory of desired-state files")]
+    NotADirectory(PathBuf),
+    #[error("cannot read `{path}`: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Reads every `*.yaml`/`*.yml` below `root` (hidden folders skipped), parses and validates them.
+pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
+    if !root.is_dir() {
+        return Err(LoadError::NotADirectory(root.to_path_buf()));
+    }
+    let mut paths = Vec::new();
+    collect(root, &mut paths)?;
+    paths.sort();
+    let display_base = root.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        let shown = display_base.and_then(|b| path.strip_prefix(b).ok()).unwrap_or(&path);
+        let name = shown.to_string_lossy().replace('\\', "/");
+        sources.push(SourceFile { path, name, text });
+    }
+    let mut loaded = Loaded { root: root.to_path_buf(), ..Default::default() };
+    let settings_path = root.join(SETTINGS_FILE);
+    let parsed = parse_all(&sources, &settings_path);
+    for (idx, result) in parsed.into_iter().enumerate() {
+        match result {
+            Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, s)),
+            Ok(Parsed::Document(d)) => loaded.documents.push((idx, d)),
+            Err(d) => loaded.diagnostics.push(d),
+        }
+    }
+    loaded.sources = sources;
+    let mut more = validate::validate(&loaded);
+    if loaded.has_errors() {
+        // A file that did not parse is missing from the model: references into it are not real problems.
+        more.retain(|d| d.code != "unknown-reference");
+    }
+    loaded.diagnostics.append(&mut more);
+    sort(&mut loaded.diagnostics, &loaded.sources);
+    Ok(loaded)
+}
+
+enum Parsed {
+    Settings(SettingsFile),
+    Document(Document),
+}
+
+/// Files are independent, so they are parsed on all cores.
+fn parse_all(sources: &[SourceFile], settings_path: &Path) -> Vec<Result<Parsed, Diagnostic>> {
+    let parse_one = |idx: usize, src: &SourceFile| {
+        if src.path == settings_path {
+            yaml::parse::<SettingsFile>(&src.text, idx).map(Parsed::Settings)
+        } else {
+            yaml::parse::<Document>(&src.text, idx).map(Parsed::Document)
+        }
+    };
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(sources.len().max(1));
+    if threads <= 1 {
+        return sources.iter().enumerate().map(|(i, s)| parse_one(i, s)).collect();
+    }
+    let chunk = sources.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, files)| {
+                scope.spawn(move || {
+                    files.iter().enumerate().map(|(i, s)| parse_one(c * chunk + i, s)).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("parser thread panicked")).collect()
+    })
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let path = entry.path();
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

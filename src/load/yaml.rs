@@ -1,0 +1,103 @@
+//! The only place that knows the YAML library: parse with limits, map its errors to diagnostics.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Diagnostic;
+use crate::model::Span;
+
+/// Files larger than this are refused before parsing; a desired-state file is never this big.
+pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
+
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    // Room for a 100,000-mailbox server in one file, still bounded against alias bombs.
+    budget.max_nodes = 20_000_000;
+    budget.max_events = 40_000_000;
+    budget.max_aliases = 10_000;
+    budget.max_depth = 32;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.strict_booleans = true;
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options
+}
+
+/// Parses one file. An empty file (or one holding only comments) is the default value.
+pub fn parse<T: DeserializeOwned + Default>(text: &str, file: usize) -> Result<T, Diagnostic> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            "file-too-large",
+            file,
+            Span::default(),
+            format!("file is {} bytes, more than the {MAX_FILE_BYTES} a desired-state file may have", text.len()),
+        )
+        .help("split it into several files: every *.yaml file under the directory is read"));
+    }
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Ok(T::default());
+    }
+    serde_saphyr::from_str_with_options(text, options()).map_err(|e| to_diagnostic(&e, text, file))
+}
+
+fn to_diagnostic(err: &serde_saphyr::Error, text: &str, file: usize) -> Diagnostic {
+    let raw = err.without_snippet().to_string();
+    let message = strip_location(&raw).to_string();
+    let span = err.location().map(|l| Span { line: l.line() as u32, column: l.column() as u32, offset: 0, len: 0 });
+    let span = span.filter(|s| s.line > 0).unwrap_or_else(|| end_of(text));
+    let (code, help) = classify(&message);
+    let d = Diagnostic::error(code, file, span, message);
+    match help {
+        Some(h) => d.help(h),
+        None => d,
+    }
+}
+
+/// serde-saphyr prefixes messages with "line L column C: "; the diagnostic shows the place itself.
+fn strip_location(msg: &str) -> &str {
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    if let Some(rest) = msg.strip_prefix("line ") {
+        if let Some(idx) = rest.find(": ") {
+            if rest[..idx].split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) {
+                return strip_trailing_location(rest[idx + 2..].lines().next().unwrap_or(""));
+            }
+        }
+    }
+    strip_trailing_location(msg.lines().next().unwrap_or(""))
+}
+
+fn strip_trailing_location(msg: &str) -> &str {
+    match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains("column") => &msg[..i],
+        _ => msg,
+    }
+}
+
+fn end_of(text: &str) -> Span {
+    let line = text.lines().count().max(1) as u32;
+    Span { line, column: 1, offset: 0, len: 0 }
+}
+
+fn classify(msg: &str) -> (&'static str, Option<&'static str>) {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("unknown field") {
+        ("unknown-field", Some("check the spelling; `mailplane schema` lists every field"))
+    } else if m.contains("duplicate mapping key") || m.contains("duplicate field") {
+        ("duplicate-key", Some("each key may appear once in a mapping; remove or merge the repeated one"))
+    } else if m.contains("missing field") {
+        ("missing-field", None)
+    } else if m.contains("unknown variant") {
+        ("invalid-value", None)
+    } else if m.contains("budget") || m.contains("limit") && m.contains("exceed") {
+        ("yaml-too-complex", Some("the file nests too deeply or expands too many aliases; write it out plainly"))
+    } else if m.contains("invalid type") || m.contains("expected") || m.contains("invalid") {
+        ("invalid-type", None)
+    } else {
+        ("yaml-syntax", None)
+    }
+}
+
+/// Writes a value as YAML (export, round-trip tests).
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
+    serde_saphyr::to_string(value).map_err(|e| e.to_string())
+}

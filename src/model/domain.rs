@@ -1,0 +1,125 @@
+//! Domains, their alias domains, and domain templates.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::settings_macro::settings_struct;
+use super::{Alias, Located, Mailbox, RateLimit, Size};
+
+/// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
+macro_rules! domain_common {
+    ($m:ident ! ( $($args:tt)* )) => {
+        $m! { $($args)* common: DomainSettings {
+            /// Limits on mailboxes, aliases and quotas.
+            limits: DomainLimits,
+            /// Whether the domain receives mail (default true).
+            active: bool,
+            /// Show the domain's users in the global address list (default true).
+            gal: bool,
+            /// Relay the domain as a backup MX instead of delivering locally.
+            backup_mx: bool,
+            /// Relay for all recipients (needs `backup_mx`).
+            relay_all_recipients: bool,
+            /// Relay only for recipients without a local mailbox (needs `relay_all_recipients`).
+            relay_unknown_only: bool,
+            /// Outgoing messages allowed per time frame for the whole domain, e.g. `1000/1h`.
+            rate_limit: Located<RateLimit>,
+            /// Tags (at most 25).
+            tags: Vec<String>,
+            /// DKIM selector used when mailcow creates the domain's key (default `dkim`).
+            dkim_selector: String,
+            /// DKIM key size in bits (default 2048).
+            dkim_key_size: u32,
+        }}
+    };
+}
+
+domain_common!(settings_struct!(@base
+    /// Settings shared by a domain and its template; unset fields come from the template.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    DomainSettings { }
+));
+
+domain_common!(settings_struct!(@object
+    /// A mail domain with the mailboxes, aliases and alias domains that belong to it.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    Domain {
+        /// The domain name; stored lowercase and in its ASCII (punycode) form.
+        pub name: Located<String>,
+        /// Description shown in mailcow's UI (default: the domain name).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub description: Option<String>,
+        /// Domain template whose settings fill the unset fields (default: mailcow's `Default`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub template: Option<Located<String>>,
+        /// Name of a relay host (see `relay_hosts`) for the domain's outgoing mail.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub relay_host: Option<Located<String>>,
+        /// Other domain names that deliver to this domain's mailboxes.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub alias_domains: Vec<AliasDomain>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub mailboxes: Vec<Mailbox>,
+        /// Aliases whose address is in this domain or one of its alias domains.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub aliases: Vec<Alias>,
+    }
+));
+
+domain_common!(settings_struct!(@object
+    /// A domain template (mailcow's `templates` row of type `domain`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    DomainTemplate {
+        /// Template name, referenced by domains.
+        pub name: Located<String>,
+    }
+));
+
+/// Limits of a domain. Quotas are sizes (`10 GiB`); mailcow keeps them in MiB.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DomainLimits {
+    /// Most mailboxes the domain may have (0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_mailboxes: Option<Located<u32>>,
+    /// Most aliases the domain may have, its alias domains included (0: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_aliases: Option<Located<u32>>,
+    /// Quota a new mailbox gets when it declares none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mailbox_quota: Option<Located<Size>>,
+    /// Largest quota one mailbox may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_mailbox_quota: Option<Located<Size>>,
+    /// Quota of the whole domain: the sum of its mailbox quotas may not exceed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_quota: Option<Located<Size>>,
+}
+
+impl DomainLimits {
+    pub fn overlay(&self, base: &DomainLimits) -> DomainLimits {
+        DomainLimits {
+            max_mailboxes: self.max_mailboxes.clone().or_else(|| base.max_mailboxes.clone()),
+            max_aliases: self.max_aliases.clone().or_else(|| base.max_aliases.clone()),
+            default_mailbox_quota: self.default_mailbox_quota.clone().or_else(|| base.default_mailbox_quota.clone()),
+            max_mailbox_quota: self.max_mailbox_quota.clone().or_else(|| base.max_mailbox_quota.clone()),
+            domain_quota: self.domain_quota.clone().or_else(|| base.domain_quota.clone()),
+        }
+    }
+}
+
+/// Another domain name delivering to the enclosing domain (`<user>@alias` → `<user>@domain`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasDomain {
+    pub name: Located<String>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Outgoing messages allowed per time frame, e.g. `100/1h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Located<RateLimit>>,
+}

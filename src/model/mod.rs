@@ -1,0 +1,135 @@
+//! The desired state as written in YAML: typed, serialisable, with source spans. No I/O.
+
+mod alias;
+mod domain;
+mod idp;
+mod located;
+mod mailbox;
+mod maps;
+pub mod names;
+pub mod defaults;
+mod routing;
+mod secret;
+mod settings_macro;
+mod units;
+
+pub use alias::{Alias, SPECIAL_TARGETS};
+pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
+pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping};
+pub use located::{Located, Span};
+pub use mailbox::{
+    AuthSource, Mailbox, MailboxAcl, MailboxSettings, MailboxState, MailboxTemplate, PasswordPolicy, Protocol,
+    QuarantineCategory, QuarantineNotification, TaggedMailHandler,
+};
+pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
+pub use routing::{RelayHost, Transport};
+pub use secret::{Secret, SecretError};
+pub use units::{Frame, RateLimit, Size};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One desired-state file. Any file may declare any kinds; the directory is their union.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// Domains, each with its mailboxes, aliases and alias domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<Domain>,
+    /// Aliases declared outside their domain's entry (full addresses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<Alias>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bcc_maps: Vec<BccMap>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipient_maps: Vec<RecipientMap>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tls_policies: Vec<TlsPolicy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relay_hosts: Vec<RelayHost>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transports: Vec<Transport>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_templates: Vec<DomainTemplate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mailbox_templates: Vec<MailboxTemplate>,
+    /// The single identity provider (LDAP, Keycloak or generic OIDC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_provider: Option<Located<IdentityProvider>>,
+}
+
+/// The object kinds, in the order parents come before children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    DomainTemplate,
+    MailboxTemplate,
+    RelayHost,
+    Domain,
+    AliasDomain,
+    Mailbox,
+    Alias,
+    BccMap,
+    RecipientMap,
+    TlsPolicy,
+    Transport,
+    IdentityProvider,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 12] = [
+        Kind::DomainTemplate,
+        Kind::MailboxTemplate,
+        Kind::RelayHost,
+        Kind::Domain,
+        Kind::AliasDomain,
+        Kind::Mailbox,
+        Kind::Alias,
+        Kind::BccMap,
+        Kind::RecipientMap,
+        Kind::TlsPolicy,
+        Kind::Transport,
+        Kind::IdentityProvider,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::DomainTemplate => "domain_template",
+            Kind::MailboxTemplate => "mailbox_template",
+            Kind::RelayHost => "relay_host",
+            Kind::Domain => "domain",
+            Kind::AliasDomain => "alias_domain",
+            Kind::Mailbox => "mailbox",
+            Kind::Alias => "alias",
+            Kind::BccMap => "bcc_map",
+            Kind::RecipientMap => "recipient_map",
+            Kind::TlsPolicy => "tls_policy",
+            Kind::Transport => "transport",
+            Kind::IdentityProvider => "identity_provider",
+        }
+    }
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::DomainTemplate => "domain templates",
+            Kind::MailboxTemplate => "mailbox templates",
+            Kind::RelayHost => "relay hosts",
+            Kind::Domain => "domains",
+            Kind::AliasDomain => "alias domains",
+            Kind::Mailbox => "mailboxes",
+            Kind::Alias => "aliases",
+            Kind::BccMap => "BCC maps",
+            Kind::RecipientMap => "recipient maps",
+            Kind::TlsPolicy => "TLS policies",
+            Kind::Transport => "transports",
+            Kind::IdentityProvider => "identity providers",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Kind> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,95 @@
+//! Name rules mailcow applies: domains (lowercase, IDN → ASCII), local parts, addresses.
+
+/// Lowercases, converts an IDN to its ASCII form, and checks mailcow's domain syntax.
+pub fn normalize_domain(input: &str) -> Result<String, String> {
+    let lower = input.trim().to_lowercase();
+    if lower.is_empty() {
+        return Err("a domain name cannot be empty".into());
+    }
+    let ascii = idna::domain_to_ascii(&lower).map_err(|_| format!("`{input}` is not a valid domain name"))?;
+    check_domain_syntax(&ascii).map_err(|why| format!("`{input}` is not a valid domain name: {why}"))?;
+    Ok(ascii)
+}
+
+/// mailcow's rule: labels of letters, digits and inner hyphens; ≤ 63 per label, ≤ 253 in all.
+fn check_domain_syntax(d: &str) -> Result<(), &'static str> {
+    if d.len() > 253 {
+        return Err("longer than 253 characters");
+    }
+    if !d.contains('.') {
+        return Err("it needs at least two labels, e.g. `example.org`");
+    }
+    for label in d.split('.') {
+        if label.is_empty() {
+            return Err("it has an empty label");
+        }
+        if label.len() > 63 {
+            return Err("a label is longer than 63 characters");
+        }
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err("only letters, digits and hyphens are allowed");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label cannot start or end with a hyphen");
+        }
+    }
+    Ok(())
+}
+
+/// The characters an unquoted e-mail local part may hold (RFC 5322 dot-atom), as PHP's FILTER_VALIDATE_EMAIL.
+pub fn check_local_part(lp: &str) -> Result<(), String> {
+    if lp.is_empty() {
+        return Err("the local part is empty".into());
+    }
+    if lp.len() > 64 {
+        return Err(format!("the local part `{lp}` is longer than 64 characters"));
+    }
+    if lp.starts_with('.') || lp.ends_with('.') || lp.contains("..") {
+        return Err(format!("the local part `{lp}` has a leading, trailing or doubled dot"));
+    }
+    let ok = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c);
+    if let Some(bad) = lp.chars().find(|c| !ok(*c)) {
+        return Err(format!("the local part `{lp}` contains `{bad}`, which an address cannot hold unquoted"));
+    }
+    Ok(())
+}
+
+/// Splits and normalises `local@domain`: the domain as [`normalize_domain`], the local part kept as written.
+pub fn normalize_address(input: &str) -> Result<(String, String), String> {
+    let input = input.trim();
+    let (local, domain) = input.rsplit_once('@').ok_or_else(|| format!("`{input}` is not an e-mail address"))?;
+    check_local_part(local)?;
+    let domain = normalize_domain(domain).map_err(|e| format!("in `{input}`: {e}"))?;
+    Ok((local.to_string(), domain))
+}
+
+pub fn address(local: &str, domain: &str) -> String {
+    format!("{local}@{domain}")
+}
+
+/// The domain part of an address or `@domain`.
+pub fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains_are_lowercased_and_punycoded() {
+        assert_eq!(normalize_domain(" Example.ORG ").unwrap(), "example.org");
+        assert_eq!(normalize_domain("bücher.example").unwrap(), "xn--bcher-kva.example");
+        assert!(normalize_domain("exa_mple.org").is_err());
+        assert!(normalize_domain("-a.org").is_err());
+        assert!(normalize_domain("localhost").is_err());
+    }
+
+    #[test]
+    fn addresses_keep_their_local_part() {
+        assert_eq!(normalize_address("Info@Example.org").unwrap(), ("Info".into(), "example.org".into()));
+        assert!(normalize_address("a..b@example.org").is_err());
+        assert!(normalize_address("a b@example.org").is_err());
+        assert!(normalize_address("nobody").is_err());
+    }
+}

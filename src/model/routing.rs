@@ -1,0 +1,43 @@
+//! Relay hosts (sender-dependent transports) and transport maps.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Located, Secret};
+
+/// A smarthost that domains or mailboxes send their outgoing mail through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelayHost {
+    /// The name domains and mailboxes use in `relay_host:`. Only in YAML; mailcow identifies relay hosts by hostname.
+    pub name: Located<String>,
+    /// Postfix next hop, e.g. `[smtp.example.com]:587`.
+    pub hostname: Located<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Located<Secret>>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+/// Route mail for a destination through a next hop (Postfix `transport_maps`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transport {
+    /// A domain, `.domain` (its subdomains), `*`, or an address; with `mx_based`, a regular expression matched against the MX host names.
+    pub destination: Located<String>,
+    /// Next hop, e.g. `[mx.partner.example]:25`; a bare IP address is written as `[ip]`.
+    pub nexthop: Located<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Located<Secret>>,
+    /// Match the destination's MX host names instead of the recipient domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mx_based: Option<bool>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}

@@ -1,0 +1,237 @@
+//! Human units: sizes (`2 GiB`, `unlimited`) and rate limits (`100/1h`).
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+const KIB: u64 = 1024;
+const MIB: u64 = KIB * 1024;
+const GIB: u64 = MIB * 1024;
+const TIB: u64 = GIB * 1024;
+const UNITS: [(&str, u64); 5] = [("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB), ("B", 1)];
+
+/// A size in bytes. Written with a binary unit (`512 MiB`, `2 GiB`, `1 TiB`); `unlimited` and `0` mean no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Size(pub u64);
+
+impl Size {
+    pub const UNLIMITED: Size = Size(0);
+    pub fn from_mib(mib: u64) -> Size {
+        Size(mib * MIB)
+    }
+    pub fn bytes(self) -> u64 {
+        self.0
+    }
+    /// mailcow keeps domain limits in whole MiB.
+    pub fn mib(self) -> u64 {
+        self.0 / MIB
+    }
+    pub fn is_unlimited(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("unlimited");
+        }
+        let (unit, factor) = UNITS.iter().find(|(_, factor)| self.0 % factor == 0).copied().unwrap_or(("B", 1));
+        write!(f, "{} {unit}", self.0 / factor)
+    }
+}
+
+impl std::str::FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t == "unlimited" || t == "0" {
+            return Ok(Size(0));
+        }
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = (&t[..split], t[split..].trim());
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size; write a number and a unit, e.g. `2 GiB` or `512 MiB`"))?;
+        let factor = UNITS
+            .iter()
+            .find(|(u, _)| u.eq_ignore_ascii_case(unit))
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                format!("`{s}` has no binary unit; write one of B, KiB, MiB, GiB, TiB (e.g. `2 GiB`), or `unlimited`")
+            })?;
+        n.checked_mul(factor).map(Size).ok_or_else(|| format!("`{s}` is too large"))
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size such as `2 GiB`, `512 MiB` or `unlimited`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                if v == 0 {
+                    Ok(Size(0))
+                } else {
+                    Err(E::custom(format!("`{v}` has no unit; write e.g. `{v} MiB` or `{v} GiB`")))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                if v < 0 {
+                    return Err(E::custom("a size cannot be negative"));
+                }
+                self.visit_u64(v as u64)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size with a binary unit (`512 MiB`, `2 GiB`); `unlimited` or 0 for no limit.",
+            "anyOf": [
+                {"type": "string", "pattern": "^\\s*(unlimited|0|[0-9]+\\s*([KMGT]i)?B)\\s*$"},
+                {"const": 0}
+            ]
+        })
+    }
+}
+
+/// The time frame of a rate limit, as mailcow's `rl_frame`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Frame {
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Frame {
+    pub fn letter(self) -> char {
+        match self {
+            Frame::Second => 's',
+            Frame::Minute => 'm',
+            Frame::Hour => 'h',
+            Frame::Day => 'd',
+        }
+    }
+    pub fn from_letter(c: char) -> Option<Frame> {
+        Some(match c {
+            's' => Frame::Second,
+            'm' => Frame::Minute,
+            'h' => Frame::Hour,
+            'd' => Frame::Day,
+            _ => return None,
+        })
+    }
+}
+
+/// Messages per time frame: `100/1h` (also `100/h`); frames are s, m, h, d.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    pub messages: u32,
+    pub frame: Frame,
+}
+
+impl RateLimit {
+    /// The value mailcow keeps in Redis `RL_VALUE`, e.g. `100 / 1h`.
+    pub fn redis_value(&self) -> String {
+        format!("{} / 1{}", self.messages, self.frame.letter())
+    }
+    pub fn parse_redis(s: &str) -> Option<RateLimit> {
+        s.replace(' ', "").parse().ok()
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/1{}", self.messages, self.frame.letter())
+    }
+}
+
+impl std::str::FromStr for RateLimit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a rate limit; write messages per frame, e.g. `100/1h` (frames: s, m, h, d)");
+        let (n, frame) = s.split_once('/').ok_or_else(bad)?;
+        let messages: u32 = n.trim().parse().map_err(|_| bad())?;
+        let frame = frame.trim();
+        let frame = frame.strip_prefix('1').unwrap_or(frame);
+        let mut chars = frame.chars();
+        let f = chars.next().and_then(Frame::from_letter).ok_or_else(bad)?;
+        if chars.next().is_some() || messages == 0 {
+            return Err(bad());
+        }
+        Ok(RateLimit { messages, frame: f })
+    }
+}
+
+impl Serialize for RateLimit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RateLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for RateLimit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RateLimit".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Messages per time frame, e.g. `100/1h`; frames are s, m, h, d.",
+            "type": "string",
+            "pattern": "^\\s*[1-9][0-9]*\\s*/\\s*1?[smhd]\\s*$"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_round_trip_through_text() {
+        for (text, bytes) in [("2 GiB", 2 * GIB), ("512MiB", 512 * MIB), ("unlimited", 0), ("3 B", 3), ("1536 MiB", 1536 * MIB)] {
+            let s: Size = text.parse().unwrap();
+            assert_eq!(s.bytes(), bytes, "{text}");
+            assert_eq!(s.to_string().parse::<Size>().unwrap(), s);
+        }
+        assert!("2 GB".parse::<Size>().unwrap_err().contains("binary unit"));
+        assert!("lots".parse::<Size>().is_err());
+    }
+
+    #[test]
+    fn rate_limits_match_mailcow_encoding() {
+        let r: RateLimit = "100/1h".parse().unwrap();
+        assert_eq!(r.redis_value(), "100 / 1h");
+        assert_eq!(RateLimit::parse_redis("100 / 1h"), Some(r));
+        assert_eq!("5/d".parse::<RateLimit>().unwrap().to_string(), "5/1d");
+        assert!("0/1h".parse::<RateLimit>().is_err());
+        assert!("10/2h".parse::<RateLimit>().is_err());
+    }
+}
