@@ -3,10 +3,19 @@
 //! Data flows one way: `load` (YAML → desired state) → `observe` (live target → live state)
 //! → `plan` (pure diff) → `render` / `apply`.
 
+pub mod apply;
 pub mod cli;
+pub mod export;
+pub mod kinds;
 pub mod load;
 pub mod model;
+pub mod observe;
 pub mod password;
+pub mod plan;
+pub mod record;
+pub mod render;
 pub mod printer;
 pub mod schema;
 pub mod settings;
+pub mod target;
+pub mod verify;

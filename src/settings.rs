@@ -1,5 +1,6 @@
 //! The tool's settings: `mailplane.yaml` at the root of the desired-state directory.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use schemars::JsonSchema;
@@ -26,4 +27,22 @@ pub struct SettingsFile {
     /// The server's own name (MAILCOW_HOSTNAME); no domain may be called like it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailcow_hostname: Option<String>,
+    /// Per kind, what happens to live objects no file declares: `off` (default: reported as
+    /// unmanaged, never touched) or `delete`. Example: `prune: {alias: delete, bcc_map: delete}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prune: BTreeMap<crate::model::Kind, PruneMode>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneMode {
+    #[default]
+    Off,
+    Delete,
+}
+
+impl SettingsFile {
+    pub fn policy(&self) -> crate::plan::Policy {
+        crate::plan::Policy { prune: self.prune.iter().filter(|(_, m)| **m == PruneMode::Delete).map(|(k, _)| *k).collect() }
+    }
 }

@@ -1,6 +1,10 @@
 //! The command line: one file per subcommand. Parses arguments, runs, maps errors to exit codes.
 
+mod apply;
+mod export;
+mod plan;
 mod schema;
+pub mod target;
 mod validate;
 
 use std::path::PathBuf;
@@ -23,6 +27,12 @@ pub struct Cli {
 pub enum Command {
     /// Check a desired-state directory and report every problem with its location.
     Validate(validate::Args),
+    /// Show what apply would change on the live server.
+    Plan(plan::Args),
+    /// Change the live server to match the desired state.
+    Apply(apply::Args),
+    /// Write the live server's objects as a desired-state directory (to adopt a server).
+    Export(export::Args),
     /// Print the JSON Schema of the desired-state files (or of mailplane.yaml).
     Schema(schema::Args),
 }
@@ -46,5 +56,8 @@ pub fn run() -> ExitStatus {
     match cli.command {
         Command::Validate(args) => validate::run(args, printer),
         Command::Schema(args) => schema::run(args, printer),
+        Command::Plan(args) => plan::run(args, printer),
+        Command::Apply(args) => apply::run(args, printer),
+        Command::Export(args) => export::run(args, printer),
     }
 }

@@ -268,19 +268,11 @@ impl<'a> Validator<'a> {
     }
 
     fn domain_settings(&mut self, file: usize, d: &Domain) -> DomainSettings {
-        let base = match &d.template {
-            Some(t) if t.value != "Default" && self.template_exists(file, t, true) => {
-                self.domain_templates[&t.value].settings().overlay(&defaults::domain_template())
-            }
-            Some(t) => {
-                self.template_exists(file, t, true);
-                defaults::domain_template()
-            }
-            None => defaults::domain_template(),
-        };
-        let mut s = d.settings().overlay(&base);
-        s.limits = Some(d.limits.clone().unwrap_or_default().overlay(&base.limits.clone().unwrap_or_default()));
-        s
+        let name = d.template.as_ref().map_or("Default", |t| t.as_str());
+        if let Some(t) = &d.template {
+            self.template_exists(file, t, true);
+        }
+        d.settings().effective(self.domain_templates.get(name).map(|t| t.settings()).as_ref())
     }
 
     fn check_domain(&mut self, file: usize, d: &'a Domain) {
@@ -378,15 +370,11 @@ impl<'a> Validator<'a> {
 
     /// Checks one mailbox; returns its effective quota.
     fn check_mailbox(&mut self, file: usize, m: &Mailbox, addr: &str, max: Size) -> Size {
-        let template = match &m.template {
-            Some(t) if t.value != "Default" && self.template_exists(file, t, false) => self.mailbox_templates[&t.value].settings(),
-            Some(t) => {
-                self.template_exists(file, t, false);
-                MailboxSettings::default()
-            }
-            None => MailboxSettings::default(),
-        };
-        let s = m.settings().overlay(&template).overlay(&defaults::mailbox_template());
+        if let Some(t) = &m.template {
+            self.template_exists(file, t, false);
+        }
+        let name = m.template.as_ref().map_or("Default", |t| t.as_str());
+        let s = m.settings().effective(self.mailbox_templates.get(name).map(|t| t.settings()).as_ref());
         let quota = s.quota.as_ref().map(|q| q.value).unwrap_or_default();
         if !max.is_unlimited() && quota > max {
             let at = m.quota.as_ref().map(|q| q.at).unwrap_or(m.local_part.at);

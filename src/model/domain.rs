@@ -123,3 +123,20 @@ pub struct AliasDomain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Located<RateLimit>>,
 }
+
+impl DomainSettings {
+    /// The effective settings: own over the template over mailcow's `Default`, limits merged field by field.
+    pub fn effective(&self, template: Option<&DomainSettings>) -> DomainSettings {
+        let base = super::defaults::domain_template();
+        let t = template.cloned().unwrap_or_default();
+        let limits = self
+            .limits
+            .clone()
+            .unwrap_or_default()
+            .overlay(&t.limits.clone().unwrap_or_default())
+            .overlay(&base.limits.clone().unwrap_or_default());
+        let mut s = self.clone().overlay(&t).overlay(&base);
+        s.limits = Some(limits);
+        s
+    }
+}

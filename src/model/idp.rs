@@ -37,9 +37,9 @@ impl IdentityProvider {
     }
     pub fn secret(&self) -> Option<&Located<Secret>> {
         match self {
-            IdentityProvider::Ldap(p) => Some(&p.bind_password),
-            IdentityProvider::Keycloak(p) => Some(&p.client_secret),
-            IdentityProvider::GenericOidc(p) => Some(&p.client_secret),
+            IdentityProvider::Ldap(p) => p.bind_password.as_ref(),
+            IdentityProvider::Keycloak(p) => p.client_secret.as_ref(),
+            IdentityProvider::GenericOidc(p) => p.client_secret.as_ref(),
         }
     }
 }
@@ -79,7 +79,9 @@ pub struct LdapProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribute_field: Option<String>,
     pub bind_dn: Located<String>,
-    pub bind_password: Located<Secret>,
+    /// Left as it is on the server when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_password: Option<Located<Secret>>,
     /// Update existing mailboxes from LDAP periodically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic_sync: Option<bool>,
@@ -105,7 +107,9 @@ pub struct KeycloakProvider {
     pub server_url: Located<String>,
     pub realm: Located<String>,
     pub client_id: Located<String>,
-    pub client_secret: Located<Secret>,
+    /// Left as it is on the server when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Located<Secret>>,
     pub redirect_url: Located<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirect_url_extra: Vec<Located<String>>,
@@ -138,7 +142,9 @@ pub struct OidcProvider {
     pub token_url: Located<String>,
     pub userinfo_url: Located<String>,
     pub client_id: Located<String>,
-    pub client_secret: Located<Secret>,
+    /// Left as it is on the server when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Located<Secret>>,
     pub redirect_url: Located<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirect_url_extra: Vec<Located<String>>,

@@ -251,3 +251,20 @@ acl_flags!(
     app_passwds = true,
     pw_reset = true,
 );
+
+impl MailboxSettings {
+    /// The effective settings: own over the template over mailcow's `Default`, ACL flags merged one by one.
+    pub fn effective(&self, template: Option<&MailboxSettings>) -> MailboxSettings {
+        let base = super::defaults::mailbox_template();
+        let t = template.cloned().unwrap_or_default();
+        let acl = self
+            .acl
+            .clone()
+            .unwrap_or_default()
+            .overlay(&t.acl.clone().unwrap_or_default())
+            .overlay(&base.acl.clone().unwrap_or_default());
+        let mut s = self.clone().overlay(&t).overlay(&base);
+        s.acl = Some(acl);
+        s
+    }
+}

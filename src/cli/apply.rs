@@ -1,0 +1,63 @@
+//! `mailplane apply [DIR]`: show the plan, confirm, write it in one transaction.
+
+use std::io::{BufRead, IsTerminal};
+
+use super::target::{TargetArgs, prepare, runtime};
+use crate::printer::{ExitStatus, Printer};
+use crate::render;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Apply without asking (for CI).
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+pub fn run(args: Args, printer: Printer) -> ExitStatus {
+    runtime().block_on(async {
+        let Ok(p) = prepare(&args.target, printer).await else { return ExitStatus::Error };
+        printer.out(&render::human(&p.plan, printer.color_stdout()));
+        if p.plan.is_empty() {
+            p.db.close().await;
+            return ExitStatus::Success;
+        }
+        if !args.auto_approve {
+            if !std::io::stdin().is_terminal() {
+                printer.err("error: refusing to apply without confirmation; run in a terminal or pass --auto-approve");
+                return ExitStatus::Error;
+            }
+            printer.err("Apply these changes? Only 'yes' is accepted: ");
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            if answer.trim() != "yes" {
+                printer.err("Apply cancelled; nothing was written.");
+                return ExitStatus::Error;
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref()).await;
+        p.db.close().await;
+        match result {
+            Ok(a) => {
+                use crate::plan::Action;
+                printer.out(&format!(
+                    "Apply complete: {} created, {} updated, {} deleted ({} SQL statements in one transaction, {} Redis updates{}) in {:.2}s.",
+                    p.plan.count(Action::Create),
+                    p.plan.count(Action::Update),
+                    p.plan.count(Action::Delete),
+                    a.statements,
+                    a.redis_ops,
+                    if a.memcached_flushed { ", memcached flushed" } else { "" },
+                    started.elapsed().as_secs_f64()
+                ));
+                ExitStatus::Success
+            }
+            Err(e) => {
+                printer.err(&format!("error: {e}"));
+                ExitStatus::Error
+            }
+        }
+    })
+}

@@ -1,0 +1,31 @@
+//! `mailplane plan [DIR]`: what apply would change, in human, JSON or Markdown form.
+
+use super::Format;
+use super::target::{TargetArgs, prepare, runtime};
+use crate::printer::{ExitStatus, Printer};
+use crate::render;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    target: TargetArgs,
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+pub fn run(args: Args, printer: Printer) -> ExitStatus {
+    runtime().block_on(async {
+        let Ok(p) = prepare(&args.target, printer).await else { return ExitStatus::Error };
+        let text = match args.format {
+            Format::Human => render::human(&p.plan, printer.color_stdout()),
+            Format::Json => render::json(&p.plan),
+            Format::Markdown => render::markdown(&p.plan),
+        };
+        printer.out(&text);
+        p.db.close().await;
+        if args.detailed_exitcode && !p.plan.is_empty() { ExitStatus::Changes } else { ExitStatus::Success }
+    })
+}

@@ -1,0 +1,94 @@
+//! Shared by plan and apply: resolve connection settings (flag > environment > mailplane.yaml >
+//! the embedded default), load and validate the directory, observe the target, compute the plan.
+
+use std::path::PathBuf;
+
+use crate::kinds::{self, Desired};
+use crate::load::{self, Loaded};
+use crate::observe::{self, LiveData};
+use crate::plan::{self, Plan};
+use crate::printer::Printer;
+use crate::target::db::Db;
+use crate::target::kv::Kv;
+
+pub const DEFAULT_TARGET: &str = "sqlite://state/mailplane.db";
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// The desired-state directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Database of the live server: `sqlite://path` or `mysql://user@host:port/db`.
+    #[arg(long, env = "MAILPLANE_DATABASE_URL")]
+    pub target: Option<String>,
+    /// mailcow's Redis, e.g. `redis://127.0.0.1:6379/0` (required with a mysql target).
+    #[arg(long, env = "MAILPLANE_REDIS_URL")]
+    pub redis: Option<String>,
+    /// mailcow's memcached `host:port`, flushed after SOGo's view changes.
+    #[arg(long, env = "MAILPLANE_MEMCACHED")]
+    pub memcached: Option<String>,
+}
+
+pub struct Prepared {
+    pub loaded: Loaded,
+    pub desired: Desired,
+    pub live: LiveData,
+    pub plan: Plan,
+    pub db: Db,
+    pub kv: Kv,
+    pub memcached: Option<String>,
+}
+
+/// Returns `Err(())` after printing what went wrong.
+pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()> {
+    let fail = |msg: String| {
+        printer.err(&format!("error: {msg}"));
+    };
+    let loaded = load::load_dir(&args.dir).map_err(|e| fail(e.to_string()))?;
+    super::validate::report_diagnostics(&loaded, printer);
+    if loaded.has_errors() {
+        return Err(());
+    }
+    let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+    let desired = kinds::desired(&loaded).map_err(|errs| fail(format!("cannot resolve secrets:\n  {}", errs.join("\n  "))))?;
+    let (db, kv, memcached) = connect(args, Some(&settings), printer).await?;
+    let live = observe::observe(&db, &kv).await.map_err(|e| fail(e.to_string()))?;
+    let mut desired = desired;
+    let state_dir = std::env::var_os("MAILPLANE_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("state"));
+    let key = crate::verify::load_key(&state_dir).map_err(|e| fail(format!("cannot use {}: {e}", state_dir.display())))?;
+    crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| fail(e.to_string()))?;
+    let live_records = kinds::live(&live);
+    let plan = plan::plan(&desired.records, &live_records, &settings.policy());
+    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached })
+}
+
+/// Connects to the database and its Redis (or the SQLite file's kv table).
+pub async fn connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, printer: Printer) -> Result<(Db, Kv, Option<String>), ()> {
+    let fail = |msg: String| {
+        printer.err(&format!("error: {msg}"));
+    };
+    let settings = settings.cloned().unwrap_or_default();
+    let url = args.target.clone().or(settings.target.clone()).unwrap_or_else(|| DEFAULT_TARGET.to_string());
+    let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
+        Ok(p) => Some(p),
+        Err(_) => match &settings.database_password_file {
+            Some(f) => Some(std::fs::read_to_string(f).map(|s| s.trim_end().to_string()).map_err(|e| fail(format!("cannot read {}: {e}", f.display())))?),
+            None => None,
+        },
+    };
+    let db = Db::connect(&url, password.as_deref()).await.map_err(|e| fail(e.to_string()))?;
+    let redis = args.redis.clone().or(settings.redis.clone());
+    let kv = match (&redis, db.dialect()) {
+        (Some(r), _) => Kv::redis(r).await.map_err(|e| fail(format!("cannot connect to Redis: {e}")))?,
+        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone()).await.map_err(|e| fail(e.to_string()))?,
+        (None, crate::target::db::Dialect::MySql) => {
+            fail("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
+            return Err(());
+        }
+    };
+    Ok((db, kv, args.memcached.clone().or(settings.memcached.clone())))
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+}

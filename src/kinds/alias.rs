@@ -1,0 +1,108 @@
+//! Aliases (`alias` rows other than mailbox self-aliases), with mailcow's `sender_acl` upkeep.
+
+use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
+use crate::model::names::{self, normalize_address, normalize_domain};
+use crate::model::{Kind, SPECIAL_TARGETS};
+use crate::observe::{LiveData, RowExt};
+use crate::plan::{Action, Change};
+use crate::record::{Record, Value};
+
+/// `@domain` or `local@domain` with the domain normalised; the local part kept as written.
+pub fn normalise_address(a: &str) -> String {
+    let a = a.trim();
+    match a.strip_prefix('@') {
+        Some(d) => format!("@{}", normalize_domain(d).unwrap_or_else(|_| d.to_string())),
+        None => normalize_address(a).map(|(l, d)| names::address(&l, &d)).unwrap_or_else(|_| a.to_string()),
+    }
+}
+
+pub fn desired(r: &Resolver, out: &mut Desired) {
+    for doc in &r.docs {
+        let nested = doc.domains.iter().flat_map(|d| d.aliases.iter());
+        for a in doc.aliases.iter().chain(nested) {
+            let address = normalise_address(&a.address);
+            let mut goto: Vec<String> = Vec::new();
+            for g in a.goto.iter() {
+                let g = g.trim();
+                let target = SPECIAL_TARGETS.iter().find(|(s, _)| *s == g).map(|(_, stored)| stored.to_string()).unwrap_or_else(|| normalise_address(g));
+                if !goto.contains(&target) {
+                    goto.push(target);
+                }
+            }
+            out.records.push(
+                Record::new(Kind::Alias, address)
+                    .with("goto", Value::text(goto.join(",")))
+                    .with("public_comment", Value::text(a.public_comment.as_ref().map(|c| c.value.clone()).unwrap_or_default()))
+                    .with("private_comment", Value::text(a.private_comment.as_ref().map(|c| c.value.clone()).unwrap_or_default()))
+                    .with("sogo_visible", Value::Bool(a.sogo_visible.unwrap_or(true)))
+                    .with("internal", Value::Bool(a.internal.unwrap_or(false)))
+                    .with("sender_allowed", Value::Bool(a.sender_allowed.unwrap_or(true)))
+                    .with("active", Value::Bool(a.active.unwrap_or(true))),
+            );
+        }
+    }
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    for row in &l.aliases {
+        if row.s(1) == row.s(2) {
+            continue; // a mailbox's self-alias belongs to the mailbox
+        }
+        out.push(
+            Record::new(Kind::Alias, row.s(1))
+                .with("goto", Value::text(row.s(2)))
+                .with("public_comment", Value::text(row.s(4)))
+                .with("private_comment", Value::text(row.s(5)))
+                .with("sogo_visible", Value::Bool(bool_of(row.col(6))))
+                .with("internal", Value::Bool(bool_of(row.col(7))))
+                .with("sender_allowed", Value::Bool(bool_of(row.col(8))))
+                .with("active", Value::Bool(row.i(9) != 0)),
+        );
+    }
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let a = c.key.as_str();
+    match c.action {
+        Action::Create | Action::Update => {
+            let r = c.desired.as_ref().expect("desired");
+            let domain = names::domain_of(a);
+            let args = vec![
+                t(r.text("goto")),
+                opt_text(r.text("public_comment")),
+                opt_text(r.text("private_comment")),
+                b(r.flag("sogo_visible")),
+                b(r.flag("internal")),
+                b(r.flag("sender_allowed")),
+                b(r.flag("active")),
+            ];
+            if c.action == Action::Create {
+                let mut args = args;
+                args.extend([t(domain), t(&ctx.now), t(a)]);
+                out.sql(
+                    "INSERT INTO alias (goto, public_comment, private_comment, sogo_visible, internal, sender_allowed, active, domain, created, address) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    args,
+                );
+            } else {
+                let mut args = args;
+                args.extend([t(&ctx.now), t(a)]);
+                out.sql(
+                    "UPDATE alias SET goto = ?, public_comment = ?, private_comment = ?, sogo_visible = ?, internal = ?, sender_allowed = ?, active = ?, modified = ? \
+                     WHERE address = ?",
+                    args,
+                );
+                // mailcow drops explicit send-as rows the alias itself now grants.
+                for g in r.text("goto").split(',') {
+                    out.sql("DELETE FROM sender_acl WHERE logged_in_as = ? AND send_as = ?", vec![t(g), t(a)]);
+                }
+            }
+        }
+        Action::Delete => {
+            out.sql("DELETE FROM alias WHERE address = ?", vec![t(a)]);
+            out.sql("DELETE FROM sender_acl WHERE send_as = ?", vec![t(a)]);
+        }
+    }
+    out.effects.insert(super::Effect::SogoRebuild);
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Domains and alias domains: `domain`, `tags_domain`, `alias_domain`; Redis DOMAIN_MAP and RL_VALUE.
+
+use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
+use crate::model::names::normalize_domain;
+use crate::model::{Kind, RateLimit, Size};
+use crate::observe::{LiveData, RowExt};
+use crate::plan::{Action, Change};
+use crate::record::{Record, Value};
+use crate::target::db::Arg;
+
+const MIB: u64 = 1024 * 1024;
+
+pub fn desired(r: &Resolver, out: &mut Desired) {
+    for doc in &r.docs {
+        for d in &doc.domains {
+            let Ok(name) = normalize_domain(&d.name) else { continue };
+            // A declared `Default` template stands in for mailcow's built-in one.
+            let tname = d.template.as_ref().map_or("Default", |t| t.as_str());
+            let template = r.docs.iter().flat_map(|doc| doc.domain_templates.iter()).find(|x| x.name.value == tname);
+            let s = d.settings().effective(template.map(|t| t.settings()).as_ref());
+            let limits = s.limits.clone().unwrap_or_default();
+            let size = |v: &Option<crate::model::Located<Size>>| Value::Size(v.as_ref().map(|x| x.value.mib() * MIB).unwrap_or(0));
+            let mut tags = s.tags.clone().unwrap_or_default();
+            tags.sort();
+            tags.dedup();
+            let rec = Record::new(Kind::Domain, &name)
+                .with("description", Value::text(d.description.clone().unwrap_or_else(|| name.clone())))
+                .with("max_aliases", Value::Int(limits.max_aliases.as_ref().map_or(0, |x| x.value as i64)))
+                .with("max_mailboxes", Value::Int(limits.max_mailboxes.as_ref().map_or(0, |x| x.value as i64)))
+                .with("default_mailbox_quota", size(&limits.default_mailbox_quota))
+                .with("max_mailbox_quota", size(&limits.max_mailbox_quota))
+                .with("domain_quota", size(&limits.domain_quota))
+                .with("relay_host", Value::text(r.relay_hostname(&d.relay_host)))
+                .with("backup_mx", Value::Bool(s.backup_mx.unwrap_or(false)))
+                .with("relay_all_recipients", Value::Bool(s.relay_all_recipients.unwrap_or(false)))
+                .with("relay_unknown_only", Value::Bool(s.relay_unknown_only.unwrap_or(false)))
+                .with("gal", Value::Bool(s.gal.unwrap_or(true)))
+                .with("active", Value::Bool(s.active.unwrap_or(true)))
+                .with("tags", Value::List(tags))
+                .with("rate_limit", Value::text(s.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()))
+                .with("in_domain_map", Value::Bool(true));
+            out.records.push(rec);
+            for ad in &d.alias_domains {
+                let Ok(adn) = normalize_domain(&ad.name) else { continue };
+                out.records.push(
+                    Record::new(Kind::AliasDomain, adn)
+                        .with("target_domain", Value::text(&name))
+                        .with("active", Value::Bool(ad.active.unwrap_or(true)))
+                        .with("rate_limit", Value::text(ad.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()))
+                        .with("in_domain_map", Value::Bool(true)),
+                );
+            }
+        }
+    }
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    let mut tags: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    for row in &l.tags_domain {
+        tags.entry(row.s(0)).or_default().push(row.s(1).to_string());
+    }
+    for row in &l.domains {
+        let name = row.s(0);
+        let mut tag_list = tags.remove(name).unwrap_or_default();
+        tag_list.sort();
+        let mib = |i| Value::Size(row.u(i) * MIB);
+        out.push(
+            Record::new(Kind::Domain, name)
+                .with("description", Value::text(row.s(1)))
+                .with("max_aliases", Value::Int(row.i(2)))
+                .with("max_mailboxes", Value::Int(row.i(3)))
+                .with("default_mailbox_quota", mib(4))
+                .with("max_mailbox_quota", mib(5))
+                .with("domain_quota", mib(6))
+                .with("relay_host", Value::text(l.relay_hostname(row.s(7))))
+                .with("backup_mx", Value::Bool(bool_of(row.col(8))))
+                .with("relay_all_recipients", Value::Bool(bool_of(row.col(10))))
+                .with("relay_unknown_only", Value::Bool(bool_of(row.col(11))))
+                .with("gal", Value::Bool(bool_of(row.col(9))))
+                .with("active", Value::Bool(bool_of(row.col(12))))
+                .with("tags", Value::List(tag_list))
+                .with("rate_limit", Value::text(l.rate_limit(name)))
+                .with("in_domain_map", Value::Bool(l.kv_has("DOMAIN_MAP", name))),
+        );
+    }
+    for row in &l.alias_domains {
+        let name = row.s(0);
+        out.push(
+            Record::new(Kind::AliasDomain, name)
+                .with("target_domain", Value::text(row.s(1)))
+                .with("active", Value::Bool(bool_of(row.col(2))))
+                .with("rate_limit", Value::text(l.rate_limit(name)))
+                .with("in_domain_map", Value::Bool(l.kv_has("DOMAIN_MAP", name))),
+        );
+    }
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    if c.kind == Kind::AliasDomain {
+        return write_alias_domain(c, out);
+    }
+    let d = &c.key;
+    match c.action {
+        Action::Create | Action::Update => {
+            let r = c.desired.as_ref().expect("create/update has a desired record");
+            let mib = |f| Arg::Int(r.int(f) / MIB as i64);
+            let cols: Vec<Arg> = vec![
+                t(r.text("description")),
+                Arg::Int(r.int("max_aliases")),
+                Arg::Int(r.int("max_mailboxes")),
+                mib("default_mailbox_quota"),
+                mib("max_mailbox_quota"),
+                mib("domain_quota"),
+                t(&ctx.relay_id(r.text("relay_host"))),
+                b(r.flag("backup_mx")),
+                b(r.flag("gal")),
+                b(r.flag("relay_all_recipients")),
+                b(r.flag("relay_unknown_only")),
+                b(r.flag("active")),
+            ];
+            let mut args = cols;
+            args.push(t(d));
+            if c.action == Action::Create {
+                // mailcow drops external send-as grants for a domain that becomes local.
+                out.sql("DELETE FROM sender_acl WHERE external = 1 AND send_as LIKE ?", vec![t(&format!("%@{d}"))]);
+                out.sql(
+                    "INSERT INTO domain (description, aliases, mailboxes, defquota, maxquota, quota, relayhost, backupmx, gal, \
+                     relay_all_recipients, relay_unknown_only, active, domain, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    { args.push(t(&ctx.now)); args },
+                );
+            } else {
+                out.sql(
+                    "UPDATE domain SET description = ?, aliases = ?, mailboxes = ?, defquota = ?, maxquota = ?, quota = ?, relayhost = ?, \
+                     backupmx = ?, gal = ?, relay_all_recipients = ?, relay_unknown_only = ?, active = ?, modified = ? WHERE domain = ?",
+                    { let dom = args.pop().unwrap(); args.push(t(&ctx.now)); args.push(dom); args },
+                );
+                out.sql("DELETE FROM tags_domain WHERE domain = ?", vec![t(d)]);
+                out.effects.insert(super::Effect::SogoRebuild);
+            }
+            for tag in r.list("tags") {
+                out.sql("INSERT INTO tags_domain (tag_name, domain) VALUES (?, ?)", vec![t(tag), t(d)]);
+            }
+            out.hset("DOMAIN_MAP", d, "1");
+            out.rate_limit(d, r.text("rate_limit"));
+        }
+        Action::Delete => {
+            let like = format!("%@{d}");
+            for (sql, arg) in [
+                ("DELETE FROM domain WHERE domain = ?", t(d)),
+                ("DELETE FROM alias WHERE domain = ?", t(d)),
+                ("DELETE FROM alias_domain WHERE target_domain = ?", t(d)),
+                ("DELETE FROM mailbox WHERE domain = ?", t(d)),
+                ("DELETE FROM sender_acl WHERE logged_in_as LIKE ?", t(&like)),
+                ("DELETE FROM quota2 WHERE username LIKE ?", t(&like)),
+                ("DELETE FROM quota2replica WHERE username LIKE ?", t(&like)),
+                ("DELETE FROM pushover WHERE username LIKE ?", t(&like)),
+                ("DELETE FROM spamalias WHERE address LIKE ?", t(&like)),
+                ("DELETE FROM filterconf WHERE object = ?", t(d)),
+                ("DELETE FROM bcc_maps WHERE local_dest = ?", t(d)),
+                ("DELETE FROM tags_domain WHERE domain = ?", t(d)),
+            ] {
+                out.sql(sql, vec![arg]);
+            }
+            if ctx.dialect == crate::target::db::Dialect::MySql {
+                out.sql("DELETE FROM domain_admins WHERE domain = ?", vec![t(d)]);
+                out.sql("DELETE FROM mta_sts WHERE domain = ?", vec![t(d)]);
+            }
+            out.hdel("DOMAIN_MAP", d);
+            out.hdel("RL_VALUE", d);
+            out.effects.insert(super::Effect::SogoRebuild);
+        }
+    }
+    Ok(())
+}
+
+fn write_alias_domain(c: &Change, out: &mut Output) -> Result<(), WriteError> {
+    let ad = &c.key;
+    match c.action {
+        Action::Create => {
+            let r = c.desired.as_ref().expect("desired");
+            out.sql(
+                "INSERT INTO alias_domain (alias_domain, target_domain, active, created) VALUES (?, ?, ?, ?)",
+                vec![t(ad), t(r.text("target_domain")), b(r.flag("active")), t(&crate::target::db::now_utc())],
+            );
+            out.hset("DOMAIN_MAP", ad, "1");
+            out.rate_limit(ad, r.text("rate_limit"));
+        }
+        Action::Update => {
+            let r = c.desired.as_ref().expect("desired");
+            out.sql(
+                "UPDATE alias_domain SET target_domain = ?, active = ? WHERE alias_domain = ?",
+                vec![t(r.text("target_domain")), b(r.flag("active")), t(ad)],
+            );
+            out.hset("DOMAIN_MAP", ad, "1");
+            out.rate_limit(ad, r.text("rate_limit"));
+        }
+        Action::Delete => {
+            out.sql("DELETE FROM alias_domain WHERE alias_domain = ?", vec![t(ad)]);
+            out.sql("DELETE FROM alias WHERE domain = ?", vec![t(ad)]);
+            out.sql("DELETE FROM spamalias WHERE address LIKE ?", vec![t(&format!("%@{ad}"))]);
+            out.sql("DELETE FROM bcc_maps WHERE local_dest = ?", vec![t(ad)]);
+            out.hdel("DOMAIN_MAP", ad);
+            out.hdel("RL_VALUE", ad);
+        }
+    }
+    out.effects.insert(super::Effect::SogoRebuild);
+    Ok(())
+}
+
+/// RL_VALUE as the record shows it: mailcow's `N / 1f` text, or empty.
+pub fn normalise_rate_limit(v: &str) -> String {
+    RateLimit::parse_redis(v).map(|r| r.redis_value()).unwrap_or_default()
+}

@@ -1,0 +1,166 @@
+//! The identity provider: key/value rows of `identity_provider`, encoded like mailcow's PHP
+//! (booleans '1'/'', lists as JSON arrays, secrets in clear).
+
+use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
+use crate::model::{IdentityProvider, Kind, TemplateMapping};
+use crate::observe::{LiveData, RowExt};
+use crate::plan::Change;
+use crate::record::{Field, Record, Value};
+
+const KEY: &str = "identity_provider";
+
+fn flag(v: Option<bool>) -> String {
+    if v.unwrap_or(false) { "1".into() } else { String::new() }
+}
+fn int(v: Option<bool>) -> String {
+    if v.unwrap_or(false) { "1".into() } else { "0".into() }
+}
+/// Empty lists are not written at all, like mailcow's optional keys.
+fn list(v: &[String]) -> String {
+    if v.is_empty() { String::new() } else { super::template::php_json(&serde_json::json!(v)) }
+}
+
+/// The keys mailcow writes for each authsource, plus the optional mapping keys.
+fn keys_for(authsource: &str) -> &'static [Field] {
+    match authsource {
+        "ldap" => &[
+            "authsource", "host", "port", "basedn", "username_field", "filter", "attribute_field", "binddn", "bindpass",
+            "periodic_sync", "import_users", "sync_interval", "use_ssl", "use_tls", "ignore_ssl_error", "login_provisioning",
+            "mappers", "templates", "default_template",
+        ],
+        "keycloak" => &[
+            "authsource", "server_url", "realm", "client_id", "client_secret", "redirect_url", "redirect_url_extra", "version",
+            "mailpassword_flow", "periodic_sync", "import_users", "sync_interval", "ignore_ssl_error", "login_provisioning",
+            "mappers", "templates", "default_template",
+        ],
+        _ => &[
+            "authsource", "authorize_url", "token_url", "client_id", "client_secret", "redirect_url", "redirect_url_extra",
+            "userinfo_url", "client_scopes", "ignore_ssl_error", "login_provisioning", "mappers", "templates", "default_template",
+        ],
+    }
+}
+
+fn secret_key(authsource: &str) -> Field {
+    if authsource == "ldap" { "bindpass" } else { "client_secret" }
+}
+
+fn mappings(m: &[TemplateMapping]) -> (String, String) {
+    let values: Vec<String> = m.iter().map(|x| x.value.value.clone()).collect();
+    let templates: Vec<String> = m.iter().map(|x| x.template.value.clone()).collect();
+    (list(&values), list(&templates))
+}
+
+pub fn desired(r: &mut Resolver, out: &mut Desired) {
+    let Some(idp) = r.docs.iter().find_map(|d| d.identity_provider.as_ref()).map(|i| i.value.clone()) else { return };
+    let source = idp.authsource().mailcow();
+    let secret = idp.secret().map(|s| r.clear_secret(out, Kind::IdentityProvider, KEY, secret_key(source), Some(s)));
+    let (mappers, templates) = mappings(idp.mappings());
+    let default_template = idp.default_template().map(|t| t.value.clone()).unwrap_or_default();
+    let s = |v: &crate::model::Located<String>| v.value.clone();
+    let extra = |v: &[crate::model::Located<String>]| list(&v.iter().map(|x| x.value.clone()).collect::<Vec<_>>());
+    let values: Vec<String> = match &idp {
+        IdentityProvider::Ldap(p) => vec![
+            source.into(),
+            p.hosts.iter().map(|h| h.trim().to_string()).collect::<Vec<_>>().join(","),
+            p.port.unwrap_or(389).to_string(),
+            s(&p.base_dn),
+            p.username_field.clone().unwrap_or_else(|| "mail".into()).to_lowercase(),
+            p.filter.as_ref().map(s).unwrap_or_default(),
+            p.attribute_field.clone().unwrap_or_default().to_lowercase(),
+            s(&p.bind_dn),
+            String::new(),
+            int(p.periodic_sync),
+            int(p.import_users),
+            p.sync_interval.as_ref().map_or(15, |x| x.value).to_string(),
+            flag(p.use_ssl),
+            flag(p.use_tls.filter(|_| !p.use_ssl.unwrap_or(false))),
+            flag(p.ignore_ssl_errors),
+            flag(Some(p.login_provisioning.unwrap_or(true))),
+            mappers,
+            templates,
+            default_template,
+        ],
+        IdentityProvider::Keycloak(p) => vec![
+            source.into(),
+            p.server_url.trim_end_matches('/').to_string(),
+            s(&p.realm),
+            s(&p.client_id),
+            String::new(),
+            s(&p.redirect_url),
+            extra(&p.redirect_url_extra),
+            s(&p.version),
+            int(p.mailpassword_flow),
+            int(p.periodic_sync),
+            int(p.import_users),
+            p.sync_interval.as_ref().map_or(15, |x| x.value).to_string(),
+            flag(p.ignore_ssl_errors),
+            flag(Some(p.login_provisioning.unwrap_or(true))),
+            mappers,
+            templates,
+            default_template,
+        ],
+        IdentityProvider::GenericOidc(p) => vec![
+            source.into(),
+            s(&p.authorize_url),
+            s(&p.token_url),
+            s(&p.client_id),
+            String::new(),
+            s(&p.redirect_url),
+            extra(&p.redirect_url_extra),
+            s(&p.userinfo_url),
+            p.client_scopes.clone().filter(|c| !c.trim().is_empty()).unwrap_or_else(|| "openid profile email mailcow_template".into()),
+            flag(p.ignore_ssl_errors),
+            flag(Some(p.login_provisioning.unwrap_or(true))),
+            mappers,
+            templates,
+            default_template,
+        ],
+    };
+    let mut rec = Record::new(Kind::IdentityProvider, KEY);
+    for (k, v) in keys_for(source).iter().zip(values) {
+        match (*k == secret_key(source), &secret) {
+            // An undeclared secret is left as it is on the server: not compared, not written.
+            (true, None) => {}
+            (true, Some(s)) => rec.push(k, s.clone()),
+            (false, _) => rec.push(k, Value::text(v)),
+        }
+    }
+    out.records.push(rec);
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    let get = |k: &str| l.identity_provider.iter().find(|r| r.s(0) == k).map(|r| r.s(1).to_string());
+    let Some(source) = get("authsource") else { return };
+    let mut rec = Record::new(Kind::IdentityProvider, KEY);
+    for k in keys_for(&source) {
+        let v = get(k).unwrap_or_default();
+        rec.push(k, if *k == secret_key(&source) { super::token(&v) } else { Value::text(v) });
+    }
+    out.push(rec);
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let Some(r) = &c.desired else {
+        out.sql("DELETE FROM identity_provider", vec![]);
+        return Ok(());
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in &r.fields {
+        let value = match v {
+            Value::Secret(_) => ctx.secret(Kind::IdentityProvider, KEY, k)?,
+            _ => r.text(k).to_string(),
+        };
+        // Optional keys are written only when set, like mailcow.
+        if matches!(*k, "mappers" | "templates" | "default_template" | "redirect_url_extra") && (value.is_empty() || value == "[]") {
+            out.sql("DELETE FROM identity_provider WHERE `key` = ?", vec![t(k)]);
+            continue;
+        }
+        pairs.push((k.to_string(), value));
+    }
+    pairs.push(("access_token".into(), String::new()));
+    for (k, v) in pairs {
+        out.sql("DELETE FROM identity_provider WHERE `key` = ?", vec![t(&k)]);
+        out.sql("INSERT INTO identity_provider (`key`, value, created) VALUES (?, ?, ?)", vec![t(&k), t(&v), t(&ctx.now)]);
+    }
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! Mailboxes: `mailbox` (+ attributes JSON), `quota2`/`quota2replica`, the self-alias, `user_acl`,
+//! `tags_mailbox`, `sender_acl`; Redis RL_VALUE and RCPT_WANTS_*; the SOGo view.
+
+use std::collections::HashMap;
+
+use serde_json::Value as Json;
+
+use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, b, bool_of, t, token};
+use crate::model::names::{self, normalize_domain};
+use crate::model::*;
+use crate::observe::{LiveData, RowExt};
+use crate::plan::{Action, Change};
+use crate::record::{Record, SecretToken, Value};
+use crate::target::db::{Arg, Dialect};
+
+/// `user_acl` columns as record fields, in `MailboxAcl::COLUMNS` order.
+pub const ACL_FIELDS: [&str; 15] = [
+    "acl_spam_alias",
+    "acl_tls_policy",
+    "acl_spam_score",
+    "acl_spam_policy",
+    "acl_delimiter_action",
+    "acl_syncjobs",
+    "acl_eas_reset",
+    "acl_sogo_profile_reset",
+    "acl_pushover",
+    "acl_quarantine",
+    "acl_quarantine_attachments",
+    "acl_quarantine_notification",
+    "acl_quarantine_category",
+    "acl_app_passwds",
+    "acl_pw_reset",
+];
+
+const PROTOCOL_FIELDS: [&str; 7] = ["imap_access", "pop3_access", "smtp_access", "sieve_access", "eas_access", "dav_access", "sogo_access"];
+
+fn state_name(s: MailboxState) -> &'static str {
+    match s {
+        MailboxState::Active => "active",
+        MailboxState::NoLogin => "no-login",
+        MailboxState::Inactive => "inactive",
+    }
+}
+
+fn enum_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+pub fn desired(r: &Resolver, out: &mut Desired) {
+    let templates: HashMap<&str, &MailboxTemplate> =
+        r.docs.iter().flat_map(|d| d.mailbox_templates.iter()).map(|t| (t.name.as_str(), t)).collect();
+    for doc in &r.docs {
+        for d in &doc.domains {
+            let Ok(domain) = normalize_domain(&d.name) else { continue };
+            for m in &d.mailboxes {
+                let lp = m.local_part.trim().to_lowercase();
+                let username = names::address(&lp, &domain);
+                // A declared `Default` template stands in for mailcow's built-in one.
+                let name = m.template.as_ref().map_or("Default", |t| t.as_str());
+                let s = m.settings().effective(templates.get(name).map(|t| t.settings()).as_ref());
+                let acl = s.acl.clone().unwrap_or_default();
+                let protocols = s.protocols.clone().unwrap_or_default();
+                let source = m.authsource.as_ref().map(|a| a.value).unwrap_or_default();
+                let policy = m.password_policy.unwrap_or_default();
+                let (password, secret) = password_field(m, source, policy);
+                let secret = secret.map(|s| match s {
+                    SecretSource::HashOf(x) => SecretSource::HashOf(r.rooted(&x)),
+                    other => other,
+                });
+                if let Some(secret) = secret {
+                    out.secrets.insert((Kind::Mailbox, username.clone(), "password"), secret);
+                }
+                let mut rec = Record::new(Kind::Mailbox, &username)
+                    .with("name", Value::text(m.name.clone().unwrap_or_default().trim_matches(['<', '>'])))
+                    .with("quota", Value::Size(s.quota.as_ref().map(|q| q.value.bytes()).unwrap_or(0)))
+                    .with("state", Value::text(state_name(s.state.unwrap_or(MailboxState::Active))))
+                    .with("authsource", Value::text(source.mailcow()))
+                    .with("password", password)
+                    .with("force_password_update", Value::Bool(source == AuthSource::Mailcow && s.force_password_update.unwrap_or(false)))
+                    .with("force_tfa", Value::Bool(source != AuthSource::GenericOidc && s.force_tfa.unwrap_or(false)))
+                    .with("tls_enforce_in", Value::Bool(s.tls_enforce_in.unwrap_or(false)))
+                    .with("tls_enforce_out", Value::Bool(s.tls_enforce_out.unwrap_or(false)));
+                for (p, f) in Protocol::ALL.iter().zip(PROTOCOL_FIELDS) {
+                    rec.push(f, Value::Bool(protocols.contains(p)));
+                }
+                rec.push("relay_host", Value::text(r.relay_hostname(&m.relay_host)));
+                rec.push("quarantine_notification", Value::text(enum_text(&s.quarantine_notification)));
+                rec.push("quarantine_category", Value::text(enum_text(&s.quarantine_category)));
+                rec.push("recovery_email", Value::text(m.recovery_email.as_ref().map(|e| e.trim().to_string()).unwrap_or_default()));
+                for (f, v) in ACL_FIELDS.iter().zip(acl.flags()) {
+                    rec.push(f, Value::Bool(v.unwrap_or(false)));
+                }
+                let mut tags = s.tags.clone().unwrap_or_default();
+                tags.sort();
+                tags.dedup();
+                rec.push("tags", Value::List(tags));
+                rec.push("rate_limit", Value::text(s.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()));
+                rec.push("tagged_mail_handler", Value::text(enum_text(&s.tagged_mail_handler)));
+                rec.push("sender_acl", Value::List(sender_list(&m.sender_acl)));
+                rec.push("external_sender_acl", Value::List(sender_list(&m.external_sender_acl)));
+                rec.push("self_alias", Value::Bool(true));
+                rec.push("quota_rows", Value::Bool(true));
+                out.records.push(rec);
+            }
+        }
+    }
+}
+
+/// mailcow stores send-as domains as `@domain`.
+fn sender_list(entries: &[Located<String>]) -> Vec<String> {
+    let mut v: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            let e = e.trim();
+            match e.strip_prefix('@') {
+                Some(d) => format!("@{}", normalize_domain(d).unwrap_or_else(|_| d.to_string())),
+                None => names::normalize_address(e).map(|(l, d)| names::address(&l, &d)).unwrap_or_else(|_| e.to_string()),
+            }
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The password field's token and how to write it. External authsources store `''` like mailcow.
+fn password_field(m: &Mailbox, source: AuthSource, policy: PasswordPolicy) -> (Value, Option<SecretSource>) {
+    let create_only = policy == PasswordPolicy::Initial || source != AuthSource::Mailcow;
+    let pending = |create_only| Value::Secret(SecretToken { token: "pending".into(), create_only });
+    if source != AuthSource::Mailcow {
+        return (with_create_only(token(""), true), Some(SecretSource::Verbatim(String::new())));
+    }
+    match m.password.as_ref().map(|p| &p.value) {
+        None => (pending(true), None),
+        Some(s) => match s.prehashed() {
+            Some(h) => (with_create_only(token(h), create_only), Some(SecretSource::Verbatim(h.to_string()))),
+            None => (pending(create_only), Some(SecretSource::HashOf(s.clone()))),
+        },
+    }
+}
+
+fn with_create_only(v: Value, create_only: bool) -> Value {
+    match v {
+        Value::Secret(s) => Value::Secret(SecretToken { create_only, ..s }),
+        other => other,
+    }
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    let acl: HashMap<&str, &crate::target::db::Row> = l.user_acl.iter().map(|r| (r.s(0), r)).collect();
+    let mut tags: HashMap<&str, Vec<String>> = HashMap::new();
+    for r in &l.tags_mailbox {
+        tags.entry(r.s(0)).or_default().push(r.s(1).to_string());
+    }
+    let mut senders: HashMap<(&str, bool), Vec<String>> = HashMap::new();
+    for r in &l.sender_acl {
+        senders.entry((r.s(0), bool_of(r.col(2)))).or_default().push(r.s(1).to_string());
+    }
+    let self_alias: HashMap<&str, i64> =
+        l.aliases.iter().filter(|r| r.s(1) == r.s(2)).map(|r| (r.s(1), r.i(9))).collect();
+    let q2: std::collections::HashSet<&str> = l.quota2.iter().map(|r| r.s(0)).collect();
+    let q2r: std::collections::HashSet<&str> = l.quota2replica.iter().map(|r| r.s(0)).collect();
+    for row in &l.mailboxes {
+        let u = row.s(0);
+        let attrs: serde_json::Map<String, Json> = serde_json::from_str(row.s(6)).unwrap_or_default();
+        let attr = |k: &str| attrs.get(k).map(|v| match v {
+            Json::String(s) => s.clone(),
+            Json::Null => String::new(),
+            other => other.to_string(),
+        });
+        let flag = |k: &str| Value::Bool(bool_of(attr(k).as_deref()));
+        let active = row.i(3);
+        let state = state_name(MailboxState::from_mailcow(active));
+        let mut rec = Record::new(Kind::Mailbox, u)
+            .with("name", Value::text(row.s(1)))
+            .with("quota", Value::Size(row.u(2)))
+            .with("state", Value::text(state))
+            .with("authsource", Value::text(if row.s(4).is_empty() { "mailcow" } else { row.s(4) }))
+            .with("password", token(row.s(5)))
+            .with("force_password_update", flag("force_pw_update"))
+            .with("force_tfa", flag("force_tfa"))
+            .with("tls_enforce_in", flag("tls_enforce_in"))
+            .with("tls_enforce_out", flag("tls_enforce_out"));
+        for f in PROTOCOL_FIELDS {
+            rec.push(f, flag(f));
+        }
+        rec.push("relay_host", Value::text(l.relay_hostname(&attr("relayhost").unwrap_or_default())));
+        rec.push("quarantine_notification", Value::text(attr("quarantine_notification").unwrap_or_default()));
+        rec.push("quarantine_category", Value::text(attr("quarantine_category").unwrap_or_default()));
+        rec.push("recovery_email", Value::text(attr("recovery_email").unwrap_or_default()));
+        for (i, f) in ACL_FIELDS.iter().enumerate() {
+            rec.push(f, Value::Bool(acl.get(u).is_some_and(|r| bool_of(r.col(i + 1)))));
+        }
+        let mut t = tags.remove(u).unwrap_or_default();
+        t.sort();
+        rec.push("tags", Value::List(t));
+        rec.push("rate_limit", Value::text(l.rate_limit(u)));
+        let handler = if l.kv_has("RCPT_WANTS_SUBJECT_TAG", u) {
+            "subject"
+        } else if l.kv_has("RCPT_WANTS_SUBFOLDER_TAG", u) {
+            "subfolder"
+        } else {
+            "none"
+        };
+        rec.push("tagged_mail_handler", Value::text(handler));
+        for (field, external) in [("sender_acl", false), ("external_sender_acl", true)] {
+            let mut v = senders.remove(&(u, external)).unwrap_or_default();
+            v.sort();
+            v.dedup();
+            rec.push(field, Value::List(v));
+        }
+        rec.push("self_alias", Value::Bool(self_alias.get(u) == Some(&active)));
+        rec.push("quota_rows", Value::Bool(q2.contains(u) && q2r.contains(u)));
+        out.push(rec);
+    }
+}
+
+fn active_of(r: &Record) -> i64 {
+    match r.text("state") {
+        "active" => 1,
+        "no-login" => 2,
+        _ => 0,
+    }
+}
+
+/// The attributes JSON in mailcow's key order, formatted the way MariaDB re-serialises it.
+fn attributes(r: &Record, ctx: &WriteCtx, base: Option<&serde_json::Map<String, Json>>, passwd_update: Option<&str>) -> String {
+    let mut m = base.cloned().unwrap_or_default();
+    fn set(m: &mut serde_json::Map<String, Json>, k: &str, v: String) {
+        m.insert(k.to_string(), Json::String(v));
+    }
+    let bit = |f: &str| if r.flag(f) { "1" } else { "0" }.to_string();
+    set(&mut m, "force_pw_update", bit("force_password_update"));
+    set(&mut m, "force_tfa", bit("force_tfa"));
+    set(&mut m, "tls_enforce_in", bit("tls_enforce_in"));
+    set(&mut m, "tls_enforce_out", bit("tls_enforce_out"));
+    for f in ["sogo_access", "imap_access", "pop3_access", "smtp_access", "sieve_access", "eas_access", "dav_access"] {
+        set(&mut m, f, bit(f));
+    }
+    set(&mut m, "relayhost", ctx.relay_id(r.text("relay_host")));
+    if let Some(p) = passwd_update {
+        set(&mut m, "passwd_update", p.to_string());
+    }
+    if !m.contains_key("mailbox_format") {
+        set(&mut m, "mailbox_format", "maildir:".into());
+    }
+    set(&mut m, "quarantine_notification", r.text("quarantine_notification").to_string());
+    set(&mut m, "quarantine_category", r.text("quarantine_category").to_string());
+    if !m.contains_key("attribute_hash") {
+        set(&mut m, "attribute_hash", String::new());
+    }
+    let email = r.text("recovery_email");
+    if !email.is_empty() || m.contains_key("recovery_email") {
+        set(&mut m, "recovery_email", email.to_string());
+    }
+    mariadb_json(&m)
+}
+
+/// `{"k": "v", "k2": "v2"}`: MariaDB's own JSON text form, so rows read back byte-identical.
+pub fn mariadb_json(m: &serde_json::Map<String, Json>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{}: {}", Json::String(k.clone()), v)).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let u = c.key.as_str();
+    let (local, domain) = u.rsplit_once('@').unwrap_or((u, ""));
+    match c.action {
+        Action::Create => {
+            let r = c.desired.as_ref().expect("desired");
+            let active = active_of(r);
+            let password = ctx.secret(Kind::Mailbox, u, "password")?;
+            let attrs = attributes(r, ctx, None, Some(&ctx.now));
+            out.sql(
+                "INSERT INTO mailbox (username, password, name, quota, local_part, domain, attributes, authsource, active, created) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                vec![t(u), t(&password), t(r.text("name")), Arg::Int(r.int("quota")), t(local), t(domain), t(&attrs), t(r.text("authsource")), Arg::Int(active), t(&ctx.now)],
+            );
+            write_quota_rows(u, out);
+            out.sql("DELETE FROM alias WHERE address = ?", vec![t(u)]);
+            out.sql("INSERT INTO alias (address, goto, domain, active, created) VALUES (?, ?, ?, ?, ?)", vec![t(u), t(u), t(domain), Arg::Int(active), t(&ctx.now)]);
+            write_acl(u, r, out);
+            write_tags(u, r, out);
+            write_senders(u, r, out);
+            write_redis(u, r, out);
+        }
+        Action::Update => {
+            let r = c.desired.as_ref().expect("desired");
+            let active = active_of(r);
+            let changed = |f: &str| c.fields.iter().any(|x| x.field == f);
+            let base = ctx.live.mailbox_attributes(u);
+            let password_changed = changed("password");
+            let attrs = attributes(r, ctx, base.as_ref(), password_changed.then_some(ctx.now.as_str()));
+            out.sql(
+                "UPDATE mailbox SET name = ?, quota = ?, authsource = ?, active = ?, attributes = ?, modified = ? WHERE username = ?",
+                vec![t(r.text("name")), Arg::Int(r.int("quota")), t(r.text("authsource")), Arg::Int(active), t(&attrs), t(&ctx.now), t(u)],
+            );
+            if password_changed {
+                let password = ctx.secret(Kind::Mailbox, u, "password")?;
+                out.sql("UPDATE mailbox SET password = ? WHERE username = ?", vec![t(&password), t(u)]);
+            }
+            if changed("self_alias") || changed("state") {
+                out.sql("DELETE FROM alias WHERE address = ? AND goto = ?", vec![t(u), t(u)]);
+                out.sql("INSERT INTO alias (address, goto, domain, active, created) VALUES (?, ?, ?, ?, ?)", vec![t(u), t(u), t(domain), Arg::Int(active), t(&ctx.now)]);
+            }
+            if changed("quota_rows") {
+                write_quota_rows(u, out);
+            }
+            if ACL_FIELDS.iter().any(|f| changed(f)) {
+                out.sql("DELETE FROM user_acl WHERE username = ?", vec![t(u)]);
+                write_acl(u, r, out);
+            }
+            if changed("tags") {
+                out.sql("DELETE FROM tags_mailbox WHERE username = ?", vec![t(u)]);
+                write_tags(u, r, out);
+            }
+            if changed("sender_acl") || changed("external_sender_acl") {
+                out.sql("DELETE FROM sender_acl WHERE logged_in_as = ?", vec![t(u)]);
+                write_senders(u, r, out);
+            }
+            write_redis(u, r, out);
+        }
+        Action::Delete => {
+            let mut stmts: Vec<(&str, &str)> = vec![
+                ("DELETE FROM alias WHERE goto = ?", u),
+                ("DELETE FROM pushover WHERE username = ?", u),
+                ("DELETE FROM quota2 WHERE username = ?", u),
+                ("DELETE FROM quota2replica WHERE username = ?", u),
+                ("DELETE FROM mailbox WHERE username = ?", u),
+                ("DELETE FROM user_acl WHERE username = ?", u),
+                ("DELETE FROM spamalias WHERE goto = ?", u),
+                ("DELETE FROM imapsync WHERE user2 = ?", u),
+                ("DELETE FROM filterconf WHERE object = ?", u),
+                ("DELETE FROM bcc_maps WHERE local_dest = ?", u),
+                ("DELETE FROM tags_mailbox WHERE username = ?", u),
+                ("DELETE FROM app_passwd WHERE mailbox = ?", u),
+                ("DELETE FROM sieve_filters WHERE username = ?", u),
+            ];
+            if ctx.dialect == Dialect::MySql {
+                stmts.extend([
+                    ("DELETE FROM quarantine WHERE rcpt = ?", u),
+                    ("DELETE FROM sogo_user_profile WHERE c_uid = ?", u),
+                    ("DELETE FROM sogo_cache_folder WHERE c_uid = ?", u),
+                    ("DELETE FROM sogo_acl WHERE c_uid = ?", u),
+                    ("DELETE FROM sogo_folder_info WHERE c_path2 = ?", u),
+                    ("DELETE FROM oauth_access_tokens WHERE user_id = ?", u),
+                    ("DELETE FROM oauth_refresh_tokens WHERE user_id = ?", u),
+                    ("DELETE FROM oauth_authorization_codes WHERE user_id = ?", u),
+                    ("DELETE FROM tfa WHERE username = ?", u),
+                    ("DELETE FROM fido2 WHERE username = ?", u),
+                ]);
+            }
+            for (sql, arg) in stmts {
+                out.sql(sql, vec![t(arg)]);
+            }
+            out.sql("DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?", vec![t(u), t(u)]);
+            // Multi-target aliases lose this address, as in mailcow.
+            for row in &ctx.live.aliases {
+                let targets: Vec<&str> = row.s(2).split(',').collect();
+                if targets.len() > 1 && targets.contains(&u) {
+                    let rest: Vec<&str> = targets.into_iter().filter(|g| *g != u).collect();
+                    out.sql("UPDATE alias SET goto = ? WHERE address = ?", vec![t(&rest.join(",")), t(row.s(1))]);
+                }
+            }
+            out.hdel("RL_VALUE", u);
+        }
+    }
+    out.effects.insert(super::Effect::SogoRebuild);
+    Ok(())
+}
+
+fn write_quota_rows(u: &str, out: &mut Output) {
+    for table in ["quota2", "quota2replica"] {
+        out.stmts.push(crate::target::db::Stmt { sql: format!("DELETE FROM {table} WHERE username = ?"), args: vec![t(u)] });
+        out.stmts.push(crate::target::db::Stmt { sql: format!("INSERT INTO {table} (username, bytes, messages) VALUES (?, 0, 0)"), args: vec![t(u)] });
+    }
+}
+
+fn write_acl(u: &str, r: &Record, out: &mut Output) {
+    let cols = MailboxAcl::COLUMNS.join(", ");
+    let marks = vec!["?"; MailboxAcl::COLUMNS.len() + 1].join(", ");
+    let mut args = vec![t(u)];
+    args.extend(ACL_FIELDS.iter().map(|f| b(r.flag(f))));
+    out.stmts.push(crate::target::db::Stmt { sql: format!("INSERT INTO user_acl (username, {cols}) VALUES ({marks})"), args });
+}
+
+fn write_tags(u: &str, r: &Record, out: &mut Output) {
+    for tag in r.list("tags") {
+        out.sql("INSERT INTO tags_mailbox (tag_name, username) VALUES (?, ?)", vec![t(tag), t(u)]);
+    }
+}
+
+fn write_senders(u: &str, r: &Record, out: &mut Output) {
+    for (field, external) in [("sender_acl", false), ("external_sender_acl", true)] {
+        for s in r.list(field) {
+            out.sql("INSERT INTO sender_acl (logged_in_as, send_as, external) VALUES (?, ?, ?)", vec![t(u), t(s), b(external)]);
+        }
+    }
+}
+
+fn write_redis(u: &str, r: &Record, out: &mut Output) {
+    out.rate_limit(u, r.text("rate_limit"));
+    match r.text("tagged_mail_handler") {
+        "subject" => {
+            out.hset("RCPT_WANTS_SUBJECT_TAG", u, "1");
+            out.hdel("RCPT_WANTS_SUBFOLDER_TAG", u);
+        }
+        "subfolder" => {
+            out.hset("RCPT_WANTS_SUBFOLDER_TAG", u, "1");
+            out.hdel("RCPT_WANTS_SUBJECT_TAG", u);
+        }
+        _ => {
+            out.hdel("RCPT_WANTS_SUBJECT_TAG", u);
+            out.hdel("RCPT_WANTS_SUBFOLDER_TAG", u);
+        }
+    }
+}
+

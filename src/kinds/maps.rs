@@ -1,0 +1,119 @@
+//! BCC maps, recipient maps and TLS policy maps.
+
+use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
+use crate::model::names::{self, normalize_address, normalize_domain};
+use crate::model::Kind;
+use crate::observe::{LiveData, RowExt};
+use crate::plan::{Action, Change};
+use crate::record::{Record, Value};
+
+/// A BCC map's key: its local destination and direction, e.g. `alice@example.org rcpt`.
+fn bcc_key(local_dest: &str, kind: &str) -> String {
+    format!("{local_dest} {kind}")
+}
+
+/// An address as written, or a domain as `@domain`, the way mailcow stores both.
+fn address_or_domain(v: &str) -> String {
+    let v = v.trim().trim_start_matches('@');
+    if v.contains('@') {
+        normalize_address(v).map(|(l, d)| names::address(&l, &d)).unwrap_or_else(|_| v.to_string())
+    } else {
+        format!("@{}", normalize_domain(v).unwrap_or_else(|_| v.to_string()))
+    }
+}
+
+pub fn desired(r: &Resolver, out: &mut Desired) {
+    for doc in &r.docs {
+        for m in &doc.bcc_maps {
+            out.records.push(
+                Record::new(Kind::BccMap, bcc_key(&address_or_domain(&m.local_dest), m.kind.mailcow()))
+                    .with("bcc_dest", Value::text(address_or_domain(&m.bcc_dest)))
+                    .with("active", Value::Bool(m.active.unwrap_or(true))),
+            );
+        }
+        for m in &doc.recipient_maps {
+            out.records.push(
+                Record::new(Kind::RecipientMap, address_or_domain(&m.old))
+                    .with("new_dest", Value::text(address_or_domain(&m.new)))
+                    .with("active", Value::Bool(m.active.unwrap_or(true))),
+            );
+        }
+        for p in &doc.tls_policies {
+            out.records.push(
+                Record::new(Kind::TlsPolicy, p.destination.trim().to_lowercase())
+                    .with("policy", Value::text(p.policy.mailcow()))
+                    .with("parameters", Value::text(p.parameters.as_ref().map(|x| x.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default()))
+                    .with("active", Value::Bool(p.active.unwrap_or(true))),
+            );
+        }
+    }
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    for row in &l.bcc_maps {
+        out.push(
+            Record::new(Kind::BccMap, bcc_key(row.s(0), row.s(2)))
+                .with("bcc_dest", Value::text(row.s(1)))
+                .with("active", Value::Bool(bool_of(row.col(3)))),
+        );
+    }
+    for row in &l.recipient_maps {
+        out.push(
+            Record::new(Kind::RecipientMap, row.s(0))
+                .with("new_dest", Value::text(row.s(1)))
+                .with("active", Value::Bool(bool_of(row.col(2)))),
+        );
+    }
+    for row in &l.tls_policies {
+        out.push(
+            Record::new(Kind::TlsPolicy, row.s(0))
+                .with("policy", Value::text(row.s(1)))
+                .with("parameters", Value::text(row.s(2)))
+                .with("active", Value::Bool(bool_of(row.col(3)))),
+        );
+    }
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let r = c.desired.as_ref();
+    let now = t(&ctx.now);
+    match (c.kind, c.action) {
+        (Kind::BccMap, action) => {
+            let (local, kind) = c.key.rsplit_once(' ').unwrap_or((&c.key, "rcpt"));
+            match (action, r) {
+                (Action::Create, Some(r)) => out.sql(
+                    "INSERT INTO bcc_maps (local_dest, bcc_dest, domain, active, type, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    vec![t(local), t(r.text("bcc_dest")), t(names::domain_of(local)), b(r.flag("active")), t(kind), now],
+                ),
+                (Action::Update, Some(r)) => out.sql(
+                    "UPDATE bcc_maps SET bcc_dest = ?, active = ?, modified = ? WHERE local_dest = ? AND type = ?",
+                    vec![t(r.text("bcc_dest")), b(r.flag("active")), now, t(local), t(kind)],
+                ),
+                _ => out.sql("DELETE FROM bcc_maps WHERE local_dest = ? AND type = ?", vec![t(local), t(kind)]),
+            }
+        }
+        (Kind::RecipientMap, action) => match (action, r) {
+            (Action::Create, Some(r)) => out.sql(
+                "INSERT INTO recipient_maps (old_dest, new_dest, active, created) VALUES (?, ?, ?, ?)",
+                vec![t(&c.key), t(r.text("new_dest")), b(r.flag("active")), now],
+            ),
+            (Action::Update, Some(r)) => out.sql(
+                "UPDATE recipient_maps SET new_dest = ?, active = ?, modified = ? WHERE old_dest = ?",
+                vec![t(r.text("new_dest")), b(r.flag("active")), now, t(&c.key)],
+            ),
+            _ => out.sql("DELETE FROM recipient_maps WHERE old_dest = ?", vec![t(&c.key)]),
+        },
+        (_, action) => match (action, r) {
+            (Action::Create, Some(r)) => out.sql(
+                "INSERT INTO tls_policy_override (dest, policy, parameters, active, created) VALUES (?, ?, ?, ?, ?)",
+                vec![t(&c.key), t(r.text("policy")), t(r.text("parameters")), b(r.flag("active")), now],
+            ),
+            (Action::Update, Some(r)) => out.sql(
+                "UPDATE tls_policy_override SET policy = ?, parameters = ?, active = ?, modified = ? WHERE dest = ?",
+                vec![t(r.text("policy")), t(r.text("parameters")), b(r.flag("active")), now, t(&c.key)],
+            ),
+            _ => out.sql("DELETE FROM tls_policy_override WHERE dest = ?", vec![t(&c.key)]),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! What is specific to each object kind, one file per kind: desired model → records,
+//! live rows → records, and a change → SQL statements plus post-commit effects.
+
+pub mod alias;
+pub mod domain;
+pub mod idp;
+pub mod mailbox;
+pub mod maps;
+pub mod routing;
+pub mod template;
+
+use std::collections::{BTreeSet, HashMap};
+
+use sha2::{Digest, Sha256};
+
+use crate::load::Loaded;
+use crate::model::{self, Document, Kind, Located, Secret};
+use crate::observe::LiveData;
+use crate::plan::Change;
+use crate::record::{Field, Record, SecretToken, Value};
+use crate::target::db::{Arg, Dialect, Stmt};
+
+/// How to produce the stored value of a secret field when it is written.
+#[derive(Clone, Debug)]
+pub enum SecretSource {
+    /// Stored as is (a `{SCHEME}` hash, or mailcow's empty password for external authsources).
+    Verbatim(String),
+    /// Hashed as `{BLF-CRYPT}` when written.
+    HashOf(Secret),
+    /// Stored in clear (relay host, transport and identity-provider secrets, as mailcow does).
+    Clear(Secret),
+}
+
+/// The desired state as records, plus where each secret comes from (never in the records).
+#[derive(Debug, Default)]
+pub struct Desired {
+    pub records: Vec<Record>,
+    pub secrets: HashMap<(Kind, String, Field), SecretSource>,
+}
+
+/// One-way token for a stored value: lets two sides be compared without carrying the value.
+pub fn token(stored: &str) -> Value {
+    let digest = Sha256::digest(format!("mailplane:{stored}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Value::Secret(SecretToken { token: hex, create_only: false })
+}
+
+/// Everything the desired side needs to resolve references while building records.
+pub struct Resolver<'a> {
+    pub docs: Vec<&'a Document>,
+    /// Relative `{file: ...}` secrets are read from here: the desired-state directory.
+    pub root: &'a std::path::Path,
+    pub relay_hosts: HashMap<&'a str, &'a str>,
+    pub secret_errors: Vec<String>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A `{file: ...}` secret with a relative path, made relative to the directory.
+    pub fn rooted(&self, s: &Secret) -> Secret {
+        match s {
+            Secret::File(p) if p.is_relative() => Secret::File(self.root.join(p)),
+            other => other.clone(),
+        }
+    }
+
+    pub fn relay_hostname(&self, name: &Option<Located<String>>) -> String {
+        name.as_ref().and_then(|n| self.relay_hosts.get(n.as_str())).map(|h| h.trim().to_string()).unwrap_or_default()
+    }
+
+    /// A secret stored in clear: resolved now so both sides can be compared by token.
+    pub fn clear_secret(&mut self, desired: &mut Desired, kind: Kind, key: &str, field: Field, secret: Option<&Located<Secret>>) -> Value {
+        let Some(secret) = secret else { return token("") };
+        let secret = self.rooted(&secret.value);
+        match secret.reveal() {
+            Ok(v) => {
+                desired.secrets.insert((kind, key.to_string(), field), SecretSource::Clear(secret));
+                token(&v)
+            }
+            Err(e) => {
+                self.secret_errors.push(format!("{kind} `{key}`: {e}"));
+                token("")
+            }
+        }
+    }
+}
+
+/// Builds the desired records from a validated directory.
+pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
+    let docs: Vec<&Document> = loaded.documents.iter().map(|(_, d)| d).collect();
+    let relay_hosts = docs.iter().flat_map(|d| d.relay_hosts.iter()).map(|r| (r.name.as_str(), r.hostname.as_str())).collect();
+    let mut r = Resolver { docs, root: &loaded.root, relay_hosts, secret_errors: Vec::new() };
+    let mut out = Desired::default();
+    template::desired(&r, &mut out);
+    routing::desired(&mut r, &mut out);
+    domain::desired(&r, &mut out);
+    mailbox::desired(&r, &mut out);
+    alias::desired(&r, &mut out);
+    maps::desired(&r, &mut out);
+    idp::desired(&mut r, &mut out);
+    if r.secret_errors.is_empty() { Ok(out) } else { Err(r.secret_errors) }
+}
+
+/// Live objects mailplane never deletes: mailcow's own `Default` templates (its UI refuses too).
+pub fn protected(r: &Record) -> bool {
+    matches!(r.kind, Kind::DomainTemplate | Kind::MailboxTemplate) && r.key == "Default"
+}
+
+/// Every kind's live records.
+pub fn live(live: &LiveData) -> Vec<Record> {
+    let mut out = Vec::new();
+    template::live(live, &mut out);
+    routing::live(live, &mut out);
+    domain::live(live, &mut out);
+    mailbox::live(live, &mut out);
+    alias::live(live, &mut out);
+    maps::live(live, &mut out);
+    idp::live(live, &mut out);
+    out
+}
+
+/// Work done after the transaction commits. A set: ten mailbox creates flush memcached once.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effect {
+    Hset { key: &'static str, field: String, value: String },
+    Hdel { key: &'static str, field: String },
+    /// Rebuild `_sogo_static_view` (inside the transaction) and flush memcached after it.
+    SogoRebuild,
+}
+
+/// What one apply writes.
+#[derive(Debug, Default)]
+pub struct Output {
+    pub stmts: Vec<Stmt>,
+    pub effects: BTreeSet<Effect>,
+}
+
+impl Output {
+    pub fn sql(&mut self, sql: &str, args: Vec<Arg>) {
+        self.stmts.push(Stmt { sql: sql.to_string(), args });
+    }
+    pub fn hset(&mut self, key: &'static str, field: &str, value: &str) {
+        self.effects.insert(Effect::Hset { key, field: field.to_string(), value: value.to_string() });
+    }
+    pub fn hdel(&mut self, key: &'static str, field: &str) {
+        self.effects.insert(Effect::Hdel { key, field: field.to_string() });
+    }
+    /// RL_VALUE: set for a value, deleted when empty (mailcow's ratelimit edit).
+    pub fn rate_limit(&mut self, who: &str, value: &str) {
+        if value.is_empty() { self.hdel("RL_VALUE", who) } else { self.hset("RL_VALUE", who, value) }
+    }
+}
+
+/// What the writers need besides the change: the dialect, the time, live ids, secrets.
+pub struct WriteCtx<'a> {
+    pub dialect: Dialect,
+    pub now: String,
+    pub live: &'a LiveData,
+    pub desired: &'a Desired,
+    /// relay host hostname → id, including ids given to relay hosts created in this apply.
+    pub relay_ids: HashMap<String, i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{0}")]
+    Secret(#[from] model::SecretError),
+    #[error("hashing the password of `{0}` failed: {1}")]
+    Hash(String, String),
+}
+
+impl WriteCtx<'_> {
+    /// The stored form of a secret field of the desired record.
+    pub fn secret(&self, kind: Kind, key: &str, field: Field) -> Result<String, WriteError> {
+        match self.desired.secrets.get(&(kind, key.to_string(), field)) {
+            None => Ok(String::new()),
+            Some(SecretSource::Verbatim(v)) => Ok(v.clone()),
+            Some(SecretSource::Clear(s)) => Ok(s.reveal()?),
+            Some(SecretSource::HashOf(s)) => {
+                crate::password::hash_blf_crypt(&s.reveal()?).map_err(|e| WriteError::Hash(key.to_string(), e.to_string()))
+            }
+        }
+    }
+    /// The stored password of a live relay host or transport.
+    pub fn live_password(&self, kind: Kind, key: &str) -> String {
+        use crate::observe::RowExt;
+        let rows = if kind == Kind::RelayHost { &self.live.relayhosts } else { &self.live.transports };
+        rows.iter().find(|r| r.s(1) == key).map(|r| r.s(if kind == Kind::RelayHost { 3 } else { 4 }).to_string()).unwrap_or_default()
+    }
+
+    pub fn relay_id(&self, hostname: &str) -> String {
+        if hostname.is_empty() {
+            return "0".into();
+        }
+        self.relay_ids.get(hostname).map(|i| i.to_string()).unwrap_or_else(|| "0".into())
+    }
+}
+
+pub fn write(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    match change.kind {
+        Kind::DomainTemplate | Kind::MailboxTemplate => template::write(change, ctx, out),
+        Kind::RelayHost | Kind::Transport => routing::write(change, ctx, out),
+        Kind::Domain | Kind::AliasDomain => domain::write(change, ctx, out),
+        Kind::Mailbox => mailbox::write(change, ctx, out),
+        Kind::Alias => alias::write(change, ctx, out),
+        Kind::BccMap | Kind::RecipientMap | Kind::TlsPolicy => maps::write(change, ctx, out),
+        Kind::IdentityProvider => idp::write(change, ctx, out),
+    }
+}
+
+/// Helpers shared by the writers.
+pub fn b(v: bool) -> Arg {
+    Arg::Int(i64::from(v))
+}
+pub fn t(s: &str) -> Arg {
+    Arg::Text(s.to_string())
+}
+pub fn opt_text(s: &str) -> Arg {
+    if s.is_empty() { Arg::Null } else { t(s) }
+}
+pub fn bool_of(s: Option<&str>) -> bool {
+    matches!(s, Some("1") | Some("true"))
+}

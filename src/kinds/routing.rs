@@ -1,0 +1,123 @@
+//! Relay hosts (`relayhosts`) and transport maps (`transports`). Their passwords are stored in
+//! clear by mailcow, with `:` escaped for Postfix's `user:password` lookups.
+
+use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
+use crate::model::Kind;
+use crate::observe::{LiveData, RowExt};
+use crate::plan::{Action, Change};
+use crate::record::{Record, Value};
+use crate::target::db::Arg;
+
+fn escape(s: &str) -> String {
+    s.replace(':', "\\:")
+}
+
+/// mailcow writes a bare IP next hop as `[ip]`.
+pub fn normalise_nexthop(h: &str) -> String {
+    let h = h.trim();
+    if h.parse::<std::net::IpAddr>().is_ok() { format!("[{h}]") } else { h.to_string() }
+}
+
+pub fn desired(r: &mut Resolver, out: &mut Desired) {
+    let docs = r.docs.clone();
+    for doc in docs {
+        for h in &doc.relay_hosts {
+            let key = h.hostname.trim().to_string();
+            let mut rec = Record::new(Kind::RelayHost, &key).with("username", Value::text(escape(h.username.as_deref().unwrap_or(""))));
+            // An undeclared password is left as it is on the server: not compared, not written.
+            if let Some(p) = &h.password {
+                let token = r.clear_secret(out, Kind::RelayHost, &key, "password", Some(p));
+                rec.push("password", escaped_token(out, Kind::RelayHost, &key, token));
+            }
+            rec.push("active", Value::Bool(h.active.unwrap_or(true)));
+            out.records.push(rec);
+        }
+        for tr in &doc.transports {
+            let key = tr.destination.trim().to_lowercase();
+            let mut rec = Record::new(Kind::Transport, &key)
+                .with("nexthop", Value::text(normalise_nexthop(&tr.nexthop)))
+                .with("username", Value::text(escape(tr.username.as_deref().unwrap_or(""))));
+            if let Some(p) = &tr.password {
+                let token = r.clear_secret(out, Kind::Transport, &key, "password", Some(p));
+                rec.push("password", escaped_token(out, Kind::Transport, &key, token));
+            }
+            rec.push("mx_based", Value::Bool(tr.mx_based.unwrap_or(false)));
+            rec.push("active", Value::Bool(tr.active.unwrap_or(true)));
+            out.records.push(rec);
+        }
+    }
+}
+
+/// The token of the stored (escaped) form, so it compares with what mailcow keeps.
+fn escaped_token(out: &Desired, kind: Kind, key: &str, fallback: Value) -> Value {
+    match out.secrets.get(&(kind, key.to_string(), "password")) {
+        Some(super::SecretSource::Clear(s)) => s.reveal().map(|v| token(&escape(&v))).unwrap_or(fallback),
+        _ => fallback,
+    }
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    for row in &l.relayhosts {
+        out.push(
+            Record::new(Kind::RelayHost, row.s(1))
+                .with("username", Value::text(row.s(2)))
+                .with("password", token(row.s(3)))
+                .with("active", Value::Bool(bool_of(row.col(4)))),
+        );
+    }
+    for row in &l.transports {
+        out.push(
+            Record::new(Kind::Transport, row.s(1))
+                .with("nexthop", Value::text(row.s(2)))
+                .with("username", Value::text(row.s(3)))
+                .with("password", token(row.s(4)))
+                .with("mx_based", Value::Bool(bool_of(row.col(5))))
+                .with("active", Value::Bool(bool_of(row.col(6)))),
+        );
+    }
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let key = c.key.as_str();
+    let password = match &c.desired {
+        Some(r) if r.get("password").is_some() => escape(&ctx.secret(c.kind, key, "password")?),
+        // Not declared: keep what the server has.
+        _ => ctx.live_password(c.kind, key),
+    };
+    match (c.kind, c.action, &c.desired) {
+        (Kind::RelayHost, Action::Create, Some(r)) => {
+            let id = ctx.relay_ids.get(key).copied().unwrap_or_default();
+            out.sql(
+                "INSERT INTO relayhosts (id, hostname, username, password, active) VALUES (?, ?, ?, ?, ?)",
+                vec![Arg::Int(id), t(key), t(r.text("username")), t(&password), b(r.flag("active"))],
+            );
+        }
+        (Kind::RelayHost, Action::Update, Some(r)) => out.sql(
+            "UPDATE relayhosts SET username = ?, password = ?, active = ? WHERE hostname = ?",
+            vec![t(r.text("username")), t(&password), b(r.flag("active")), t(key)],
+        ),
+        (Kind::RelayHost, _, _) => {
+            let id = ctx.relay_id(key);
+            out.sql("DELETE FROM relayhosts WHERE hostname = ?", vec![t(key)]);
+            out.sql("UPDATE domain SET relayhost = '0' WHERE relayhost = ?", vec![t(&id)]);
+        }
+        (_, Action::Delete, _) | (_, _, None) => out.sql("DELETE FROM transports WHERE destination = ?", vec![t(key)]),
+        (_, action, Some(r)) => {
+            let hop = r.text("nexthop");
+            if action == Action::Create {
+                out.sql(
+                    "INSERT INTO transports (destination, nexthop, username, password, is_mx_based, active) VALUES (?, ?, ?, ?, ?, ?)",
+                    vec![t(key), t(hop), t(r.text("username")), t(&password), b(r.flag("mx_based")), b(r.flag("active"))],
+                );
+            } else {
+                out.sql(
+                    "UPDATE transports SET nexthop = ?, is_mx_based = ?, active = ? WHERE destination = ?",
+                    vec![t(hop), b(r.flag("mx_based")), b(r.flag("active")), t(key)],
+                );
+            }
+            // mailcow shares credentials among every transport to the same next hop.
+            out.sql("UPDATE transports SET username = ?, password = ? WHERE nexthop = ?", vec![t(r.text("username")), t(&password), t(hop)]);
+        }
+    }
+    Ok(())
+}

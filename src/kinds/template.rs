@@ -1,0 +1,202 @@
+//! Domain and mailbox templates (`templates` rows; attributes as PHP's json_encode writes them).
+
+use serde_json::{Map, Value as Json, json};
+
+use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
+use crate::model::*;
+use crate::observe::{LiveData, RowExt};
+use crate::plan::{Action, Change};
+use crate::record::{Record, Value};
+
+const DOMAIN_KEYS: [&str; 15] = [
+    "tags",
+    "max_num_aliases_for_domain",
+    "max_num_mboxes_for_domain",
+    "def_quota_for_mbox",
+    "max_quota_for_mbox",
+    "max_quota_for_domain",
+    "rl_frame",
+    "rl_value",
+    "active",
+    "gal",
+    "backupmx",
+    "relay_all_recipients",
+    "relay_unknown_only",
+    "dkim_selector",
+    "key_size",
+];
+
+const MAILBOX_KEYS: [&str; 34] = [
+    "quota",
+    "tags",
+    "tagged_mail_handler",
+    "quarantine_notification",
+    "quarantine_category",
+    "rl_frame",
+    "rl_value",
+    "force_pw_update",
+    "force_tfa",
+    "sogo_access",
+    "active",
+    "tls_enforce_in",
+    "tls_enforce_out",
+    "imap_access",
+    "pop3_access",
+    "smtp_access",
+    "sieve_access",
+    "eas_access",
+    "dav_access",
+    "acl_spam_alias",
+    "acl_tls_policy",
+    "acl_spam_score",
+    "acl_spam_policy",
+    "acl_delimiter_action",
+    "acl_syncjobs",
+    "acl_eas_reset",
+    "acl_sogo_profile_reset",
+    "acl_pushover",
+    "acl_quarantine",
+    "acl_quarantine_attachments",
+    "acl_quarantine_notification",
+    "acl_quarantine_category",
+    "acl_app_passwds",
+    "acl_pw_reset",
+];
+
+fn bit(v: Option<bool>) -> Json {
+    json!(i64::from(v.unwrap_or(false)))
+}
+
+fn rate(r: &Option<Located<RateLimit>>) -> (Json, Json) {
+    match r {
+        Some(r) => (json!(r.frame.letter().to_string()), json!(r.messages.to_string())),
+        None => (json!("s"), json!("")),
+    }
+}
+
+fn domain_attributes(s: &DomainSettings) -> Map<String, Json> {
+    let l = s.limits.clone().unwrap_or_default();
+    let size = |v: &Option<Located<Size>>| json!(v.as_ref().map(|x| x.value.bytes()).unwrap_or(0));
+    let (frame, value) = rate(&s.rate_limit);
+    let vals = [
+        json!(s.tags.clone().unwrap_or_default()),
+        json!(l.max_aliases.as_ref().map(|x| x.value).unwrap_or(0)),
+        json!(l.max_mailboxes.as_ref().map(|x| x.value).unwrap_or(0)),
+        size(&l.default_mailbox_quota),
+        size(&l.max_mailbox_quota),
+        size(&l.domain_quota),
+        frame,
+        value,
+        bit(s.active),
+        bit(s.gal),
+        bit(s.backup_mx),
+        bit(s.relay_all_recipients),
+        bit(s.relay_unknown_only),
+        json!(s.dkim_selector.clone().unwrap_or_default()),
+        json!(s.dkim_key_size.unwrap_or(2048)),
+    ];
+    DOMAIN_KEYS.iter().map(|k| k.to_string()).zip(vals).collect()
+}
+
+fn mailbox_attributes(s: &MailboxSettings) -> Map<String, Json> {
+    let (frame, value) = rate(&s.rate_limit);
+    let text = |v: Json| v;
+    let protocols = s.protocols.clone().unwrap_or_default();
+    let mut vals = vec![
+        json!(s.quota.as_ref().map(|q| q.value.bytes()).unwrap_or(0)),
+        json!(s.tags.clone().unwrap_or_default()),
+        text(serde_json::to_value(s.tagged_mail_handler).unwrap_or(Json::Null)),
+        text(serde_json::to_value(s.quarantine_notification).unwrap_or(Json::Null)),
+        text(serde_json::to_value(s.quarantine_category).unwrap_or(Json::Null)),
+        frame,
+        value,
+        bit(s.force_password_update),
+        bit(s.force_tfa),
+        bit(Some(protocols.contains(&Protocol::Sogo))),
+        json!(s.state.map(MailboxState::mailcow).unwrap_or(1)),
+        bit(s.tls_enforce_in),
+        bit(s.tls_enforce_out),
+    ];
+    for p in [Protocol::Imap, Protocol::Pop3, Protocol::Smtp, Protocol::Sieve, Protocol::Eas, Protocol::Dav] {
+        vals.push(bit(Some(protocols.contains(&p))));
+    }
+    vals.extend(s.acl.clone().unwrap_or_default().flags().into_iter().map(bit));
+    MAILBOX_KEYS.iter().map(|k| k.to_string()).zip(vals).collect()
+}
+
+fn record(kind: Kind, name: &str, keys: &[&'static str], attrs: &Map<String, Json>) -> Record {
+    let mut r = Record::new(kind, name);
+    for k in keys {
+        let v = match attrs.get(*k) {
+            Some(Json::Number(n)) => Value::Int(n.as_i64().unwrap_or_default()),
+            Some(Json::String(s)) => Value::text(s.clone()),
+            Some(Json::Array(a)) => Value::List(a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())).collect()),
+            Some(Json::Bool(b)) => Value::Int(i64::from(*b)),
+            _ => Value::text(""),
+        };
+        r.push(k, v);
+    }
+    r
+}
+
+pub fn desired(r: &Resolver, out: &mut Desired) {
+    for doc in &r.docs {
+        for t in &doc.domain_templates {
+            out.records.push(record(Kind::DomainTemplate, &t.name, &DOMAIN_KEYS, &domain_attributes(&t.settings().effective(None))));
+        }
+        for t in &doc.mailbox_templates {
+            out.records.push(record(Kind::MailboxTemplate, &t.name, &MAILBOX_KEYS, &mailbox_attributes(&t.settings().effective(None))));
+        }
+    }
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    for row in &l.templates {
+        let attrs: Map<String, Json> = serde_json::from_str(row.s(3)).unwrap_or_default();
+        match row.s(2) {
+            "domain" => out.push(record(Kind::DomainTemplate, row.s(1), &DOMAIN_KEYS, &attrs)),
+            "mailbox" => out.push(record(Kind::MailboxTemplate, row.s(1), &MAILBOX_KEYS, &attrs)),
+            _ => {}
+        }
+    }
+}
+
+/// PHP's json_encode: compact, `/` escaped.
+pub fn php_json(v: &Json) -> String {
+    serde_json::to_string(v).expect("JSON").replace('/', "\\/")
+}
+
+fn to_json(r: &Record) -> Json {
+    let m: Map<String, Json> = r
+        .fields
+        .iter()
+        .map(|(k, v)| {
+            let j = match v {
+                Value::Int(i) => json!(i),
+                Value::Size(s) => json!(s),
+                Value::Bool(b) => json!(i64::from(*b)),
+                Value::List(l) => json!(l),
+                Value::Text(s) => json!(s),
+                Value::Secret(_) => Json::Null,
+            };
+            (k.to_string(), j)
+        })
+        .collect();
+    Json::Object(m)
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let kind = if c.kind == Kind::DomainTemplate { "domain" } else { "mailbox" };
+    match (&c.desired, c.action) {
+        (Some(r), Action::Create) => out.sql(
+            "INSERT INTO templates (template, type, attributes, created) VALUES (?, ?, ?, ?)",
+            vec![t(&c.key), t(kind), t(&php_json(&to_json(r))), t(&ctx.now)],
+        ),
+        (Some(r), _) => out.sql(
+            "UPDATE templates SET attributes = ?, modified = ? WHERE template = ? AND type = ?",
+            vec![t(&php_json(&to_json(r))), t(&ctx.now), t(&c.key), t(kind)],
+        ),
+        (None, _) => out.sql("DELETE FROM templates WHERE template = ? AND type = ? AND template <> 'Default'", vec![t(&c.key), t(kind)]),
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! `observe`: the live target → raw rows, one set-based query per table, plus the Redis hashes.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::target::db::{Db, DbError, Row};
+use crate::target::kv::{Kv, KvError};
+
+/// The hashes mailcow keeps for these kinds.
+pub const KV_KEYS: [&str; 4] = ["DOMAIN_MAP", "RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG"];
+
+#[derive(Debug, Default)]
+pub struct LiveData {
+    pub domains: Vec<Row>,
+    pub tags_domain: Vec<Row>,
+    pub alias_domains: Vec<Row>,
+    pub mailboxes: Vec<Row>,
+    pub user_acl: Vec<Row>,
+    pub tags_mailbox: Vec<Row>,
+    pub sender_acl: Vec<Row>,
+    pub quota2: Vec<Row>,
+    pub quota2replica: Vec<Row>,
+    pub aliases: Vec<Row>,
+    pub bcc_maps: Vec<Row>,
+    pub recipient_maps: Vec<Row>,
+    pub tls_policies: Vec<Row>,
+    pub relayhosts: Vec<Row>,
+    pub transports: Vec<Row>,
+    pub templates: Vec<Row>,
+    pub identity_provider: Vec<Row>,
+    pub kv: HashMap<String, HashMap<String, String>>,
+}
+
+/// Column access by position; every column arrives as text.
+pub trait RowExt {
+    fn col(&self, i: usize) -> Option<&str>;
+    fn s(&self, i: usize) -> &str {
+        self.col(i).unwrap_or("")
+    }
+    fn i(&self, i: usize) -> i64 {
+        self.s(i).parse().unwrap_or(0)
+    }
+    fn u(&self, i: usize) -> u64 {
+        self.s(i).parse().unwrap_or(0)
+    }
+}
+
+impl RowExt for Row {
+    fn col(&self, i: usize) -> Option<&str> {
+        self.as_slice().get(i).and_then(|c| c.as_deref())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error("reading the database: {0}")]
+    Db(#[from] DbError),
+    #[error("reading Redis: {0}")]
+    Kv(#[from] KvError),
+}
+
+/// The queries, in LiveData's field order. Resources (`kind <> ''`) are not managed.
+const QUERIES: [&str; 17] = [
+    "SELECT domain, description, aliases, mailboxes, defquota, maxquota, quota, relayhost, backupmx, gal, relay_all_recipients, relay_unknown_only, active FROM domain",
+    "SELECT domain, tag_name FROM tags_domain",
+    "SELECT alias_domain, target_domain, active FROM alias_domain",
+    "SELECT username, name, quota, active, authsource, password, attributes, local_part, domain FROM mailbox WHERE kind = ''",
+    "SELECT username, spam_alias, tls_policy, spam_score, spam_policy, delimiter_action, syncjobs, eas_reset, sogo_profile_reset, pushover, quarantine, quarantine_attachments, quarantine_notification, quarantine_category, app_passwds, pw_reset FROM user_acl",
+    "SELECT username, tag_name FROM tags_mailbox",
+    "SELECT logged_in_as, send_as, external FROM sender_acl",
+    "SELECT username FROM quota2",
+    "SELECT username FROM quota2replica",
+    "SELECT id, address, goto, domain, public_comment, private_comment, sogo_visible, internal, sender_allowed, active FROM alias",
+    "SELECT local_dest, bcc_dest, type, active FROM bcc_maps",
+    "SELECT old_dest, new_dest, active FROM recipient_maps",
+    "SELECT dest, policy, parameters, active FROM tls_policy_override",
+    "SELECT id, hostname, username, password, active FROM relayhosts",
+    "SELECT id, destination, nexthop, username, password, is_mx_based, active FROM transports",
+    "SELECT id, template, type, attributes FROM templates",
+    "SELECT `key`, value FROM identity_provider",
+];
+
+pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
+    let mut results = Vec::with_capacity(QUERIES.len());
+    for q in QUERIES {
+        results.push(db.query(q, &[]).await?);
+    }
+    let mut it = results.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    let mut live = LiveData {
+        domains: next(),
+        tags_domain: next(),
+        alias_domains: next(),
+        mailboxes: next(),
+        user_acl: next(),
+        tags_mailbox: next(),
+        sender_acl: next(),
+        quota2: next(),
+        quota2replica: next(),
+        aliases: next(),
+        bcc_maps: next(),
+        recipient_maps: next(),
+        tls_policies: next(),
+        relayhosts: next(),
+        transports: next(),
+        templates: next(),
+        identity_provider: next(),
+        kv: HashMap::new(),
+    };
+    for key in KV_KEYS {
+        live.kv.insert(key.to_string(), kv.hgetall(key).await?);
+    }
+    Ok(live)
+}
+
+impl LiveData {
+    pub fn kv_has(&self, key: &str, field: &str) -> bool {
+        self.kv.get(key).is_some_and(|h| h.contains_key(field))
+    }
+    /// RL_VALUE normalised to `N / 1f`, or empty.
+    pub fn rate_limit(&self, who: &str) -> String {
+        self.kv.get("RL_VALUE").and_then(|h| h.get(who)).map(|v| crate::kinds::domain::normalise_rate_limit(v)).unwrap_or_default()
+    }
+    /// A relay host id (as mailcow stores it, text) → its hostname; "0" and unknown ids are none.
+    pub fn relay_hostname(&self, id: &str) -> String {
+        self.relayhosts.iter().find(|r| r.s(0) == id && id != "0").map(|r| r.s(1).to_string()).unwrap_or_default()
+    }
+    pub fn relay_ids(&self) -> HashMap<String, i64> {
+        self.relayhosts.iter().map(|r| (r.s(1).to_string(), r.i(0))).collect()
+    }
+    pub fn mailbox_attributes(&self, username: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.mailboxes.iter().find(|r| r.s(0) == username).and_then(|r| serde_json::from_str(r.s(6)).ok())
+    }
+    pub fn domain_names(&self) -> HashSet<&str> {
+        self.domains.iter().map(|r| r.s(0)).collect()
+    }
+}

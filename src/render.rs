@@ -1,0 +1,157 @@
+//! Showing a plan: human (Terraform's style), JSON (stable, documented in README) and Markdown
+//! (for a pull-request comment). Rendering never decides anything.
+
+use owo_colors::OwoColorize;
+use serde_json::{Value as Json, json};
+
+use crate::plan::{Action, Change, Plan};
+use crate::record::Value;
+
+/// Version of the JSON document; bumped on incompatible changes.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+fn symbol(a: Action) -> &'static str {
+    match a {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Delete => "-",
+    }
+}
+
+fn paint(a: Action, s: &str, color: bool) -> String {
+    if !color {
+        return s.to_string();
+    }
+    match a {
+        Action::Create => s.green().to_string(),
+        Action::Update => s.yellow().to_string(),
+        Action::Delete => s.red().to_string(),
+    }
+}
+
+pub fn summary(plan: &Plan) -> String {
+    if plan.is_empty() {
+        return "No changes. The live server matches the desired state.".into();
+    }
+    format!(
+        "Plan: {} to create, {} to update, {} to delete.",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Delete)
+    )
+}
+
+fn unmanaged_line(plan: &Plan) -> Option<String> {
+    match plan.unmanaged.len() {
+        0 => None,
+        1 => Some("1 live object is not declared and is left alone (unmanaged).".into()),
+        n => Some(format!("{n} live objects are not declared and are left alone (unmanaged).")),
+    }
+}
+
+pub fn human(plan: &Plan, color: bool) -> String {
+    let mut s = String::new();
+    if !plan.is_empty() {
+        s.push_str("mailplane will perform these actions:\n\n");
+    }
+    for c in &plan.changes {
+        let head = format!("{} {} {}", symbol(c.action), c.kind, c.key);
+        s.push_str(&format!("  {}\n", paint(c.action, &head, color)));
+        let width = c.fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
+        for f in &c.fields {
+            let line = match (c.action, &f.old, &f.new) {
+                (Action::Update, old, Some(new)) => {
+                    format!("{:width$}  {} → {}", f.field, old.as_ref().map_or("(none)".into(), Value::to_string), new)
+                }
+                (_, _, Some(v)) | (_, Some(v), None) => format!("{:width$}  {}", f.field, v),
+                _ => continue,
+            };
+            s.push_str(&format!("      {line}\n"));
+        }
+        s.push('\n');
+    }
+    s.push_str(&summary(plan));
+    s.push('\n');
+    if let Some(u) = unmanaged_line(plan) {
+        s.push_str(&u);
+        s.push('\n');
+    }
+    s
+}
+
+fn json_value(v: &Value) -> Json {
+    match v {
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Size(s) => json!(s),
+        Value::Text(t) => json!(t),
+        Value::List(l) => json!(l),
+        Value::Secret(_) => json!("(sensitive)"),
+    }
+}
+
+fn json_change(c: &Change) -> Json {
+    let fields: Vec<Json> = c
+        .fields
+        .iter()
+        .map(|f| {
+            let mut o = serde_json::Map::new();
+            o.insert("field".into(), json!(f.field));
+            if let Some(v) = &f.old {
+                o.insert("old".into(), json_value(v));
+            }
+            if let Some(v) = &f.new {
+                o.insert("new".into(), json_value(v));
+            }
+            if matches!(f.new.as_ref().or(f.old.as_ref()), Some(Value::Secret(_))) {
+                o.insert("sensitive".into(), json!(true));
+            }
+            Json::Object(o)
+        })
+        .collect();
+    json!({"action": c.action, "kind": c.kind, "key": c.key, "fields": fields})
+}
+
+pub fn json(plan: &Plan) -> String {
+    let doc = json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "summary": {
+            "create": plan.count(Action::Create),
+            "update": plan.count(Action::Update),
+            "delete": plan.count(Action::Delete),
+            "unmanaged": plan.unmanaged.len(),
+        },
+        "changes": plan.changes.iter().map(json_change).collect::<Vec<_>>(),
+        "unmanaged": plan.unmanaged.iter().map(|u| json!({"kind": u.kind, "key": u.key})).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&doc).expect("JSON") + "\n"
+}
+
+pub fn markdown(plan: &Plan) -> String {
+    let mut s = String::from("### mailplane plan\n\n");
+    s.push_str(&format!("**{}**\n\n", summary(plan)));
+    if !plan.is_empty() {
+        s.push_str("| | kind | object | changes |\n|---|---|---|---|\n");
+        for c in &plan.changes {
+            let what = match c.action {
+                Action::Update => c
+                    .fields
+                    .iter()
+                    .map(|f| format!("`{}`: {} → {}", f.field, f.old.as_ref().map_or("(none)".into(), Value::to_string), f.new.as_ref().map_or("(none)".into(), Value::to_string)))
+                    .collect::<Vec<_>>()
+                    .join("<br>"),
+                Action::Create => "new".into(),
+                Action::Delete => "removed".into(),
+            };
+            s.push_str(&format!("| {} | {} | `{}` | {} |\n", symbol(c.action), c.kind, c.key, what.replace('|', "\\|")));
+        }
+        s.push('\n');
+        s.push_str("<details><summary>Full plan</summary>\n\n```diff\n");
+        s.push_str(&human(plan, false));
+        s.push_str("```\n</details>\n");
+    }
+    if let Some(u) = unmanaged_line(plan) {
+        s.push_str(&format!("\n_{u}_\n"));
+    }
+    s
+}

@@ -1,0 +1,693 @@
+//! The SQL side of a target: mailcow's MariaDB (`mysql://…`) or the embedded SQLite file
+//! (`sqlite://…`). Callers write portable SQL with `?` placeholders and read every column as
+//! text, so planning code never depends on the driver's type mapping.
+//!
+//! Two rules hold for everything here:
+//! - mailcow's tables are never altered; mailplane's bookkeeping lives in `mailplane_*` tables
+//!   (`mailplane_tables.sql`), and `versions` is never written.
+//! - no message ever carries a password: URLs are shown without theirs, and a failed statement
+//!   is reported by position and SQL text, never with its arguments.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlTypeInfo, MySqlValueRef};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteValueRef};
+use sqlx::{AssertSqlSafe, Column, Connection, Decode, Executor, Row as _, Type, TypeInfo, ValueRef};
+
+/// The embedded target's schema: mailcow's managed tables as SQLite, plus the default templates.
+pub const SQLITE_SCHEMA: &str = include_str!("sqlite_schema.sql");
+/// mailplane's own tables; the same text is valid on MariaDB/MySQL and SQLite.
+pub const MAILPLANE_TABLES: &str = include_str!("mailplane_tables.sql");
+
+/// Connections per pool: mailplane runs one statement stream at a time, plus the odd parallel read.
+const POOL_SIZE: u32 = 4;
+
+/// mailcow's MariaDB runs with the server default sql_mode (its my.cnf does not set one); MariaDB
+/// 10.11's default, so that writes fail (strict) exactly where mailcow's own would.
+const MAILCOW_SQL_MODE: &str = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION";
+/// MySQL 8 removed NO_AUTO_CREATE_USER (it only ever affected GRANT).
+const MAILCOW_SQL_MODE_MYSQL8: &str = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
+
+/// Binds `&[Arg]` to a `sqlx::query` of either database.
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args.iter() {
+            q = match a {
+                Arg::Null => q.bind(Option::<&str>::None),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Text(s) => q.bind(s.as_str()),
+            };
+        }
+        q
+    }};
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    MySql,
+    Sqlite,
+}
+
+/// A bound value. Booleans are `Int(0|1)`; datetimes are `Text("YYYY-MM-DD HH:MM:SS")`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arg {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// One statement: portable SQL with `?` placeholders, and its arguments in order.
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+/// One result row: every column as text (NULL → None; integers as decimal text; datetimes as
+/// `YYYY-MM-DD HH:MM:SS`; TINYINT(1) as "0"/"1"/…, never "true"/"false").
+pub type Row = Vec<Option<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(
+        "unsupported target `{0}`: use sqlite://path/to/mailplane.db (embedded) or mysql://user@host:port/database (mailcow's MariaDB)"
+    )]
+    BadUrl(String),
+    #[error("`{url}` names no database: append it, e.g. mysql://mailcow@127.0.0.1:13306/mailcow (DBNAME in mailcow.conf)")]
+    NoDatabase { url: String },
+    #[error("cannot open the SQLite database {path}: {message} (check that the directory is writable)")]
+    SqliteOpen { path: String, message: String },
+    #[error(
+        "cannot connect to {url}: {message} (check host, port and user; the password comes from the URL, MAILPLANE_DATABASE_PASSWORD or database_password_file)"
+    )]
+    Connect { url: String, message: String },
+    #[error(
+        "database has no mailcow schema: {url} has no table `mailbox` (point the target at mailcow's database, DBNAME in mailcow.conf, and let mailcow initialise it first)"
+    )]
+    NoMailcowSchema { url: String },
+    #[error("cannot create mailplane's own tables (mailplane_*) in {url}: {message} (the database user needs the CREATE privilege)")]
+    Setup { url: String, message: String },
+    #[error("query failed on {url}: {message}\n  query: {sql}")]
+    Query { url: String, sql: String, message: String },
+    #[error("statement {index} of {total} failed on {url}, nothing was changed (the whole batch was rolled back): {message}\n  statement: {sql}")]
+    Statement { url: String, index: usize, total: usize, sql: String, message: String },
+    #[error("transaction on {url} failed, nothing was changed: {message}")]
+    Transaction { url: String, message: String },
+}
+
+#[derive(Clone)]
+enum Pool {
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// A connection pool to one target. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    /// The target for messages: never with a password.
+    label: String,
+    /// Text that must never appear in a message (the password), if any.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("dialect", &self.dialect()).field("target", &self.label).finish()
+    }
+}
+
+impl Db {
+    /// `sqlite://relative/or/absolute.db` (the parent directories and the file are created on
+    /// first use; `sqlite::memory:` is a private in-memory database, for tests) or
+    /// `mysql://user[:pass]@host:port/db` (`mariadb://` also works). `password` overrides the URL's.
+    ///
+    /// SQLite: the schema (`sqlite_schema.sql` + `mailplane_tables.sql`) is applied idempotently,
+    /// foreign keys are enforced. MySQL: the database must already hold mailcow's schema; the
+    /// session runs in UTC with mailcow's sql_mode; mailplane's own tables are created if missing.
+    pub async fn connect(url: &str, password: Option<&str>) -> Result<Db, DbError> {
+        let url = url.trim();
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            return connect_sqlite(url, rest).await;
+        }
+        if let Some(rest) = url.strip_prefix("mysql://").or_else(|| url.strip_prefix("mariadb://")) {
+            return connect_mysql(&format!("mysql://{rest}"), password).await;
+        }
+        Err(DbError::BadUrl(redact_url(url)))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::MySql(_) => Dialect::MySql,
+            Pool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// The target as shown in messages (never with a password).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// One SELECT; every column as text. Rows are converted while they stream in, so the driver's
+    /// rows are not all held at once.
+    pub async fn query(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, DbError> {
+        let result = match &self.pool {
+            Pool::MySql(pool) => {
+                let mut kinds: Option<Vec<MyKind>> = None;
+                bind_args!(sqlx::query::<MySql>(AssertSqlSafe(sql)), args)
+                    .try_map(move |row: MySqlRow| mysql_row(&row, &mut kinds))
+                    .fetch_all(pool)
+                    .await
+            }
+            Pool::Sqlite(pool) => {
+                bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), args).try_map(|row: SqliteRow| sqlite_row(&row)).fetch_all(pool).await
+            }
+        };
+        result.map_err(|e| DbError::Query { url: self.label.clone(), sql: sql.to_string(), message: self.scrub(&e) })
+    }
+
+    /// Runs all statements in ONE transaction. On the first failure everything is rolled back and
+    /// the error names the statement (index from 0, and its SQL; never its arguments).
+    pub async fn execute_all(&self, stmts: &[Stmt]) -> Result<(), DbError> {
+        if stmts.is_empty() {
+            return Ok(());
+        }
+        match &self.pool {
+            Pool::MySql(pool) => {
+                let mut tx = pool.begin().await.map_err(|e| self.tx_error(&e))?;
+                for (index, stmt) in stmts.iter().enumerate() {
+                    let q = bind_args!(sqlx::query::<MySql>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
+                    if let Err(e) = tx.execute(q).await {
+                        // Dropping the transaction would roll back too; do it now, explicitly.
+                        let _ = tx.rollback().await;
+                        return Err(self.stmt_error(index, stmts.len(), stmt, &e));
+                    }
+                }
+                tx.commit().await.map_err(|e| self.tx_error(&e))
+            }
+            Pool::Sqlite(pool) => {
+                // IMMEDIATE: take the write lock up front, so that a concurrent writer makes us
+                // wait (busy_timeout) instead of failing half-way with SQLITE_BUSY.
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.tx_error(&e))?;
+                for (index, stmt) in stmts.iter().enumerate() {
+                    let q = bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
+                    if let Err(e) = tx.execute(q).await {
+                        let _ = tx.rollback().await;
+                        return Err(self.stmt_error(index, stmts.len(), stmt, &e));
+                    }
+                }
+                tx.commit().await.map_err(|e| self.tx_error(&e))
+            }
+        }
+    }
+
+    pub async fn close(self) {
+        match self.pool {
+            Pool::MySql(p) => p.close().await,
+            Pool::Sqlite(p) => p.close().await,
+        }
+    }
+
+    fn scrub(&self, e: &dyn std::fmt::Display) -> String {
+        scrub(&e.to_string(), &self.secrets)
+    }
+
+    fn stmt_error(&self, index: usize, total: usize, stmt: &Stmt, e: &sqlx::Error) -> DbError {
+        DbError::Statement { url: self.label.clone(), index, total, sql: stmt.sql.clone(), message: self.scrub(e) }
+    }
+
+    fn tx_error(&self, e: &sqlx::Error) -> DbError {
+        DbError::Transaction { url: self.label.clone(), message: self.scrub(e) }
+    }
+}
+
+/// UTC now as `YYYY-MM-DD HH:MM:SS`, the text form of a DATETIME on both dialects.
+pub fn now_utc() -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    time::OffsetDateTime::now_utc().format(&fmt).expect("formatting a UTC timestamp")
+}
+
+// ------------------------------------------------------------------------------------- SQLite
+
+async fn connect_sqlite(url: &str, rest: &str) -> Result<Db, DbError> {
+    let label = url.to_string();
+    let memory = rest == ":memory:" || rest == "//:memory:";
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.is_empty() {
+        return Err(DbError::BadUrl(label));
+    }
+    let open_err = |e: &dyn std::fmt::Display| DbError::SqliteOpen { path: path.to_string(), message: e.to_string() };
+    let mut options = SqliteConnectOptions::new()
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        // Callers read every value back as text anyway; no need to cache many statement plans.
+        .statement_cache_capacity(200);
+    let mut pool_options = SqlitePoolOptions::new().max_connections(POOL_SIZE);
+    if memory {
+        // Every connection to :memory: is its own database: keep exactly one, forever.
+        options = options.in_memory(true);
+        pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+    } else {
+        let file = PathBuf::from(path);
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
+        }
+        options = options.filename(&file).create_if_missing(true);
+    }
+    let pool = pool_options.connect_with(options).await.map_err(|e| open_err(&e))?;
+    let db = Db { pool: Pool::Sqlite(pool.clone()), label, secrets: Vec::new() };
+    // One transaction: two processes opening a new file at once cannot both seed the templates.
+    let setup = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        tx.execute(sqlx::raw_sql(SQLITE_SCHEMA)).await?;
+        tx.execute(sqlx::raw_sql(MAILPLANE_TABLES)).await?;
+        tx.commit().await
+    };
+    if let Err(e) = setup.await {
+        return Err(DbError::Setup { url: db.label.clone(), message: e.to_string() });
+    }
+    Ok(db)
+}
+
+fn sqlite_row(row: &SqliteRow) -> Result<Row, sqlx::Error> {
+    let n = row.len();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let v = row.try_get_raw(i)?;
+        if v.is_null() {
+            out.push(None);
+            continue;
+        }
+        out.push(Some(sqlite_text(v).map_err(|source| sqlx::Error::ColumnDecode { index: i.to_string(), source })?));
+    }
+    Ok(out)
+}
+
+/// The value's own storage class decides (SQLite is dynamically typed).
+fn sqlite_text(v: SqliteValueRef<'_>) -> Result<String, sqlx::error::BoxDynError> {
+    let ty = v.type_info();
+    Ok(match ty.name() {
+        "INTEGER" => <i64 as Decode<Sqlite>>::decode(v)?.to_string(),
+        "REAL" => <f64 as Decode<Sqlite>>::decode(v)?.to_string(),
+        _ => bytes_to_string(<&[u8] as Decode<Sqlite>>::decode(v)?),
+    })
+}
+
+// -------------------------------------------------------------------------------------- MySQL
+
+async fn connect_mysql(url: &str, password: Option<&str>) -> Result<Db, DbError> {
+    let shown = redact_url(url);
+    let mut options = MySqlConnectOptions::from_str(url).map_err(|e| DbError::Connect { url: shown.clone(), message: e.to_string() })?;
+    let mut secrets = url_passwords(url);
+    if let Some(p) = password {
+        options = options.password(p);
+        secrets.push(p.to_string());
+    }
+    secrets.retain(|s| s.len() >= 4);
+    let label = format!(
+        "mysql://{}@{}:{}/{}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or_default()
+    );
+    if options.get_database().is_none_or(str::is_empty) {
+        return Err(DbError::NoDatabase { url: shown });
+    }
+    // One plain connection first: a pool keeps retrying a refused connection until its acquire
+    // timeout, while this fails at once with the real reason.
+    match sqlx::MySqlConnection::connect_with(&options).await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+        }
+        Err(e) => return Err(DbError::Connect { url: label, message: scrub(&e.to_string(), &secrets) }),
+    }
+    // sqlx would add PIPES_AS_CONCAT to sql_mode; mailcow's PHP (PDO) does not, and we set the
+    // whole sql_mode ourselves after connecting. Times are exchanged as UTC.
+    let options = options.pipes_as_concat(false).no_engine_substitution(false).timezone(Some("+00:00".to_string()));
+    let pool = MySqlPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(Duration::from_secs(15))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                let set = conn.execute(AssertSqlSafe(format!("SET SESSION sql_mode = '{MAILCOW_SQL_MODE}'"))).await;
+                if set.is_err() {
+                    conn.execute(AssertSqlSafe(format!("SET SESSION sql_mode = '{MAILCOW_SQL_MODE_MYSQL8}'"))).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await
+        .map_err(|e| DbError::Connect { url: label.clone(), message: scrub(&e.to_string(), &secrets) })?;
+    let db = Db { pool: Pool::MySql(pool.clone()), label, secrets };
+    let found = db
+        .query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'mailbox'", &[])
+        .await?;
+    if found.first().and_then(|r| r.first()).and_then(|c| c.as_deref()) != Some("1") {
+        let url = db.label.clone();
+        db.close().await;
+        return Err(DbError::NoMailcowSchema { url });
+    }
+    if let Err(e) = pool.execute(sqlx::raw_sql(MAILPLANE_TABLES)).await {
+        let err = DbError::Setup { url: db.label.clone(), message: db.scrub(&e) };
+        db.close().await;
+        return Err(err);
+    }
+    Ok(db)
+}
+
+/// How a MySQL column's binary-protocol value becomes text; decided once per result column.
+#[derive(Clone, Copy, Debug)]
+enum MyKind {
+    Int,
+    UInt,
+    Float,
+    Double,
+    DateTime,
+    Date,
+    Time,
+    Bit,
+    /// Everything sent as a byte string: (VAR)CHAR, TEXT/BLOB (JSON is LONGTEXT), ENUM, SET, DECIMAL.
+    Bytes,
+}
+
+fn my_kind(ti: &MySqlTypeInfo) -> MyKind {
+    match ti.name() {
+        // BIT(n) arrives big-endian; sqlx's integer decoders read little-endian.
+        "BIT" => MyKind::Bit,
+        // TINYINT(1) is reported as "BOOLEAN": decoded as an integer, since mailcow stores 2 in
+        // `mailbox.active`.
+        _ if <i64 as Type<MySql>>::compatible(ti) => MyKind::Int,
+        _ if <u64 as Type<MySql>>::compatible(ti) => MyKind::UInt,
+        "YEAR" => MyKind::UInt,
+        "FLOAT" => MyKind::Float,
+        "DOUBLE" => MyKind::Double,
+        "DATETIME" | "TIMESTAMP" => MyKind::DateTime,
+        "DATE" => MyKind::Date,
+        "TIME" => MyKind::Time,
+        _ => MyKind::Bytes,
+    }
+}
+
+fn mysql_row(row: &MySqlRow, kinds: &mut Option<Vec<MyKind>>) -> Result<Row, sqlx::Error> {
+    let kinds = kinds.get_or_insert_with(|| row.columns().iter().map(|c| my_kind(c.type_info())).collect());
+    let mut out = Vec::with_capacity(kinds.len());
+    for (i, kind) in kinds.iter().enumerate() {
+        let v = row.try_get_raw(i)?;
+        if v.is_null() {
+            out.push(None);
+            continue;
+        }
+        out.push(Some(mysql_text(v, *kind).map_err(|source| sqlx::Error::ColumnDecode { index: i.to_string(), source })?));
+    }
+    Ok(out)
+}
+
+/// Decodes one non-NULL value of a prepared statement's (binary protocol) result.
+fn mysql_text(v: MySqlValueRef<'_>, kind: MyKind) -> Result<String, sqlx::error::BoxDynError> {
+    Ok(match kind {
+        MyKind::Int => <i64 as Decode<MySql>>::decode(v)?.to_string(),
+        MyKind::UInt => <u64 as Decode<MySql>>::decode(v)?.to_string(),
+        MyKind::Float => <f32 as Decode<MySql>>::decode(v)?.to_string(),
+        MyKind::Double => <f64 as Decode<MySql>>::decode(v)?.to_string(),
+        MyKind::Bit => <&[u8] as Decode<MySql>>::decode(v)?.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)).to_string(),
+        MyKind::DateTime | MyKind::Date | MyKind::Time => binary_time(<&[u8] as Decode<MySql>>::decode(v)?, kind)?,
+        MyKind::Bytes => bytes_to_string(<&[u8] as Decode<MySql>>::decode(v)?),
+    })
+}
+
+/// MySQL's binary DATE/DATETIME/TIMESTAMP/TIME: a length byte, then the fields that are non-zero.
+/// (sqlx decodes these only with its `time`/`chrono` features, which mailplane does not enable.)
+fn binary_time(b: &[u8], kind: MyKind) -> Result<String, sqlx::error::BoxDynError> {
+    let len = *b.first().ok_or("empty date/time value")? as usize;
+    let b = b.get(1..1 + len).ok_or("truncated date/time value")?;
+    let micros = |m: &[u8]| if m.len() == 4 { u32::from_le_bytes([m[0], m[1], m[2], m[3]]) } else { 0 };
+    let frac = |us: u32| if us == 0 { String::new() } else { format!(".{us:06}") };
+    if let MyKind::Time = kind {
+        if len == 0 {
+            return Ok("00:00:00".into());
+        }
+        if len < 8 {
+            return Err(format!("TIME value of {len} bytes").into());
+        }
+        let neg = if b[0] == 1 { "-" } else { "" };
+        let days = u32::from_le_bytes([b[1], b[2], b[3], b[4]]);
+        let hours = days * 24 + u32::from(b[5]);
+        return Ok(format!("{neg}{hours:02}:{:02}:{:02}{}", b[6], b[7], frac(micros(&b[8..]))));
+    }
+    let (year, month, day) = if len >= 4 { (u16::from_le_bytes([b[0], b[1]]), b[2], b[3]) } else { (0, 0, 0) };
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    if let MyKind::Date = kind {
+        return Ok(date);
+    }
+    let (h, m, s) = if len >= 7 { (b[4], b[5], b[6]) } else { (0, 0, 0) };
+    let us = if len >= 11 { micros(&b[7..11]) } else { 0 };
+    Ok(format!("{date} {h:02}:{m:02}:{s:02}{}", frac(us)))
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+fn bytes_to_string(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// `scheme://user:secret@host…` → `scheme://user@host…`; anything else unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{scheme}://{user}@{}{tail}", &authority[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The password in a URL, raw and percent-decoded (either form could end up in a message).
+fn url_passwords(url: &str) -> Vec<String> {
+    let Some((_, rest)) = url.split_once("://") else { return Vec::new() };
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else { return Vec::new() };
+    let Some((_, raw)) = authority[..at].split_once(':') else { return Vec::new() };
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut it = raw.bytes();
+    while let Some(b) = it.next() {
+        let hex = |c: Option<u8>| c.and_then(|c| (c as char).to_digit(16));
+        if b == b'%' {
+            let (hi, lo) = (it.next(), it.next());
+            match (hex(hi), hex(lo)) {
+                (Some(h), Some(l)) => bytes.push((h * 16 + l) as u8),
+                _ => bytes.extend([Some(b), hi, lo].into_iter().flatten()),
+            }
+        } else {
+            bytes.push(b);
+        }
+    }
+    vec![raw.to_string(), String::from_utf8_lossy(&bytes).into_owned()]
+}
+
+fn scrub(message: &str, secrets: &[String]) -> String {
+    let mut out = message.to_string();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Arg {
+        Arg::Text(s.to_string())
+    }
+
+    fn stmt(sql: &str, args: Vec<Arg>) -> Stmt {
+        Stmt { sql: sql.to_string(), args }
+    }
+
+    async fn temp_db() -> (tempfile::TempDir, String, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/nested/dir/mailplane.db", dir.path().display());
+        let db = Db::connect(&url, None).await.unwrap();
+        (dir, url, db)
+    }
+
+    #[tokio::test]
+    async fn connect_creates_the_file_the_schema_and_seeds_templates_once() {
+        let (dir, url, db) = temp_db().await;
+        assert_eq!(db.dialect(), Dialect::Sqlite);
+        assert!(dir.path().join("nested/dir/mailplane.db").exists());
+        let tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name", &[]).await.unwrap();
+        let tables: Vec<&str> = tables.iter().map(|r| r[0].as_deref().unwrap()).collect();
+        for want in [
+            "_sogo_static_view", "alias", "alias_domain", "app_passwd", "bcc_maps", "domain", "filterconf", "identity_provider",
+            "imapsync", "mailbox", "mailplane_meta", "mailplane_password_cache", "pushover", "quota2", "quota2replica",
+            "recipient_maps", "relayhosts", "sender_acl", "sieve_filters", "spamalias", "tags_domain", "tags_mailbox",
+            "templates", "tls_policy_override", "transports", "user_acl", "versions",
+        ] {
+            assert!(tables.contains(&want), "missing table {want}: {tables:?}");
+        }
+        db.close().await;
+        // Connecting again re-applies the (idempotent) schema without seeding twice.
+        let db = Db::connect(&url, None).await.unwrap();
+        let rows = db.query("SELECT id, template, type, attributes, modified FROM templates ORDER BY id", &[]).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0][..3], [Some("1".into()), Some("Default".into()), Some("domain".into())]);
+        assert_eq!(rows[1][..3], [Some("2".into()), Some("Default".into()), Some("mailbox".into())]);
+        assert_eq!(rows[0][4], None);
+        let domain: serde_json::Value = serde_json::from_str(rows[0][3].as_deref().unwrap()).unwrap();
+        assert_eq!(domain["def_quota_for_mbox"], 3221225472u64);
+        assert!(rows[1][3].as_deref().unwrap().starts_with(r#"{"tags":[],"quota":0,"quarantine_notification":"hourly","#));
+        // Existing templates are left alone (edited, or some deleted); like mailcow's init, only an
+        // empty table gets the defaults.
+        db.execute_all(&[stmt("DELETE FROM templates WHERE id = 2", vec![]), stmt("UPDATE templates SET template = 'Mine'", vec![])])
+            .await
+            .unwrap();
+        db.close().await;
+        let db = Db::connect(&url, None).await.unwrap();
+        let rows = db.query("SELECT id, template FROM templates", &[]).await.unwrap();
+        assert_eq!(rows, vec![vec![Some("1".into()), Some("Mine".into())]]);
+        db.execute_all(&[stmt("DELETE FROM templates", vec![])]).await.unwrap();
+        db.close().await;
+        let db = Db::connect(&url, None).await.unwrap();
+        assert_eq!(db.query("SELECT COUNT(*) FROM templates", &[]).await.unwrap(), vec![vec![Some("2".into())]]);
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn defaults_types_and_text_decoding() {
+        let (_dir, _url, db) = temp_db().await;
+        db.execute_all(&[
+            stmt("INSERT INTO domain (domain, description) VALUES (?, ?)", vec![t("example.org"), Arg::Null]),
+            stmt(
+                "INSERT INTO mailbox (username, password, local_part, domain, attributes, active, quota) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                vec![t("a@example.org"), t("{BLF-CRYPT}x"), t("a"), t("example.org"), t(r#"{"x":"1"}"#), Arg::Int(2), Arg::Int(10737418240)],
+            ),
+        ])
+        .await
+        .unwrap();
+        let r = db
+            .query(
+                "SELECT defquota, maxquota, relayhost, gal, description, created, modified FROM domain WHERE domain = ?",
+                &[t("EXAMPLE.org")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.len(), 1, "domain keys compare case-insensitively, like utf8mb4_general_ci");
+        let r = &r[0];
+        assert_eq!(r[..5], [Some("3072".into()), Some("102400".into()), Some("0".into()), Some("1".into()), None]);
+        let created = r[5].as_deref().unwrap();
+        assert_eq!(created.len(), 19, "{created}");
+        assert!(created[..10] <= now_utc()[..10], "created defaults to UTC now: {created}");
+        assert_eq!(r[6], None);
+        let m = db.query("SELECT active, quota, custom_attributes, authsource, mailbox_path_prefix, 1.5 FROM mailbox", &[]).await.unwrap();
+        assert_eq!(
+            m[0],
+            vec![Some("2".into()), Some("10737418240".into()), Some("{}".into()), Some("mailcow".into()), Some("/var/vmail/".into()), Some("1.5".into())]
+        );
+        // ON UPDATE current_timestamp() is emulated; an UPDATE that changes nothing keeps NULL.
+        db.execute_all(&[stmt("UPDATE mailbox SET quota = quota", vec![])]).await.unwrap();
+        assert_eq!(db.query("SELECT modified FROM mailbox", &[]).await.unwrap()[0][0], None);
+        db.execute_all(&[stmt("UPDATE mailbox SET active = 1", vec![])]).await.unwrap();
+        assert!(db.query("SELECT modified FROM mailbox", &[]).await.unwrap()[0][0].is_some());
+        // Foreign keys cascade; CHECKs mirror mailcow's enum and JSON constraints.
+        db.execute_all(&[stmt("INSERT INTO user_acl (username) VALUES (?)", vec![t("a@example.org")])]).await.unwrap();
+        db.execute_all(&[stmt("DELETE FROM mailbox", vec![])]).await.unwrap();
+        assert_eq!(db.query("SELECT COUNT(*) FROM user_acl", &[]).await.unwrap()[0][0].as_deref(), Some("0"));
+        assert!(db.execute_all(&[stmt("INSERT INTO user_acl (username) VALUES ('nobody')", vec![])]).await.is_err());
+        let bad_enum = stmt("INSERT INTO tls_policy_override (dest, policy) VALUES ('x.org', 'bogus')", vec![]);
+        assert!(db.execute_all(&[bad_enum]).await.is_err());
+        let bad_json = stmt("INSERT INTO templates (template, type, attributes) VALUES ('t', 'domain', '{')", vec![]);
+        assert!(db.execute_all(&[bad_json]).await.is_err());
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_failing_statement_rolls_back_the_whole_batch() {
+        let (_dir, _url, db) = temp_db().await;
+        let batch = vec![
+            stmt("INSERT INTO domain (domain) VALUES (?)", vec![t("one.org")]),
+            stmt("INSERT INTO mailplane_meta (k, v) VALUES (?, ?)", vec![t("k"), t("v")]),
+            stmt("INSERT INTO domain (domain) VALUES (?)", vec![t("one.org")]),
+            stmt("INSERT INTO domain (domain) VALUES (?)", vec![t("two.org")]),
+        ];
+        let err = db.execute_all(&batch).await.unwrap_err();
+        match &err {
+            DbError::Statement { index, total, sql, .. } => {
+                assert_eq!((*index, *total), (2, 4));
+                assert_eq!(sql, "INSERT INTO domain (domain) VALUES (?)");
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+        assert!(err.to_string().contains("rolled back"), "{err}");
+        assert_eq!(db.query("SELECT COUNT(*) FROM domain", &[]).await.unwrap()[0][0].as_deref(), Some("0"));
+        assert_eq!(db.query("SELECT COUNT(*) FROM mailplane_meta", &[]).await.unwrap()[0][0].as_deref(), Some("0"));
+        // The pool is still usable and the same batch without the duplicate commits.
+        let mut ok = batch.clone();
+        ok.remove(2);
+        db.execute_all(&ok).await.unwrap();
+        let rows = db.query("SELECT domain FROM domain ORDER BY domain", &[]).await.unwrap();
+        assert_eq!(rows, vec![vec![Some("one.org".into())], vec![Some("two.org".into())]]);
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn memory_urls_and_many_rows() {
+        let db = Db::connect("sqlite::memory:", None).await.unwrap();
+        let n = 20_000;
+        let stmts: Vec<Stmt> = (0..n)
+            .map(|i| stmt("INSERT INTO quota2 (username, bytes, messages) VALUES (?, ?, ?)", vec![t(&format!("u{i}@x.org")), Arg::Int(i), Arg::Null]))
+            .collect();
+        // messages is NOT NULL: the very first statement fails.
+        assert!(matches!(db.execute_all(&stmts).await, Err(DbError::Statement { index: 0, .. })));
+        let stmts: Vec<Stmt> = stmts.into_iter().map(|mut s| {
+            s.args[2] = Arg::Int(0);
+            s
+        }).collect();
+        db.execute_all(&stmts).await.unwrap();
+        let rows = db.query("SELECT username, bytes, messages FROM quota2 ORDER BY bytes", &[]).await.unwrap();
+        assert_eq!(rows.len(), n as usize);
+        assert_eq!(rows[n as usize - 1], vec![Some(format!("u{}@x.org", n - 1)), Some((n - 1).to_string()), Some("0".into())]);
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn bad_urls_say_what_to_do_and_hide_passwords() {
+        let e = Db::connect("postgres://u:hunter22@h/db", None).await.unwrap_err();
+        assert!(!e.to_string().contains("hunter22"), "{e}");
+        assert!(e.to_string().contains("sqlite://"), "{e}");
+        let e = Db::connect("mysql://u:hunter22@127.0.0.1:1", None).await.unwrap_err();
+        assert!(matches!(e, DbError::NoDatabase { .. }), "{e}");
+        assert!(!e.to_string().contains("hunter22"), "{e}");
+        let e = Db::connect("mysql://u:hunter22@127.0.0.1:1/mailcow", Some("sekrit99")).await.unwrap_err();
+        assert!(matches!(e, DbError::Connect { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(!msg.contains("hunter22") && !msg.contains("sekrit99"), "{msg}");
+        assert_eq!(redact_url("mysql://root:p@ss@h:3306/x"), "mysql://root@h:3306/x");
+        assert_eq!(redact_url("mysql://root@h/x"), "mysql://root@h/x");
+    }
+
+    #[test]
+    fn binary_times_format_like_mysql_text() {
+        assert_eq!(binary_time(&[7, 0xea, 0x07, 11, 24, 8, 40, 21], MyKind::DateTime).unwrap(), "2026-11-24 08:40:21");
+        assert_eq!(binary_time(&[4, 0xea, 0x07, 1, 2], MyKind::DateTime).unwrap(), "2026-01-02 00:00:00");
+        assert_eq!(binary_time(&[11, 0xea, 0x07, 1, 2, 3, 4, 5, 0x40, 0xe2, 0x01, 0], MyKind::DateTime).unwrap(), "2026-01-02 03:04:05.123456");
+        assert_eq!(binary_time(&[4, 0xea, 0x07, 1, 2], MyKind::Date).unwrap(), "2026-01-02");
+        assert_eq!(binary_time(&[8, 1, 1, 0, 0, 0, 2, 3, 4], MyKind::Time).unwrap(), "-26:03:04");
+        assert!(binary_time(&[7, 0xea], MyKind::DateTime).is_err());
+        let now = now_utc();
+        assert_eq!(now.len(), 19);
+        assert_eq!(&now[10..11], " ");
+    }
+}

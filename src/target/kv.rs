@@ -1,0 +1,78 @@
+//! The Redis side of mailcow (DOMAIN_MAP, RL_VALUE, …). On the embedded SQLite target there is
+//! no Redis: the same hashes live in the `mailplane_kv` table, so every kind round-trips.
+
+use std::collections::HashMap;
+
+use super::db::{Arg, Db, DbError, Stmt};
+
+pub enum Kv {
+    Redis(redis::aio::MultiplexedConnection),
+    Table(Db),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("{0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("{0}")]
+    Db(#[from] DbError),
+}
+
+const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) NOT NULL, f VARCHAR(255) NOT NULL, v TEXT NOT NULL, PRIMARY KEY (k, f))";
+
+impl Kv {
+    pub async fn redis(url: &str) -> Result<Kv, KvError> {
+        let client = redis::Client::open(url)?;
+        Ok(Kv::Redis(client.get_multiplexed_async_connection().await?))
+    }
+
+    pub async fn table(db: Db) -> Result<Kv, KvError> {
+        db.execute_all(&[Stmt { sql: KV_TABLE.into(), args: vec![] }]).await?;
+        Ok(Kv::Table(db))
+    }
+
+    pub async fn hgetall(&self, key: &str) -> Result<HashMap<String, String>, KvError> {
+        match self {
+            Kv::Redis(c) => {
+                let mut c = c.clone();
+                Ok(redis::cmd("HGETALL").arg(key).query_async(&mut c).await?)
+            }
+            Kv::Table(db) => {
+                let rows = db.query("SELECT f, v FROM mailplane_kv WHERE k = ?", &[Arg::Text(key.into())]).await?;
+                Ok(rows.into_iter().map(|r| (r[0].clone().unwrap_or_default(), r[1].clone().unwrap_or_default())).collect())
+            }
+        }
+    }
+
+    /// Applies HSET/HDEL operations: `(key, field, Some(value))` sets, `None` deletes.
+    pub async fn apply(&self, ops: &[(&str, &str, Option<&str>)]) -> Result<(), KvError> {
+        match self {
+            Kv::Redis(c) => {
+                let mut c = c.clone();
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for (k, f, v) in ops {
+                    match v {
+                        Some(v) => pipe.cmd("HSET").arg(*k).arg(*f).arg(*v).ignore(),
+                        None => pipe.cmd("HDEL").arg(*k).arg(*f).ignore(),
+                    };
+                }
+                pipe.query_async::<()>(&mut c).await?;
+                Ok(())
+            }
+            Kv::Table(db) => {
+                let mut stmts = Vec::new();
+                for (k, f, v) in ops {
+                    let key = vec![Arg::Text(k.to_string()), Arg::Text(f.to_string())];
+                    stmts.push(Stmt { sql: "DELETE FROM mailplane_kv WHERE k = ? AND f = ?".into(), args: key.clone() });
+                    if let Some(v) = v {
+                        let mut args = key;
+                        args.push(Arg::Text(v.to_string()));
+                        stmts.push(Stmt { sql: "INSERT INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args });
+                    }
+                }
+                Ok(db.execute_all(&stmts).await?)
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+-- mailplane's own bookkeeping, next to (never inside) mailcow's tables: mailcow's init_db drops
+-- every column and index it did not declare, so nothing of ours may live in its tables.
+-- Portable DDL, run as-is on MariaDB/MySQL and on SQLite; idempotent.
+
+-- Small key/value facts about this target (e.g. the schema generation of these tables).
+CREATE TABLE IF NOT EXISTS mailplane_meta (
+  k VARCHAR(64) NOT NULL PRIMARY KEY,
+  v TEXT NOT NULL
+);
+
+-- Remembers that a desired secret (`secret_sha256`: a keyed digest, the key is kept outside the
+-- database) was verified against the stored hash whose digest is `stored_hash_sha256`, so that an
+-- unchanged secret against an unchanged hash is not re-verified (bcrypt is slow) on every plan.
+CREATE TABLE IF NOT EXISTS mailplane_password_cache (
+  username VARCHAR(255) NOT NULL,
+  stored_hash_sha256 CHAR(64) NOT NULL,
+  secret_sha256 CHAR(64) NOT NULL,
+  PRIMARY KEY (username)
+);

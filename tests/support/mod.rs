@@ -1,0 +1,79 @@
+//! Shared by the integration tests: the real services started by scripts/services.sh.
+//! Outside CI a missing service skips the test with a message; under CI=true it fails.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+pub struct Services {
+    pub mysql: String,
+    pub redis: String,
+    pub memcached: String,
+    pub postfix_config: String,
+}
+
+/// None (after saying why) when the services are not running and this is not CI.
+pub fn services() -> Option<Services> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (get("MAILPLANE_TEST_MYSQL_URL"), get("MAILPLANE_TEST_REDIS_URL"), get("MAILPLANE_TEST_MEMCACHED")) {
+        (Some(mysql), Some(redis), Some(memcached)) => Some(Services {
+            mysql,
+            redis,
+            memcached,
+            postfix_config: get("MAILPLANE_TEST_POSTFIX_CONFIG_DIR").unwrap_or_default(),
+        }),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but the test services are not configured: run the tests through scripts/test.sh")
+        }
+        _ => {
+            eprintln!("skipped: real services not running (run scripts/test.sh, or `scripts/services.sh start` and eval its env)");
+            None
+        }
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Services {
+    /// A Redis URL with a database number of its own (0..63 are configured).
+    pub fn redis_db(&self, n: u32) -> String {
+        format!("{}/{n}", self.redis.trim_end_matches('/'))
+    }
+
+    pub fn flush_redis_db(&self, n: u32) {
+        let client = redis::Client::open(self.redis_db(n)).unwrap();
+        let mut c = client.get_connection().unwrap();
+        let _: () = redis::cmd("FLUSHDB").query(&mut c).unwrap();
+    }
+
+    /// A new, empty database; returns (url, name).
+    pub async fn empty_db(&self, tag: &str) -> (String, String) {
+        use sqlx::Executor;
+        let name = format!("mp_{tag}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        let admin = sqlx::MySqlPool::connect(&self.mysql).await.expect("connect to the test MariaDB");
+        admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).await.unwrap();
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))).await.unwrap();
+        admin.close().await;
+        (format!("{}/{name}", self.mysql.trim_end_matches('/')), name)
+    }
+
+    /// A new database loaded with mailcow's schema and seed rows; returns (url, name).
+    pub async fn fresh_mailcow_db(&self, tag: &str) -> (String, String) {
+        use sqlx::Executor;
+        let (url, name) = self.empty_db(tag).await;
+        let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+        for file in ["tests/fixtures/mailcow-schema/schema.sql", "tests/fixtures/mailcow-schema/seed.sql"] {
+            let text = std::fs::read_to_string(file).unwrap();
+            let text: String = text.lines().filter(|l| !l.starts_with("/*M!999999")).collect::<Vec<_>>().join("\n");
+            pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(text))).await.unwrap_or_else(|e| panic!("loading {file}: {e}"));
+        }
+        pool.close().await;
+        (url, name)
+    }
+
+    pub async fn drop_db(&self, name: &str) {
+        use sqlx::Executor;
+        let admin = sqlx::MySqlPool::connect(&self.mysql).await.unwrap();
+        admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).await.unwrap();
+        admin.close().await;
+    }
+}
