@@ -7,6 +7,9 @@ use serde_json::{Value as Json, json};
 use crate::plan::{Action, Change, Plan};
 use crate::record::Value;
 
+/// Fields that only say mailcow's side rows are in place: always true on create, so not shown there.
+const BOOKKEEPING: [&str; 3] = ["self_alias", "quota_rows", "in_domain_map"];
+
 /// Version of the JSON document; bumped on incompatible changes.
 pub const JSON_FORMAT_VERSION: u32 = 1;
 
@@ -58,7 +61,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         let head = format!("{} {} {}", symbol(c.action), c.kind, c.key);
         s.push_str(&format!("  {}\n", paint(c.action, &head, color)));
         let width = c.fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
-        for f in &c.fields {
+        for f in c.fields.iter().filter(|f| !(c.action == Action::Create && BOOKKEEPING.contains(&f.field))) {
             let line = match (c.action, &f.old, &f.new) {
                 (Action::Update, old, Some(new)) => {
                     format!("{:width$}  {} → {}", f.field, old.as_ref().map_or("(none)".into(), Value::to_string), new)
@@ -146,7 +149,7 @@ pub fn markdown(plan: &Plan) -> String {
             s.push_str(&format!("| {} | {} | `{}` | {} |\n", symbol(c.action), c.kind, c.key, what.replace('|', "\\|")));
         }
         s.push('\n');
-        s.push_str("<details><summary>Full plan</summary>\n\n```diff\n");
+        s.push_str("<details><summary>Full plan</summary>\n\n```text\n");
         s.push_str(&human(plan, false));
         s.push_str("```\n</details>\n");
     }

@@ -228,3 +228,60 @@ fn applying_the_golden_scenario_writes_what_mailcow_writes() {
         services.drop_db(&name).await;
     });
 }
+
+/// Adoption: a database exactly as mailcow's PHP left it (scenario A) is exported, and the
+/// export plans to no changes against it.
+#[test]
+fn export_of_a_server_mailcow_wrote_plans_no_changes() {
+    use sqlx::Executor;
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("adopt"));
+    let dump = std::fs::read_to_string("tests/fixtures/mailcow-golden/scenario-A.sql").unwrap();
+    rt.block_on(async {
+        let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+        let tables: std::collections::BTreeSet<&str> =
+            dump.lines().filter_map(|l| l.strip_prefix("INSERT INTO `")).filter_map(|l| l.split('`').next()).collect();
+        let mut sql = String::from("SET FOREIGN_KEY_CHECKS=0;\n");
+        for t in &tables {
+            sql.push_str(&format!("DELETE FROM `{t}`;\n"));
+        }
+        sql.extend(dump.lines().filter(|l| l.starts_with("INSERT INTO")).map(|l| format!("{l}\n")));
+        pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))).await.unwrap();
+        pool.close().await;
+    });
+    let redis = services.redis_db(4);
+    services.flush_redis_db(4);
+    {
+        let client = redis::Client::open(redis.as_str()).unwrap();
+        let mut c = client.get_connection().unwrap();
+        for (key, map) in golden_hashes(&std::fs::read_to_string("tests/fixtures/mailcow-golden/scenario-A.redis.txt").unwrap()) {
+            for (f, v) in map {
+                let _: () = redis::cmd("HSET").arg(&key).arg(f).arg(v).query(&mut c).unwrap();
+            }
+        }
+    }
+    let out_dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::cargo_bin("mailplane")
+            .unwrap()
+            .args(args)
+            .args(["--target", &url, "--redis", &redis])
+            .env("MAILPLANE_STATE_DIR", state.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["export", ".", "--out", out_dir.path().to_str().unwrap(), "--include-hashes"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out_dir.path().join("domains/example.org.yaml")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "files holding hashes are private");
+    }
+    let plan = run(&["plan", out_dir.path().to_str().unwrap(), "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&plan.stdout), String::from_utf8_lossy(&plan.stderr));
+    rt.block_on(services.drop_db(&name));
+}
