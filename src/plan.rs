@@ -42,6 +42,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// Live objects no file declares; left alone.
     pub unmanaged: Vec<Unmanaged>,
+    /// Why this plan cannot be applied (e.g. a domain limit mailcow would enforce). Empty when it can.
+    pub problems: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -117,7 +119,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     }
     changes.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
-    Plan { changes, unmanaged }
+    Plan { changes, unmanaged, problems: Vec::new() }
 }
 
 fn order_key(c: &Change) -> (u8, i16, &str) {

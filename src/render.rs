@@ -75,6 +75,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
     }
     s.push_str(&summary(plan));
     s.push('\n');
+    for p in &plan.problems {
+        s.push_str(&format!("Blocked: {p}\n"));
+    }
     if let Some(u) = unmanaged_line(plan) {
         s.push_str(&u);
         s.push('\n');
@@ -126,6 +129,7 @@ pub fn json(plan: &Plan) -> String {
         },
         "changes": plan.changes.iter().map(json_change).collect::<Vec<_>>(),
         "unmanaged": plan.unmanaged.iter().map(|u| json!({"kind": u.kind, "key": u.key})).collect::<Vec<_>>(),
+        "problems": plan.problems,
     });
     serde_json::to_string_pretty(&doc).expect("JSON") + "\n"
 }
@@ -133,6 +137,9 @@ pub fn json(plan: &Plan) -> String {
 pub fn markdown(plan: &Plan) -> String {
     let mut s = String::from("### mailplane plan\n\n");
     s.push_str(&format!("**{}**\n\n", summary(plan)));
+    for p in &plan.problems {
+        s.push_str(&format!("> :no_entry: Blocked: {p}\n\n"));
+    }
     if !plan.is_empty() {
         s.push_str("| | kind | object | changes |\n|---|---|---|---|\n");
         for c in &plan.changes {

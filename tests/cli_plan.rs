@@ -62,3 +62,34 @@ fn invalid_input_stops_before_touching_the_target() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("a.yaml:2:11"), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!state.path().join("mailplane.db").exists(), "nothing is created for invalid input");
 }
+
+/// mailcow counts the mailboxes already on the server against a domain's limit; so does plan.
+#[test]
+fn domain_limits_count_undeclared_mailboxes_too() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = target(state.path());
+    let yaml = |n: usize| {
+        let boxes: String = (0..n).map(|i| format!("      - local_part: user{i}\n")).collect();
+        format!("domains:\n  - name: small.example\n    limits: {{max_mailboxes: 3}}\n    mailboxes:\n{boxes}")
+    };
+    std::fs::write(dir.path().join("d.yaml"), yaml(2)).unwrap();
+    mailplane(state.path()).arg("apply").arg(dir.path()).args(["--target", &url, "--auto-approve"]).assert().success();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = mailplane::target::db::Db::connect(&url, None).await.unwrap();
+        db.execute_all(&[mailplane::target::db::Stmt {
+            sql: "INSERT INTO mailbox (username, password, local_part, domain, quota, attributes, active) VALUES ('byhand@small.example', '', 'byhand', 'small.example', 0, '{}', 1)".into(),
+            args: vec![],
+        }])
+        .await
+        .unwrap();
+        db.close().await;
+    });
+    std::fs::write(dir.path().join("d.yaml"), yaml(3)).unwrap();
+    let out = mailplane(state.path()).arg("plan").arg(dir.path()).args(["--target", &url]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Blocked: domain small.example: 4 mailboxes (counting the server's undeclared ones) exceed its limit of 3"), "{stdout}");
+    let out = mailplane(state.path()).arg("apply").arg(dir.path()).args(["--target", &url, "--auto-approve"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

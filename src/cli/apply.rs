@@ -19,6 +19,11 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
         let Ok(p) = prepare(&args.target, printer).await else { return ExitStatus::Error };
         printer.out(&render::human(&p.plan, printer.color_stdout()));
+        if !p.plan.problems.is_empty() {
+            printer.err("error: the plan is blocked (see above); nothing was written");
+            p.db.close().await;
+            return ExitStatus::Error;
+        }
         if p.plan.is_empty() {
             p.db.close().await;
             return ExitStatus::Success;

@@ -26,6 +26,9 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         };
         printer.out(&text);
         p.db.close().await;
+        if !p.plan.problems.is_empty() {
+            return ExitStatus::Error;
+        }
         if args.detailed_exitcode && !p.plan.is_empty() { ExitStatus::Changes } else { ExitStatus::Success }
     })
 }

@@ -58,7 +58,8 @@ pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()
     let key = crate::verify::load_key(&state_dir).map_err(|e| fail(format!("cannot use {}: {e}", state_dir.display())))?;
     crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| fail(e.to_string()))?;
     let live_records = kinds::live(&live);
-    let plan = plan::plan(&desired.records, &live_records, &settings.policy());
+    let mut plan = plan::plan(&desired.records, &live_records, &settings.policy());
+    plan.problems = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached })
 }
 

@@ -211,3 +211,51 @@ fn write_alias_domain(c: &Change, out: &mut Output) -> Result<(), WriteError> {
 pub fn normalise_rate_limit(v: &str) -> String {
     RateLimit::parse_redis(v).map(|r| r.redis_value()).unwrap_or_default()
 }
+
+/// mailcow refuses a mailbox or alias that overfills its domain, counting what is already on the
+/// server. The same check over the state after this plan: (desired ∪ live kept) per touched domain.
+pub fn check_limits(desired: &[Record], live: &[Record], plan: &crate::plan::Plan) -> Vec<String> {
+    use std::collections::{HashMap, HashSet};
+    let deleted: HashSet<(Kind, &str)> = plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
+    let declared: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
+    let after: Vec<&Record> = desired
+        .iter()
+        .chain(live.iter().filter(|r| !declared.contains(&(r.kind, r.key.as_str())) && !deleted.contains(&(r.kind, r.key.as_str()))))
+        .collect();
+    let target_of: HashMap<&str, &str> = after.iter().filter(|r| r.kind == Kind::AliasDomain).map(|r| (r.key.as_str(), r.text("target_domain"))).collect();
+    let owner = |addr: &'_ str| -> String {
+        let d = crate::model::names::domain_of(addr);
+        target_of.get(d).copied().unwrap_or(d).to_string()
+    };
+    let touched: HashSet<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .filter_map(|c| match c.kind {
+            Kind::Domain => Some(c.key.clone()),
+            Kind::Mailbox | Kind::Alias => Some(owner(&c.key)),
+            _ => None,
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for d in after.iter().filter(|r| r.kind == Kind::Domain && touched.contains(&r.key)) {
+        let mailboxes: Vec<&&Record> = after.iter().filter(|r| r.kind == Kind::Mailbox && owner(&r.key) == d.key).collect();
+        let aliases = after.iter().filter(|r| r.kind == Kind::Alias && owner(&r.key) == d.key).count() as i64;
+        let (max_n, max_a) = (d.int("max_mailboxes"), d.int("max_aliases"));
+        let (max_q, total_q) = (d.int("max_mailbox_quota"), d.int("domain_quota"));
+        let sum: i64 = mailboxes.iter().map(|m| m.int("quota")).sum();
+        if mailboxes.len() as i64 > max_n {
+            problems.push(format!("domain {}: {} mailboxes (counting the server's undeclared ones) exceed its limit of {max_n}", d.key, mailboxes.len()));
+        }
+        if aliases > max_a {
+            problems.push(format!("domain {}: {aliases} aliases (counting the server's undeclared ones) exceed its limit of {max_a}", d.key));
+        }
+        for m in mailboxes.iter().filter(|m| max_q > 0 && m.int("quota") > max_q) {
+            problems.push(format!("mailbox {}: quota {} exceeds the domain's maximum {}", m.key, Size(m.int("quota") as u64), Size(max_q as u64)));
+        }
+        if total_q > 0 && sum > total_q {
+            problems.push(format!("domain {}: mailbox quotas add up to {}, more than the domain quota {}", d.key, Size(sum as u64), Size(total_q as u64)));
+        }
+    }
+    problems
+}
