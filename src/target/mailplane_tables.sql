@@ -17,3 +17,11 @@ CREATE TABLE IF NOT EXISTS mailplane_password_cache (
   secret_sha256 CHAR(64) NOT NULL,
   PRIMARY KEY (username)
 );
+
+-- The objects mailplane created or adopted (declared while they existed). Pruning only ever
+-- touches objects listed here, never what someone else made on the server.
+CREATE TABLE IF NOT EXISTS mailplane_inventory (
+  kind VARCHAR(32) NOT NULL,
+  obj_key VARCHAR(512) NOT NULL,
+  PRIMARY KEY (kind, obj_key)
+);
