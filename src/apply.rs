@@ -48,6 +48,7 @@ pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dial
     if out.effects.contains(&Effect::SogoRebuild) {
         out.stmts.extend(sogo_rebuild(dialect));
     }
+    out.stmts.extend(inventory(plan, desired, live));
     Ok(out)
 }
 
@@ -74,6 +75,33 @@ pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv:
         }
     }
     Ok(applied)
+}
+
+/// With nothing to change, still records the declared objects as owned (adopted). Returns how many.
+pub async fn adopt(desired: &Desired, live: &LiveData, db: &Db) -> Result<usize, ApplyError> {
+    let stmts = inventory(&Plan::default(), desired, live);
+    db.execute_all(&stmts).await?;
+    Ok(stmts.len())
+}
+
+/// Records what mailplane now owns: everything declared (created or adopted), minus what it deleted.
+fn inventory(plan: &Plan, desired: &Desired, live: &LiveData) -> Vec<Stmt> {
+    use crate::target::db::Arg;
+    let owned = live.owned();
+    let row = |k: Kind, key: &str| vec![Arg::Text(k.name().into()), Arg::Text(key.into())];
+    let mut stmts: Vec<Stmt> = desired
+        .records
+        .iter()
+        .filter(|r| !owned.contains(&(r.kind, r.key.clone())))
+        .map(|r| Stmt { sql: "INSERT INTO mailplane_inventory (kind, obj_key) VALUES (?, ?)".into(), args: row(r.kind, &r.key) })
+        .collect();
+    stmts.extend(
+        plan.changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .map(|c| Stmt { sql: "DELETE FROM mailplane_inventory WHERE kind = ? AND obj_key = ?".into(), args: row(c.kind, &c.key) }),
+    );
+    stmts
 }
 
 /// SOGo reads users from `_sogo_static_view` and caches in memcached: rebuilt the way mailcow

@@ -27,6 +27,8 @@ pub struct LiveData {
     pub transports: Vec<Row>,
     pub templates: Vec<Row>,
     pub identity_provider: Vec<Row>,
+    /// mailplane_inventory: (kind, key) of the objects mailplane created or adopted.
+    pub inventory: Vec<Row>,
     pub kv: HashMap<String, HashMap<String, String>>,
 }
 
@@ -59,7 +61,7 @@ pub enum ObserveError {
 }
 
 /// The queries, in LiveData's field order. Resources (`kind <> ''`) are not managed.
-const QUERIES: [&str; 17] = [
+const QUERIES: [&str; 18] = [
     "SELECT domain, description, aliases, mailboxes, defquota, maxquota, quota, relayhost, backupmx, gal, relay_all_recipients, relay_unknown_only, active FROM domain",
     "SELECT domain, tag_name FROM tags_domain",
     "SELECT alias_domain, target_domain, active FROM alias_domain",
@@ -77,6 +79,7 @@ const QUERIES: [&str; 17] = [
     "SELECT id, destination, nexthop, username, password, is_mx_based, active FROM transports",
     "SELECT id, template, type, attributes FROM templates",
     "SELECT `key`, value FROM identity_provider",
+    "SELECT kind, obj_key FROM mailplane_inventory",
 ];
 
 pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
@@ -104,6 +107,7 @@ pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
         transports: next(),
         templates: next(),
         identity_provider: next(),
+        inventory: next(),
         kv: HashMap::new(),
     };
     for key in KV_KEYS {
@@ -130,7 +134,7 @@ impl LiveData {
     pub fn mailbox_attributes(&self, username: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
         self.mailboxes.iter().find(|r| r.s(0) == username).and_then(|r| serde_json::from_str(r.s(6)).ok())
     }
-    pub fn domain_names(&self) -> HashSet<&str> {
-        self.domains.iter().map(|r| r.s(0)).collect()
+    pub fn owned(&self) -> HashSet<(crate::model::Kind, String)> {
+        self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s(0)).map(|k| (k, r.s(1).to_string()))).collect()
     }
 }

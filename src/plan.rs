@@ -52,11 +52,73 @@ pub struct Unmanaged {
     pub key: String,
 }
 
-/// What may happen to live objects that are not declared.
-#[derive(Clone, Debug, Default)]
+/// What happens to a live object of a kind when no file declares it (`prune:` in mailplane.yaml).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneMode {
+    /// Reported as unmanaged, never touched.
+    #[default]
+    Off,
+    /// Deactivated instead of deleted (a mailbox keeps its mail and stops receiving).
+    Disable,
+    Delete,
+}
+
+/// The safety rules a plan is made under.
+#[derive(Clone, Debug)]
 pub struct Policy {
-    /// Kinds whose undeclared live objects are deleted.
-    pub prune: HashSet<Kind>,
+    pub prune: HashMap<Kind, PruneMode>,
+    /// Objects mailplane created or adopted; only these are ever pruned.
+    pub owned: HashSet<(Kind, String)>,
+    /// Live objects whose key matches one of these globs are left out entirely.
+    pub ignore: Vec<String>,
+    /// `--allow-delete` values: kinds (`mailbox`) or keys (`alice@example.org`) whose deletion is consented to.
+    pub allow_delete: Vec<String>,
+    /// Refuse when more than this share (in %) of a kind's managed objects would change.
+    pub max_change_percent: u32,
+    /// `--force`: skip the change threshold and the empty-set guard.
+    pub force: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            prune: HashMap::new(),
+            owned: HashSet::new(),
+            ignore: Vec::new(),
+            allow_delete: Vec::new(),
+            max_change_percent: 30,
+            force: false,
+        }
+    }
+}
+
+/// Deleting these destroys mail: each needs consent on the command line.
+const NEEDS_CONSENT: [Kind; 2] = [Kind::Mailbox, Kind::Domain];
+/// Thresholds apply from this many managed objects of a kind.
+const THRESHOLD_MIN: usize = 10;
+
+/// `*` matches any run of characters, `?` one character.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
 }
 
 impl Plan {
@@ -71,7 +133,9 @@ impl Plan {
 /// Deletes come first, children before parents; then creates and updates, parents before
 /// children. An address moving from an alias to a mailbox is freed before it is taken.
 pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
-    let live_by_key: HashMap<(Kind, &str), &Record> = live.iter().map(|r| ((r.kind, r.key.as_str()), r)).collect();
+    let ignored = |r: &Record| policy.ignore.iter().any(|g| glob_match(g, &r.key));
+    let live: Vec<&Record> = live.iter().filter(|r| !ignored(r)).collect();
+    let live_by_key: HashMap<(Kind, &str), &Record> = live.iter().map(|r| ((r.kind, r.key.as_str()), *r)).collect();
     let desired_keys: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
     let mut changes = Vec::new();
     for d in desired {
@@ -85,41 +149,83 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
                 live: None,
             }),
             Some(l) => {
-                let fields = diff_fields(d, l);
-                if !fields.is_empty() {
-                    changes.push(Change {
-                        action: Action::Update,
-                        kind: d.kind,
-                        key: d.key.clone(),
-                        fields,
-                        desired: Some(d.clone()),
-                        live: Some((*l).clone()),
-                    });
+                if let Some(c) = update(d, l) {
+                    changes.push(c);
                 }
             }
         }
     }
     let mut unmanaged = Vec::new();
-    for l in live {
+    for l in &live {
         if desired_keys.contains(&(l.kind, l.key.as_str())) {
             continue;
         }
-        if policy.prune.contains(&l.kind) && !crate::kinds::protected(l) {
-            changes.push(Change {
+        let owned = policy.owned.contains(&(l.kind, l.key.clone())) && !crate::kinds::protected(l);
+        let mode = if owned { policy.prune.get(&l.kind).copied().unwrap_or_default() } else { PruneMode::Off };
+        match (mode, crate::kinds::disabled(l)) {
+            (PruneMode::Delete, _) => changes.push(Change {
                 action: Action::Delete,
                 kind: l.kind,
                 key: l.key.clone(),
                 fields: l.fields.iter().map(|(f, v)| FieldChange { field: f, old: Some(v.clone()), new: None }).collect(),
                 desired: None,
-                live: Some(l.clone()),
-            });
-        } else {
-            unmanaged.push(Unmanaged { kind: l.kind, key: l.key.clone() });
+                live: Some((*l).clone()),
+            }),
+            (PruneMode::Disable, Some(off)) => changes.extend(update(&off, l)),
+            _ => unmanaged.push(Unmanaged { kind: l.kind, key: l.key.clone() }),
         }
     }
     changes.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
-    Plan { changes, unmanaged, problems: Vec::new() }
+    let problems = safety(&changes, desired, &live, policy);
+    Plan { changes, unmanaged, problems }
+}
+
+fn update(desired: &Record, live: &Record) -> Option<Change> {
+    let fields = diff_fields(desired, live);
+    (!fields.is_empty()).then(|| Change {
+        action: Action::Update,
+        kind: desired.kind,
+        key: desired.key.clone(),
+        fields,
+        desired: Some(desired.clone()),
+        live: Some(live.clone()),
+    })
+}
+
+/// Consent for destroying mail, the change threshold and the empty-set guard.
+fn safety(changes: &[Change], desired: &[Record], live: &[&Record], policy: &Policy) -> Vec<String> {
+    let mut problems = Vec::new();
+    for c in changes.iter().filter(|c| c.action == Action::Delete && NEEDS_CONSENT.contains(&c.kind)) {
+        if !policy.allow_delete.iter().any(|a| a == c.kind.name() || *a == c.key) {
+            problems.push(format!(
+                "deleting {} {} destroys its mail: pass --allow-delete={} (or --allow-delete={}), or set `prune: {{{}: disable}}`",
+                c.kind, c.key, c.key, c.kind, c.kind
+            ));
+        }
+    }
+    if policy.force {
+        return problems;
+    }
+    for kind in Kind::ALL {
+        let managed = live.iter().filter(|r| r.kind == kind && policy.owned.contains(&(kind, r.key.clone()))).count();
+        let changing = changes.iter().filter(|c| c.kind == kind && c.action != Action::Create).count();
+        let removing = changes.iter().filter(|c| c.kind == kind && (c.action == Action::Delete || c.desired.as_ref().is_some_and(|d| !desired.contains(d)))).count();
+        if managed >= THRESHOLD_MIN && changing * 100 > managed * policy.max_change_percent as usize {
+            problems.push(format!(
+                "{changing} of {managed} managed {} would change, more than {}%: check the plan, then pass --force",
+                kind.plural(),
+                policy.max_change_percent
+            ));
+        }
+        if managed > 0 && removing > 0 && !desired.iter().any(|d| d.kind == kind) {
+            problems.push(format!(
+                "no {} are declared any more, and all {managed} managed ones would be removed: if that is really meant, pass --force",
+                kind.plural()
+            ));
+        }
+    }
+    problems
 }
 
 fn order_key(c: &Change) -> (u8, i16, &str) {
@@ -157,8 +263,11 @@ mod tests {
     fn creates_parents_first_and_deletes_children_first() {
         let desired = vec![rec(Kind::Mailbox, "a@x.org", true), rec(Kind::Domain, "x.org", true)];
         let live = vec![rec(Kind::Alias, "old@x.org", true), rec(Kind::Domain, "gone.org", true), rec(Kind::Mailbox, "b@gone.org", true)];
-        let policy = Policy { prune: [Kind::Alias, Kind::Domain, Kind::Mailbox].into_iter().collect() };
+        let owned = live.iter().map(|r| (r.kind, r.key.clone())).collect();
+        let prune = [Kind::Alias, Kind::Domain, Kind::Mailbox].into_iter().map(|k| (k, PruneMode::Delete)).collect();
+        let policy = Policy { prune, owned, allow_delete: vec!["mailbox".into(), "gone.org".into()], force: true, ..Policy::default() };
         let p = plan(&desired, &live, &policy);
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
         let order: Vec<_> = p.changes.iter().map(|c| (c.action, c.key.as_str())).collect();
         assert_eq!(
             order,
@@ -192,5 +301,60 @@ mod tests {
         let d = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(SecretToken { token: "pending".into(), create_only: true }));
         let l = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(SecretToken { token: "abc".into(), create_only: false }));
         assert!(plan(&[d], &[l], &Policy::default()).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    fn mailbox(key: &str) -> Record {
+        Record::new(Kind::Mailbox, key).with("state", Value::text("active"))
+    }
+
+    fn policy(mode: PruneMode, live: &[Record]) -> Policy {
+        Policy { prune: [(Kind::Mailbox, mode)].into_iter().collect(), owned: live.iter().map(|r| (r.kind, r.key.clone())).collect(), ..Policy::default() }
+    }
+
+    #[test]
+    fn only_owned_objects_are_pruned_and_deleting_mail_needs_consent() {
+        let live = vec![mailbox("a@x.org"), mailbox("b@x.org")];
+        let mut p = policy(PruneMode::Delete, &live[..1]);
+        let plan1 = plan(&[], &live, &p);
+        assert_eq!(plan1.changes.len(), 1, "b@x.org is not owned: unmanaged");
+        assert_eq!(plan1.unmanaged.len(), 1);
+        assert!(plan1.problems.iter().any(|m| m.contains("--allow-delete=a@x.org")), "{:?}", plan1.problems);
+        p.allow_delete = vec!["a@x.org".into()];
+        p.force = true;
+        assert!(plan(&[], &live, &p).problems.is_empty());
+    }
+
+    #[test]
+    fn disable_deactivates_instead_of_deleting() {
+        let live = vec![mailbox("a@x.org")];
+        let p = plan(&[], &live, &policy(PruneMode::Disable, &live));
+        assert_eq!(p.changes[0].action, Action::Update);
+        assert_eq!(p.changes[0].fields[0].new, Some(Value::text("inactive")));
+    }
+
+    #[test]
+    fn thresholds_and_the_empty_set_guard() {
+        let live: Vec<Record> = (0..20).map(|i| mailbox(&format!("u{i}@x.org"))).collect();
+        let mut desired = live.clone();
+        for d in desired.iter_mut().take(7) {
+            d.fields[0].1 = Value::text("no-login");
+        }
+        let p = plan(&desired, &live, &policy(PruneMode::Off, &live));
+        assert!(p.problems[0].starts_with("7 of 20 managed mailboxes would change, more than 30%"), "{:?}", p.problems);
+        let p = plan(&[], &live, &Policy { allow_delete: vec!["mailbox".into()], ..policy(PruneMode::Delete, &live) });
+        assert!(p.problems.iter().any(|m| m.contains("no mailboxes are declared any more")), "{:?}", p.problems);
+    }
+
+    #[test]
+    fn ignored_objects_are_left_out() {
+        let live = vec![mailbox("a@legacy.org"), mailbox("b@x.org")];
+        let p = plan(&[], &live, &Policy { ignore: vec!["*@legacy.org".into()], ..Policy::default() });
+        assert_eq!(p.unmanaged.len(), 1);
+        assert!(glob_match("*@legacy.*", "a@legacy.org") && !glob_match("a?c", "ac") && glob_match("a*", "a"));
     }
 }

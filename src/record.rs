@@ -77,6 +77,17 @@ impl Record {
     pub fn push(&mut self, name: Field, value: Value) {
         self.fields.push((name, value));
     }
+    /// `base` with this record's fields put over it.
+    pub fn merged_into(self, base: &Record) -> Record {
+        let mut out = base.clone();
+        for (f, v) in self.fields {
+            if let Some(slot) = out.fields.iter_mut().find(|(n, _)| *n == f) {
+                slot.1 = v;
+            }
+        }
+        out
+    }
+
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
     }

@@ -28,21 +28,16 @@ pub struct SettingsFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailcow_hostname: Option<String>,
     /// Per kind, what happens to live objects no file declares: `off` (default: reported as
-    /// unmanaged, never touched) or `delete`. Example: `prune: {alias: delete, bcc_map: delete}`.
+    /// unmanaged, never touched), `disable` (deactivated; mailboxes keep their mail) or `delete`.
+    /// Only objects mailplane created or adopted are ever pruned. Example: `prune: {alias: delete}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prune: BTreeMap<crate::model::Kind, PruneMode>,
+    /// Live objects whose key matches one of these globs are left out entirely, e.g. `*@legacy.example.org`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Refuse to apply when more than this share (%) of a kind's managed objects would change (default 30; only from 10 objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_change_percent: Option<u32>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PruneMode {
-    #[default]
-    Off,
-    Delete,
-}
-
-impl SettingsFile {
-    pub fn policy(&self) -> crate::plan::Policy {
-        crate::plan::Policy { prune: self.prune.iter().filter(|(_, m)| **m == PruneMode::Delete).map(|(k, _)| *k).collect() }
-    }
-}
+pub use crate::plan::PruneMode;

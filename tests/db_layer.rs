@@ -44,7 +44,13 @@ async fn connects_to_mailcow_and_creates_only_its_own_tables() {
             .query("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'mailplane%' ORDER BY 1", &[])
             .await
             .unwrap();
-        assert_eq!(ours, vec![vec![Some("mailplane_meta".into())], vec![Some("mailplane_password_cache".into())]]);
+        let ours: Vec<String> = ours.into_iter().map(|r| r[0].clone().unwrap()).collect();
+        for table in ["mailplane_inventory", "mailplane_meta", "mailplane_password_cache"] {
+            assert!(ours.iter().any(|t| t == table), "{table} missing from {ours:?}");
+        }
+        let all = db.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()", &[]).await.unwrap();
+        let all: usize = all[0][0].as_deref().unwrap().parse().unwrap();
+        assert_eq!(all, 54 + 6 + ours.len(), "mailcow's 54 tables and 6 views, and only mailplane_* besides");
         // Session: UTC and mailcow's (MariaDB's default) sql_mode, without sqlx's PIPES_AS_CONCAT.
         let s = db.query("SELECT @@session.time_zone, @@session.sql_mode", &[]).await.unwrap();
         let s = one(&s);

@@ -160,7 +160,8 @@ fn seed_baseline_redis(url: &str) {
 fn apply(dir: &str, args: &[String], state: &Path) {
     let out = Command::cargo_bin("mailplane")
         .unwrap()
-        .args(["apply", dir, "--auto-approve"])
+        // A-edits removes the only BCC map: the empty-set guard wants --force.
+        .args(["apply", dir, "--auto-approve", "--allow-delete=carol@example.net", "--force"])
         .args(args)
         .env("NO_COLOR", "1")
         .env("MAILPLANE_STATE_DIR", state)

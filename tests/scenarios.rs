@@ -27,13 +27,13 @@ impl Target {
     }
 
     fn plan_json(&self, dir: &Path) -> Value {
-        let out = self.cmd("plan", dir).args(["--format", "json"]).output().unwrap();
+        let out = self.cmd("plan", dir).args(["--format", "json", "--allow-delete=mailbox,domain"]).output().unwrap();
         assert!(out.status.success(), "plan failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     fn apply(&self, dir: &Path) -> String {
-        let out = self.cmd("apply", dir).arg("--auto-approve").output().unwrap();
+        let out = self.cmd("apply", dir).args(["--auto-approve", "--allow-delete=mailbox,domain"]).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(out.status.success(), "apply failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         stdout

@@ -25,8 +25,19 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             return ExitStatus::Error;
         }
         if p.plan.is_empty() {
+            let adopted = crate::apply::adopt(&p.desired, &p.live, &p.db).await;
             p.db.close().await;
-            return ExitStatus::Success;
+            return match adopted {
+                Ok(0) => ExitStatus::Success,
+                Ok(n) => {
+                    printer.out(&format!("Adopted {n} existing objects: mailplane manages them from now on."));
+                    ExitStatus::Success
+                }
+                Err(e) => {
+                    printer.err(&format!("error: {e}"));
+                    ExitStatus::Error
+                }
+            };
         }
         if !args.auto_approve {
             if !std::io::stdin().is_terminal() {

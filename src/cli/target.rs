@@ -27,6 +27,13 @@ pub struct TargetArgs {
     /// mailcow's memcached `host:port`, flushed after SOGo's view changes.
     #[arg(long, env = "MAILPLANE_MEMCACHED")]
     pub memcached: Option<String>,
+    /// Consent to delete mailboxes or domains (their mail is destroyed): a kind (`mailbox`,
+    /// `domain`) or one object (`alice@example.org`); repeat or separate with commas.
+    #[arg(long, value_delimiter = ',')]
+    pub allow_delete: Vec<String>,
+    /// Apply even when more than `max_change_percent` of a kind's objects change, or all of a kind would be removed.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub struct Prepared {
@@ -58,8 +65,17 @@ pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()
     let key = crate::verify::load_key(&state_dir).map_err(|e| fail(format!("cannot use {}: {e}", state_dir.display())))?;
     crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| fail(e.to_string()))?;
     let live_records = kinds::live(&live);
-    let mut plan = plan::plan(&desired.records, &live_records, &settings.policy());
-    plan.problems = kinds::domain::check_limits(&desired.records, &live_records, &plan);
+    let policy = plan::Policy {
+        prune: settings.prune.iter().map(|(k, m)| (*k, *m)).collect(),
+        owned: live.owned(),
+        ignore: settings.ignore.clone(),
+        allow_delete: args.allow_delete.clone(),
+        max_change_percent: settings.max_change_percent.unwrap_or(30),
+        force: args.force,
+    };
+    let mut plan = plan::plan(&desired.records, &live_records, &policy);
+    let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
+    plan.problems.extend(limits);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached })
 }
 

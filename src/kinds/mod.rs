@@ -105,6 +105,18 @@ pub fn protected(r: &Record) -> bool {
     matches!(r.kind, Kind::DomainTemplate | Kind::MailboxTemplate) && r.key == "Default"
 }
 
+/// The live record as it would be after deactivating it (`prune: disable`); None for kinds
+/// that have no way to be inactive.
+pub fn disabled(r: &Record) -> Option<Record> {
+    let field = match r.kind {
+        Kind::Mailbox => ("state", Value::text("inactive")),
+        Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate => return None,
+        _ => ("active", Value::Bool(false)),
+    };
+    r.get(field.0)?;
+    Some(Record { kind: r.kind, key: r.key.clone(), fields: vec![field] }.merged_into(r))
+}
+
 /// Every kind's live records.
 pub fn live(live: &LiveData) -> Vec<Record> {
     let mut out = Vec::new();
