@@ -12,6 +12,7 @@ pub mod model;
 pub mod observe;
 pub mod password;
 pub mod plan;
+pub mod planfile;
 pub mod record;
 pub mod render;
 pub mod printer;

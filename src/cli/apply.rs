@@ -17,7 +17,30 @@ pub struct Args {
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let Ok(p) = prepare(&args.target, printer).await else { return ExitStatus::Error };
+        // `apply FILE`: the saved plan names its directory; everything else is re-read and checked.
+        let saved = if args.target.dir.is_file() {
+            match crate::planfile::read(&args.target.dir) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    printer.err(&format!("error: {e}"));
+                    return ExitStatus::Error;
+                }
+            }
+        } else {
+            None
+        };
+        let mut target = args.target.clone();
+        if let Some(f) = &saved {
+            target.dir = f.dir.clone();
+        }
+        let Ok(p) = prepare(&target, printer).await else { return ExitStatus::Error };
+        if let Some(f) = &saved {
+            if let Err(e) = crate::planfile::check(f, &p.plan, &p.desired.records, p.db.label()) {
+                printer.err(&format!("error: {e}"));
+                p.db.close().await;
+                return ExitStatus::Error;
+            }
+        }
         printer.out(&render::human(&p.plan, printer.color_stdout()));
         if !p.plan.problems.is_empty() {
             printer.err("error: the plan is blocked (see above); nothing was written");
@@ -39,7 +62,8 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
                 }
             };
         }
-        if !args.auto_approve {
+        // A saved plan was reviewed when it was made: applying the file is the approval.
+        if !args.auto_approve && saved.is_none() {
             if !std::io::stdin().is_terminal() {
                 printer.err("error: refusing to apply without confirmation; run in a terminal or pass --auto-approve");
                 return ExitStatus::Error;

@@ -14,6 +14,9 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Save the plan here; `mailplane apply FILE` applies exactly it, or refuses if it is stale.
+    #[arg(long, short = 'o')]
+    out: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
@@ -25,6 +28,15 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             Format::Markdown => render::markdown(&p.plan),
         };
         printer.out(&text);
+        if let Some(path) = &args.out {
+            let file = crate::planfile::make(&p.plan, &p.desired.records, &args.target.dir, p.db.label());
+            let json = serde_json::to_string_pretty(&file).expect("JSON");
+            if let Err(e) = std::fs::write(path, json + "\n") {
+                printer.err(&format!("error: cannot write {}: {e}", path.display()));
+                return ExitStatus::Error;
+            }
+            printer.err(&format!("Saved the plan to {}; apply it with `mailplane apply {}`.", path.display(), path.display()));
+        }
         p.db.close().await;
         if !p.plan.problems.is_empty() {
             return ExitStatus::Error;

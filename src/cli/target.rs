@@ -15,7 +15,7 @@ pub const DEFAULT_TARGET: &str = "sqlite://state/mailplane.db";
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct TargetArgs {
-    /// The desired-state directory.
+    /// The desired-state directory (for `apply`, also a plan file saved with `plan --out`).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
     /// Database of the live server: `sqlite://path` or `mysql://user@host:port/db`.

@@ -1,0 +1,101 @@
+//! Saved plans (`plan --out FILE`, `apply FILE`): what was planned, against which desired state
+//! and which live rows. `apply FILE` re-reads both and refuses when anything moved. The file
+//! holds no secret in clear: secret fields are digests, as in the JSON plan.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::plan::Plan;
+use crate::record::Record;
+
+pub const FORMAT: &str = "mailplane-plan";
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct PlanFile {
+    pub format: String,
+    pub mailplane_version: String,
+    pub created: String,
+    /// The desired-state directory (absolute).
+    pub dir: PathBuf,
+    /// The target, without its password.
+    pub target: String,
+    pub desired_digest: String,
+    /// `kind key` → digest of the live object the change was planned against (`absent` for creates).
+    pub live_digests: BTreeMap<String, String>,
+    /// The plan as `plan --format json` shows it.
+    pub plan: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read plan file {0}: {1}")]
+    Read(PathBuf, String),
+    #[error("{0} is not a mailplane plan file")]
+    NotAPlan(PathBuf),
+    #[error("the plan was made against {planned}, not {now}")]
+    OtherTarget { planned: String, now: String },
+    #[error("the plan is stale: {0}\nrun `mailplane plan --out` again and review the new plan")]
+    Stale(String),
+}
+
+fn digest(v: &impl Serialize) -> String {
+    let bytes = serde_json::to_vec(v).expect("records serialise");
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn desired_digest(desired: &[Record]) -> String {
+    digest(&desired)
+}
+
+fn live_digests(plan: &Plan) -> BTreeMap<String, String> {
+    plan.changes
+        .iter()
+        .map(|c| (format!("{} {}", c.kind, c.key), c.live.as_ref().map_or_else(|| "absent".to_string(), digest)))
+        .collect()
+}
+
+pub fn make(plan: &Plan, desired: &[Record], dir: &Path, target: &str) -> PlanFile {
+    PlanFile {
+        format: FORMAT.into(),
+        mailplane_version: env!("CARGO_PKG_VERSION").into(),
+        created: crate::target::db::now_utc(),
+        dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        target: target.into(),
+        desired_digest: desired_digest(desired),
+        live_digests: live_digests(plan),
+        plan: serde_json::from_str(&crate::render::json(plan)).expect("JSON"),
+    }
+}
+
+pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PlanFileError::Read(path.into(), e.to_string()))?;
+    let file: PlanFile = serde_json::from_str(&text).map_err(|_| PlanFileError::NotAPlan(path.into()))?;
+    if file.format != FORMAT {
+        return Err(PlanFileError::NotAPlan(path.into()));
+    }
+    Ok(file)
+}
+
+/// The saved plan is still exactly what would be applied now.
+pub fn check(saved: &PlanFile, now: &Plan, desired: &[Record], target: &str) -> Result<(), PlanFileError> {
+    if saved.target != target {
+        return Err(PlanFileError::OtherTarget { planned: saved.target.clone(), now: target.into() });
+    }
+    if saved.desired_digest != desired_digest(desired) {
+        return Err(PlanFileError::Stale(format!("the files in {} changed since the plan was made", saved.dir.display())));
+    }
+    let current = live_digests(now);
+    let moved: Vec<&String> = saved.live_digests.iter().filter(|(k, v)| current.get(*k) != Some(v)).map(|(k, _)| k).collect();
+    if !moved.is_empty() {
+        let list: Vec<&str> = moved.iter().take(10).map(|s| s.as_str()).collect();
+        return Err(PlanFileError::Stale(format!("these objects changed on the server since the plan was made: {}", list.join(", "))));
+    }
+    let now_json: serde_json::Value = serde_json::from_str(&crate::render::json(now)).expect("JSON");
+    if now_json != saved.plan {
+        return Err(PlanFileError::Stale("the server now needs a different set of changes".into()));
+    }
+    Ok(())
+}
