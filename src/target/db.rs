@@ -185,6 +185,7 @@ impl Db {
                         let _ = tx.rollback().await;
                         return Err(self.stmt_error(index, stmts.len(), stmt, &e));
                     }
+                    failpoint_pause().await;
                 }
                 tx.commit().await.map_err(|e| self.tx_error(&e))
             }
@@ -198,6 +199,7 @@ impl Db {
                         let _ = tx.rollback().await;
                         return Err(self.stmt_error(index, stmts.len(), stmt, &e));
                     }
+                    failpoint_pause().await;
                 }
                 tx.commit().await.map_err(|e| self.tx_error(&e))
             }
@@ -225,6 +227,17 @@ impl Db {
 }
 
 /// UTC now as `YYYY-MM-DD HH:MM:SS`, the text form of a DATETIME on both dialects.
+/// The crash test (tests/crash.rs) kills apply mid-transaction: it widens the window between
+/// statements with MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS. Unset, this costs one cached lookup.
+async fn failpoint_pause() {
+    static DELAY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let delay = DELAY.get_or_init(|| std::env::var("MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS").ok().and_then(|v| v.parse().ok()));
+    if let Some(ms) = delay {
+        eprintln!("failpoint: statement done");
+        tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+    }
+}
+
 pub fn now_utc() -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     time::OffsetDateTime::now_utc().format(&fmt).expect("formatting a UTC timestamp")
