@@ -26,7 +26,8 @@ const DOMAIN_KEYS: [&str; 15] = [
     "key_size",
 ];
 
-const MAILBOX_KEYS: [&str; 34] = [
+/// The mailbox template's own keys; the `acl_*` keys (mailbox::ACL_FIELDS) follow them.
+const MAILBOX_BASE_KEYS: [&str; 19] = [
     "quota",
     "tags",
     "tagged_mail_handler",
@@ -46,22 +47,11 @@ const MAILBOX_KEYS: [&str; 34] = [
     "sieve_access",
     "eas_access",
     "dav_access",
-    "acl_spam_alias",
-    "acl_tls_policy",
-    "acl_spam_score",
-    "acl_spam_policy",
-    "acl_delimiter_action",
-    "acl_syncjobs",
-    "acl_eas_reset",
-    "acl_sogo_profile_reset",
-    "acl_pushover",
-    "acl_quarantine",
-    "acl_quarantine_attachments",
-    "acl_quarantine_notification",
-    "acl_quarantine_category",
-    "acl_app_passwds",
-    "acl_pw_reset",
 ];
+
+fn mailbox_keys() -> Vec<&'static str> {
+    MAILBOX_BASE_KEYS.iter().chain(super::mailbox::ACL_FIELDS.iter()).copied().collect()
+}
 
 fn bit(v: Option<bool>) -> Json {
     json!(i64::from(v.unwrap_or(false)))
@@ -121,7 +111,7 @@ fn mailbox_attributes(s: &MailboxSettings) -> Map<String, Json> {
         vals.push(bit(Some(protocols.contains(&p))));
     }
     vals.extend(s.acl.clone().unwrap_or_default().flags().into_iter().map(bit));
-    MAILBOX_KEYS.iter().map(|k| k.to_string()).zip(vals).collect()
+    mailbox_keys().into_iter().map(str::to_string).zip(vals).collect()
 }
 
 fn record(kind: Kind, name: &str, keys: &[&'static str], attrs: &Map<String, Json>) -> Record {
@@ -145,7 +135,7 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
             out.records.push(record(Kind::DomainTemplate, &t.name, &DOMAIN_KEYS, &domain_attributes(&t.settings().effective(None))));
         }
         for t in &doc.mailbox_templates {
-            out.records.push(record(Kind::MailboxTemplate, &t.name, &MAILBOX_KEYS, &mailbox_attributes(&t.settings().effective(None))));
+            out.records.push(record(Kind::MailboxTemplate, &t.name, &mailbox_keys(), &mailbox_attributes(&t.settings().effective(None))));
         }
     }
 }
@@ -155,7 +145,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
         let attrs: Map<String, Json> = serde_json::from_str(row.s(3)).unwrap_or_default();
         match row.s(2) {
             "domain" => out.push(record(Kind::DomainTemplate, row.s(1), &DOMAIN_KEYS, &attrs)),
-            "mailbox" => out.push(record(Kind::MailboxTemplate, row.s(1), &MAILBOX_KEYS, &attrs)),
+            "mailbox" => out.push(record(Kind::MailboxTemplate, row.s(1), &mailbox_keys(), &attrs)),
             _ => {}
         }
     }
