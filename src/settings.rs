@@ -14,7 +14,7 @@ pub struct SettingsFile {
     /// Database of the live server: `sqlite://state/mailplane.db` (default) or `mysql://user@host:port/db`.
     /// Keep passwords out of this file: use MAILPLANE_DATABASE_PASSWORD or `database_password_file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
+    pub target: Option<crate::model::Located<String>>,
     /// File holding the database password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_password_file: Option<PathBuf>,

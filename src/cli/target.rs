@@ -85,7 +85,7 @@ pub async fn connect(args: &TargetArgs, settings: Option<&crate::settings::Setti
         printer.err(&format!("error: {msg}"));
     };
     let settings = settings.cloned().unwrap_or_default();
-    let url = args.target.clone().or(settings.target.clone()).unwrap_or_else(|| DEFAULT_TARGET.to_string());
+    let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
         Ok(p) => Some(p),
         Err(_) => match &settings.database_password_file {

@@ -111,6 +111,8 @@ impl fmt::Display for Rendered<'_> {
             let start = (d.span.column as usize).saturating_sub(1);
             let width = caret_width(line, start, d.span.len as usize);
             let indent: String = line.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            // A warning about a clear-text secret must not print the secret it warns about.
+            let line = if d.code == "plaintext-secret" { mask(line, start, width) } else { line.to_string() };
             let carets = "^".repeat(width);
             let carets = if self.color { paint(&carets) } else { carets };
             writeln!(f, "{pad} |")?;
@@ -122,6 +124,10 @@ impl fmt::Display for Rendered<'_> {
         }
         Ok(())
     }
+}
+
+fn mask(line: &str, start: usize, width: usize) -> String {
+    line.chars().enumerate().map(|(i, c)| if i >= start && i < start + width { '*' } else { c }).collect()
 }
 
 /// The caret covers the value's bytes when known, else the token starting at the column.

@@ -68,7 +68,10 @@ impl<'a> Validator<'a> {
         match self.claims.get(&(ns, key.to_string())) {
             Some((prev_what, prev_at)) => {
                 let prev = self.place(*prev_at);
-                let msg = if *prev_what == what {
+                let msg = if ns == "identity_provider" {
+                    "the identity provider is declared twice; there can be only one".to_string()
+                } else if *prev_what == what {
+                    let what = what.trim_start_matches("a ").trim_start_matches("an ");
                     format!("{what} `{key}` is declared twice")
                 } else {
                     format!("`{key}` is already declared as {prev_what}")
@@ -225,11 +228,11 @@ impl<'a> Validator<'a> {
 
     fn check_settings(&mut self, file: usize, s: &crate::settings::SettingsFile) {
         if let Some(t) = &s.target {
-            if let Some((_, rest)) = t.split_once("://") {
+            if let Some((_, rest)) = t.value.split_once("://") {
                 let userinfo = rest.split('@').next().filter(|_| rest.contains('@')).unwrap_or("");
                 if userinfo.contains(':') {
                     self.push(
-                        Diagnostic::warning("plaintext-secret", file, Span::default(), "the target URL in the settings file contains a database password")
+                        Diagnostic::warning("plaintext-secret", file, t.at, "the target URL in the settings file contains a database password")
                             .help("remove it; give it as MAILPLANE_DATABASE_PASSWORD or `database_password_file` instead"),
                     );
                 }
@@ -647,7 +650,7 @@ impl<'a> Validator<'a> {
                 let hop = t.nexthop.trim().to_string();
                 let bare = hop.trim_start_matches('[').replace(']', "");
                 if let Some((user, prev_hop, f, at)) = seen.get(&bare).cloned() {
-                    if prev_hop != hop && crate::model::names::domain_of(&prev_hop) == crate::model::names::domain_of(&hop) {
+                    if prev_hop != hop {
                         let prev = self.place((f, at));
                         self.error_help("nexthop-conflict", *file, t.nexthop.at, format!("nexthop `{hop}` is also written `{prev_hop}`"), format!("see {prev}; use one form"));
                     } else if user != t.username {
@@ -704,6 +707,9 @@ fn find_cycle<'g>(
         return;
     }
     if let Some(pos) = path.iter().position(|p| *p == node) {
+        if pos + 1 == path.len() {
+            return; // an alias pointing at itself is reported as such, not as a loop
+        }
         let cycle: Vec<String> = path[pos..].iter().map(|s| s.to_string()).collect();
         let min = cycle.iter().enumerate().min_by_key(|(_, s)| s.as_str()).map(|(i, _)| i).unwrap_or(0);
         let mut rotated = cycle[min..].to_vec();

@@ -42,7 +42,7 @@ pub fn parse<T: DeserializeOwned + Default>(text: &str, file: usize) -> Result<T
 
 fn to_diagnostic(err: &serde_saphyr::Error, text: &str, file: usize) -> Diagnostic {
     let raw = err.without_snippet().to_string();
-    let message = strip_location(&raw).to_string();
+    let message = plain_words(strip_location(&raw));
     let span = err.location().map(|l| Span { line: l.line() as u32, column: l.column() as u32, offset: 0, len: 0 });
     let span = span.filter(|s| s.line > 0).unwrap_or_else(|| end_of(text));
     let (code, help) = classify(&message);
@@ -86,14 +86,30 @@ fn classify(msg: &str) -> (&'static str, Option<&'static str>) {
         ("duplicate-key", Some("each key may appear once in a mapping; remove or merge the repeated one"))
     } else if m.contains("missing field") {
         ("missing-field", None)
-    } else if m.contains("unknown variant") {
+    } else if m.contains("unknown variant") || VALUE_MESSAGES.iter().any(|v| m.contains(v)) {
         ("invalid-value", None)
     } else if m.contains("budget") || m.contains("limit") && m.contains("exceed") {
         ("yaml-too-complex", Some("the file nests too deeply or expands too many aliases; write it out plainly"))
+    } else if m.contains("while parsing") || m.contains("did not find expected") || m.contains("unclosed") || m.contains("tabs") {
+        ("yaml-syntax", None)
     } else if m.contains("invalid type") || m.contains("expected") || m.contains("invalid") {
         ("invalid-type", None)
     } else {
         ("yaml-syntax", None)
+    }
+}
+
+/// Messages of mailplane's own value parsers (sizes, rate limits, secrets).
+const VALUE_MESSAGES: [&str; 5] = ["is not a rate limit", "no binary unit", "has no unit", "is not a size", "a secret reference"];
+
+/// The YAML library's words for type errors, in an admin's words.
+fn plain_words(msg: &str) -> String {
+    let msg = msg.trim_end_matches(", set DuplicateKeyPolicy in Options if acceptable");
+    match msg {
+        "invalid u16" | "invalid u32" | "invalid u64" => "expected a whole number (0 or more)".into(),
+        "expected string scalar" => "expected a text value, found a list or a mapping".into(),
+        "expected mapping start" => "expected a mapping of `key: value` pairs here".into(),
+        other => other.to_string(),
     }
 }
 

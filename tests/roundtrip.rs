@@ -1,0 +1,161 @@
+//! Any valid model written as YAML loads back equal (Located compares values, not places).
+
+use mailplane::load::yaml;
+use mailplane::model::*;
+use proptest::prelude::*;
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9]{0,8}"
+}
+fn domain() -> impl Strategy<Value = String> {
+    (name(), prop::sample::select(vec!["org", "net", "example"])).prop_map(|(a, b)| format!("{a}.{b}"))
+}
+fn loc<T: std::fmt::Debug>(s: impl Strategy<Value = T>) -> impl Strategy<Value = Located<T>> {
+    s.prop_map(Located::new)
+}
+fn size() -> impl Strategy<Value = Size> {
+    prop_oneof![Just(Size(0)), (1u64..4096).prop_map(Size::from_mib), (1u64..64).prop_map(|g| Size(g << 30))]
+}
+fn rate() -> impl Strategy<Value = RateLimit> {
+    (1u32..10_000, prop::sample::select(vec![Frame::Second, Frame::Minute, Frame::Hour, Frame::Day]))
+        .prop_map(|(messages, frame)| RateLimit { messages, frame })
+}
+fn secret() -> impl Strategy<Value = Secret> {
+    prop_oneof![
+        "[A-Z_]{1,10}".prop_map(Secret::Env),
+        "[a-z/]{1,12}".prop_map(|p| Secret::File(p.into())),
+        Just(Secret::Literal("{SSHA256}+i0Gw/xnUwA/FBTq1XC9Esu8f/dbSw4rhY3Lhcw+vtxjCzdW".into())),
+    ]
+}
+fn protocols() -> impl Strategy<Value = Vec<Protocol>> {
+    prop::sample::subsequence(Protocol::ALL.to_vec(), 0..=7)
+}
+fn acl() -> impl Strategy<Value = MailboxAcl> {
+    prop::collection::vec(prop::option::of(any::<bool>()), 15).prop_map(|f| MailboxAcl::from_flags(&f))
+}
+
+fn mailbox() -> impl Strategy<Value = Mailbox> {
+    (
+        (loc(name()), prop::option::of("[A-Za-z ]{1,20}"), prop::option::of(loc(secret())), prop::option::of(loc(size()))),
+        (
+            prop::option::of(prop::sample::select(vec![MailboxState::Active, MailboxState::NoLogin, MailboxState::Inactive])),
+            prop::option::of(protocols()),
+            prop::option::of(any::<bool>()),
+            prop::option::of(loc(rate())),
+            prop::option::of(acl()),
+            prop::option::of(prop::sample::select(vec![PasswordPolicy::Initial, PasswordPolicy::Enforce])),
+        ),
+    )
+        .prop_map(|((local_part, name, password, quota), (state, protocols, tls, rate_limit, acl, password_policy))| Mailbox {
+            local_part,
+            name,
+            template: None,
+            password,
+            password_policy,
+            authsource: None,
+            relay_host: None,
+            recovery_email: None,
+            sender_acl: vec![],
+            external_sender_acl: vec![],
+            quota,
+            state,
+            protocols,
+            tls_enforce_in: tls,
+            tls_enforce_out: None,
+            quarantine_notification: Some(QuarantineNotification::Daily),
+            quarantine_category: None,
+            force_password_update: None,
+            force_tfa: tls,
+            rate_limit,
+            tags: None,
+            tagged_mail_handler: Some(TaggedMailHandler::Subfolder),
+            acl,
+        })
+}
+
+fn domain_strategy() -> impl Strategy<Value = Domain> {
+    (loc(domain()), prop::collection::vec(mailbox(), 0..4), prop::option::of(loc(rate())), prop::option::of(loc(size())), prop::option::of(any::<bool>()))
+        .prop_map(|(name, mailboxes, rate_limit, quota, active)| {
+            let d = name.value.clone();
+            Domain {
+                name,
+                description: Some(format!("The {d} domain: \"quoted\", yes/no, #hash")),
+                template: None,
+                relay_host: None,
+                alias_domains: vec![AliasDomain { name: Located::new(format!("alias-{d}")), active, rate_limit: None }],
+                aliases: vec![Alias {
+                    address: Located::new(format!("info@{d}")),
+                    goto: Located::new(vec![Located::new("discard".to_string())]),
+                    public_comment: Some(Located::new("NO".into())),
+                    private_comment: None,
+                    sogo_visible: active,
+                    internal: None,
+                    sender_allowed: None,
+                    active: None,
+                }],
+                mailboxes,
+                limits: Some(DomainLimits { domain_quota: quota, max_mailboxes: Some(Located::new(7)), ..Default::default() }),
+                active,
+                gal: None,
+                backup_mx: None,
+                relay_all_recipients: None,
+                relay_unknown_only: None,
+                rate_limit,
+                tags: Some(vec!["on".into(), "1".into()]),
+                dkim_selector: None,
+                dkim_key_size: None,
+            }
+        })
+}
+
+fn document() -> impl Strategy<Value = Document> {
+    (prop::collection::vec(domain_strategy(), 0..3), prop::option::of(loc(secret())), any::<bool>()).prop_map(|(domains, password, ldap)| Document {
+        domains,
+        relay_hosts: vec![RelayHost {
+            name: Located::new("out".into()),
+            hostname: Located::new("[smtp.example.net]:587".into()),
+            username: Some("user:x".into()),
+            password,
+            active: Some(false),
+        }],
+        tls_policies: vec![TlsPolicy {
+            destination: Located::new("gmail.com".into()),
+            policy: TlsPolicyKind::DaneOnly,
+            parameters: Some(Located::new("match=.google.com protocols=>=TLSv1.2".into())),
+            active: None,
+        }],
+        bcc_maps: vec![BccMap { local_dest: Located::new("a.org".into()), bcc_dest: Located::new("b@c.org".into()), kind: BccType::Sender, active: None }],
+        identity_provider: ldap.then(|| {
+            Located::new(IdentityProvider::Ldap(LdapProvider {
+                hosts: Located::new(vec![Located::new("ldap1".into())]),
+                port: Some(636),
+                use_ssl: Some(true),
+                use_tls: None,
+                ignore_ssl_errors: None,
+                base_dn: Located::new("dc=x".into()),
+                username_field: None,
+                filter: Some(Located::new("(objectClass=*)".into())),
+                attribute_field: Some("dept".into()),
+                bind_dn: Located::new("cn=y".into()),
+                bind_password: Some(Located::new(Secret::Env("LDAP".into()))),
+                periodic_sync: Some(true),
+                import_users: None,
+                sync_interval: Some(Located::new(5)),
+                login_provisioning: Some(false),
+                mappings: vec![TemplateMapping { value: Located::new("IT".into()), template: Located::new("staff".into()) }],
+                default_template: None,
+            }))
+        }),
+        ..Default::default()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn any_valid_model_survives_yaml(doc in document()) {
+        let text = yaml::to_string(&doc).unwrap();
+        let back: Document = yaml::parse(&text, 0).map_err(|d| TestCaseError::fail(format!("{}\n{text}", d.message)))?;
+        prop_assert_eq!(back, doc);
+    }
+}
