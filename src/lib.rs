@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod export;
 pub mod kinds;
+pub mod ldap;
 pub mod load;
 pub mod model;
 pub mod observe;

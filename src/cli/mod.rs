@@ -2,6 +2,7 @@
 
 mod apply;
 mod export;
+mod idp;
 mod plan;
 mod schema;
 pub mod target;
@@ -31,6 +32,9 @@ pub enum Command {
     Plan(plan::Args),
     /// Change the live server to match the desired state.
     Apply(apply::Args),
+    /// Identity provider tools.
+    #[command(subcommand)]
+    Idp(idp::Command),
     /// Write the live server's objects as a desired-state directory (to adopt a server).
     Export(export::Args),
     /// Print the JSON Schema of the desired-state files (or of mailplane.yaml).
@@ -59,5 +63,6 @@ pub fn run() -> ExitStatus {
         Command::Plan(args) => plan::run(args, printer),
         Command::Apply(args) => apply::run(args, printer),
         Command::Export(args) => export::run(args, printer),
+        Command::Idp(cmd) => idp::run(cmd, printer),
     }
 }
