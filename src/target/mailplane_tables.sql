@@ -25,3 +25,10 @@ CREATE TABLE IF NOT EXISTS mailplane_inventory (
   obj_key VARCHAR(512) NOT NULL,
   PRIMARY KEY (kind, obj_key)
 );
+
+-- Mailboxes that LDAP provides (settings `ldap_mailboxes`), and in how many consecutive applies
+-- each was missing from LDAP: a user is deactivated only after `miss_threshold` misses, never deleted.
+CREATE TABLE IF NOT EXISTS mailplane_ldap_state (
+  username VARCHAR(255) NOT NULL PRIMARY KEY,
+  misses INT NOT NULL DEFAULT 0
+);
