@@ -49,6 +49,7 @@ pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dial
         out.stmts.extend(sogo_rebuild(dialect));
     }
     out.stmts.extend(inventory(plan, desired, live));
+    out.stmts.extend(desired.bookkeeping.iter().cloned());
     Ok(out)
 }
 
@@ -79,9 +80,11 @@ pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv:
 
 /// With nothing to change, still records the declared objects as owned (adopted). Returns how many.
 pub async fn adopt(desired: &Desired, live: &LiveData, db: &Db) -> Result<usize, ApplyError> {
-    let stmts = inventory(&Plan::default(), desired, live);
+    let mut stmts = inventory(&Plan::default(), desired, live);
+    let adopted = stmts.len();
+    stmts.extend(desired.bookkeeping.iter().cloned());
     db.execute_all(&stmts).await?;
-    Ok(stmts.len())
+    Ok(adopted)
 }
 
 /// Records what mailplane now owns: everything declared (created or adopted), minus what it deleted.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod export;
 pub mod kinds;
 pub mod ldap;
+pub mod ldap_source;
 pub mod load;
 pub mod model;
 pub mod observe;

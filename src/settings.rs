@@ -38,6 +38,9 @@ pub struct SettingsFile {
     /// Refuse to apply when more than this share (%) of a kind's managed objects would change (default 30; only from 10 objects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_change_percent: Option<u32>,
+    /// Turn LDAP users into declared mailboxes (needs an LDAP identity_provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap_mailboxes: Option<crate::ldap_source::LdapMailboxes>,
 }
 
 pub use crate::plan::PruneMode;

@@ -56,11 +56,25 @@ pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()
     if loaded.has_errors() {
         return Err(());
     }
+    let mut loaded = loaded;
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-    let desired = kinds::desired(&loaded).map_err(|errs| fail(format!("cannot resolve secrets:\n  {}", errs.join("\n  "))))?;
     let (db, kv, memcached) = connect(args, Some(&settings), printer).await?;
+    let ldap = match &settings.ldap_mailboxes {
+        Some(cfg) => {
+            let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await.map_err(fail)?;
+            for s in &merged.skipped {
+                printer.err(&format!("note: LDAP user {s}; not provisioned"));
+            }
+            Some((cfg, merged))
+        }
+        None => None,
+    };
+    let mut desired = kinds::desired(&loaded).map_err(|errs| fail(format!("cannot resolve secrets:\n  {}", errs.join("\n  "))))?;
     let live = observe::observe(&db, &kv).await.map_err(|e| fail(e.to_string()))?;
-    let mut desired = desired;
+    if let Some((cfg, merged)) = ldap {
+        crate::ldap_source::keep_missing(&mut desired, &kinds::live(&live), &merged, cfg);
+        desired.bookkeeping.extend(merged.state);
+    }
     let state_dir = std::env::var_os("MAILPLANE_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("state"));
     let key = crate::verify::load_key(&state_dir).map_err(|e| fail(format!("cannot use {}: {e}", state_dir.display())))?;
     crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| fail(e.to_string()))?;
@@ -76,6 +90,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()
     let mut plan = plan::plan(&desired.records, &live_records, &policy);
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);
+    plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached })
 }
 

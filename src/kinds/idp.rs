@@ -164,3 +164,55 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
     }
     Ok(())
 }
+
+/// mailcow refuses to switch the authsource, or to remove the provider, while mailboxes still
+/// authenticate with another external provider: they would be locked out.
+pub fn check_switch(desired: &[Record], live: &[Record]) -> Vec<String> {
+    let source = |rs: &[Record]| rs.iter().find(|r| r.kind == Kind::IdentityProvider).map(|r| r.text("authsource").to_string());
+    let (now, next) = (source(live), source(desired));
+    if now.is_none() || now == next {
+        return Vec::new();
+    }
+    let desired_boxes: std::collections::HashMap<&str, &Record> =
+        desired.iter().filter(|r| r.kind == Kind::Mailbox).map(|r| (r.key.as_str(), r)).collect();
+    let stranded: Vec<&str> = live
+        .iter()
+        .filter(|r| r.kind == Kind::Mailbox)
+        .map(|r| desired_boxes.get(r.key.as_str()).copied().unwrap_or(r))
+        .filter(|r| !matches!(r.text("authsource"), "mailcow" | "") && Some(r.text("authsource").to_string()) != next)
+        .map(|r| r.key.as_str())
+        .collect();
+    if stranded.is_empty() {
+        return Vec::new();
+    }
+    let shown: Vec<&str> = stranded.iter().take(5).copied().collect();
+    vec![format!(
+        "the identity provider would change from {} to {}, but {} mailboxes still authenticate with {} (e.g. {}): move them to another authsource first",
+        now.unwrap_or_default(),
+        next.unwrap_or_else(|| "none".into()),
+        stranded.len(),
+        source(live).unwrap_or_default(),
+        shown.join(", ")
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idp(source: &str) -> Record {
+        Record::new(Kind::IdentityProvider, KEY).with("authsource", Value::text(source))
+    }
+    fn mailbox(source: &str) -> Record {
+        Record::new(Kind::Mailbox, "a@x.org").with("authsource", Value::text(source))
+    }
+
+    #[test]
+    fn switching_provider_is_refused_while_mailboxes_use_the_old_one() {
+        let live = vec![idp("ldap"), mailbox("ldap")];
+        assert!(check_switch(&[idp("keycloak")], &live)[0].contains("from ldap to keycloak, but 1 mailboxes still authenticate with ldap (e.g. a@x.org)"));
+        assert!(check_switch(&[], &live)[0].contains("from ldap to none"));
+        assert!(check_switch(&[idp("keycloak"), mailbox("mailcow")], &live).is_empty(), "moved first: fine");
+        assert!(check_switch(&[idp("ldap")], &live).is_empty());
+    }
+}

@@ -36,6 +36,8 @@ pub enum SecretSource {
 pub struct Desired {
     pub records: Vec<Record>,
     pub secrets: HashMap<(Kind, String, Field), SecretSource>,
+    /// mailplane's own rows to write in the same transaction (e.g. what LDAP said this time).
+    pub bookkeeping: Vec<Stmt>,
 }
 
 /// One-way token for a stored value: lets two sides be compared without carrying the value.
