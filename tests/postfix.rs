@@ -51,6 +51,9 @@ fn map_file(dir: &Path, name: &str, db: &str) -> std::path::PathBuf {
     let text = text.replace("hosts = __HOST__", "hosts = 127.0.0.1:13306").replace("dbname = mailcow", &format!("dbname = {db}"));
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
+    // Postfix waits (1.5 s) for a table file modified in the last second to settle: backdate it.
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options().write(true).open(&path).unwrap().set_modified(past).unwrap();
     path
 }
 
