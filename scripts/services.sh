@@ -20,10 +20,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${MAILPLANE_SERVICES_DIR:-/tmp/mailplane-services}
 FIX=$ROOT/tests/fixtures
 
-MYSQL_PORT=13306
-REDIS_PORT=16379
-MEMCACHED_PORT=11311
-LDAP_PORT=13389
+# Overridable so that a second set (e.g. a local run of .ci/run) can run beside a developer's.
+MYSQL_PORT=${MAILPLANE_MYSQL_PORT:-13306}
+REDIS_PORT=${MAILPLANE_REDIS_PORT:-16379}
+MEMCACHED_PORT=${MAILPLANE_MEMCACHED_PORT:-11311}
+LDAP_PORT=${MAILPLANE_LDAP_PORT:-13389}
 DB_USER=mailplane DB_PASS=mailplane
 LDAP_SUFFIX=dc=example,dc=org
 LDAP_BIND_DN=cn=admin,dc=example,dc=org LDAP_BIND_PW=adminpass

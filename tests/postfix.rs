@@ -46,9 +46,9 @@ const LOOKUPS: &[(&str, &str, Option<&str>)] = &[
     ("mysql_virtual_resource_maps.cf", "alice@example.org", None),
 ];
 
-fn map_file(dir: &Path, name: &str, db: &str) -> std::path::PathBuf {
+fn map_file(dir: &Path, name: &str, db: &str, host: &str) -> std::path::PathBuf {
     let text = std::fs::read_to_string(format!("tests/fixtures/mailcow-schema/postfix-sql/{name}")).unwrap();
-    let text = text.replace("hosts = __HOST__", "hosts = 127.0.0.1:13306").replace("dbname = mailcow", &format!("dbname = {db}"));
+    let text = text.replace("hosts = __HOST__", &format!("hosts = {host}")).replace("dbname = mailcow", &format!("dbname = {db}"));
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     // Postfix waits (1.5 s) for a table file modified in the last second to settle: backdate it.
@@ -79,7 +79,8 @@ fn postfix_resolves_every_lookup_through_mailcows_maps() {
     files.dedup();
     let mut failures = Vec::new();
     for file in files {
-        let path = map_file(maps.path(), file, &name);
+        let host = services.mysql.rsplit('@').next().unwrap().trim_end_matches('/');
+        let path = map_file(maps.path(), file, &name, host);
         let keys: String = LOOKUPS.iter().filter(|(f, _, _)| *f == file).map(|(_, k, _)| format!("{k}\n")).collect();
         let mut child = Proc::new("postmap")
             .args(["-c", &services.postfix_config, "-q", "-"])
