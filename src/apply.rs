@@ -69,12 +69,11 @@ pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv:
     if !ops.is_empty() {
         kv.apply(&ops).await?;
     }
-    if out.effects.contains(&Effect::SogoRebuild) {
-        if let Some(addr) = memcached {
+    if out.effects.contains(&Effect::SogoRebuild)
+        && let Some(addr) = memcached {
             flush_memcached(addr).map_err(|e| ApplyError::Memcached(addr.to_string(), e))?;
             applied.memcached_flushed = true;
         }
-    }
     Ok(applied)
 }
 

@@ -77,7 +77,7 @@ fn parse_values(s: &str) -> Row {
                 continue;
             }
         }
-        while let Some(c) = chars.next() {
+        for c in chars.by_ref() {
             if c == ',' {
                 break;
             }

@@ -6,7 +6,6 @@ use mailplane::load;
 /// (case name, files as (relative path, content)).
 type Case = (&'static str, &'static [(&'static str, &'static str)]);
 
-const D: &str = "domains:\n  - name: example.org\n";
 
 const CASES: &[Case] = &[
     ("yaml_bad_indentation", &[("a.yaml", "domains:\n  - name: a.org\n   description: x\n")]),

@@ -34,13 +34,12 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             target.dir = f.dir.clone();
         }
         let Ok(p) = prepare(&target, printer).await else { return ExitStatus::Error };
-        if let Some(f) = &saved {
-            if let Err(e) = crate::planfile::check(f, &p.plan, &p.desired.records, p.db.label()) {
+        if let Some(f) = &saved
+            && let Err(e) = crate::planfile::check(f, &p.plan, &p.desired.records, p.db.label()) {
                 printer.err(&format!("error: {e}"));
                 p.db.close().await;
                 return ExitStatus::Error;
             }
-        }
         printer.out(&render::human(&p.plan, printer.color_stdout()));
         if !p.plan.problems.is_empty() {
             printer.err("error: the plan is blocked (see above); nothing was written");

@@ -52,7 +52,7 @@ pub fn report_diagnostics(loaded: &Loaded, printer: Printer) {
     if errors > 0 {
         printer.err(&format!("{} found in {}", plural(errors, "error"), loaded.root.display()));
     } else if warnings > 0 {
-        printer.err(&format!("{}", plural(warnings, "warning")));
+        printer.err(&plural(warnings, "warning").to_string());
     }
 }
 

@@ -117,11 +117,10 @@ impl<'a> Validator<'a> {
                 }
                 self.claim("relay_hostname", r.hostname.trim(), "relay host", (file, r.hostname.at));
             }
-            if let Some(idp) = &doc.identity_provider {
-                if self.claim("identity_provider", "identity_provider", "identity provider", (file, idp.at)) {
+            if let Some(idp) = &doc.identity_provider
+                && self.claim("identity_provider", "identity_provider", "identity provider", (file, idp.at)) {
                     self.idp = Some(&idp.value);
                 }
-            }
             for d in &doc.domains {
                 let Some(name) = self.domain_name(file, &d.name) else { continue };
                 if !self.claim("domain", &name, "domain", (file, d.name.at)) {
@@ -129,11 +128,10 @@ impl<'a> Validator<'a> {
                 }
                 self.domains.insert(name.clone(), (file, d));
                 for ad in &d.alias_domains {
-                    if let Some(adn) = self.domain_name(file, &ad.name) {
-                        if self.claim("domain", &adn, "alias domain", (file, ad.name.at)) {
+                    if let Some(adn) = self.domain_name(file, &ad.name)
+                        && self.claim("domain", &adn, "alias domain", (file, ad.name.at)) {
                             self.alias_domains.insert(adn, name.clone());
                         }
-                    }
                 }
                 for m in &d.mailboxes {
                     let lp = m.local_part.trim().to_lowercase();
@@ -152,11 +150,10 @@ impl<'a> Validator<'a> {
         for (file, doc) in &l.documents {
             let nested = doc.domains.iter().flat_map(|d| d.aliases.iter());
             for a in doc.aliases.iter().chain(nested) {
-                if let Some(addr) = self.alias_address(*file, &a.address) {
-                    if self.claim("address", &addr, "an alias", (*file, a.address.at)) {
+                if let Some(addr) = self.alias_address(*file, &a.address)
+                    && self.claim("address", &addr, "an alias", (*file, a.address.at)) {
                         self.aliases.insert(addr, (*file, a));
                     }
-                }
             }
         }
     }
@@ -227,8 +224,8 @@ impl<'a> Validator<'a> {
     }
 
     fn check_settings(&mut self, file: usize, s: &crate::settings::SettingsFile) {
-        if let Some(t) = &s.target {
-            if let Some((_, rest)) = t.value.split_once("://") {
+        if let Some(t) = &s.target
+            && let Some((_, rest)) = t.value.split_once("://") {
                 let userinfo = rest.split('@').next().filter(|_| rest.contains('@')).unwrap_or("");
                 if userinfo.contains(':') {
                     self.push(
@@ -237,15 +234,13 @@ impl<'a> Validator<'a> {
                     );
                 }
             }
-        }
     }
 
     fn check_tags(&mut self, file: usize, at: Span, tags: Option<&[String]>) {
-        if let Some(tags) = tags {
-            if tags.len() > TAG_LIMIT {
+        if let Some(tags) = tags
+            && tags.len() > TAG_LIMIT {
                 self.error("too-many-tags", file, at, format!("{} tags declared; mailcow allows at most {TAG_LIMIT}", tags.len()));
             }
-        }
     }
 
     fn template_exists(&mut self, file: usize, name: &Located<String>, domain: bool) -> bool {
@@ -283,11 +278,10 @@ impl<'a> Validator<'a> {
         if self.domains.get(&name).map(|(f, x)| (*f, std::ptr::eq(*x, d))) != Some((file, true)) {
             return; // a duplicate, already reported
         }
-        if let Some(host) = self.l.settings.as_ref().and_then(|(_, s)| s.mailcow_hostname.as_deref()) {
-            if normalize_domain(host).ok().as_deref() == Some(name.as_str()) {
+        if let Some(host) = self.l.settings.as_ref().and_then(|(_, s)| s.mailcow_hostname.as_deref())
+            && normalize_domain(host).ok().as_deref() == Some(name.as_str()) {
                 self.error("domain-is-hostname", file, d.name.at, format!("`{name}` is the server's own hostname and cannot be a mail domain"));
             }
-        }
         let s = self.domain_settings(file, d);
         self.check_tags(file, d.name.at, d.tags.as_deref());
         if let Some(r) = &d.relay_host {
@@ -346,12 +340,11 @@ impl<'a> Validator<'a> {
             let q = self.check_mailbox(file, m, &addr, max);
             quota_sum = Size(quota_sum.0 + q.0);
         }
-        if let Some(maxn) = lim.max_mailboxes.as_ref().map(|x| x.value) {
-            if counted > maxn {
+        if let Some(maxn) = lim.max_mailboxes.as_ref().map(|x| x.value)
+            && counted > maxn {
                 let at = own.max_mailboxes.as_ref().map(|x| x.at).unwrap_or(d.name.at);
                 self.error_help("limit-exceeded", file, at, format!("domain `{name}` declares {counted} mailboxes but allows at most {maxn}"), "raise `limits.max_mailboxes` or remove mailboxes");
             }
-        }
         if !total.is_unlimited() && quota_sum > total {
             self.error_help("quota-exceeded", file, at_own(&own.domain_quota),
                 format!("domain `{name}`: its mailboxes' quotas add up to {quota_sum}, more than the domain quota {total}"),
@@ -404,11 +397,10 @@ impl<'a> Validator<'a> {
         if let Some(p) = &m.password {
             self.check_password(file, p, addr);
         }
-        if let Some(r) = &m.recovery_email {
-            if let Err(e) = normalize_address(r) {
+        if let Some(r) = &m.recovery_email
+            && let Err(e) = normalize_address(r) {
                 self.error("invalid-address", file, r.at, format!("recovery_email: {e}"));
             }
-        }
         for e in &m.sender_acl {
             self.check_sender_acl(file, e, addr, false);
         }
@@ -587,7 +579,7 @@ impl<'a> Validator<'a> {
 
     fn check_tls_policy(&mut self, file: usize, t: &TlsPolicy) {
         let dest = t.destination.trim();
-        let host = dest.strip_prefix('[').and_then(|r| r.split_once(']')).map(|(h, port)| (h, port)).map_or(Ok(dest), |(h, port)| {
+        let host = dest.strip_prefix('[').and_then(|r| r.split_once(']')).map_or(Ok(dest), |(h, port)| {
             if port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()) { Ok(h) } else { Err(()) }
         });
         let valid = host.is_ok_and(|h| h.parse::<std::net::IpAddr>().is_ok() || normalize_domain(h).is_ok());
@@ -687,11 +679,10 @@ impl<'a> Validator<'a> {
             IdentityProvider::Keycloak(p) => p.sync_interval.as_ref(),
             IdentityProvider::GenericOidc(_) => None,
         };
-        if let Some(i) = interval {
-            if i.value < 1 {
+        if let Some(i) = interval
+            && i.value < 1 {
                 self.error("idp-settings", file, i.at, "sync_interval is in minutes and must be at least 1");
             }
-        }
     }
 }
 

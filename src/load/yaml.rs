@@ -56,13 +56,11 @@ fn to_diagnostic(err: &serde_saphyr::Error, text: &str, file: usize) -> Diagnost
 /// serde-saphyr prefixes messages with "line L column C: "; the diagnostic shows the place itself.
 fn strip_location(msg: &str) -> &str {
     let msg = msg.strip_prefix("error: ").unwrap_or(msg);
-    if let Some(rest) = msg.strip_prefix("line ") {
-        if let Some(idx) = rest.find(": ") {
-            if rest[..idx].split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) {
+    if let Some(rest) = msg.strip_prefix("line ")
+        && let Some(idx) = rest.find(": ")
+            && rest[..idx].split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) {
                 return strip_trailing_location(rest[idx + 2..].lines().next().unwrap_or(""));
             }
-        }
-    }
     strip_trailing_location(msg.lines().next().unwrap_or(""))
 }
 

@@ -37,7 +37,7 @@ impl fmt::Display for Size {
         if self.0 == 0 {
             return f.write_str("unlimited");
         }
-        let (unit, factor) = UNITS.iter().find(|(_, factor)| self.0 % factor == 0).copied().unwrap_or(("B", 1));
+        let (unit, factor) = UNITS.iter().find(|(_, factor)| self.0.is_multiple_of(*factor)).copied().unwrap_or(("B", 1));
         write!(f, "{} {unit}", self.0 / factor)
     }
 }
