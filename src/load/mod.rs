@@ -67,8 +67,8 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     let parsed = parse_all(&sources, &settings_path);
     for (idx, result) in parsed.into_iter().enumerate() {
         match result {
-            Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, *s)),
-            Ok(Parsed::Document(d)) => loaded.documents.push((idx, d)),
+            Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, s)),
+            Ok(Parsed::Document(d)) => loaded.documents.push((idx, *d)),
             Err(d) => loaded.diagnostics.push(d),
         }
     }
@@ -84,17 +84,17 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
 }
 
 enum Parsed {
-    Settings(Box<SettingsFile>),
-    Document(Document),
+    Settings(SettingsFile),
+    Document(Box<Document>),
 }
 
 /// Files are independent, so they are parsed on all cores.
 fn parse_all(sources: &[SourceFile], settings_path: &Path) -> Vec<Result<Parsed, Diagnostic>> {
     let parse_one = |idx: usize, src: &SourceFile| {
         if src.path == settings_path {
-            yaml::parse::<SettingsFile>(&src.text, idx).map(|s| Parsed::Settings(Box::new(s)))
+            yaml::parse::<SettingsFile>(&src.text, idx).map(Parsed::Settings)
         } else {
-            yaml::parse::<Document>(&src.text, idx).map(Parsed::Document)
+            yaml::parse::<Document>(&src.text, idx).map(|d| Parsed::Document(Box::new(d)))
         }
     };
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(sources.len().max(1));
