@@ -67,7 +67,7 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     let parsed = parse_all(&sources, &settings_path);
     for (idx, result) in parsed.into_iter().enumerate() {
         match result {
-            Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, s)),
+            Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, *s)),
             Ok(Parsed::Document(d)) => loaded.documents.push((idx, *d)),
             Err(d) => loaded.diagnostics.push(d),
         }
@@ -84,7 +84,7 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
 }
 
 enum Parsed {
-    Settings(SettingsFile),
+    Settings(Box<SettingsFile>),
     Document(Box<Document>),
 }
 
@@ -92,7 +92,7 @@ enum Parsed {
 fn parse_all(sources: &[SourceFile], settings_path: &Path) -> Vec<Result<Parsed, Diagnostic>> {
     let parse_one = |idx: usize, src: &SourceFile| {
         if src.path == settings_path {
-            yaml::parse::<SettingsFile>(&src.text, idx).map(Parsed::Settings)
+            yaml::parse::<SettingsFile>(&src.text, idx).map(|s| Parsed::Settings(Box::new(s)))
         } else {
             yaml::parse::<Document>(&src.text, idx).map(|d| Parsed::Document(Box::new(d)))
         }
