@@ -6,10 +6,12 @@
 pub mod apply;
 pub mod cli;
 pub mod export;
+pub mod journal;
 pub mod kinds;
 pub mod ldap;
 pub mod ldap_source;
 pub mod load;
+pub mod lock;
 pub mod model;
 pub mod observe;
 pub mod password;

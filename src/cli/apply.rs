@@ -33,70 +33,92 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         if let Some(f) = &saved {
             target.dir = f.dir.clone();
         }
-        let Ok(p) = prepare(&target, printer).await else { return ExitStatus::Error };
-        if let Some(f) = &saved
-            && let Err(e) = crate::planfile::check(f, &p.plan, &p.desired.records, p.db.label()) {
-                printer.err(&format!("error: {e}"));
-                p.db.close().await;
-                return ExitStatus::Error;
-            }
-        printer.out(&render::human(&p.plan, printer.color_stdout()));
-        if !p.plan.problems.is_empty() {
-            printer.err("error: the plan is blocked (see above); nothing was written");
-            p.db.close().await;
+        let Ok(mut p) = prepare(&target, printer, true).await else { return ExitStatus::Error };
+        let started = crate::target::db::now_utc();
+        let clock = std::time::Instant::now();
+        let (status, result) = decide_and_apply(&p, saved.as_ref(), args.auto_approve, printer).await;
+        if let Some(lock) = p.lock.take() {
+            lock.release().await;
+        }
+        let entry = crate::journal::Entry {
+            id: crate::journal::new_id(),
+            started,
+            finished: crate::target::db::now_utc(),
+            who: crate::lock::who(),
+            ci: crate::journal::ci(),
+            git_commit: crate::journal::git_commit(&target.dir),
+            summary: crate::journal::summary(&p.plan),
+            result,
+            duration_ms: clock.elapsed().as_millis() as i64,
+        };
+        let journaled = crate::journal::write(&p.db, &entry).await;
+        p.db.close().await;
+        if let Err(e) = journaled {
+            // The apply itself stands; a missing journal row is worth an error exit all the same.
+            printer.err(&format!("error: the apply's outcome ({}) could not be written to the journal: {e}", entry.result));
             return ExitStatus::Error;
         }
-        if p.plan.is_empty() {
-            let adopted = crate::apply::adopt(&p.desired, &p.live, &p.db).await;
-            p.db.close().await;
-            return match adopted {
-                Ok(0) => ExitStatus::Success,
-                Ok(n) => {
-                    printer.out(&format!("Adopted {n} existing objects: mailplane manages them from now on."));
-                    ExitStatus::Success
-                }
-                Err(e) => {
-                    printer.err(&format!("error: {e}"));
-                    ExitStatus::Error
-                }
-            };
-        }
-        // A saved plan was reviewed when it was made: applying the file is the approval.
-        if !args.auto_approve && saved.is_none() {
-            if !std::io::stdin().is_terminal() {
-                printer.err("error: refusing to apply without confirmation; run in a terminal or pass --auto-approve");
-                return ExitStatus::Error;
-            }
-            printer.err("Apply these changes? Only 'yes' is accepted: ");
-            let mut answer = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut answer);
-            if answer.trim() != "yes" {
-                printer.err("Apply cancelled; nothing was written.");
-                return ExitStatus::Error;
-            }
-        }
-        let started = std::time::Instant::now();
-        let result = crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref()).await;
-        p.db.close().await;
-        match result {
-            Ok(a) => {
-                use crate::plan::Action;
-                printer.out(&format!(
-                    "Apply complete: {} created, {} updated, {} deleted ({} SQL statements in one transaction, {} Redis updates{}) in {:.2}s.",
-                    p.plan.count(Action::Create),
-                    p.plan.count(Action::Update),
-                    p.plan.count(Action::Delete),
-                    a.statements,
-                    a.redis_ops,
-                    if a.memcached_flushed { ", memcached flushed" } else { "" },
-                    started.elapsed().as_secs_f64()
-                ));
-                ExitStatus::Success
-            }
-            Err(e) => {
-                printer.err(&format!("error: {e}"));
-                ExitStatus::Error
-            }
-        }
+        status
     })
+}
+
+/// Everything between reading the live state and the end of the write. Returns the exit status
+/// and the journal's word for the outcome.
+async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::planfile::PlanFile>, auto_approve: bool, printer: Printer) -> (ExitStatus, String) {
+    let refuse = |msg: String, why: &str| {
+        printer.err(&format!("error: {msg}"));
+        (ExitStatus::Error, format!("refused: {why}"))
+    };
+    if let Some(f) = saved
+        && let Err(e) = crate::planfile::check(f, &p.plan, &p.desired.records, p.db.label())
+    {
+        return refuse(e.to_string(), "stale plan");
+    }
+    printer.out(&render::human(&p.plan, printer.color_stdout()));
+    if !p.plan.problems.is_empty() {
+        return refuse("the plan is blocked (see above); nothing was written".into(), &format!("blocked: {}", p.plan.problems.join("; ")));
+    }
+    if p.plan.is_empty() {
+        return match crate::apply::adopt(&p.desired, &p.live, &p.db).await {
+            Ok(0) => (ExitStatus::Success, "no changes".into()),
+            Ok(n) => {
+                printer.out(&format!("Adopted {n} existing objects: mailplane manages them from now on."));
+                (ExitStatus::Success, format!("no changes; adopted {n} objects"))
+            }
+            Err(e) => refuse(e.to_string(), "adoption failed"),
+        };
+    }
+    // A saved plan was reviewed when it was made: applying the file is the approval.
+    if !auto_approve && saved.is_none() {
+        if !std::io::stdin().is_terminal() {
+            return refuse("refusing to apply without confirmation; run in a terminal or pass --auto-approve".into(), "no confirmation");
+        }
+        printer.err("Apply these changes? Only 'yes' is accepted: ");
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if answer.trim() != "yes" {
+            return refuse("apply cancelled; nothing was written".into(), "cancelled");
+        }
+    }
+    let started = std::time::Instant::now();
+    match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref()).await {
+        Ok(a) => {
+            use crate::plan::Action;
+            printer.out(&format!(
+                "Apply complete: {} created, {} updated, {} deleted ({} SQL statements in one transaction, {} Redis updates{}) in {:.2}s.",
+                p.plan.count(Action::Create),
+                p.plan.count(Action::Update),
+                p.plan.count(Action::Delete),
+                a.statements,
+                a.redis_ops,
+                if a.memcached_flushed { ", memcached flushed" } else { "" },
+                started.elapsed().as_secs_f64()
+            ));
+            (ExitStatus::Success, "applied".into())
+        }
+        Err(e) => {
+            printer.err(&format!("error: {e}"));
+            (ExitStatus::Error, format!("failed: {e}"))
+        }
+    }
 }

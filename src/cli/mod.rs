@@ -2,6 +2,7 @@
 
 mod apply;
 mod export;
+mod history;
 mod idp;
 mod plan;
 mod schema;
@@ -32,6 +33,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Change the live server to match the desired state.
     Apply(apply::Args),
+    /// The journal of applies to a target, newest first.
+    History(history::Args),
     /// Identity provider tools.
     #[command(subcommand)]
     Idp(idp::Command),
@@ -64,5 +67,6 @@ pub fn run() -> ExitStatus {
         Command::Apply(args) => apply::run(args, printer),
         Command::Export(args) => export::run(args, printer),
         Command::Idp(cmd) => idp::run(cmd, printer),
+        Command::History(args) => history::run(args, printer),
     }
 }

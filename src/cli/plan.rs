@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let Ok(p) = prepare(&args.target, printer).await else { return ExitStatus::Error };
+        let Ok(p) = prepare(&args.target, printer, false).await else { return ExitStatus::Error };
         let text = match args.format {
             Format::Human => render::human(&p.plan, printer.color_stdout()),
             Format::Json => render::json(&p.plan),

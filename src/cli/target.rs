@@ -34,6 +34,9 @@ pub struct TargetArgs {
     /// Apply even when more than `max_change_percent` of a kind's objects change, or all of a kind would be removed.
     #[arg(long)]
     pub force: bool,
+    /// apply: seconds to wait for another apply on the same target to finish.
+    #[arg(long, default_value_t = 60)]
+    pub lock_timeout: u64,
 }
 
 pub struct Prepared {
@@ -44,10 +47,13 @@ pub struct Prepared {
     pub db: Db,
     pub kv: Kv,
     pub memcached: Option<String>,
+    /// Held from before the live state was read until the apply is over.
+    pub lock: Option<crate::lock::LockGuard>,
 }
 
 /// Returns `Err(())` after printing what went wrong.
-pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()> {
+/// With `lock`, the apply lock is taken before the live state is read.
+pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<Prepared, ()> {
     let fail = |msg: String| {
         printer.err(&format!("error: {msg}"));
     };
@@ -59,6 +65,10 @@ pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()
     let mut loaded = loaded;
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let (db, kv, memcached) = connect(args, Some(&settings), printer).await?;
+    let lock = match lock {
+        true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| fail(e.to_string()))?),
+        false => None,
+    };
     let ldap = match &settings.ldap_mailboxes {
         Some(cfg) => {
             let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await.map_err(fail)?;
@@ -91,7 +101,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer) -> Result<Prepared, ()
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
-    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached })
+    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock })
 }
 
 /// Connects to the database and its Redis (or the SQLite file's kv table).

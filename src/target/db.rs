@@ -146,6 +146,14 @@ impl Db {
         }
     }
 
+    /// The MariaDB pool, for session state that must outlive one query (the apply lock).
+    pub fn mysql_pool(&self) -> Option<&MySqlPool> {
+        match &self.pool {
+            Pool::MySql(p) => Some(p),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
     /// The target as shown in messages (never with a password).
     pub fn label(&self) -> &str {
         &self.label

@@ -32,3 +32,16 @@ CREATE TABLE IF NOT EXISTS mailplane_ldap_state (
   username VARCHAR(255) NOT NULL PRIMARY KEY,
   misses INT NOT NULL DEFAULT 0
 );
+
+-- One row per apply: who, from which commit, what (kinds and keys only, never values), result.
+CREATE TABLE IF NOT EXISTS mailplane_journal (
+  id VARCHAR(40) NOT NULL PRIMARY KEY,
+  started VARCHAR(32) NOT NULL,
+  finished VARCHAR(32) NOT NULL,
+  who VARCHAR(255) NOT NULL,
+  ci TEXT NOT NULL,
+  git_commit VARCHAR(80) NOT NULL,
+  summary TEXT NOT NULL,
+  result TEXT NOT NULL,
+  duration_ms BIGINT NOT NULL
+);

@@ -1,0 +1,92 @@
+//! The apply journal (`mailplane_journal`): every apply, successful or not, with who ran it,
+//! from which commit of the desired-state repository, what it changed (kinds and keys, never
+//! values) and how it ended. `mailplane history` reads it.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::plan::{Action, Plan};
+use crate::target::db::{Arg, Db, DbError, Stmt};
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub started: String,
+    pub finished: String,
+    pub who: String,
+    /// CI variables that identify the pipeline, `NAME=value` separated by spaces.
+    pub ci: String,
+    /// The desired-state repository's commit, `+dirty` when it has uncommitted changes.
+    pub git_commit: String,
+    pub summary: serde_json::Value,
+    pub result: String,
+    pub duration_ms: i64,
+}
+
+const CI_VARS: [&str; 8] = ["CI", "GITHUB_ACTOR", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITLAB_USER_LOGIN", "CI_PROJECT_PATH", "CI_PIPELINE_ID", "CI_JOB_ID"];
+
+pub fn ci() -> String {
+    CI_VARS.iter().filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| format!("{k}={v}"))).collect::<Vec<_>>().join(" ")
+}
+
+pub fn git_commit(dir: &Path) -> String {
+    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok().filter(|o| o.status.success());
+    match git(&["rev-parse", "HEAD"]) {
+        Some(out) => {
+            let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            let dirty = git(&["status", "--porcelain", "--", "."]).is_some_and(|o| !o.stdout.is_empty());
+            if dirty { format!("{id}+dirty") } else { id }
+        }
+        None => String::new(),
+    }
+}
+
+pub fn summary(plan: &Plan) -> serde_json::Value {
+    let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", serde_json::to_value(c.action).unwrap().as_str().unwrap_or(""), c.kind, c.key)).collect();
+    serde_json::json!({
+        "create": plan.count(Action::Create),
+        "update": plan.count(Action::Update),
+        "delete": plan.count(Action::Delete),
+        "changes": changes,
+    })
+}
+
+pub async fn write(db: &Db, e: &Entry) -> Result<(), DbError> {
+    let t = |s: &str| Arg::Text(s.to_string());
+    db.execute_all(&[Stmt {
+        sql: "INSERT INTO mailplane_journal (id, started, finished, who, ci, git_commit, summary, result, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)".into(),
+        args: vec![t(&e.id), t(&e.started), t(&e.finished), t(&e.who), t(&e.ci), t(&e.git_commit), t(&e.summary.to_string()), t(&e.result), Arg::Int(e.duration_ms)],
+    }])
+    .await
+}
+
+pub async fn read(db: &Db, limit: usize) -> Result<Vec<Entry>, DbError> {
+    let rows = db
+        .query(&format!("SELECT id, started, finished, who, ci, git_commit, summary, result, duration_ms FROM mailplane_journal ORDER BY id DESC LIMIT {limit}"), &[])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let s = |i: usize| r[i].clone().unwrap_or_default();
+            Entry {
+                id: s(0),
+                started: s(1),
+                finished: s(2),
+                who: s(3),
+                ci: s(4),
+                git_commit: s(5),
+                summary: serde_json::from_str(&s(6)).unwrap_or_default(),
+                result: s(7),
+                duration_ms: s(8).parse().unwrap_or(0),
+            }
+        })
+        .collect())
+}
+
+/// A time-ordered unique id: nanoseconds since the epoch plus random bits.
+pub fn new_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let r: u32 = rand::random();
+    format!("{nanos:020}-{r:08x}")
+}
