@@ -53,6 +53,8 @@ pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> E
                     name: loc(r.key.clone()),
                     active: some_if(!r.flag("active"), false),
                     rate_limit: rate(r, "rate_limit"),
+                    dkim_selector: None,
+                    dkim_key_size: None,
                 });
             }
             None => skipped.push(format!("alias domain {} (its target {} is not a domain)", r.key, r.text("target_domain"))),
@@ -121,6 +123,7 @@ fn domain(r: &Record) -> Domain {
         description: text(r, "description").filter(|x| *x != r.key),
         template: None,
         relay_host: text(r, "relay_host").map(loc),
+        dkim_private_key: None,
         alias_domains: vec![],
         mailboxes: vec![],
         aliases: vec![],

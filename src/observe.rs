@@ -6,7 +6,8 @@ use crate::target::db::{Db, DbError, Row};
 use crate::target::kv::{Kv, KvError};
 
 /// The hashes mailcow keeps for these kinds.
-pub const KV_KEYS: [&str; 4] = ["DOMAIN_MAP", "RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG"];
+pub const KV_KEYS: [&str; 6] =
+    ["DOMAIN_MAP", "RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG", "DKIM_SELECTORS", "DKIM_PUB_KEYS"];
 
 #[derive(Debug, Default)]
 pub struct LiveData {

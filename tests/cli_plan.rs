@@ -27,7 +27,7 @@ fn plan_formats_and_exit_codes() {
     )
     .unwrap();
     assert_eq!(json["format_version"], 1);
-    assert_eq!(json["summary"]["create"], 15);
+    assert_eq!(json["summary"]["create"], 18);
     mailplane(state.path()).args(["plan", "examples/quickstart", "--target", &url, "--detailed-exitcode"]).assert().code(2);
 }
 
@@ -43,7 +43,7 @@ fn apply_needs_confirmation_then_is_idempotent() {
 
     let out = mailplane(state.path()).args(["apply", "examples/quickstart", "--target", &url, "--auto-approve"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete: 15 created, 0 updated, 0 deleted"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Apply complete: 18 created, 0 updated, 0 deleted"));
     let out = mailplane(state.path()).args(["plan", "examples/quickstart", "--target", &url, "--detailed-exitcode"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     insta::assert_snapshot!("plan_after_apply", String::from_utf8(out.stdout).unwrap());

@@ -48,10 +48,10 @@ fn kill_everywhere(mut fresh: impl FnMut() -> (String, Vec<String>)) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = tempfile::tempdir().unwrap();
     let (mut old, mut new, mut mid) = (0, 0, 0);
-    for i in 0..24u64 {
+    for i in 0..30u64 {
         let (url, mut args) = fresh();
         args.splice(0..0, ["--target".to_string(), url.clone()]);
-        let (done, finished) = kill_apply_after(&args, Duration::from_millis(40 + i * 30), state.path());
+        let (done, finished) = kill_apply_after(&args, Duration::from_millis(100 + i * 40), state.path());
         let counts = rt.block_on(state_of(&url));
         if counts == OLD {
             old += 1;

@@ -5,7 +5,8 @@
 //! Normalised, as tests/fixtures/mailcow-golden/README.txt says: `created`/`modified`, AUTO_INCREMENT
 //! ids (rows compared by natural key), `passwd_update`, bcrypt salts (hashes are verified against
 //! the cleartext instead), JSON compared as JSON. Known, deliberate differences:
-//! - DKIM keys (DKIM_*): mailcow generates them on domain add; mailplane does not yet (issue 9).
+//! - DKIM keys are random: DKIM_SELECTORS is compared exactly, DKIM_PUB_KEYS / DKIM_PRIV_KEYS by
+//!   field and shape (RSA-2048 SPKI base64, PKCS#8 PEM).
 //! - `relayhosts.password`: mailcow's add escapes `:` twice (`relay\\:pass`, a bug); mailplane
 //!   writes what mailcow's edit writes (`relay\:pass`).
 //! - `mailbox.attributes.recovery_email`: mailcow's edit adds `null`; absent and null are the same.
@@ -130,11 +131,21 @@ fn redis_hashes(url: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for k in keys {
         let t: String = redis::cmd("TYPE").arg(&k).query(&mut c).unwrap();
-        if t == "hash" && !k.starts_with("DKIM_") {
-            out.insert(k.clone(), redis::cmd("HGETALL").arg(&k).query(&mut c).unwrap());
+        if t == "hash" {
+            out.insert(k.clone(), dkim_material_hidden(&k, redis::cmd("HGETALL").arg(&k).query(&mut c).unwrap()));
         }
     }
     out
+}
+
+/// DKIM keys are random: compare which keys exist, their kind and size, not their bits.
+fn dkim_material_hidden(key: &str, hash: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let shape = |v: &str| match key {
+        "DKIM_PRIV_KEYS" if v.starts_with("-----BEGIN PRIVATE KEY-----") && v.ends_with("-----END PRIVATE KEY-----") => "PKCS#8 PEM".to_string(),
+        "DKIM_PUB_KEYS" if v.len() == 392 && v.starts_with("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA") => "RSA-2048 SPKI base64".to_string(),
+        _ => v.to_string(),
+    };
+    hash.into_iter().map(|(f, v)| (f, if key.starts_with("DKIM_P") { shape(&v) } else { v })).collect()
 }
 
 /// `HSET "KEY" "field" "value"` lines of the golden Redis dump.
@@ -142,9 +153,7 @@ fn golden_hashes(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("HSET ")) {
         let parts: Vec<String> = line[5..].split("\" \"").map(|p| p.trim_matches('"').to_string()).collect();
-        if !parts[0].starts_with("DKIM_") {
-            out.entry(parts[0].clone()).or_default().insert(parts[1].clone(), parts[2].clone());
-        }
+        out.entry(parts[0].clone()).or_default().insert(parts[1].clone(), parts[2].clone());
     }
     out
 }
@@ -201,7 +210,9 @@ async fn compare(db: &Db, golden_sql: &str, golden_redis: &str, redis_url: &str)
             problems.push(format!("table {table}: mailcow left it empty, mailplane wrote rows"));
         }
     }
-    let (want, got) = (golden_hashes(golden_redis), redis_hashes(redis_url));
+    let want: BTreeMap<String, BTreeMap<String, String>> =
+        golden_hashes(golden_redis).into_iter().map(|(k, h)| { let h = dkim_material_hidden(&k, h); (k, h) }).collect();
+    let got = redis_hashes(redis_url);
     if want != got {
         problems.push(format!("redis:\n  mailcow:   {want:?}\n  mailplane: {got:?}"));
     }

@@ -39,7 +39,7 @@ fn every_apply_is_journaled_and_history_shows_it() {
     assert_eq!(rows.len(), 2);
     let (newest, first) = (&rows[0], &rows[1]);
     assert_eq!(first["result"], "applied");
-    assert_eq!(first["summary"]["create"], 15);
+    assert_eq!(first["summary"]["create"], 18);
     assert!(first["summary"]["changes"].as_array().unwrap().iter().any(|c| c == "create mailbox alice@example.org"));
     assert_eq!(first["git_commit"], head.trim());
     assert_eq!(first["ci"], "GITHUB_ACTOR=octocat");
@@ -48,7 +48,7 @@ fn every_apply_is_journaled_and_history_shows_it() {
     let text = serde_json::to_string(&h).unwrap();
     assert!(!text.contains("relay:pass") && !text.contains("$2y$"), "no values, let alone secrets, in the journal");
     let human = mailplane(state.path()).args(["history", "--target", &url]).output().unwrap();
-    assert!(String::from_utf8_lossy(&human.stdout).contains("+15 ~0 -0  applied"), "{}", String::from_utf8_lossy(&human.stdout));
+    assert!(String::from_utf8_lossy(&human.stdout).contains("+18 ~0 -0  applied"), "{}", String::from_utf8_lossy(&human.stdout));
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn concurrent_applies_on_mariadb_never_both_write() {
     let (a, b) = (spawn(), spawn());
     let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
     assert!(outs.iter().all(|o| o.status.success()));
-    let wrote = outs.iter().filter(|o| String::from_utf8_lossy(&o.stdout).contains("Apply complete: 15 created")).count();
+    let wrote = outs.iter().filter(|o| String::from_utf8_lossy(&o.stdout).contains("Apply complete: 18 created")).count();
     assert_eq!(wrote, 1, "exactly one apply writes");
     let results = rt.block_on(async {
         let db = mailplane::target::db::Db::connect(&url, None).await.unwrap();

@@ -82,7 +82,8 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                 description: Some(format!("The {d} domain: \"quoted\", yes/no, #hash")),
                 template: None,
                 relay_host: None,
-                alias_domains: vec![AliasDomain { name: Located::new(format!("alias-{d}")), active, rate_limit: None }],
+                dkim_private_key: Some(Located::new(Secret::Env("DKIM".into()))),
+                alias_domains: vec![AliasDomain { name: Located::new(format!("alias-{d}")), active, rate_limit: None, dkim_selector: Some("s1".into()), dkim_key_size: None }],
                 aliases: vec![Alias {
                     address: Located::new(format!("info@{d}")),
                     goto: Located::new(vec![Located::new("discard".to_string())]),

@@ -55,7 +55,7 @@ fn run_scenario(t: &Target) {
     let (v1, v2) = (Path::new(V1), Path::new(V2));
     let first = t.plan_json(v1);
     assert!(actions(&first).iter().all(|(a, _)| a == "create"), "{first:#}");
-    assert_eq!(first["summary"]["create"], 28, "{first:#}");
+    assert_eq!(first["summary"]["create"], 31, "{first:#}");
     t.apply(v1);
     t.assert_no_changes(v1);
 

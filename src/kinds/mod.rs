@@ -2,6 +2,7 @@
 //! live rows → records, and a change → SQL statements plus post-commit effects.
 
 pub mod alias;
+pub mod dkim;
 pub mod domain;
 pub mod idp;
 pub mod mailbox;
@@ -95,6 +96,7 @@ pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
     template::desired(&r, &mut out);
     routing::desired(&mut r, &mut out);
     domain::desired(&r, &mut out);
+    dkim::desired(&mut r, &mut out);
     mailbox::desired(&r, &mut out);
     alias::desired(&r, &mut out);
     maps::desired(&r, &mut out);
@@ -112,7 +114,7 @@ pub fn protected(r: &Record) -> bool {
 pub fn disabled(r: &Record) -> Option<Record> {
     let field = match r.kind {
         Kind::Mailbox => ("state", Value::text("inactive")),
-        Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate => return None,
+        Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate | Kind::DkimKey => return None,
         _ => ("active", Value::Bool(false)),
     };
     r.get(field.0)?;
@@ -125,6 +127,7 @@ pub fn live(live: &LiveData) -> Vec<Record> {
     template::live(live, &mut out);
     routing::live(live, &mut out);
     domain::live(live, &mut out);
+    dkim::live(live, &mut out);
     mailbox::live(live, &mut out);
     alias::live(live, &mut out);
     maps::live(live, &mut out);
@@ -180,6 +183,8 @@ pub enum WriteError {
     Secret(#[from] model::SecretError),
     #[error("hashing the password of `{0}` failed: {1}")]
     Hash(String, String),
+    #[error("DKIM key: {0}")]
+    Dkim(String),
 }
 
 impl WriteCtx<'_> {
@@ -214,6 +219,7 @@ pub fn write(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<()
         Kind::DomainTemplate | Kind::MailboxTemplate => template::write(change, ctx, out),
         Kind::RelayHost | Kind::Transport => routing::write(change, ctx, out),
         Kind::Domain | Kind::AliasDomain => domain::write(change, ctx, out),
+        Kind::DkimKey => dkim::write(change, ctx, out),
         Kind::Mailbox => mailbox::write(change, ctx, out),
         Kind::Alias => alias::write(change, ctx, out),
         Kind::BccMap | Kind::RecipientMap | Kind::TlsPolicy => maps::write(change, ctx, out),

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Alias, Located, Mailbox, RateLimit, Size};
+use super::{Alias, Located, Mailbox, RateLimit, Secret, Size};
 
 /// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
 macro_rules! domain_common {
@@ -57,6 +57,9 @@ domain_common!(settings_struct!(@object
         /// Name of a relay host (see `relay_hosts`) for the domain's outgoing mail.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub relay_host: Option<Located<String>>,
+        /// Supply the DKIM private key (PEM) instead of generating one, e.g. to move a domain between servers without changing DNS.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub dkim_private_key: Option<Located<Secret>>,
         /// Other domain names that deliver to this domain's mailboxes.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub alias_domains: Vec<AliasDomain>,
@@ -122,6 +125,12 @@ pub struct AliasDomain {
     /// Outgoing messages allowed per time frame, e.g. `100/1h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<Located<RateLimit>>,
+    /// Give the alias domain a DKIM key of its own under this selector (mailcow does only when asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim_selector: Option<String>,
+    /// DKIM key size in bits (default 2048).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dkim_key_size: Option<u32>,
 }
 
 impl DomainSettings {

@@ -67,6 +67,7 @@ pub enum Kind {
     RelayHost,
     Domain,
     AliasDomain,
+    DkimKey,
     Mailbox,
     Alias,
     BccMap,
@@ -77,12 +78,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
         Kind::Domain,
         Kind::AliasDomain,
+        Kind::DkimKey,
         Kind::Mailbox,
         Kind::Alias,
         Kind::BccMap,
@@ -98,6 +100,7 @@ impl Kind {
             Kind::RelayHost => "relay_host",
             Kind::Domain => "domain",
             Kind::AliasDomain => "alias_domain",
+            Kind::DkimKey => "dkim_key",
             Kind::Mailbox => "mailbox",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
@@ -114,6 +117,7 @@ impl Kind {
             Kind::RelayHost => "relay hosts",
             Kind::Domain => "domains",
             Kind::AliasDomain => "alias domains",
+            Kind::DkimKey => "DKIM keys",
             Kind::Mailbox => "mailboxes",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",

@@ -1,0 +1,140 @@
+//! DKIM keys of domains and alias domains, kept in Redis like mailcow: DKIM_SELECTORS[domain],
+//! DKIM_PUB_KEYS[domain] (the public key's base64 DER, no PEM lines) and
+//! DKIM_PRIV_KEYS["selector.domain"] (PKCS#8 PEM). A key is generated when a domain is created;
+//! an existing key is never replaced unless the declared selector changes (rotation) or a
+//! different key is supplied. Private keys exist only inside apply: never in records or plans.
+
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+
+use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, token};
+use crate::model::names::normalize_domain;
+use crate::model::{Kind, Secret};
+use crate::observe::LiveData;
+use crate::plan::{Action, Change};
+use crate::record::{Record, SecretToken, Value};
+
+fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {
+    Record::new(Kind::DkimKey, domain)
+        .with("selector", Value::text(selector))
+        .with("key_size", Value::Int(i64::from(bits)))
+        .with("key", key)
+}
+
+/// A key to generate: its size matters only when it is made, so it never counts as a change.
+fn generated(bits: u32) -> Value {
+    Value::Secret(SecretToken { token: format!("generate {bits}"), create_only: true })
+}
+
+pub fn desired(r: &mut Resolver, out: &mut Desired) {
+    let docs = r.docs.clone();
+    for doc in docs {
+        for d in &doc.domains {
+            let Ok(name) = normalize_domain(&d.name) else { continue };
+            let template = d.template.as_ref().map_or("Default", |t| t.as_str());
+            let t = r.docs.iter().flat_map(|doc| doc.domain_templates.iter()).find(|x| x.name.value == template);
+            let s = d.settings().effective(t.map(|t| t.settings()).as_ref());
+            let (selector, bits) = (s.dkim_selector.unwrap_or_else(|| "dkim".into()), s.dkim_key_size.unwrap_or(2048));
+            let key = match &d.dkim_private_key {
+                Some(k) => supplied(r, out, &name, &k.value),
+                None => generated(bits),
+            };
+            out.records.push(record(&name, &selector, bits, key));
+            for ad in d.alias_domains.iter().filter(|a| a.dkim_selector.is_some()) {
+                let Ok(adn) = normalize_domain(&ad.name) else { continue };
+                let bits = ad.dkim_key_size.unwrap_or(2048);
+                out.records.push(record(&adn, ad.dkim_selector.as_deref().unwrap_or("dkim"), bits, generated(bits)));
+            }
+        }
+    }
+}
+
+/// A supplied private key: compared by its public half, so the same key is no change.
+fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) -> Value {
+    let secret = r.rooted(secret);
+    match secret.reveal().map_err(|e| e.to_string()).and_then(|pem| public_b64(&pem)) {
+        Ok(public) => {
+            out.secrets.insert((Kind::DkimKey, domain.to_string(), "key"), SecretSource::Clear(secret));
+            token(&public)
+        }
+        Err(e) => {
+            r.secret_errors.push(format!("dkim_key `{domain}`: {e}"));
+            token("")
+        }
+    }
+}
+
+fn public_b64(private_pem: &str) -> Result<String, String> {
+    use base64::Engine;
+    let key = rsa::PrivateKey::from_pkcs8_pem(private_pem.trim()).map_err(|_| "the DKIM private key is not a PKCS#8 PEM RSA key".to_string())?;
+    let der = key.to_public_key().to_public_key_der().map_err(|e| e.to_string())?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(der.as_bytes()))
+}
+
+pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+    let Some(selectors) = l.kv.get("DKIM_SELECTORS") else { return };
+    let public = l.kv.get("DKIM_PUB_KEYS");
+    for (domain, selector) in selectors {
+        let key = public.and_then(|p| p.get(domain)).map(String::as_str).unwrap_or("");
+        out.push(record(domain, selector, key_bits(key), token(key)));
+    }
+    out.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
+}
+
+/// The modulus size of a stored public key (0 when unreadable).
+fn key_bits(public_b64: &str) -> u32 {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    base64::engine::general_purpose::STANDARD
+        .decode(public_b64)
+        .ok()
+        .and_then(|der| rsa::PublicKey::from_public_key_der(&der).ok())
+        .map_or(0, |k| k.n().bit_width() as u32)
+}
+
+/// rand 0.9's thread RNG seen through rsa's rand_core 0.10 traits.
+struct Rng(rand::rngs::ThreadRng);
+impl rsa::rand_core::TryRng for Rng {
+    type Error = std::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(rand::RngCore::next_u32(&mut self.0))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(rand::RngCore::next_u64(&mut self.0))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        rand::RngCore::fill_bytes(&mut self.0, dst);
+        Ok(())
+    }
+}
+impl rsa::rand_core::TryCryptoRng for Rng {}
+
+fn generate(bits: u32) -> Result<String, WriteError> {
+    let key = rsa::PrivateKey::new(&mut Rng(rand::rng()), bits as usize).map_err(|e| WriteError::Dkim(e.to_string()))?;
+    Ok(key.to_pkcs8_pem(LineEnding::LF).map_err(|e| WriteError::Dkim(e.to_string()))?.trim().to_string())
+}
+
+pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let d = c.key.as_str();
+    let old_selector = c.live.as_ref().map(|l| l.text("selector").to_string());
+    if let Some(old) = &old_selector {
+        out.hdel("DKIM_PRIV_KEYS", &format!("{old}.{d}"));
+    }
+    match (&c.desired, c.action) {
+        (Some(r), Action::Create | Action::Update) => {
+            let supplied = ctx.secret(Kind::DkimKey, d, "key")?;
+            let private = if supplied.is_empty() { generate(r.int("key_size") as u32)? } else { supplied.trim().to_string() };
+            let public = public_b64(&private).map_err(WriteError::Dkim)?;
+            let selector = r.text("selector");
+            out.effects.remove(&super::Effect::Hdel { key: "DKIM_PRIV_KEYS", field: format!("{selector}.{d}") });
+            out.hset("DKIM_SELECTORS", d, selector);
+            out.hset("DKIM_PUB_KEYS", d, &public);
+            out.hset("DKIM_PRIV_KEYS", &format!("{selector}.{d}"), &private);
+        }
+        _ => {
+            out.hdel("DKIM_SELECTORS", d);
+            out.hdel("DKIM_PUB_KEYS", d);
+        }
+    }
+    Ok(())
+}
