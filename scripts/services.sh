@@ -30,7 +30,7 @@ LDAP_SUFFIX=dc=example,dc=org
 LDAP_BIND_DN=cn=admin,dc=example,dc=org LDAP_BIND_PW=adminpass
 
 PACKAGES=(mariadb-server mariadb-client redis-server memcached slapd ldap-utils
-  postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3)
+  postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3 openssl)
 
 log() { echo "[services] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
