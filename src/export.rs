@@ -83,6 +83,7 @@ pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> E
         relay_hosts: of(Kind::RelayHost).map(relay_host).collect(),
         transports: of(Kind::Transport).map(transport).collect(),
         tls_policies: of(Kind::TlsPolicy).map(tls_policy).collect(),
+        forwarding_hosts: forwarding_hosts(of(Kind::ForwardingHost)),
         ..Default::default()
     };
     let maps = Document {
@@ -225,6 +226,15 @@ fn tls_policy(r: &Record) -> TlsPolicy {
         parameters: text(r, "parameters").map(loc),
         active: some_if(!r.flag("active"), false),
     }
+}
+
+/// One entry per source as entered: a host name stands for all the addresses it resolved to.
+fn forwarding_hosts<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<ForwardingHost> {
+    let mut seen = std::collections::BTreeMap::new();
+    for r in records {
+        seen.entry(r.text("source").to_string()).or_insert(r.flag("filter_spam"));
+    }
+    seen.into_iter().map(|(host, filter)| ForwardingHost { host: loc(host), filter_spam: some_if(!filter, false) }).collect()
 }
 
 fn bcc(r: &Record) -> BccMap {

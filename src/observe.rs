@@ -6,8 +6,16 @@ use crate::target::db::{Db, DbError, Row};
 use crate::target::kv::{Kv, KvError};
 
 /// The hashes mailcow keeps for these kinds.
-pub const KV_KEYS: [&str; 6] =
-    ["DOMAIN_MAP", "RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG", "DKIM_SELECTORS", "DKIM_PUB_KEYS"];
+pub const KV_KEYS: [&str; 8] = [
+    "DOMAIN_MAP",
+    "RL_VALUE",
+    "RCPT_WANTS_SUBJECT_TAG",
+    "RCPT_WANTS_SUBFOLDER_TAG",
+    "DKIM_SELECTORS",
+    "DKIM_PUB_KEYS",
+    "WHITELISTED_FWD_HOST",
+    "KEEP_SPAM",
+];
 
 #[derive(Debug, Default)]
 pub struct LiveData {

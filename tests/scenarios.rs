@@ -55,13 +55,13 @@ fn run_scenario(t: &Target) {
     let (v1, v2) = (Path::new(V1), Path::new(V2));
     let first = t.plan_json(v1);
     assert!(actions(&first).iter().all(|(a, _)| a == "create"), "{first:#}");
-    assert_eq!(first["summary"]["create"], 31, "{first:#}");
+    assert_eq!(first["summary"]["create"], 33, "{first:#}");
     t.apply(v1);
     t.assert_no_changes(v1);
 
     let second = t.plan_json(v2);
     let got = actions(&second);
-    for kind in ["domain_template", "mailbox_template", "relay_host", "domain", "alias_domain", "mailbox", "alias", "bcc_map", "recipient_map", "tls_policy", "transport"] {
+    for kind in ["domain_template", "mailbox_template", "relay_host", "domain", "alias_domain", "mailbox", "alias", "bcc_map", "recipient_map", "tls_policy", "transport", "forwarding_host"] {
         for action in ["update", "delete"] {
             assert!(got.contains(&(action.to_string(), kind.to_string())), "no {action} of {kind} in {second:#}");
         }

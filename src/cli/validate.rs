@@ -78,6 +78,7 @@ pub fn counts(loaded: &Loaded) -> BTreeMap<Kind, usize> {
         add(Kind::TlsPolicy, doc.tls_policies.len());
         add(Kind::RelayHost, doc.relay_hosts.len());
         add(Kind::Transport, doc.transports.len());
+        add(Kind::ForwardingHost, doc.forwarding_hosts.len());
         add(Kind::DomainTemplate, doc.domain_templates.len());
         add(Kind::MailboxTemplate, doc.mailbox_templates.len());
         add(Kind::IdentityProvider, usize::from(doc.identity_provider.is_some()));

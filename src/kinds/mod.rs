@@ -3,6 +3,7 @@
 
 pub mod alias;
 pub mod dkim;
+pub mod fwdhost;
 pub mod domain;
 pub mod idp;
 pub mod mailbox;
@@ -100,6 +101,7 @@ pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
     mailbox::desired(&r, &mut out);
     alias::desired(&r, &mut out);
     maps::desired(&r, &mut out);
+    fwdhost::desired(&mut r, &mut out);
     idp::desired(&mut r, &mut out);
     if r.secret_errors.is_empty() { Ok(out) } else { Err(r.secret_errors) }
 }
@@ -114,7 +116,7 @@ pub fn protected(r: &Record) -> bool {
 pub fn disabled(r: &Record) -> Option<Record> {
     let field = match r.kind {
         Kind::Mailbox => ("state", Value::text("inactive")),
-        Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate | Kind::DkimKey => return None,
+        Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate | Kind::DkimKey | Kind::ForwardingHost => return None,
         _ => ("active", Value::Bool(false)),
     };
     r.get(field.0)?;
@@ -131,6 +133,7 @@ pub fn live(live: &LiveData) -> Vec<Record> {
     mailbox::live(live, &mut out);
     alias::live(live, &mut out);
     maps::live(live, &mut out);
+    fwdhost::live(live, &mut out);
     idp::live(live, &mut out);
     out
 }
@@ -220,6 +223,7 @@ pub fn write(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<()
         Kind::RelayHost | Kind::Transport => routing::write(change, ctx, out),
         Kind::Domain | Kind::AliasDomain => domain::write(change, ctx, out),
         Kind::DkimKey => dkim::write(change, ctx, out),
+        Kind::ForwardingHost => fwdhost::write(change, ctx, out),
         Kind::Mailbox => mailbox::write(change, ctx, out),
         Kind::Alias => alias::write(change, ctx, out),
         Kind::BccMap | Kind::RecipientMap | Kind::TlsPolicy => maps::write(change, ctx, out),

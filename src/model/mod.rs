@@ -22,7 +22,7 @@ pub use mailbox::{
     QuarantineCategory, QuarantineNotification, TaggedMailHandler,
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
-pub use routing::{RelayHost, Transport};
+pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Secret, SecretError};
 pub use units::{Frame, RateLimit, Size};
 
@@ -49,6 +49,9 @@ pub struct Document {
     pub relay_hosts: Vec<RelayHost>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transports: Vec<Transport>,
+    /// Hosts allowed to forward mail here without spam checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarding_hosts: Vec<ForwardingHost>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domain_templates: Vec<DomainTemplate>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -74,11 +77,12 @@ pub enum Kind {
     RecipientMap,
     TlsPolicy,
     Transport,
+    ForwardingHost,
     IdentityProvider,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -91,6 +95,7 @@ impl Kind {
         Kind::RecipientMap,
         Kind::TlsPolicy,
         Kind::Transport,
+        Kind::ForwardingHost,
         Kind::IdentityProvider,
     ];
     pub fn name(self) -> &'static str {
@@ -107,6 +112,7 @@ impl Kind {
             Kind::RecipientMap => "recipient_map",
             Kind::TlsPolicy => "tls_policy",
             Kind::Transport => "transport",
+            Kind::ForwardingHost => "forwarding_host",
             Kind::IdentityProvider => "identity_provider",
         }
     }
@@ -124,6 +130,7 @@ impl Kind {
             Kind::RecipientMap => "recipient maps",
             Kind::TlsPolicy => "TLS policies",
             Kind::Transport => "transports",
+            Kind::ForwardingHost => "forwarding hosts",
             Kind::IdentityProvider => "identity providers",
         }
     }

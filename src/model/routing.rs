@@ -41,3 +41,14 @@ pub struct Transport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
 }
+
+/// A mail server allowed to forward mail to this one without spam checks (mailcow's forwarding hosts).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardingHost {
+    /// An IP address, a CIDR network, or a host name (resolved to its addresses when planning).
+    pub host: Located<String>,
+    /// Still filter spam from this host (default true); `false` keeps spam it forwards (KEEP_SPAM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_spam: Option<bool>,
+}
