@@ -37,9 +37,6 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         let started = crate::target::db::now_utc();
         let clock = std::time::Instant::now();
         let (status, result) = decide_and_apply(&p, saved.as_ref(), args.auto_approve, printer).await;
-        if let Some(lock) = p.lock.take() {
-            lock.release().await;
-        }
         let entry = crate::journal::Entry {
             id: crate::journal::new_id(),
             started,
@@ -51,11 +48,19 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             result,
             duration_ms: clock.elapsed().as_millis() as i64,
         };
+        // Still under the lock: the next apply finds this one in the journal.
         let journaled = crate::journal::write(&p.db, &entry).await;
+        if let Some(lock) = p.lock.take() {
+            lock.release().await;
+        }
         p.db.close().await;
         if let Err(e) = journaled {
-            // The apply itself stands; a missing journal row is worth an error exit all the same.
-            printer.err(&format!("error: the apply's outcome ({}) could not be written to the journal: {e}", entry.result));
+            // The outcome stands (an applied change stays applied), but an apply that leaves no
+            // trace must not look like a clean run to CI.
+            printer.err(&format!(
+                "error: the apply's outcome ({}) could not be written to the journal (mailplane_journal): {e}; the history will not show this run",
+                entry.result
+            ));
             return ExitStatus::Error;
         }
         status
@@ -85,7 +90,10 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
                 printer.out(&format!("Adopted {n} existing objects: mailplane manages them from now on."));
                 (ExitStatus::Success, format!("no changes; adopted {n} objects"))
             }
-            Err(e) => refuse(e.to_string(), "adoption failed"),
+            Err(e) => {
+                printer.err(&format!("error: {e}"));
+                (ExitStatus::Error, format!("failed: {e}"))
+            }
         };
     }
     // A saved plan was reviewed when it was made: applying the file is the approval.

@@ -1,13 +1,22 @@
 //! `mailplane history`: the apply journal of a target, newest first.
 
+use std::path::{Path, PathBuf};
+
 use super::Format;
-use super::target::{TargetArgs, connect, runtime};
+use super::target::{DEFAULT_TARGET, runtime};
 use crate::printer::{ExitStatus, Printer};
+use crate::settings::SettingsFile;
+use crate::target::db::Db;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    #[command(flatten)]
-    target: TargetArgs,
+    /// The desired-state directory, whose mailplane.yaml may name the target.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Database of the live server: `sqlite://path` or `mysql://user@host:port/db` (no Redis needed).
+    #[arg(long, env = "MAILPLANE_DATABASE_URL")]
+    target: Option<String>,
+    /// human (a table) or json (an array of objects, the journal rows as stored).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// How many applies to show.
@@ -17,10 +26,15 @@ pub struct Args {
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let settings = crate::load::load_dir(&args.target.dir).ok().and_then(|l| l.settings.map(|(_, s)| s));
-        let Ok((db, _, _)) = connect(&args.target, settings.as_ref(), printer).await else { return ExitStatus::Error };
-        let entries = crate::journal::read(&db, args.limit).await;
-        db.close().await;
+        let entries = match connect(&args.dir, args.target.as_deref()).await {
+            Ok(Some(db)) => {
+                let entries = crate::journal::read(&db, args.limit).await.map_err(|e| e.to_string());
+                db.close().await;
+                entries
+            }
+            Ok(None) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        };
         let entries = match entries {
             Ok(e) => e,
             Err(e) => {
@@ -30,28 +44,67 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         };
         match args.format {
             Format::Json => printer.out(&serde_json::to_string_pretty(&entries).expect("JSON")),
-            Format::Human | Format::Markdown => {
-                if entries.is_empty() {
-                    printer.out("No applies recorded yet.");
-                }
-                for e in &entries {
-                    let s = &e.summary;
-                    let commit = if e.git_commit.is_empty() { "-".to_string() } else { e.git_commit.chars().take(12).collect() };
-                    printer.out(&format!(
-                        "{}  {}  {}  +{} ~{} -{}  {}  {} ms{}",
-                        e.started,
-                        e.who,
-                        commit,
-                        s["create"],
-                        s["update"],
-                        s["delete"],
-                        e.result,
-                        e.duration_ms,
-                        if e.ci.is_empty() { String::new() } else { format!("  [{}]", e.ci) }
-                    ));
-                }
-            }
+            Format::Human | Format::Markdown if entries.is_empty() => printer.out("No applies recorded yet."),
+            Format::Human | Format::Markdown => printer.out(&table(&entries)),
         }
         ExitStatus::Success
     })
+}
+
+/// Only the database is needed (no Redis), resolved like plan and apply resolve it:
+/// flag or MAILPLANE_DATABASE_URL > mailplane.yaml `target` > the embedded default.
+/// `None` when the SQLite file does not exist: a read-only command must not create it.
+async fn connect(dir: &Path, target: Option<&str>) -> Result<Option<Db>, String> {
+    if !dir.is_dir() && target.is_none() {
+        return Err(format!("{} is not a directory: give the desired-state directory, or --target", dir.display()));
+    }
+    // Only mailplane.yaml: the history of a target must not depend on the other files being valid.
+    let path = dir.join(crate::load::SETTINGS_FILE);
+    let settings: Option<SettingsFile> = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(crate::load::yaml::parse(&text, 0).map_err(|_| format!("{} has errors: run `mailplane validate` on it, or give --target", path.display()))?),
+        Err(_) if !path.exists() => None,
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let settings = settings.unwrap_or_default();
+    let url = target.map(str::to_string).or(settings.target.map(|t| t.value)).unwrap_or_else(|| DEFAULT_TARGET.to_string());
+    if let Some(file) = url.strip_prefix("sqlite:").map(|f| f.strip_prefix("//").unwrap_or(f))
+        && !file.starts_with(':')
+        && !Path::new(file.split('?').next().unwrap_or(file)).exists()
+    {
+        return Ok(None);
+    }
+    let password = match (std::env::var("MAILPLANE_DATABASE_PASSWORD"), &settings.database_password_file) {
+        (Ok(p), _) => Some(p),
+        (Err(_), Some(f)) => Some(std::fs::read_to_string(f).map(|s| s.trim_end().to_string()).map_err(|e| format!("cannot read {}: {e}", f.display()))?),
+        (Err(_), None) => None,
+    };
+    Db::connect(&url, password.as_deref()).await.map(Some).map_err(|e| e.to_string())
+}
+
+fn table(entries: &[crate::journal::Entry]) -> String {
+    let mut rows = vec![["STARTED (UTC)", "WHO", "COMMIT", "CHANGES", "RESULT", "DURATION", "CI"].map(String::from)];
+    for e in entries {
+        let s = &e.summary;
+        // A commit id is recognisable by its first 12 characters; keep the `+dirty` mark.
+        let commit = match e.git_commit.split_once('+') {
+            _ if e.git_commit.is_empty() => "-".to_string(),
+            Some((id, mark)) => format!("{}+{mark}", &id[..id.len().min(12)]),
+            None => e.git_commit.chars().take(12).collect(),
+        };
+        rows.push([
+            e.started.clone(),
+            e.who.clone(),
+            commit,
+            format!("+{} ~{} -{}", s["create"], s["update"], s["delete"]),
+            // Failure messages can span lines (the failed statement); the JSON has them whole.
+            e.result.lines().next().unwrap_or_default().to_string(),
+            format!("{} ms", e.duration_ms),
+            e.ci.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|r| r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -45,3 +45,11 @@ CREATE TABLE IF NOT EXISTS mailplane_journal (
   result TEXT NOT NULL,
   duration_ms BIGINT NOT NULL
 );
+
+-- Who holds the MariaDB apply lock (GET_LOCK), for the message of an apply that has to wait.
+-- Keyed by the holder's connection id (IS_USED_LOCK): a row left by a killed apply never matches.
+CREATE TABLE IF NOT EXISTS mailplane_lock (
+  connection_id BIGINT NOT NULL PRIMARY KEY,
+  holder VARCHAR(255) NOT NULL,
+  since VARCHAR(32) NOT NULL
+);
