@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod daemon;
 pub mod export;
 pub mod journal;
 pub mod kinds;

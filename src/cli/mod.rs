@@ -8,6 +8,7 @@ mod plan;
 mod schema;
 pub mod target;
 mod validate;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -42,6 +43,8 @@ pub enum Command {
     Export(export::Args),
     /// Print the JSON Schema of the desired-state files (or of mailplane.yaml).
     Schema(schema::Args),
+    /// Re-plan periodically and report drift between the files and the live server.
+    Watch(watch::Args),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -68,5 +71,6 @@ pub fn run() -> ExitStatus {
         Command::Export(args) => export::run(args, printer),
         Command::Idp(cmd) => idp::run(cmd, printer),
         Command::History(args) => history::run(args, printer),
+        Command::Watch(args) => watch::run(args, printer),
     }
 }

@@ -89,7 +89,7 @@ fn key_bits(public_b64: &str) -> u32 {
         .decode(public_b64)
         .ok()
         .and_then(|der| rsa::PublicKey::from_public_key_der(&der).ok())
-        .map_or(0, |k| k.n().bit_width() as u32)
+        .map_or(0, |k| k.n().bit_width())
 }
 
 /// rand 0.9's thread RNG seen through rsa's rand_core 0.10 traits.
