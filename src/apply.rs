@@ -54,8 +54,11 @@ pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dial
 }
 
 pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv: &Kv, memcached: Option<&str>) -> Result<Applied, ApplyError> {
+    let t = std::time::Instant::now();
     let out = statements(plan, desired, live, db.dialect())?;
+    let t = crate::timing::lap("statements", t);
     db.execute_all(&out.stmts).await?;
+    let t = crate::timing::lap("transaction", t);
     let ops: Vec<(&str, &str, Option<&str>)> = out
         .effects
         .iter()
@@ -69,6 +72,7 @@ pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv:
     if !ops.is_empty() {
         kv.apply(&ops).await?;
     }
+    crate::timing::lap("redis", t);
     if out.effects.contains(&Effect::SogoRebuild)
         && let Some(addr) = memcached {
             flush_memcached(addr).map_err(|e| ApplyError::Memcached(addr.to_string(), e))?;

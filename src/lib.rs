@@ -24,4 +24,5 @@ pub mod printer;
 pub mod schema;
 pub mod settings;
 pub mod target;
+pub mod timing;
 pub mod verify;

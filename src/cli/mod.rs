@@ -2,6 +2,7 @@
 
 mod apply;
 mod export;
+mod generate;
 mod history;
 mod idp;
 mod plan;
@@ -45,6 +46,9 @@ pub enum Command {
     Schema(schema::Args),
     /// Re-plan periodically and report drift between the files and the live server.
     Watch(watch::Args),
+    /// Write a deterministic benchmark data set (bench/run.sh).
+    #[command(hide = true)]
+    Generate(generate::Args),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -72,5 +76,6 @@ pub fn run() -> ExitStatus {
         Command::Idp(cmd) => idp::run(cmd, printer),
         Command::History(args) => history::run(args, printer),
         Command::Watch(args) => watch::run(args, printer),
+        Command::Generate(args) => generate::run(args, printer),
     }
 }

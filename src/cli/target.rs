@@ -79,8 +79,11 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
         }
         None => None,
     };
+    let t = std::time::Instant::now();
     let mut desired = kinds::desired(&loaded).map_err(|errs| fail(format!("cannot resolve secrets:\n  {}", errs.join("\n  "))))?;
+    let t = crate::timing::lap("desired", t);
     let live = observe::observe(&db, &kv).await.map_err(|e| fail(e.to_string()))?;
+    let t = crate::timing::lap("observe", t);
     if let Some((cfg, merged)) = ldap {
         crate::ldap_source::keep_missing(&mut desired, &kinds::live(&live), &merged, cfg);
         desired.bookkeeping.extend(merged.state);
@@ -88,7 +91,9 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let state_dir = std::env::var_os("MAILPLANE_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("state"));
     let key = crate::verify::load_key(&state_dir).map_err(|e| fail(format!("cannot use {}: {e}", state_dir.display())))?;
     crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| fail(e.to_string()))?;
+    let t = crate::timing::lap("verify", t);
     let live_records = kinds::live(&live);
+    let t = crate::timing::lap("live", t);
     let policy = plan::Policy {
         prune: settings.prune.iter().map(|(k, m)| (*k, *m)).collect(),
         owned: live.owned(),
@@ -101,6 +106,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
+    crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock })
 }
 

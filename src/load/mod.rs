@@ -51,6 +51,7 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     if !root.is_dir() {
         return Err(LoadError::NotADirectory(root.to_path_buf()));
     }
+    let t = std::time::Instant::now();
     let mut paths = Vec::new();
     collect(root, &mut paths)?;
     paths.sort();
@@ -64,7 +65,9 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     }
     let mut loaded = Loaded { root: root.to_path_buf(), ..Default::default() };
     let settings_path = root.join(SETTINGS_FILE);
+    let t = crate::timing::lap("read", t);
     let parsed = parse_all(&sources, &settings_path);
+    let t = crate::timing::lap("parse", t);
     for (idx, result) in parsed.into_iter().enumerate() {
         match result {
             Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, *s)),
@@ -80,6 +83,7 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     }
     loaded.diagnostics.append(&mut more);
     sort(&mut loaded.diagnostics, &loaded.sources);
+    crate::timing::lap("validate", t);
     Ok(loaded)
 }
 

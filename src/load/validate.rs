@@ -23,6 +23,8 @@ pub fn validate(l: &Loaded) -> Vec<Diagnostic> {
         mailbox_templates: HashMap::new(),
         relay_hosts: HashSet::new(),
         idp: None,
+        aliases_per_domain: HashMap::new(),
+        alias_domains_of: HashMap::new(),
     };
     v.index();
     v.check();
@@ -46,6 +48,10 @@ struct Validator<'a> {
     mailbox_templates: HashMap<String, &'a MailboxTemplate>,
     relay_hosts: HashSet<String>,
     idp: Option<&'a IdentityProvider>,
+    /// Counted once after indexing, because a per-domain scan is quadratic on large servers.
+    aliases_per_domain: HashMap<String, u32>,
+    /// target domain → its alias domains
+    alias_domains_of: HashMap<String, Vec<String>>,
 }
 
 impl<'a> Validator<'a> {
@@ -183,8 +189,20 @@ impl<'a> Validator<'a> {
         self.domains.contains_key(d) || self.alias_domains.contains_key(d)
     }
 
+    fn count_by_domain(&mut self) {
+        for (alias_domain, target) in &self.alias_domains {
+            self.alias_domains_of.entry(target.clone()).or_default().push(alias_domain.clone());
+        }
+        for a in self.aliases.keys() {
+            let d = names::domain_of(a);
+            let owner = self.alias_domains.get(d).map_or(d, String::as_str);
+            *self.aliases_per_domain.entry(owner.to_string()).or_default() += 1;
+        }
+    }
+
     fn check(&mut self) {
         let l = self.l;
+        self.count_by_domain();
         if let Some((file, s)) = &l.settings {
             self.check_settings(*file, s);
         }
@@ -351,12 +369,12 @@ impl<'a> Validator<'a> {
                 "raise `limits.domain_quota` or lower mailbox quotas");
         }
         let local: HashSet<String> =
-            std::iter::once(name.clone()).chain(self.alias_domains.iter().filter(|(_, t)| **t == name).map(|(a, _)| a.clone())).collect();
+            std::iter::once(name.clone()).chain(self.alias_domains_of.get(&name).into_iter().flatten().cloned()).collect();
         for a in &d.aliases {
             self.check_alias(file, a, Some((&name, &local)));
         }
         if let Some(maxa) = lim.max_aliases.as_ref().map(|x| x.value) {
-            let n = self.aliases.keys().filter(|a| local.contains(names::domain_of(a))).count() as u32;
+            let n = self.aliases_per_domain.get(&name).copied().unwrap_or(0);
             if n > maxa {
                 let at = own.max_aliases.as_ref().map(|x| x.at).unwrap_or(d.name.at);
                 self.error_help("limit-exceeded", file, at, format!("domain `{name}` has {n} aliases (its alias domains included) but allows at most {maxa}"), "raise `limits.max_aliases` or remove aliases");
