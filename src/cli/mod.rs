@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Parses arguments, runs, maps errors to exit codes.
 
 mod apply;
+mod dns;
 mod export;
 mod history;
 mod idp;
@@ -45,6 +46,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Re-plan periodically and report drift between the files and the live server.
     Watch(watch::Args),
+    /// The DNS records each domain needs; with --check, whether DNS has them right.
+    Dns(dns::Args),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -72,5 +75,6 @@ pub fn run() -> ExitStatus {
         Command::Idp(cmd) => idp::run(cmd, printer),
         Command::History(args) => history::run(args, printer),
         Command::Watch(args) => watch::run(args, printer),
+        Command::Dns(args) => dns::run(args, printer),
     }
 }
