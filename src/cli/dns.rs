@@ -140,12 +140,14 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
     Ok(ExitStatus::Success)
 }
 
-/// Per domain, the live DKIM selector (if any) and public key. Read only when a target is
-/// configured or the default one exists: `dns` never creates a database.
+/// Per domain, the live DKIM selector (if any) and public key. `dns` never creates a database:
+/// a SQLite target that does not exist yet has no keys.
 async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<HashMap<String, (Option<String>, String)>, String> {
-    let default = Path::new(DEFAULT_TARGET.trim_start_matches("sqlite://"));
-    if args.target.is_none() && settings.target.is_none() && !default.exists() {
-        printer.err("note: no target configured; DKIM keys come from `dkim_private_key` only");
+    let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.into());
+    if let Some(file) = url.strip_prefix("sqlite:").map(|p| p.strip_prefix("//").unwrap_or(p))
+        && !Path::new(file).exists()
+    {
+        printer.err(&format!("note: {url} does not exist yet; DKIM keys come from `dkim_private_key` only"));
         return Ok(HashMap::new());
     }
     let targs = TargetArgs {
