@@ -30,6 +30,7 @@ pub struct Args {
     /// Only this domain (or alias domain); the server's own records are always listed.
     #[arg(long)]
     pub domain: Option<String>,
+    /// `table`, `json`, or `bind` (a zone-file fragment).
     #[arg(long, value_enum, default_value_t)]
     pub format: DnsFormat,
     /// Look every record up and compare; exit 2 when a required one is missing or wrong.
