@@ -5,6 +5,11 @@
 #   scripts/services.sh start     (re)start MariaDB, Redis, memcached, slapd from a clean state
 #   scripts/services.sh stop      stop what `start` started (by saved pid)
 #   scripts/services.sh env       print the MAILPLANE_TEST_* exports for the tests
+#   scripts/services.sh dns-start DIR PORT ORIGIN ZONEFILE [ORIGIN ZONEFILE...]
+#                                 an authoritative nsd on 127.0.0.1:PORT (UDP+TCP) for these
+#                                 zones, state and pid (DIR/nsd.pid) in DIR; `start` runs one for
+#                                 tests/fixtures/dns/ and tests start their own for zones they write
+#   scripts/services.sh dns-stop DIR   stop the nsd started with that DIR
 #
 # Everything lives under $MAILPLANE_SERVICES_DIR (default /tmp/mailplane-services) and listens
 # on 127.0.0.1 only, on non-default ports so that a developer's own services don't clash.
@@ -25,12 +30,13 @@ MYSQL_PORT=${MAILPLANE_MYSQL_PORT:-13306}
 REDIS_PORT=${MAILPLANE_REDIS_PORT:-16379}
 MEMCACHED_PORT=${MAILPLANE_MEMCACHED_PORT:-11311}
 LDAP_PORT=${MAILPLANE_LDAP_PORT:-13389}
+DNS_PORT=${MAILPLANE_DNS_PORT:-15353}
 DB_USER=mailplane DB_PASS=mailplane
 LDAP_SUFFIX=dc=example,dc=org
 LDAP_BIND_DN=cn=admin,dc=example,dc=org LDAP_BIND_PW=adminpass
 
 PACKAGES=(mariadb-server mariadb-client redis-server memcached slapd ldap-utils
-  postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3 openssl)
+  postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3 openssl nsd)
 
 log() { echo "[services] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -101,7 +107,7 @@ stop_pid() {  # stop_pid <name> <pidfile>: TERM, wait up to 30 s, then KILL
   [ -n "$pid" ] && alive "$pid" || return 0
   # A pidfile that outlived its daemon (reboot) may name an unrelated process by now.
   case $(readlink "/proc/$pid/exe" 2>/dev/null) in
-    */mariadbd | */redis-server | */redis-check-rdb | */memcached | */slapd) ;;
+    */mariadbd | */redis-server | */redis-check-rdb | */memcached | */slapd | */nsd) ;;
     *) log "$name: pid $pid is not one of our daemons; not touching it"; return 0 ;;
   esac
   local t0=$EPOCHREALTIME
@@ -210,6 +216,55 @@ EOF
     ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -s base -b "$LDAP_SUFFIX" 1.1
 }
 
+# nsd_start <dir> <port> <origin> <zonefile> [<origin> <zonefile>...]: authoritative only, no
+# zone transfers, no remote control; runs as root in the foreground (so $! is nsd), pid in <dir>.
+nsd_start() {
+  [ $# -ge 4 ] && [ $(($# % 2)) -eq 0 ] || die "usage: dns-start DIR PORT ORIGIN ZONEFILE [ORIGIN ZONEFILE...]"
+  local D=$1 port=$2 conf pid i; shift 2
+  mkdir -p "$D"; D=$(cd "$D" && pwd); conf=$D/nsd.conf
+  ! port_open "$port" || die "127.0.0.1:$port is already in use"
+  cat >"$conf" <<EOF
+server:
+  ip-address: 127.0.0.1@$port
+  port: $port
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "$D"
+  database: ""
+  zonelistfile: "$D/zone.list"
+  xfrdfile: "$D/xfrd.state"
+  pidfile: "$D/nsd.own.pid"
+  server-count: 1
+  verbosity: 1
+  hide-version: yes
+remote-control:
+  control-enable: no
+EOF
+  while [ $# -gt 0 ]; do
+    nsd-checkzone "$1" "$2" >&2 || die "zone $1 in $2 does not load"
+    printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$1" "$(realpath "$2")" >>"$conf"
+    shift 2
+  done
+  nsd-checkconf "$conf" || die "nsd-checkconf $conf failed"
+  /usr/sbin/nsd -d -c "$conf" </dev/null >"$D/nsd.log" 2>&1 &
+  pid=$!
+  echo $pid >"$D/nsd.pid"
+  for ((i = 0; i < 150; i++)); do  # 30 s
+    if port_open "$port"; then log "nsd ready on 127.0.0.1:$port (pid $pid)"; return 0; fi
+    alive "$pid" || break
+    sleep 0.2
+  done
+  cat "$D/nsd.log" >&2 || true
+  die "nsd failed to start"
+}
+
+# The fixture zone on the shared port (MAILPLANE_TEST_DNS).
+start_dns() {
+  nsd_start "$DIR/dns" "$DNS_PORT" example.test "$FIX/dns/example.test.zone"
+  mv "$DIR/dns/nsd.pid" "$DIR/pids/nsd.pid"
+}
+
 # No postfix daemon: `postmap -c $DIR/postfix -q KEY mysql:FILE.cf` only needs a config dir,
 # and Debian's "No configuration" install leaves no /etc/postfix/main.cf.
 prepare_postfix() {
@@ -242,16 +297,17 @@ EOF
 cmd_start() {
   cmd_stop
   local sub port
-  for sub in mariadb redis memcached ldap postfix postfix-queue postfix-data; do rm -rf "${DIR:?}/$sub"; done
+  for sub in mariadb redis memcached ldap postfix postfix-queue postfix-data dns; do rm -rf "${DIR:?}/$sub"; done
   mkdir -p "$DIR/pids"
   # A stray server on our port would answer the readiness checks and fool the tests.
-  for port in $MYSQL_PORT $REDIS_PORT $MEMCACHED_PORT $LDAP_PORT; do
+  for port in $MYSQL_PORT $REDIS_PORT $MEMCACHED_PORT $LDAP_PORT $DNS_PORT; do
     ! port_open $port || die "127.0.0.1:$port is already in use by a process not started from $DIR"
   done
   start_mariadb
   start_redis
   start_memcached
   start_slapd
+  start_dns
   prepare_postfix
   local b
   for b in doveadm doveconf rspamadm postmap sqlite3; do
@@ -279,6 +335,7 @@ export MAILPLANE_TEST_LDAP_URL=ldap://127.0.0.1:$LDAP_PORT
 export MAILPLANE_TEST_LDAP_BIND_DN=$LDAP_BIND_DN
 export MAILPLANE_TEST_LDAP_BIND_PW=$LDAP_BIND_PW
 export MAILPLANE_TEST_POSTFIX_CONFIG_DIR=$DIR/postfix
+export MAILPLANE_TEST_DNS=127.0.0.1:$DNS_PORT
 EOF
 }
 
@@ -287,5 +344,7 @@ case ${1:-} in
   start) cmd_start ;;
   stop) cmd_stop ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|env" >&2; exit 2 ;;
+  dns-start) shift; nsd_start "$@" ;;
+  dns-stop) [ -n "${2:-}" ] || die "usage: dns-stop DIR"; stop_pid nsd "$2/nsd.pid" ;;
+  *) echo "usage: $0 install|start|stop|env|dns-start|dns-stop" >&2; exit 2 ;;
 esac

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod cli;
 pub mod daemon;
+pub mod dns;
 pub mod export;
 pub mod journal;
 pub mod kinds;

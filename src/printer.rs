@@ -48,7 +48,8 @@ pub enum ExitStatus {
     Success = 0,
     /// An error: invalid input, a failed connection, a refused apply.
     Error = 1,
-    /// `plan --detailed-exitcode` only: there are changes.
+    /// Something to act on: `plan --detailed-exitcode` has changes; `dns --check` found a
+    /// required record missing or wrong.
     Changes = 2,
 }
 

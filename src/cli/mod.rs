@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Parses arguments, runs, maps errors to exit codes.
 
 mod apply;
+mod dns;
 mod export;
 mod generate;
 mod history;
@@ -46,6 +47,8 @@ pub enum Command {
     Schema(schema::Args),
     /// Re-plan periodically and report drift between the files and the live server.
     Watch(watch::Args),
+    /// The DNS records each domain needs; with --check, whether DNS has them right.
+    Dns(dns::Args),
     /// Write a deterministic benchmark data set (bench/run.sh).
     #[command(hide = true)]
     Generate(generate::Args),
@@ -76,6 +79,7 @@ pub fn run() -> ExitStatus {
         Command::Idp(cmd) => idp::run(cmd, printer),
         Command::History(args) => history::run(args, printer),
         Command::Watch(args) => watch::run(args, printer),
+        Command::Dns(args) => dns::run(args, printer),
         Command::Generate(args) => generate::run(args, printer),
     }
 }

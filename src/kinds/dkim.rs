@@ -25,32 +25,51 @@ fn generated(bits: u32) -> Value {
     Value::Secret(SecretToken { token: format!("generate {bits}"), create_only: true })
 }
 
-pub fn desired(r: &mut Resolver, out: &mut Desired) {
-    let docs = r.docs.clone();
-    for doc in docs {
+/// A DKIM key that a domain or an alias domain declares (or gets by default).
+pub struct Declared {
+    pub domain: String,
+    pub selector: String,
+    pub bits: u32,
+    /// `dkim_private_key`, relative files made relative to the directory.
+    pub supplied: Option<Secret>,
+}
+
+/// Every declared DKIM key: each domain's (selector and size from the domain or its template),
+/// then those of its alias domains that ask for one.
+pub fn declared(r: &Resolver) -> Vec<Declared> {
+    let mut out = Vec::new();
+    for doc in &r.docs {
         for d in &doc.domains {
             let Ok(name) = normalize_domain(&d.name) else { continue };
             let template = d.template.as_ref().map_or("Default", |t| t.as_str());
             let t = r.docs.iter().flat_map(|doc| doc.domain_templates.iter()).find(|x| x.name.value == template);
             let s = d.settings().effective(t.map(|t| t.settings()).as_ref());
             let (selector, bits) = (s.dkim_selector.unwrap_or_else(|| "dkim".into()), s.dkim_key_size.unwrap_or(2048));
-            let key = match &d.dkim_private_key {
-                Some(k) => supplied(r, out, &name, &k.value),
-                None => generated(bits),
-            };
-            out.records.push(record(&name, &selector, bits, key));
+            let supplied = d.dkim_private_key.as_ref().map(|k| r.rooted(&k.value));
+            out.push(Declared { domain: name, selector, bits, supplied });
             for ad in d.alias_domains.iter().filter(|a| a.dkim_selector.is_some()) {
                 let Ok(adn) = normalize_domain(&ad.name) else { continue };
-                let bits = ad.dkim_key_size.unwrap_or(2048);
-                out.records.push(record(&adn, ad.dkim_selector.as_deref().unwrap_or("dkim"), bits, generated(bits)));
+                let selector = ad.dkim_selector.clone().unwrap_or_else(|| "dkim".into());
+                out.push(Declared { domain: adn, selector, bits: ad.dkim_key_size.unwrap_or(2048), supplied: None });
             }
         }
+    }
+    out
+}
+
+pub fn desired(r: &mut Resolver, out: &mut Desired) {
+    for d in declared(r) {
+        let key = match &d.supplied {
+            Some(k) => supplied(r, out, &d.domain, k),
+            None => generated(d.bits),
+        };
+        out.records.push(record(&d.domain, &d.selector, d.bits, key));
     }
 }
 
 /// A supplied private key: compared by its public half, so the same key is no change.
 fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) -> Value {
-    let secret = r.rooted(secret);
+    let secret = secret.clone();
     match secret.reveal().map_err(|e| e.to_string()).and_then(|pem| public_b64(&pem)) {
         Ok(public) => {
             out.secrets.insert((Kind::DkimKey, domain.to_string(), "key"), SecretSource::Clear(secret));
@@ -63,7 +82,8 @@ fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) 
     }
 }
 
-fn public_b64(private_pem: &str) -> Result<String, String> {
+/// The public half of a PKCS#8 PEM private key, as mailcow stores it (base64 DER, one line).
+pub fn public_b64(private_pem: &str) -> Result<String, String> {
     use base64::Engine;
     let key = rsa::PrivateKey::from_pkcs8_pem(private_pem.trim()).map_err(|_| "the DKIM private key is not a PKCS#8 PEM RSA key".to_string())?;
     let der = key.to_public_key().to_public_key_der().map_err(|e| e.to_string())?;

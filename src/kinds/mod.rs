@@ -59,6 +59,12 @@ pub struct Resolver<'a> {
 }
 
 impl<'a> Resolver<'a> {
+    pub fn new(loaded: &'a Loaded) -> Resolver<'a> {
+        let docs: Vec<&Document> = loaded.documents.iter().map(|(_, d)| d).collect();
+        let relay_hosts = docs.iter().flat_map(|d| d.relay_hosts.iter()).map(|r| (r.name.as_str(), r.hostname.as_str())).collect();
+        Resolver { docs, root: &loaded.root, relay_hosts, secret_errors: Vec::new() }
+    }
+
     /// A `{file: ...}` secret with a relative path, made relative to the directory.
     pub fn rooted(&self, s: &Secret) -> Secret {
         match s {
@@ -90,9 +96,7 @@ impl<'a> Resolver<'a> {
 
 /// Builds the desired records from a validated directory.
 pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
-    let docs: Vec<&Document> = loaded.documents.iter().map(|(_, d)| d).collect();
-    let relay_hosts = docs.iter().flat_map(|d| d.relay_hosts.iter()).map(|r| (r.name.as_str(), r.hostname.as_str())).collect();
-    let mut r = Resolver { docs, root: &loaded.root, relay_hosts, secret_errors: Vec::new() };
+    let mut r = Resolver::new(loaded);
     let mut out = Desired::default();
     template::desired(&r, &mut out);
     routing::desired(&mut r, &mut out);

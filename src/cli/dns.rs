@@ -1,0 +1,245 @@
+//! `mailplane dns [DIR]`: the DNS records every declared domain needs (mailcow's "DNS
+//! diagnostics"); with `--check`, what DNS answers for each and whether it is right.
+//!
+//! Lookups use hickory-resolver: pure Rust, async on the tokio runtime the project already has,
+//! reads /etc/resolv.conf, answers every type needed here (TXT, SRV, TLSA), and can be pointed
+//! at one `IP:PORT` over UDP and TCP — libc's resolver can do none of the last three.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::ValueEnum;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::{Resolver, TokioResolver};
+
+use super::target::{DEFAULT_TARGET, TargetArgs, connect, runtime};
+use crate::dns::{self, DkimKey, Domain, RType, Row};
+use crate::model::names::normalize_domain;
+use crate::printer::{ExitStatus, Printer};
+use crate::settings::SettingsFile;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The desired-state directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Only this domain (or alias domain); the server's own records are always listed.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// `table`, `json`, or `bind` (a zone-file fragment).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: DnsFormat,
+    /// Look every record up and compare; exit 2 when a required one is missing or wrong.
+    #[arg(long)]
+    pub check: bool,
+    /// Ask this DNS server (UDP and TCP) instead of the system's resolvers; implies --check.
+    #[arg(long, value_name = "IP:PORT")]
+    pub resolver: Option<SocketAddr>,
+    /// The mail server's name; default `mailcow_hostname` from mailplane.yaml.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Where the DKIM keys are read from (as for plan): `sqlite://path` or `mysql://…`.
+    #[arg(long, env = "MAILPLANE_DATABASE_URL")]
+    pub target: Option<String>,
+    /// mailcow's Redis (DKIM_SELECTORS, DKIM_PUB_KEYS), required with a mysql target.
+    #[arg(long, env = "MAILPLANE_REDIS_URL")]
+    pub redis: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum DnsFormat {
+    #[default]
+    Table,
+    Json,
+    Bind,
+}
+
+pub fn run(args: Args, printer: Printer) -> ExitStatus {
+    match dns_command(args, printer) {
+        Ok(status) => status,
+        Err(msg) => {
+            if !msg.is_empty() {
+                printer.err(&format!("error: {msg}"));
+            }
+            ExitStatus::Error
+        }
+    }
+}
+
+/// `Err("")`: the problem has been reported already.
+fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
+    let loaded = crate::load::load_dir(&args.dir).map_err(|e| e.to_string())?;
+    super::validate::report_diagnostics(&loaded, printer);
+    if loaded.has_errors() {
+        return Err(String::new());
+    }
+    let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+    let hostname = args.hostname.clone().or(settings.mailcow_hostname.clone()).ok_or_else(|| {
+        format!("the mail server's name is not set: add `mailcow_hostname: mail.example.org` to {} or give --hostname", args.dir.join(crate::load::SETTINGS_FILE).display())
+    })?;
+    let hostname = normalize_domain(&hostname).map_err(|e| format!("mail server name `{hostname}`: {e}"))?;
+
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for d in loaded.documents.iter().flat_map(|(_, doc)| &doc.domains) {
+        names.extend(normalize_domain(&d.name).ok().map(|n| (n, false)));
+        names.extend(d.alias_domains.iter().filter_map(|a| normalize_domain(&a.name).ok()).map(|n| (n, true)));
+    }
+    if let Some(only) = &args.domain {
+        let only = normalize_domain(only)?;
+        names.retain(|(n, _)| *n == only);
+        if names.is_empty() {
+            return Err(format!("`{only}` is not a domain or alias domain declared in {}", args.dir.display()));
+        }
+    }
+
+    let rt = runtime();
+    let live = rt.block_on(live_dkim(&args, &settings, printer))?;
+    let declared = crate::kinds::dkim::declared(&crate::kinds::Resolver::new(&loaded));
+    let mut rows: Vec<Row> = dns::host_records(&hostname).into_iter().map(Row::unchecked).collect();
+    for (name, alias) in names {
+        let decl = declared.iter().find(|d| d.domain == name);
+        // The key the server signs with; else a supplied one; else apply has yet to make it.
+        let dkim = match (live.get(&name), decl) {
+            (Some((selector, public)), decl) => Some(DkimKey::Key {
+                selector: selector.clone().or(decl.map(|d| d.selector.clone())).unwrap_or_else(|| "dkim".into()),
+                public: public.clone(),
+            }),
+            (None, Some(d)) => Some(match &d.supplied {
+                Some(secret) => {
+                    let pem = secret.reveal().map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
+                    let public = crate::kinds::dkim::public_b64(&pem).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
+                    DkimKey::Key { selector: d.selector.clone(), public }
+                }
+                None => DkimKey::Pending { selector: d.selector.clone() },
+            }),
+            (None, None) => None,
+        };
+        let domain = Domain { name, alias, dkim };
+        rows.extend(dns::domain_records(&hostname, &domain).into_iter().map(Row::unchecked));
+    }
+
+    let checked = args.check || args.resolver.is_some();
+    if checked {
+        let _guard = rt.enter();
+        let lookups = Lookups { rt: &rt, resolver: resolver(args.resolver)? };
+        check(&mut rows, &hostname, &lookups)?;
+    }
+    printer.out(&match args.format {
+        DnsFormat::Table => dns::table(&rows, checked, printer.color_stdout()),
+        DnsFormat::Json => format!("{:#}", dns::json(&hostname, checked, &rows)),
+        DnsFormat::Bind => dns::bind(&rows),
+    });
+    let failed = rows.iter().filter(|r| r.failed()).count();
+    if checked && failed > 0 {
+        printer.err(&format!("{failed} required record(s) missing or wrong"));
+        return Ok(ExitStatus::Changes);
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Per domain, the live DKIM selector (if any) and public key. `dns` never creates a database:
+/// a SQLite target that does not exist yet has no keys.
+async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<HashMap<String, (Option<String>, String)>, String> {
+    let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.into());
+    if let Some(file) = url.strip_prefix("sqlite:").map(|p| p.strip_prefix("//").unwrap_or(p))
+        && !Path::new(file).exists()
+    {
+        printer.err(&format!("note: {url} does not exist yet; DKIM keys come from `dkim_private_key` only"));
+        return Ok(HashMap::new());
+    }
+    let targs = TargetArgs {
+        dir: args.dir.clone(),
+        target: args.target.clone(),
+        redis: args.redis.clone(),
+        memcached: None,
+        allow_delete: Vec::new(),
+        force: false,
+        lock_timeout: 0,
+    };
+    let (db, kv, _) = connect(&targs, Some(settings), printer).await.map_err(|()| String::new())?;
+    let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| e.to_string())?;
+    let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| e.to_string())?;
+    db.close().await;
+    Ok(public.into_iter().filter(|(_, p)| !p.is_empty()).map(|(d, p)| (d.clone(), (selectors.get(&d).cloned(), p))).collect())
+}
+
+fn resolver(server: Option<SocketAddr>) -> Result<TokioResolver, String> {
+    let mut builder = match server {
+        Some(addr) => {
+            let conn = |mut c: ConnectionConfig| {
+                c.port = addr.port();
+                c
+            };
+            let ns = NameServerConfig::new(addr.ip(), true, vec![conn(ConnectionConfig::udp()), conn(ConnectionConfig::tcp())]);
+            Resolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![ns]), TokioRuntimeProvider::default())
+        }
+        None => TokioResolver::builder_tokio().map_err(|e| format!("cannot read the system's resolver configuration: {e}"))?,
+    };
+    let opts = builder.options_mut();
+    opts.timeout = Duration::from_secs(3);
+    opts.attempts = 2;
+    builder.build().map_err(|e| format!("cannot set up the DNS resolver: {e}"))
+}
+
+struct Lookups<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    resolver: TokioResolver,
+}
+
+impl Lookups<'_> {
+    /// The values of one name and type, as `dns` compares them; no records is an empty list.
+    fn get(&self, name: &str, t: RType) -> Result<Vec<String>, String> {
+        let rtype = match t {
+            RType::A => RecordType::A,
+            RType::AAAA => RecordType::AAAA,
+            RType::CNAME => RecordType::CNAME,
+            RType::MX => RecordType::MX,
+            RType::TXT => RecordType::TXT,
+            RType::SRV => RecordType::SRV,
+            RType::TLSA => RecordType::TLSA,
+        };
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match self.rt.block_on(self.resolver.lookup(fqdn.as_str(), rtype)) {
+            Ok(found) => Ok(found.answers().iter().filter(|r| r.record_type() == rtype).map(|r| text(&r.data)).collect()),
+            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(format!("DNS lookup of {name} {}: {e}", t.as_str())),
+        }
+    }
+}
+
+/// Record data as text: TXT strings joined (as DKIM and SPF read them), names without the final dot.
+fn text(data: &RData) -> String {
+    match data {
+        RData::TXT(txt) => txt.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect(),
+        other => other.to_string().trim_end_matches('.').to_string(),
+    }
+}
+
+fn check(rows: &mut [Row], hostname: &str, dns: &Lookups) -> Result<(), String> {
+    let mut host_ips: Vec<IpAddr> = Vec::new();
+    for t in [RType::A, RType::AAAA] {
+        host_ips.extend(dns.get(hostname, t)?.iter().filter_map(|a| a.parse::<IpAddr>().ok()));
+    }
+    for row in rows {
+        let e = &row.expected;
+        let mut found = dns.get(&e.name, e.rtype)?;
+        if e.rtype == RType::CNAME && found.is_empty() {
+            // As in mailcow, an A record with the server's address does instead of the CNAME.
+            let a = dns.get(&e.name, RType::A)?;
+            if a.iter().any(|x| x.parse().is_ok_and(|ip| host_ips.contains(&ip))) {
+                found = vec![hostname.to_string()];
+            } else {
+                found = a;
+            }
+        }
+        let found = dns::relevant(e, found);
+        let mut lookup = |n: &str, t: RType| dns.get(n, t).unwrap_or_default();
+        row.status = Some(dns::judge(e, &found, &host_ips, &mut lookup));
+        row.found = Some(found);
+    }
+    Ok(())
+}
