@@ -42,13 +42,18 @@ pub fn git_commit(dir: &Path) -> String {
     }
 }
 
+/// At most this many changes are listed one by one: a 100,000-object apply would not fit a
+/// TEXT column, and the history is for reading, not replaying.
+const LISTED: usize = 500;
+
 pub fn summary(plan: &Plan) -> serde_json::Value {
-    let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", serde_json::to_value(c.action).unwrap().as_str().unwrap_or(""), c.kind, c.key)).collect();
+    let changes: Vec<String> = plan.changes.iter().take(LISTED).map(|c| format!("{} {} {}", serde_json::to_value(c.action).unwrap().as_str().unwrap_or(""), c.kind, c.key)).collect();
     serde_json::json!({
         "create": plan.count(Action::Create),
         "update": plan.count(Action::Update),
         "delete": plan.count(Action::Delete),
         "changes": changes,
+        "not_listed": plan.changes.len().saturating_sub(LISTED),
     })
 }
 

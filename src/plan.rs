@@ -177,7 +177,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     }
     changes.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
-    let problems = safety(&changes, desired, &live, policy);
+    let problems = safety(&changes, desired, &desired_keys, &live, policy);
     Plan { changes, unmanaged, problems }
 }
 
@@ -194,7 +194,7 @@ fn update(desired: &Record, live: &Record) -> Option<Change> {
 }
 
 /// Consent for destroying mail, the change threshold and the empty-set guard.
-fn safety(changes: &[Change], desired: &[Record], live: &[&Record], policy: &Policy) -> Vec<String> {
+fn safety(changes: &[Change], desired: &[Record], desired_keys: &HashSet<(Kind, &str)>, live: &[&Record], policy: &Policy) -> Vec<String> {
     let mut problems = Vec::new();
     for c in changes.iter().filter(|c| c.action == Action::Delete && NEEDS_CONSENT.contains(&c.kind)) {
         if !policy.allow_delete.iter().any(|a| a == c.kind.name() || *a == c.key) {
@@ -210,7 +210,11 @@ fn safety(changes: &[Change], desired: &[Record], live: &[&Record], policy: &Pol
     for kind in Kind::ALL {
         let managed = live.iter().filter(|r| r.kind == kind && policy.owned.contains(&(kind, r.key.clone()))).count();
         let changing = changes.iter().filter(|c| c.kind == kind && c.action != Action::Create).count();
-        let removing = changes.iter().filter(|c| c.kind == kind && (c.action == Action::Delete || c.desired.as_ref().is_some_and(|d| !desired.contains(d)))).count();
+        // Removed: deleted, or disabled by pruning (an update of something no longer declared).
+        let removing = changes
+            .iter()
+            .filter(|c| c.kind == kind && (c.action == Action::Delete || (c.action == Action::Update && !desired_keys.contains(&(c.kind, c.key.as_str())))))
+            .count();
         if managed >= THRESHOLD_MIN && changing * 100 > managed * policy.max_change_percent as usize {
             problems.push(format!(
                 "{changing} of {managed} managed {} would change, more than {}%: check the plan, then pass --force",

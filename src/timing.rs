@@ -16,3 +16,12 @@ pub fn lap(phase: &str, since: Instant) -> Instant {
     }
     now
 }
+
+/// Reports one statement that took longer than 100 ms, with the start of its SQL.
+pub fn slow(sql: &str, since: Instant) {
+    let took = since.elapsed();
+    if enabled() && took.as_millis() >= 100 {
+        let head: String = sql.chars().take(90).collect();
+        eprintln!("timing slow stmt {:>8.1} ms  {head}", took.as_secs_f64() * 1000.0);
+    }
+}

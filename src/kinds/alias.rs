@@ -103,6 +103,11 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             out.sql("DELETE FROM sender_acl WHERE send_as = ?", vec![t(a)]);
         }
     }
-    out.effects.insert(super::Effect::SogoRebuild);
+    // The users whose SOGo alias list may change: the targets before and after.
+    for r in [&c.live, &c.desired].into_iter().flatten() {
+        for g in r.text("goto").split(',').filter(|g| g.contains('@')) {
+            out.effects.insert(super::Effect::SogoRefresh(g.to_string()));
+        }
+    }
     Ok(())
 }

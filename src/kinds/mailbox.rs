@@ -360,12 +360,13 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                 if targets.len() > 1 && targets.contains(&u) {
                     let rest: Vec<&str> = targets.into_iter().filter(|g| *g != u).collect();
                     out.sql("UPDATE alias SET goto = ? WHERE address = ?", vec![t(&rest.join(",")), t(row.s(1))]);
+                    out.effects.extend(rest.iter().map(|g| super::Effect::SogoRefresh(g.to_string())));
                 }
             }
             out.hdel("RL_VALUE", u);
         }
     }
-    out.effects.insert(super::Effect::SogoRebuild);
+    out.effects.insert(super::Effect::SogoRefresh(u.to_string()));
     Ok(())
 }
 

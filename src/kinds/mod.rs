@@ -149,6 +149,9 @@ pub enum Effect {
     Hdel { key: &'static str, field: String },
     /// Rebuild `_sogo_static_view` (inside the transaction) and flush memcached after it.
     SogoRebuild,
+    /// Rebuild only this user's `_sogo_static_view` row (then flush memcached): what mailcow's
+    /// incremental update does, and what keeps a small change on a large server fast.
+    SogoRefresh(String),
 }
 
 /// What one apply writes.
@@ -182,6 +185,8 @@ pub struct WriteCtx<'a> {
     pub desired: &'a Desired,
     /// relay host hostname → id, including ids given to relay hosts created in this apply.
     pub relay_ids: HashMap<String, i64>,
+    /// DKIM keys generated ahead, in parallel (see dkim::pregenerate).
+    pub dkim_keys: HashMap<String, Result<String, WriteError>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -60,7 +60,7 @@ pub enum Arg {
 }
 
 /// One statement: portable SQL with `?` placeholders, and its arguments in order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Stmt {
     pub sql: String,
     pub args: Vec<Arg>,
@@ -188,7 +188,10 @@ impl Db {
                 let mut tx = pool.begin().await.map_err(|e| self.tx_error(&e))?;
                 for (index, stmt) in stmts.iter().enumerate() {
                     let q = bind_args!(sqlx::query::<MySql>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
-                    if let Err(e) = tx.execute(q).await {
+                    let started = std::time::Instant::now();
+                    let result = tx.execute(q).await;
+                    crate::timing::slow(&stmt.sql, started);
+                    if let Err(e) = result {
                         // Dropping the transaction would roll back too; do it now, explicitly.
                         let _ = tx.rollback().await;
                         return Err(self.stmt_error(index, stmts.len(), stmt, &e));
@@ -203,7 +206,10 @@ impl Db {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.tx_error(&e))?;
                 for (index, stmt) in stmts.iter().enumerate() {
                     let q = bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
-                    if let Err(e) = tx.execute(q).await {
+                    let started = std::time::Instant::now();
+                    let result = tx.execute(q).await;
+                    crate::timing::slow(&stmt.sql, started);
+                    if let Err(e) = result {
                         let _ = tx.rollback().await;
                         return Err(self.stmt_error(index, stmts.len(), stmt, &e));
                     }

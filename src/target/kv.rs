@@ -61,16 +61,25 @@ impl Kv {
                 Ok(())
             }
             Kv::Table(db) => {
+                // A Redis hash never holds a field twice: deletes first, then batched upserts.
+                let arg = |s: &str| Arg::Text(s.to_string());
+                let (sets, dels): (Vec<_>, Vec<_>) = ops.iter().partition(|(_, _, v)| v.is_some());
+                let mut by_key: std::collections::BTreeMap<&str, Vec<Arg>> = Default::default();
+                for (k, f, _) in dels {
+                    by_key.entry(k).or_default().push(arg(f));
+                }
                 let mut stmts = Vec::new();
-                for (k, f, v) in ops {
-                    let key = vec![Arg::Text(k.to_string()), Arg::Text(f.to_string())];
-                    stmts.push(Stmt { sql: "DELETE FROM mailplane_kv WHERE k = ? AND f = ?".into(), args: key.clone() });
-                    if let Some(v) = v {
-                        let mut args = key;
-                        args.push(Arg::Text(v.to_string()));
-                        stmts.push(Stmt { sql: "INSERT INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args });
+                for (k, fields) in by_key {
+                    for chunk in fields.chunks(10_000) {
+                        let sql = format!("DELETE FROM mailplane_kv WHERE k = ? AND f IN ({})", vec!["?"; chunk.len()].join(", "));
+                        stmts.push(Stmt { sql, args: std::iter::once(arg(k)).chain(chunk.iter().cloned()).collect() });
                     }
                 }
+                stmts.extend(super::batch::batch(
+                    sets.iter()
+                        .map(|(k, f, v)| vec![Stmt { sql: "INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args: vec![arg(k), arg(f), arg(v.unwrap_or(""))] }])
+                        .collect(),
+                ));
                 Ok(db.execute_all(&stmts).await?)
             }
         }

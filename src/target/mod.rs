@@ -3,6 +3,7 @@
 //! - [`db`]: the SQL database (mailcow's MariaDB, or the embedded SQLite file).
 //! - [`kv`]: the Redis hashes mailcow keeps beside it (a table on the embedded target).
 
+pub mod batch;
 pub mod db;
 pub mod kv;
 
