@@ -126,17 +126,19 @@ impl Http {
         let mut source: Option<&dyn std::error::Error> = Some(e);
         let mut innermost = e.to_string();
         while let Some(s) = source {
+            if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+                return Problem::Tls(tls.to_string());
+            }
+            innermost = s.to_string();
+            source = s.source();
             if let Some(io) = s.downcast_ref::<std::io::Error>() {
                 match io.kind() {
                     std::io::ErrorKind::ConnectionRefused => return Problem::Connect("connection refused".into()),
                     std::io::ErrorKind::TimedOut => return Problem::Timeout(self.secs),
-                    // rustls reports a failed handshake (certificate, protocol) as invalid data.
-                    std::io::ErrorKind::InvalidData => return Problem::Tls(io.to_string()),
-                    _ => {}
+                    // An io::Error's source() skips the error it wraps, where rustls's error is.
+                    _ => source = io.get_ref().map(|inner| inner as &dyn std::error::Error),
                 }
             }
-            innermost = s.to_string();
-            source = s.source();
         }
         if e.is_connect() { Problem::Connect(innermost) } else { Problem::Other(innermost) }
     }
@@ -342,7 +344,12 @@ pub async fn check_generic(p: &OidcProvider, s: &Settings) -> Report {
     let mut doc = None;
     let candidates = discovery_candidates(&p.authorize_url);
     for url in &candidates {
-        if let Ok((200, Some(d))) = http.get_json(url).await
+        let answer = http.get_json(url).await;
+        // All candidates share the host: one that does not answer will not answer the next.
+        if answer.is_err() {
+            break;
+        }
+        if let Ok((200, Some(d))) = answer
             && d.get("issuer").is_some_and(Value::is_string)
         {
             let issuer = announced(Some(&d), "issuer").unwrap_or_default().to_string();

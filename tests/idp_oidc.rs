@@ -110,3 +110,12 @@ fn an_unreachable_provider_cannot_connect() {
     assert_eq!(code, 1);
     assert!(err.contains("error: discovery http://127.0.0.1:1/realms/mailplane/.well-known/openid-configuration: cannot connect: connection refused"), "{err}");
 }
+
+#[test]
+fn https_to_a_plain_http_provider_is_a_tls_error() {
+    let Some(url) = oidc_url() else { return };
+    let https = url.replacen("http://", "https://", 1);
+    let (code, out, err) = idp_test(&keycloak(&https, "mailplane", ""), SECRET);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("error: discovery https://127.0.0.1:") && err.contains(": TLS error: "), "{err}");
+}
