@@ -393,6 +393,14 @@ mod tests {
     }
 
     #[test]
+    fn keycloak_users_are_read_like_mailcow_sync_reads_them() {
+        let v = serde_json::json!({"username": "alice", "email": "alice@example.org", "attributes": {"mailcow_template": ["staff", "x"]}});
+        let u = user(&v);
+        assert_eq!((u.username.as_str(), u.email.as_deref(), u.template_attribute.as_deref()), ("alice", Some("alice@example.org"), Some("staff")));
+        assert_eq!(user(&serde_json::json!({"username": "bob"})).template_attribute, None);
+    }
+
+    #[test]
     fn trailing_slashes_do_not_matter() {
         assert!(same("https://k/realms/x/", "https://k/realms/x"));
         assert!(!same("https://k/realms/x", "https://k/realms/y"));

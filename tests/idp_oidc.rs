@@ -1,6 +1,7 @@
 //! `mailplane idp test` for Keycloak and generic OIDC against the real OpenID Connect provider
 //! started by scripts/services.sh: django-oidc-provider at Keycloak's URL layout (realm
-//! `mailplane`), confidential client `mailcow` / `mailcow-secret` allowed client_credentials.
+//! `mailplane`), confidential client `mailcow` / `mailcow-secret` allowed client_credentials, and
+//! `mailcow-no-service` (same secret) that gets no client_credentials token.
 
 use assert_cmd::Command;
 
@@ -33,15 +34,23 @@ fn idp_test(provider: &str, secret: &str) -> (i32, String, String) {
 }
 
 fn keycloak(url: &str, realm: &str, extra: &str) -> String {
+    keycloak_client(url, realm, "mailcow", extra)
+}
+
+fn keycloak_client(url: &str, realm: &str, client_id: &str, extra: &str) -> String {
     format!(
-        "  keycloak:\n    server_url: {url}/\n    realm: {realm}\n    client_id: mailcow\n    client_secret: {{env: MP_OIDC_SECRET}}\n    redirect_url: https://mail.example.org\n    version: 26.1.3\n{extra}"
+        "  keycloak:\n    server_url: {url}/\n    realm: {realm}\n    client_id: {client_id}\n    client_secret: {{env: MP_OIDC_SECRET}}\n    redirect_url: https://mail.example.org\n    version: 26.1.3\n{extra}"
     )
 }
 
 fn generic(base: &str) -> String {
+    generic_client(base, "mailcow")
+}
+
+fn generic_client(base: &str, client_id: &str) -> String {
     let oidc = format!("{base}/protocol/openid-connect");
     format!(
-        "  generic_oidc:\n    authorize_url: {oidc}/auth\n    token_url: {oidc}/token\n    userinfo_url: {oidc}/userinfo\n    client_id: mailcow\n    client_secret: {{env: MP_OIDC_SECRET}}\n    redirect_url: https://mail.example.org\n"
+        "  generic_oidc:\n    authorize_url: {oidc}/auth\n    token_url: {oidc}/token\n    userinfo_url: {oidc}/userinfo\n    client_id: {client_id}\n    client_secret: {{env: MP_OIDC_SECRET}}\n    redirect_url: https://mail.example.org\n"
     )
 }
 
@@ -118,4 +127,16 @@ fn https_to_a_plain_http_provider_is_a_tls_error() {
     let (code, out, err) = idp_test(&keycloak(&https, "mailplane", ""), SECRET);
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("error: discovery https://127.0.0.1:") && err.contains(": TLS error: "), "{err}");
+}
+
+#[test]
+fn accepted_credentials_without_a_token_are_a_note_unless_user_import_needs_one() {
+    let Some(url) = oidc_url() else { return };
+    let (code, out, err) = idp_test(&generic_client(&format!("{url}/realms/mailplane"), "mailcow-no-service"), SECRET);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("note  token") && out.contains("client `mailcow-no-service` was not refused as invalid, but got no client_credentials token (invalid_scope"), "{out}");
+
+    let (code, out, err) = idp_test(&keycloak_client(&url, "mailplane", "mailcow-no-service", "    periodic_sync: true\n"), SECRET);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("error: users ") && err.contains("mailcow's user import and sync need one: enable service accounts for the client"), "{err}");
 }
