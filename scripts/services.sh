@@ -2,7 +2,8 @@
 # Real services for mailplane's integration tests (Debian 12, as root, no systemd).
 #
 #   scripts/services.sh install   apt-get the packages (skipped when all are installed)
-#   scripts/services.sh start     (re)start MariaDB, Redis, memcached, slapd from a clean state
+#   scripts/services.sh start     (re)start MariaDB, Redis, memcached, slapd, nsd and the OpenID
+#                                 Connect provider from a clean state
 #   scripts/services.sh stop      stop what `start` started (by saved pid)
 #   scripts/services.sh env       print the MAILPLANE_TEST_* exports for the tests
 #   scripts/services.sh dns-start DIR PORT ORIGIN ZONEFILE [ORIGIN ZONEFILE...]
@@ -10,6 +11,8 @@
 #                                 zones, state and pid (DIR/nsd.pid) in DIR; `start` runs one for
 #                                 tests/fixtures/dns/ and tests start their own for zones they write
 #   scripts/services.sh dns-stop DIR   stop the nsd started with that DIR
+#   scripts/services.sh oidc-start  only the OpenID Connect provider (for working on `idp test`)
+#   scripts/services.sh oidc-stop   stop it
 #
 # Everything lives under $MAILPLANE_SERVICES_DIR (default /tmp/mailplane-services) and listens
 # on 127.0.0.1 only, on non-default ports so that a developer's own services don't clash.
@@ -19,6 +22,8 @@
 # itself. Redis and memcached are ONE instance for all tests: a test must use its own Redis db
 # number (0..63 here) and must not FLUSHALL / flush_all what other tests may be using.
 # Dovecot and Rspamd are not started; tests run doveadm/doveconf/rspamadm as plain commands.
+# The OpenID Connect provider is django-oidc-provider (scripts/oidc/) under gunicorn, laid out
+# like a Keycloak realm `mailplane`; tests only read from it (client_credentials tokens aside).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,18 +36,26 @@ REDIS_PORT=${MAILPLANE_REDIS_PORT:-16379}
 MEMCACHED_PORT=${MAILPLANE_MEMCACHED_PORT:-11311}
 LDAP_PORT=${MAILPLANE_LDAP_PORT:-13389}
 DNS_PORT=${MAILPLANE_DNS_PORT:-15353}
+OIDC_PORT=${MAILPLANE_OIDC_PORT:-18080}
 DB_USER=mailplane DB_PASS=mailplane
 LDAP_SUFFIX=dc=example,dc=org
 LDAP_BIND_DN=cn=admin,dc=example,dc=org LDAP_BIND_PW=adminpass
 
 PACKAGES=(mariadb-server mariadb-client redis-server memcached slapd ldap-utils
   postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3 openssl nsd)
+# The OpenID Connect provider, from PyPI (Debian has no OP); pinned so the tests' output holds.
+PY_PACKAGES=(django-oidc-provider==0.9.0 'Django>=5.2,<5.3' 'gunicorn>=23,<28')
 
 log() { echo "[services] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- install
 cmd_install() {
+  if python3 -c 'import oidc_provider, django, gunicorn' 2>/dev/null; then
+    log "python packages already installed"
+  else
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${PY_PACKAGES[@]}"
+  fi
   local missing=() p
   for p in "${PACKAGES[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
@@ -107,7 +120,7 @@ stop_pid() {  # stop_pid <name> <pidfile>: TERM, wait up to 30 s, then KILL
   [ -n "$pid" ] && alive "$pid" || return 0
   # A pidfile that outlived its daemon (reboot) may name an unrelated process by now.
   case $(readlink "/proc/$pid/exe" 2>/dev/null) in
-    */mariadbd | */redis-server | */redis-check-rdb | */memcached | */slapd | */nsd) ;;
+    */mariadbd | */redis-server | */redis-check-rdb | */memcached | */slapd | */nsd | */python3*) ;;
     *) log "$name: pid $pid is not one of our daemons; not touching it"; return 0 ;;
   esac
   local t0=$EPOCHREALTIME
@@ -216,6 +229,21 @@ EOF
     ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -s base -b "$LDAP_SUFFIX" 1.1
 }
 
+# django-oidc-provider under gunicorn (its master in the foreground, so $! is gunicorn), with a
+# fresh SQLite database holding the client `mailcow` / `mailcow-secret` (scripts/oidc/).
+start_oidc() {
+  local O=$DIR/oidc src=$ROOT/scripts/oidc url
+  rm -rf "$O"; mkdir -p "$O" "$DIR/pids"
+  ! port_open "$OIDC_PORT" || die "127.0.0.1:$OIDC_PORT is already in use"
+  export MAILPLANE_OIDC_DB=$O/db.sqlite3
+  (cd "$src" && python3 manage.py migrate -v0 && python3 manage.py seed) >"$O/setup.log" 2>&1 \
+    || { cat "$O/setup.log" >&2; die "setting up the OpenID Connect provider failed"; }
+  spawn oidc "$O/gunicorn.log" python3 -m gunicorn --chdir "$src" --bind "127.0.0.1:$OIDC_PORT" \
+    --workers 2 --access-logfile - oidc_site.wsgi:application
+  url=http://127.0.0.1:$OIDC_PORT/realms/mailplane/.well-known/openid-configuration
+  ready_or_die oidc "$O/gunicorn.log" curl -sf -o /dev/null "$url"
+}
+
 # nsd_start <dir> <port> <origin> <zonefile> [<origin> <zonefile>...]: authoritative only, no
 # zone transfers, no remote control; runs as root in the foreground (so $! is nsd), pid in <dir>.
 nsd_start() {
@@ -297,10 +325,10 @@ EOF
 cmd_start() {
   cmd_stop
   local sub port
-  for sub in mariadb redis memcached ldap postfix postfix-queue postfix-data dns; do rm -rf "${DIR:?}/$sub"; done
+  for sub in mariadb redis memcached ldap postfix postfix-queue postfix-data dns oidc; do rm -rf "${DIR:?}/$sub"; done
   mkdir -p "$DIR/pids"
   # A stray server on our port would answer the readiness checks and fool the tests.
-  for port in $MYSQL_PORT $REDIS_PORT $MEMCACHED_PORT $LDAP_PORT $DNS_PORT; do
+  for port in $MYSQL_PORT $REDIS_PORT $MEMCACHED_PORT $LDAP_PORT $DNS_PORT $OIDC_PORT; do
     ! port_open $port || die "127.0.0.1:$port is already in use by a process not started from $DIR"
   done
   start_mariadb
@@ -308,6 +336,7 @@ cmd_start() {
   start_memcached
   start_slapd
   start_dns
+  start_oidc
   prepare_postfix
   local b
   for b in doveadm doveconf rspamadm postmap sqlite3; do
@@ -336,6 +365,7 @@ export MAILPLANE_TEST_LDAP_BIND_DN=$LDAP_BIND_DN
 export MAILPLANE_TEST_LDAP_BIND_PW=$LDAP_BIND_PW
 export MAILPLANE_TEST_POSTFIX_CONFIG_DIR=$DIR/postfix
 export MAILPLANE_TEST_DNS=127.0.0.1:$DNS_PORT
+export MAILPLANE_TEST_OIDC_URL=http://127.0.0.1:$OIDC_PORT
 EOF
 }
 
@@ -346,5 +376,7 @@ case ${1:-} in
   env) cmd_env ;;
   dns-start) shift; nsd_start "$@" ;;
   dns-stop) [ -n "${2:-}" ] || die "usage: dns-stop DIR"; stop_pid nsd "$2/nsd.pid" ;;
-  *) echo "usage: $0 install|start|stop|env|dns-start|dns-stop" >&2; exit 2 ;;
+  oidc-start) stop_pid oidc "$DIR/pids/oidc.pid"; start_oidc ;;
+  oidc-stop) stop_pid oidc "$DIR/pids/oidc.pid" ;;
+  *) echo "usage: $0 install|start|stop|env|dns-start|dns-stop|oidc-start|oidc-stop" >&2; exit 2 ;;
 esac

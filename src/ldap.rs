@@ -144,6 +144,5 @@ pub async fn fetch_users(s: &Settings<'_>) -> Result<Found, Problem> {
 
 /// Which template a user gets: the mapping for its attribute value, else the default (on create).
 pub fn template_for<'a>(p: &'a LdapProvider, attribute: Option<&str>) -> Option<&'a str> {
-    let mapped = attribute.and_then(|a| p.mappings.iter().find(|m| m.value.value == a)).map(|m| m.template.as_str());
-    mapped.or(p.default_template.as_ref().map(|t| t.as_str()))
+    crate::model::template_for(&p.mappings, p.default_template.as_ref(), attribute)
 }

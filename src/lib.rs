@@ -16,6 +16,7 @@ pub mod load;
 pub mod lock;
 pub mod model;
 pub mod observe;
+pub mod oidc;
 pub mod password;
 pub mod plan;
 pub mod planfile;

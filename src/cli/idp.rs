@@ -1,5 +1,7 @@
-//! `mailplane idp test [DIR]`: check the declared identity provider for real — connect, bind,
-//! search — and show who matches and which template each user gets.
+//! `mailplane idp test [DIR]`: check the declared identity provider for real and show what it
+//! returns. LDAP: connect, bind, search, and which template each user gets. Keycloak and
+//! generic OIDC: discovery, the endpoints mailcow uses, the client's credentials, and for
+//! Keycloak's user import the admin API's users.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +10,8 @@ use clap::Subcommand;
 
 use super::target::runtime;
 use crate::ldap;
-use crate::model::IdentityProvider;
+use crate::model::{IdentityProvider, LdapProvider};
+use crate::oidc::{self, Outcome};
 use crate::printer::{ExitStatus, Printer};
 
 #[derive(Subcommand, Debug)]
@@ -44,10 +47,14 @@ pub fn run(cmd: Command, printer: Printer) -> ExitStatus {
         printer.err("error: no identity_provider is declared in this directory");
         return ExitStatus::Error;
     };
-    let IdentityProvider::Ldap(p) = &idp.value else {
-        printer.err("error: `idp test` checks LDAP providers; Keycloak and generic OIDC checks are not built yet");
-        return ExitStatus::Error;
-    };
+    let timeout = Duration::from_secs(timeout);
+    match &idp.value {
+        IdentityProvider::Ldap(p) => test_ldap(p, timeout, sample, printer),
+        other => test_oidc(other, timeout, sample, printer),
+    }
+}
+
+fn test_ldap(p: &LdapProvider, timeout: Duration, sample: usize, printer: Printer) -> ExitStatus {
     let bind_password = match p.bind_password.as_ref().map(|s| s.reveal()) {
         Some(Ok(pw)) => pw,
         Some(Err(e)) => {
@@ -59,7 +66,7 @@ pub fn run(cmd: Command, printer: Printer) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let settings = ldap::Settings { provider: p, bind_password, timeout: Duration::from_secs(timeout) };
+    let settings = ldap::Settings { provider: p, bind_password, timeout };
     let found = runtime().block_on(ldap::fetch_users(&settings));
     match found {
         Err(problem) => {
@@ -95,4 +102,51 @@ pub fn run(cmd: Command, printer: Printer) -> ExitStatus {
             ExitStatus::Success
         }
     }
+}
+
+/// Keycloak or generic OIDC: every step on its own line, failures on stderr.
+fn test_oidc(idp: &IdentityProvider, timeout: Duration, sample: usize, printer: Printer) -> ExitStatus {
+    let client_secret = match idp.secret().map(|s| s.reveal()) {
+        Some(Ok(secret)) => Some(secret),
+        Some(Err(e)) => {
+            printer.err(&format!("error: client secret: {e}"));
+            return ExitStatus::Error;
+        }
+        None => None,
+    };
+    let settings = oidc::Settings { timeout, sample, client_secret };
+    let report = runtime().block_on(async {
+        match idp {
+            IdentityProvider::Keycloak(p) => {
+                printer.out(&format!("keycloak realm {} at {}, client {}", p.realm.value, p.server_url.value, p.client_id.value));
+                oidc::check_keycloak(p, &settings).await
+            }
+            IdentityProvider::GenericOidc(p) => {
+                printer.out(&format!("generic OIDC provider, client {}", p.client_id.value));
+                oidc::check_generic(p, &settings).await
+            }
+            IdentityProvider::Ldap(_) => unreachable!("LDAP is tested by test_ldap"),
+        }
+    });
+    for step in &report.steps {
+        match &step.outcome {
+            Outcome::Ok(msg) => printer.out(&format!("ok    {:<9}  {}: {msg}", step.what, step.url)),
+            Outcome::Note(msg) => printer.out(&format!("note  {:<9}  {}: {msg}", step.what, step.url)),
+            Outcome::Failed(problem) => printer.err(&format!("error: {} {}: {problem}", step.what, step.url)),
+        }
+    }
+    let mut users = String::new();
+    for u in report.users.iter().take(sample) {
+        let template = idp.template_for(u.template_attribute.as_deref()).unwrap_or("(no template: not provisioned)");
+        users.push_str(&format!(
+            "  {}  {}  mailcow_template={}  → template {template}\n",
+            u.username,
+            u.email.as_deref().unwrap_or("(no email)"),
+            u.template_attribute.as_deref().unwrap_or("(none)")
+        ));
+    }
+    if !users.is_empty() {
+        printer.out(&users);
+    }
+    if report.failed() { ExitStatus::Error } else { ExitStatus::Success }
 }

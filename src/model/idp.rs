@@ -35,6 +35,10 @@ impl IdentityProvider {
             IdentityProvider::GenericOidc(p) => p.default_template.as_ref(),
         }
     }
+    /// Which template a user gets: the mapping for its attribute value, else the default (on create).
+    pub fn template_for(&self, attribute: Option<&str>) -> Option<&str> {
+        template_for(self.mappings(), self.default_template(), attribute)
+    }
     pub fn secret(&self) -> Option<&Located<Secret>> {
         match self {
             IdentityProvider::Ldap(p) => p.bind_password.as_ref(),
@@ -42,6 +46,12 @@ impl IdentityProvider {
             IdentityProvider::GenericOidc(p) => p.client_secret.as_ref(),
         }
     }
+}
+
+/// Which template a user gets: the mapping for its attribute value, else the default (on create).
+pub fn template_for<'a>(mappings: &'a [TemplateMapping], default: Option<&'a Located<String>>, attribute: Option<&str>) -> Option<&'a str> {
+    let mapped = attribute.and_then(|a| mappings.iter().find(|m| m.value.value == a)).map(|m| m.template.as_str());
+    mapped.or(default.map(|t| t.as_str()))
 }
 
 /// Users whose attribute (LDAP `attribute_field`, OIDC claim `mailcow_template`) equals `value` get mailbox template `template`.

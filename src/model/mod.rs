@@ -15,7 +15,7 @@ mod units;
 
 pub use alias::{Alias, SPECIAL_TARGETS};
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
-pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping};
+pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
 pub use mailbox::{
     AuthSource, Mailbox, MailboxAcl, MailboxSettings, MailboxState, MailboxTemplate, PasswordPolicy, Protocol,
