@@ -43,7 +43,9 @@ pub fn git_commit(dir: &Path) -> String {
 }
 
 pub fn summary(plan: &Plan) -> serde_json::Value {
-    let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", serde_json::to_value(c.action).unwrap().as_str().unwrap_or(""), c.kind, c.key)).collect();
+    let action = |a: Action| serde_json::to_value(a).unwrap().as_str().unwrap_or("").to_string();
+    let files = plan.files.iter().map(|f| format!("{} file {}", action(f.action), f.path));
+    let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", action(c.action), c.kind, c.key)).chain(files).collect();
     serde_json::json!({
         "create": plan.count(Action::Create),
         "update": plan.count(Action::Update),

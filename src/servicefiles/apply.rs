@@ -12,7 +12,7 @@ use super::{FileChange, FollowUp, follow_ups};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FilesError {
-    #[error("{} refused by its checker; no file was written:\n  {}", plural(.0.len()), .0.iter().map(Refusal::to_string).collect::<Vec<_>>().join("\n  "))]
+    #[error("{}; no file was written:\n  {}", refused(.0.len()), .0.iter().map(Refusal::to_string).collect::<Vec<_>>().join("\n  "))]
     Refused(Vec<Refusal>),
     #[error("cannot check the service files: {0}")]
     Host(#[from] HostError),
@@ -22,8 +22,8 @@ pub enum FilesError {
     FollowUp { follow_up: FollowUp, error: HostError },
 }
 
-fn plural(n: usize) -> String {
-    if n == 1 { "1 file was".into() } else { format!("{n} files were") }
+fn refused(n: usize) -> String {
+    if n == 1 { "1 file was refused by its checker".into() } else { format!("{n} files were refused by their checkers") }
 }
 
 /// Every check, and that each needed restart or reload can be done. Writes nothing.

@@ -73,7 +73,7 @@ impl std::fmt::Display for FollowUp {
         match self {
             FollowUp::Restart(s) => write!(f, "restart {}", s.name()),
             FollowUp::PostfixReload => f.write_str("postfix reload"),
-            FollowUp::Nothing => f.write_str("nothing (read on change)"),
+            FollowUp::Nothing => f.write_str("nothing, rspamd re-reads maps"),
         }
     }
 }
@@ -150,7 +150,9 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
         };
         if let Some(p) = &services.postfix {
             if let Some(params) = &p.main_cf {
-                main_cf_at.get_or_insert_with(|| at(&services.at));
+                if let Some((first, _)) = params.first() {
+                    main_cf_at.get_or_insert_with(|| at(&first.at));
+                }
                 main_cf.extend(params.iter().map(|(k, v)| format!("{} = {}", k.value, v.as_postfix())));
             }
             for (name, content) in &p.files {
@@ -215,6 +217,9 @@ fn without_myhostname(text: &str) -> String {
 
 /// The changes that make the files on disk equal the declared ones.
 pub fn plan(root: &Path, desired: &[DesiredFile]) -> Result<Vec<FileChange>, String> {
+    if !desired.is_empty() && !root.is_dir() {
+        return Err(format!("services_root `{}` is not a directory; it should be mailcow's data/conf", root.display()));
+    }
     let mut changes = Vec::new();
     for file in desired {
         let old = read_live(root, file).map_err(|e| format!("cannot read {}: {e}", root.join(&file.path).display()))?;
