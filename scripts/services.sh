@@ -36,7 +36,7 @@ LDAP_SUFFIX=dc=example,dc=org
 LDAP_BIND_DN=cn=admin,dc=example,dc=org LDAP_BIND_PW=adminpass
 
 PACKAGES=(mariadb-server mariadb-client redis-server memcached slapd ldap-utils
-  postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3 openssl nsd)
+  postfix postfix-mysql postfix-sqlite postfix-pcre dovecot-core dovecot-mysql dovecot-sqlite dovecot-sieve rspamd sqlite3 openssl nsd)
 
 log() { echo "[services] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
