@@ -151,10 +151,10 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
             Err(e) => return failed(e.to_string()),
         }
     }
-    if let Some(s) = &services {
-        if let Err(e) = s.after_database(p, args.restart_sogo, printer).await {
-            return failed(e);
-        }
+    if let Some(s) = &services
+        && let Err(e) = s.after_database(p, args.restart_sogo, printer).await
+    {
+        return failed(e);
     }
     (ExitStatus::Success, "applied".into())
 }
