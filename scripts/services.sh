@@ -42,7 +42,7 @@ LDAP_SUFFIX=dc=example,dc=org
 LDAP_BIND_DN=cn=admin,dc=example,dc=org LDAP_BIND_PW=adminpass
 
 PACKAGES=(mariadb-server mariadb-client redis-server memcached slapd ldap-utils
-  postfix postfix-mysql postfix-sqlite dovecot-core dovecot-mysql dovecot-sqlite rspamd sqlite3 openssl nsd)
+  postfix postfix-mysql postfix-sqlite postfix-pcre dovecot-core dovecot-mysql dovecot-sqlite dovecot-sieve rspamd sqlite3 openssl nsd)
 # The OpenID Connect provider, from PyPI (Debian has no OP); pinned so the tests' output holds.
 PY_PACKAGES=(django-oidc-provider==0.9.0 'Django>=5.2,<5.3' 'gunicorn>=23,<28')
 

@@ -47,13 +47,15 @@ pub fn git_commit(dir: &Path) -> String {
 const LISTED: usize = 500;
 
 pub fn summary(plan: &Plan) -> serde_json::Value {
-    let changes: Vec<String> = plan.changes.iter().take(LISTED).map(|c| format!("{} {} {}", serde_json::to_value(c.action).unwrap().as_str().unwrap_or(""), c.kind, c.key)).collect();
+    let action = |a: Action| serde_json::to_value(a).unwrap().as_str().unwrap_or("").to_string();
+    let files = plan.files.iter().map(|f| format!("{} file {}", action(f.action), f.path));
+    let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", action(c.action), c.kind, c.key)).chain(files).take(LISTED).collect();
     serde_json::json!({
         "create": plan.count(Action::Create),
         "update": plan.count(Action::Update),
         "delete": plan.count(Action::Delete),
         "changes": changes,
-        "not_listed": plan.changes.len().saturating_sub(LISTED),
+        "not_listed": (plan.changes.len() + plan.files.len()).saturating_sub(LISTED),
     })
 }
 

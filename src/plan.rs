@@ -44,6 +44,10 @@ pub struct Plan {
     pub unmanaged: Vec<Unmanaged>,
     /// Why this plan cannot be applied (e.g. a domain limit mailcow would enforce). Empty when it can.
     pub problems: Vec<String>,
+    /// Service configuration files whose content on disk differs from the declared one
+    /// (filled in by the caller: reading files is I/O).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<crate::servicefiles::FileChange>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -123,7 +127,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.files.is_empty()
     }
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
@@ -178,7 +182,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     changes.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
     let problems = safety(&changes, desired, &desired_keys, &live, policy);
-    Plan { changes, unmanaged, problems }
+    Plan { changes, unmanaged, problems, files: Vec::new() }
 }
 
 fn update(desired: &Record, live: &Record) -> Option<Change> {

@@ -5,6 +5,7 @@ use owo_colors::OwoColorize;
 use serde_json::{Value as Json, json};
 
 use crate::plan::{Action, Change, Plan};
+use crate::servicefiles::FileChange;
 use crate::record::Value;
 
 /// Fields that only say mailcow's side rows are in place: always true on create, so not shown there.
@@ -36,12 +37,36 @@ pub fn summary(plan: &Plan) -> String {
     if plan.is_empty() {
         return "No changes. The live server matches the desired state.".into();
     }
+    let files = match plan.files.len() {
+        0 => String::new(),
+        1 => "; 1 file to change".into(),
+        n => format!("; {n} files to change"),
+    };
     format!(
-        "Plan: {} to create, {} to update, {} to delete.",
+        "Plan: {} to create, {} to update, {} to delete{files}.",
         plan.count(Action::Create),
         plan.count(Action::Update),
         plan.count(Action::Delete)
     )
+}
+
+/// A file change: its head line, then its unified diff indented, `+`/`-` lines coloured.
+fn human_file(f: &FileChange, color: bool) -> String {
+    let head = format!("{} file {}  (then: {})", symbol(f.action), f.path, f.then);
+    let mut s = format!("  {}\n", paint(f.action, &head, color));
+    for line in f.diff().lines() {
+        let styled = match line.as_bytes().first() {
+            _ if !color => line.to_string(),
+            _ if line.starts_with("+++") || line.starts_with("---") => line.bold().to_string(),
+            Some(b'+') => line.green().to_string(),
+            Some(b'-') => line.red().to_string(),
+            Some(b'@') => line.cyan().to_string(),
+            _ => line.to_string(),
+        };
+        s.push_str(&format!("      {styled}\n"));
+    }
+    s.push('\n');
+    s
 }
 
 fn unmanaged_line(plan: &Plan) -> Option<String> {
@@ -72,6 +97,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
             s.push_str(&format!("      {line}\n"));
         }
         s.push('\n');
+    }
+    for f in &plan.files {
+        s.push_str(&human_file(f, color));
     }
     s.push_str(&summary(plan));
     s.push('\n');
@@ -119,7 +147,7 @@ fn json_change(c: &Change) -> Json {
 }
 
 pub fn json(plan: &Plan) -> String {
-    let doc = json!({
+    let mut doc = json!({
         "format_version": JSON_FORMAT_VERSION,
         "summary": {
             "create": plan.count(Action::Create),
@@ -131,6 +159,13 @@ pub fn json(plan: &Plan) -> String {
         "unmanaged": plan.unmanaged.iter().map(|u| json!({"kind": u.kind, "key": u.key})).collect::<Vec<_>>(),
         "problems": plan.problems,
     });
+    // Present only when service files are managed, so plans without them read as before.
+    if !plan.files.is_empty() {
+        let files: Vec<Json> =
+            plan.files.iter().map(|f| json!({"action": f.action, "path": f.path, "then": f.then.to_string(), "diff": f.diff()})).collect();
+        doc["summary"]["files"] = json!(files.len());
+        doc["files"] = json!(files);
+    }
     serde_json::to_string_pretty(&doc).expect("JSON") + "\n"
 }
 
@@ -154,6 +189,9 @@ pub fn markdown(plan: &Plan) -> String {
                 Action::Delete => "removed".into(),
             };
             s.push_str(&format!("| {} | {} | `{}` | {} |\n", symbol(c.action), c.kind, c.key, what.replace('|', "\\|")));
+        }
+        for f in &plan.files {
+            s.push_str(&format!("| {} | file | `{}` | then {} |\n", symbol(f.action), f.path, f.then));
         }
         s.push('\n');
         s.push_str("<details><summary>Full plan</summary>\n\n```text\n");

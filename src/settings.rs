@@ -41,6 +41,52 @@ pub struct SettingsFile {
     /// Turn LDAP users into declared mailboxes (needs an LDAP identity_provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_mailboxes: Option<crate::ldap_source::LdapMailboxes>,
+    /// mailcow's `data/conf` (e.g. `/opt/mailcow-dockerized/data/conf`): where the files declared
+    /// under `services:` live. Relative paths are taken from the desired-state directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services_root: Option<PathBuf>,
+    /// How Postfix, Dovecot and Rspamd run: `docker` (default; mailcow's containers, found by
+    /// their compose labels) or `standalone` (local checkers and the commands in `service_commands`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services_mode: Option<ServicesMode>,
+    /// docker mode: the compose project of mailcow's containers (COMPOSE_PROJECT_NAME; default `mailcowdockerized`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compose_project: Option<String>,
+    /// standalone mode: the shell commands that restart or reload the services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_commands: Option<ServiceCommands>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServicesMode {
+    /// mailcow's containers: checks run inside them (docker exec), restarts go through Docker.
+    #[default]
+    Docker,
+    /// Services on this host: checks run the local postconf/doveconf/sievec/rspamadm.
+    Standalone,
+}
+
+/// Shell commands (run with `sh -c`) that make a service pick up changed files. A command that
+/// is needed but not given is an error at apply time, before anything is written.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceCommands {
+    /// After `postfix/extra.cf` changed, e.g. `systemctl restart postfix`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postfix_restart: Option<String>,
+    /// After a postfix lookup table changed, e.g. `postfix reload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postfix_reload: Option<String>,
+    /// After `dovecot/extra.conf` or a global Sieve script changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dovecot_restart: Option<String>,
+    /// After a file in `rspamd/local.d` or `rspamd/override.d` changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rspamd_restart: Option<String>,
+    /// `apply --restart-sogo` after domains were added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sogo_restart: Option<String>,
 }
 
 pub use crate::plan::PruneMode;

@@ -95,6 +95,17 @@ const CASES: &[Case] = &[
     ("too_many_tags", &[("a.yaml", "domains:\n  - name: a.org\n    tags: [t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13, t14, t15, t16, t17, t18, t19, t20, t21, t22, t23, t24, t25, t26]\n")]),
     ("template_declared_twice", &[("a.yaml", "mailbox_templates:\n  - name: staff\n  - name: staff\n")]),
     ("recipient_map_declared_twice", &[("a.yaml", "domains:\n  - name: a.org\nrecipient_maps:\n  - {old: x@a.org, new: y@a.org}\n  - {old: x@a.org, new: z@a.org}\n")]),
+    ("services_without_root", &[("a.yaml", "services:\n  rspamd:\n    maps:\n      a.map: \"x\\n\"\n")]),
+    ("services_file_names", &[
+        ("mailplane.yaml", "services_root: /opt/mailcow-dockerized/data/conf\n"),
+        ("a.yaml", "services:\n  postfix:\n    files:\n      ../main.cf: x\n      custom.txt: x\n  rspamd:\n    local_d:\n      .hidden.conf: x\n      sub/dir.conf: x\n    override_d:\n      options.inc: {file: missing.inc}\n"),
+    ]),
+    ("services_postfix_parameters", &[
+        ("mailplane.yaml", "services_root: conf\n"),
+        ("a.yaml", "services:\n  postfix:\n    main_cf:\n      myhostname: mail.a.org\n      \"bad name\": 1\n      smtpd_banner: \"a\\nb\"\n      message_size_limit: 1\n"),
+        ("b.yaml", "services:\n  postfix:\n    main_cf:\n      message_size_limit: 2\n  dovecot:\n    extra_conf: x\n"),
+        ("c.yaml", "services:\n  dovecot:\n    extra_conf: y\n"),
+    ]),
     ("several_errors_in_several_files_sorted", &[
         ("b.yaml", "domains:\n  - name: b.org\n    relay_host: nope\n    mailboxes:\n      - local_part: \"a b\"\n"),
         ("a.yaml", "domains:\n  - name: a.org\n    template: nope\n    aliases:\n      - {address: x@a.org, goto: [x@a.org]}\n"),

@@ -3,6 +3,7 @@
 use std::io::{BufRead, IsTerminal};
 
 use super::target::{TargetArgs, prepare, runtime};
+use crate::servicefiles::{self, FollowUp, Host, Service};
 use crate::printer::{ExitStatus, Printer};
 use crate::render;
 
@@ -13,6 +14,9 @@ pub struct Args {
     /// Apply without asking (for CI).
     #[arg(long)]
     auto_approve: bool,
+    /// Restart SOGo (sogo-mailcow) after domains were added, as mailcow's "restart SOGo" option does.
+    #[arg(long)]
+    restart_sogo: bool,
 }
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
@@ -36,7 +40,7 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         let Ok(mut p) = prepare(&target, printer, true).await else { return ExitStatus::Error };
         let started = crate::target::db::now_utc();
         let clock = std::time::Instant::now();
-        let (status, result) = decide_and_apply(&p, saved.as_ref(), args.auto_approve, printer).await;
+        let (status, result) = decide_and_apply(&p, saved.as_ref(), &args, printer).await;
         let entry = crate::journal::Entry {
             id: crate::journal::new_id(),
             started,
@@ -69,7 +73,7 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
 
 /// Everything between reading the live state and the end of the write. Returns the exit status
 /// and the journal's word for the outcome.
-async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::planfile::PlanFile>, auto_approve: bool, printer: Printer) -> (ExitStatus, String) {
+async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::planfile::PlanFile>, args: &Args, printer: Printer) -> (ExitStatus, String) {
     let refuse = |msg: String, why: &str| {
         printer.err(&format!("error: {msg}"));
         (ExitStatus::Error, format!("refused: {why}"))
@@ -97,7 +101,7 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
         };
     }
     // A saved plan was reviewed when it was made: applying the file is the approval.
-    if !auto_approve && saved.is_none() {
+    if !args.auto_approve && saved.is_none() {
         if !std::io::stdin().is_terminal() {
             return refuse("refusing to apply without confirmation; run in a terminal or pass --auto-approve".into(), "no confirmation");
         }
@@ -108,25 +112,119 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
             return refuse("apply cancelled; nothing was written".into(), "cancelled");
         }
     }
+    let failed = |e: String| {
+        printer.err(&format!("error: {e}"));
+        (ExitStatus::Error, format!("failed: {e}"))
+    };
+    let services = match services::connect(p, args.restart_sogo).await {
+        Ok(s) => s,
+        Err(e) => return failed(e),
+    };
+    // Files are checked before the database is touched: a refused file stops the whole apply.
+    if let Some(s) = &services
+        && let Err(e) = s.check_files(p).await
+    {
+        return refuse(e.to_string(), "service files refused by their checkers");
+    }
     let started = std::time::Instant::now();
-    match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref()).await {
-        Ok(a) => {
-            use crate::plan::Action;
-            printer.out(&format!(
-                "Apply complete: {} created, {} updated, {} deleted ({} SQL statements in one transaction, {} Redis updates{}) in {:.2}s.",
-                p.plan.count(Action::Create),
-                p.plan.count(Action::Update),
-                p.plan.count(Action::Delete),
-                a.statements,
-                a.redis_ops,
-                if a.memcached_flushed { ", memcached flushed" } else { "" },
-                started.elapsed().as_secs_f64()
-            ));
-            (ExitStatus::Success, "applied".into())
+    if p.plan.changes.is_empty() {
+        match crate::apply::adopt(&p.desired, &p.live, &p.db).await {
+            Ok(0) => {}
+            Ok(n) => printer.out(&format!("Adopted {n} existing objects: mailplane manages them from now on.")),
+            Err(e) => return failed(e.to_string()),
         }
-        Err(e) => {
-            printer.err(&format!("error: {e}"));
-            (ExitStatus::Error, format!("failed: {e}"))
+    } else {
+        match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref()).await {
+            Ok(a) => {
+                use crate::plan::Action;
+                printer.out(&format!(
+                    "Apply complete: {} created, {} updated, {} deleted ({} SQL statements in one transaction, {} Redis updates{}) in {:.2}s.",
+                    p.plan.count(Action::Create),
+                    p.plan.count(Action::Update),
+                    p.plan.count(Action::Delete),
+                    a.statements,
+                    a.redis_ops,
+                    if a.memcached_flushed { ", memcached flushed" } else { "" },
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            Err(e) => return failed(e.to_string()),
+        }
+    }
+    if let Some(s) = &services
+        && let Err(e) = s.after_database(p, args.restart_sogo, printer).await
+    {
+        return failed(e);
+    }
+    (ExitStatus::Success, "applied".into())
+}
+
+/// The mail services beside the database: service files, dovecot's auth cache, SOGo.
+mod services {
+    use super::*;
+    use crate::plan::{Action, Plan};
+
+    pub struct Services {
+        host: Host,
+        root: std::path::PathBuf,
+    }
+
+    /// Mailbox fields whose change must not wait for dovecot's auth cache to expire.
+    const AUTH_FIELDS: [&str; 4] = ["password", "state", "authsource", "protocols"];
+
+    fn needs_auth_flush(plan: &Plan) -> bool {
+        plan.changes.iter().any(|c| {
+            c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field)))
+        })
+    }
+
+    fn adds_domains(plan: &Plan) -> bool {
+        plan.changes.iter().any(|c| c.kind == crate::model::Kind::Domain && c.action == Action::Create)
+    }
+
+    /// Connects only when there is something to do, so a SQLite target never looks for Docker.
+    pub async fn connect(p: &crate::cli::target::Prepared, restart_sogo: bool) -> Result<Option<Services>, String> {
+        let settings = p.loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+        let docker = settings.services_root.is_some() && settings.services_mode.unwrap_or_default() == crate::settings::ServicesMode::Docker;
+        let wanted = !p.plan.files.is_empty() || (restart_sogo && adds_domains(&p.plan)) || (docker && needs_auth_flush(&p.plan));
+        if !wanted {
+            return Ok(None);
+        }
+        let Some(host) = Host::from_settings(&settings).await.map_err(|e| e.to_string())? else {
+            return Err("--restart-sogo needs `services_root` (and `services_mode`) in mailplane.yaml to know how SOGo runs".into());
+        };
+        let root = p.services_root.clone().unwrap_or_default();
+        if restart_sogo && adds_domains(&p.plan) {
+            host.can(FollowUp::Restart(Service::Sogo)).map_err(|e| e.to_string())?;
+        }
+        Ok(Some(Services { host, root }))
+    }
+
+    impl Services {
+        pub async fn check_files(&self, p: &crate::cli::target::Prepared) -> Result<(), servicefiles::FilesError> {
+            if p.plan.files.is_empty() {
+                return Ok(());
+            }
+            servicefiles::check_all(&self.host, &self.root, &p.plan.files).await
+        }
+
+        /// After the database: the auth cache, SOGo, then the files and their restarts.
+        pub async fn after_database(&self, p: &crate::cli::target::Prepared, restart_sogo: bool, printer: Printer) -> Result<(), String> {
+            let done = "the database was updated, but";
+            if needs_auth_flush(&p.plan) && self.host.flush_auth_cache().await.map_err(|e| format!("{done} flushing dovecot's auth cache failed: {e}"))? {
+                printer.out("Flushed dovecot's auth cache (doveadm auth cache flush).");
+            }
+            if restart_sogo && adds_domains(&p.plan) {
+                self.host.follow_up(FollowUp::Restart(Service::Sogo)).await.map_err(|e| format!("{done} restarting SOGo failed: {e}"))?;
+                printer.out("Restarted SOGo.");
+            }
+            if !p.plan.files.is_empty() {
+                let followed = servicefiles::apply(&self.host, &self.root, &p.plan.files).await.map_err(|e| e.to_string())?;
+                let then: Vec<String> = followed.iter().map(ToString::to_string).collect();
+                let then = if then.is_empty() { String::new() } else { format!("; then: {}", then.join(", ")) };
+                printer.out(&format!("Wrote {} service file(s) under {}{then}.", p.plan.files.len(), self.root.display()));
+            }
+            Ok(())
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct Prepared {
     pub memcached: Option<String>,
     /// Held from before the live state was read until the apply is over.
     pub lock: Option<crate::lock::LockGuard>,
+    /// mailcow's `data/conf` when the settings name it (the service files live there).
+    pub services_root: Option<PathBuf>,
 }
 
 /// Returns `Err(())` after printing what went wrong.
@@ -106,8 +108,13 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
+    let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
+    if let Some(root) = &services_root {
+        let files = crate::servicefiles::desired(&loaded).map_err(|errs| fail(format!("cannot read service files:\n  {}", errs.join("\n  "))))?;
+        plan.files = crate::servicefiles::plan(root, &files).map_err(fail)?;
+    }
     crate::timing::lap("plan", t);
-    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock })
+    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
 }
 
 /// Connects to the database and its Redis (or the SQLite file's kv table).

@@ -1,6 +1,8 @@
 //! Every rule mailcow enforces on these objects, plus what a directory of files needs
 //! (unique declarations, resolvable references). All problems are collected in one run.
 
+mod services;
+
 use std::collections::{HashMap, HashSet};
 
 use super::{Diagnostic, Loaded};
@@ -235,6 +237,9 @@ impl<'a> Validator<'a> {
             self.check_transports(file, &doc.transports);
             if let Some(idp) = &doc.identity_provider {
                 self.check_idp(file, idp);
+            }
+            if let Some(services) = &doc.services {
+                self.check_services(file, services);
             }
         }
         self.check_transport_nexthops();

@@ -10,6 +10,7 @@ pub mod names;
 pub mod defaults;
 mod routing;
 mod secret;
+mod services;
 mod settings_macro;
 mod units;
 
@@ -24,6 +25,7 @@ pub use mailbox::{
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Secret, SecretError};
+pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
 pub use units::{Frame, RateLimit, Size};
 
 use schemars::JsonSchema;
@@ -59,6 +61,10 @@ pub struct Document {
     /// The single identity provider (LDAP, Keycloak or generic OIDC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_provider: Option<Located<IdentityProvider>>,
+    /// Configuration files of Postfix, Dovecot and Rspamd (mailcow's `data/conf`); needs
+    /// `services_root` in mailplane.yaml.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<Located<Services>>,
 }
 
 /// The object kinds, in the order parents come before children.

@@ -77,3 +77,22 @@ impl Services {
         admin.close().await;
     }
 }
+
+/// Whether a test that needs these programs (and, with `docker`, a Docker engine) can run.
+/// Outside CI a missing one skips the test with a message; under CI=true it fails.
+pub fn tools(programs: &[&str], docker: bool) -> bool {
+    let found = |p: &str| std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()));
+    let mut missing: Vec<String> = programs.iter().filter(|p| !found(p)).map(|p| p.to_string()).collect();
+    let engine = || std::process::Command::new("docker").arg("info").output().is_ok_and(|o| o.status.success());
+    if docker && !engine() {
+        missing.push("a running Docker engine (`docker info`)".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but these are missing: {} (scripts/services.sh installs the packages)", missing.join(", "));
+    }
+    eprintln!("skipped: missing {} (run scripts/test.sh)", missing.join(", "));
+    false
+}

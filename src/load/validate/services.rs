@@ -1,0 +1,94 @@
+//! `services:`: file names that stay inside their directory, postfix parameters, and that the
+//! settings say where the files live.
+
+use super::Validator;
+use crate::model::{Content, FileName, Located, Services};
+
+/// Longer names are surely a mistake; file systems allow 255 bytes.
+const NAME_LIMIT: usize = 100;
+
+/// A plain file name: no directories, not hidden, no `..`, nothing a shell or rspamd would
+/// read specially.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= NAME_LIMIT
+        && !name.starts_with('.')
+        && !name.contains("..")
+        && !name.contains(".mailplane-")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+/// The endings a file may have in each directory; empty: any.
+const POSTFIX_TABLES: [&str; 2] = [".pcre", ".cidr"];
+const RSPAMD_CONF: [&str; 2] = [".conf", ".inc"];
+
+impl Validator<'_> {
+    pub(super) fn check_services(&mut self, file: usize, services: &Located<Services>) {
+        let has_root = self.l.settings.as_ref().is_some_and(|(_, s)| s.services_root.is_some());
+        if !has_root {
+            self.error_help("services-root", file, services.at, "`services:` needs to know where mailcow's configuration is",
+                "set `services_root: /opt/mailcow-dockerized/data/conf` (mailcow's data/conf) in mailplane.yaml");
+        }
+        if let Some(p) = &services.postfix {
+            if let Some(params) = &p.main_cf {
+                for (name, value) in params {
+                    self.check_param(file, name, value);
+                }
+            }
+            self.check_files(file, "postfix", &POSTFIX_TABLES, &p.files);
+        }
+        if let Some(d) = &services.dovecot {
+            for (name, content) in [("extra.conf", &d.extra_conf), ("global_sieve_before", &d.sieve_before), ("global_sieve_after", &d.sieve_after)] {
+                if let Some(c) = content {
+                    self.claim("service_file", &format!("dovecot/{name}"), "a service file", (file, c.at));
+                    self.check_content(file, c);
+                }
+            }
+        }
+        if let Some(r) = &services.rspamd {
+            self.check_files(file, "rspamd/local.d", &RSPAMD_CONF, &r.local_d);
+            self.check_files(file, "rspamd/override.d", &RSPAMD_CONF, &r.override_d);
+            self.check_files(file, "rspamd/custom", &[], &r.maps);
+        }
+    }
+
+    fn check_files(&mut self, file: usize, dir: &str, endings: &[&str], files: &indexmap::IndexMap<FileName, Located<Content>>) {
+        for (name, content) in files {
+            let bad_ending = !endings.is_empty() && !endings.iter().any(|e| name.ends_with(e));
+            if !plain_name(name) || bad_ending {
+                let allowed = if endings.is_empty() { String::new() } else { format!(" ending in {}", endings.join(" or ")) };
+                self.error_help("invalid-file-name", file, name.at, format!("`{}` is not a file name mailplane writes to {dir}/", name.value),
+                    format!("use a plain name{allowed}: letters, digits and . _ - +, no `/`, no leading dot"));
+                continue;
+            }
+            self.claim("service_file", &format!("{dir}/{}", name.value), "a service file", (file, name.at));
+            self.check_content(file, content);
+        }
+    }
+
+    fn check_param(&mut self, file: usize, name: &FileName, value: &Located<crate::model::Param>) {
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        if !valid {
+            self.error_help("invalid-postfix-parameter", file, name.at, format!("`{}` is not a postfix parameter name", name.value), "parameter names are letters, digits, `_` and `-`, e.g. `message_size_limit`");
+            return;
+        }
+        if name.value == "myhostname" {
+            self.error_help("invalid-postfix-parameter", file, name.at, "mailcow sets `myhostname` itself (from MAILCOW_HOSTNAME)", "remove it; change MAILCOW_HOSTNAME in mailcow.conf instead");
+            return;
+        }
+        if value.as_postfix().contains('\n') {
+            self.error_help("invalid-postfix-parameter", file, value.at, format!("the value of `{}` spans several lines", name.value), "write the value on one line; postfix separates list items with commas or spaces");
+        }
+        self.claim("postfix_parameter", &name.value, "a postfix parameter", (file, name.at));
+    }
+
+    fn check_content(&mut self, file: usize, content: &Located<Content>) {
+        if let Content::File { file: path } = &content.value {
+            let full = if path.is_absolute() { path.clone() } else { self.l.root.join(path) };
+            if !full.is_file() {
+                self.error_help("unknown-file", file, content.at, format!("`{}` does not exist", path.display()), "relative paths are read from the desired-state directory");
+            }
+        }
+    }
+}
+
