@@ -22,7 +22,7 @@ fn kill_apply_after(args: &[String], after: Duration, state: &std::path::Path) -
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailplane"))
         .args(["apply", "examples/quickstart", "--auto-approve"])
         .args(args)
-        .env("MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS", "8")
+        .env("MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS", "30")
         .env("MAILPLANE_STATE_DIR", state)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&err).unwrap())
