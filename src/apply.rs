@@ -136,64 +136,61 @@ fn sogo_statements(effects: &std::collections::BTreeSet<Effect>, dialect: Dialec
 /// does (active mailboxes only; the constant c_password that blocks direct SOGo logins), for
 /// `scope`'s users or for all.
 ///
-/// mailcow joins its grouped_mail_aliases view with `REGEXP CONCAT('(^|,)', username, '($|,)')`,
-/// which compares every mailbox with every alias group: hours at 100,000 mailboxes. Here each
-/// group's goto list is split once (a recursive CTE) and grouped by user (a sort, where a join
-/// on the CTE would be a nested scan in SQLite), giving the same
-/// rows: per user, the groups (same goto → addresses sorted, space-joined) sorted and
-/// space-joined. One difference on purpose: REGEXP reads a `.` in a user name as any character.
+/// mailcow joins views (grouped_mail_aliases with `REGEXP CONCAT('(^|,)', username, '($|,)')`,
+/// grouped_domain_alias_address, grouped_sender_acl_external) to every mailbox: nested scans,
+/// hours at 100,000 mailboxes. Here each alias group's goto list is split once (a recursive
+/// CTE), and the aliases, alias-domain addresses and external send-as rows of every user are
+/// gathered in one UNION ALL and grouped by user (a sort), then joined to mailbox by its key.
+/// The values are the same: per user, the alias groups (same goto → addresses sorted,
+/// space-joined) sorted and space-joined. One difference on purpose: REGEXP reads a `.` in a
+/// user name as any character.
 fn sogo_rebuild(dialect: Dialect, scope: Option<&[&str]>) -> Vec<Stmt> {
     use crate::target::db::Arg;
     const C_PASSWORD: &str = "{SSHA256}47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
-    let list = |users: &[&str]| vec!["?"; users.len()].join(", ");
     let users_args = |users: &[&str]| users.iter().map(|u| Arg::Text(u.to_string())).collect::<Vec<_>>();
+    let list = scope.map(|users| format!(" IN ({})", vec!["?"; users.len()].join(", ")));
+    // Placeholders are filled in SQL order: FILTERS lists of users, then c_password.
+    const FILTERS: usize = 5;
+    let when = |prefix: &str, column: &str| list.as_ref().map_or(String::new(), |l| format!("{prefix}{column}{l}"));
     // A group can hold a scoped user only if its goto is that user or a list.
-    let (group_filter, user_filter) = match scope {
-        Some(users) => (format!(" AND (goto IN ({l}) OR goto LIKE '%,%')", l = list(users)), format!(" IN ({})", list(users))),
-        None => (String::new(), String::new()),
-    };
-    let (first, rest, active) = match dialect {
-        Dialect::MySql => ("SUBSTRING_INDEX({s}, ',', 1)", "IF(LOCATE(',', {s}) > 0, SUBSTRING({s}, LOCATE(',', {s}) + 1), NULL)", "'1'"),
+    let group_filter = list.as_ref().map_or(String::new(), |l| format!(" AND (goto{l} OR goto LIKE '%,%')"));
+    let (first, rest, address, join) = match dialect {
+        Dialect::MySql => (
+            "SUBSTRING_INDEX({s}, ',', 1)",
+            "IF(LOCATE(',', {s}) > 0, SUBSTRING({s}, LOCATE(',', {s}) + 1), NULL)",
+            "CONCAT(m.local_part, '@', ad.alias_domain)",
+            "STRAIGHT_JOIN",
+        ),
         Dialect::Sqlite => (
             "CASE WHEN instr({s}, ',') > 0 THEN substr({s}, 1, instr({s}, ',') - 1) ELSE {s} END",
             "CASE WHEN instr({s}, ',') > 0 THEN substr({s}, instr({s}, ',') + 1) END",
-            "1",
+            "m.local_part || '@' || ad.alias_domain",
+            "CROSS JOIN",
         ),
     };
     let split = |s: &str| (first.replace("{s}", s), rest.replace("{s}", s));
-    let concat = |e: &str| match dialect {
-        Dialect::MySql => format!("GROUP_CONCAT({e} ORDER BY {e} SEPARATOR ' ')"),
-        Dialect::Sqlite => format!("group_concat({e}, ' ' ORDER BY {e})"),
-    };
-    let (concat_address, concat_aliases) = (concat("address"), concat("aliases"));
     let ((first_goto, rest_goto), (first_rest, rest_rest)) = (split("goto"), split("rest"));
-    let (where_user, where_target) = match scope {
-        Some(_) => (format!(" WHERE username{user_filter}"), format!(" WHERE target{user_filter}")),
-        None => (String::new(), String::new()),
+    let concat = |e: &str, by: &str| match dialect {
+        Dialect::MySql => format!("GROUP_CONCAT({e} ORDER BY {by} SEPARATOR ' ')"),
+        Dialect::Sqlite => format!("group_concat({e}, ' ' ORDER BY {by})"),
     };
-    let aliases = format!(
-        "WITH RECURSIVE g AS (SELECT goto, {concat_address} AS aliases FROM alias \
-           WHERE address <> goto AND active = {active} AND sogo_visible = {active} AND address NOT LIKE '@%'{group_filter} GROUP BY goto), \
-         x (aliases, target, rest) AS (SELECT aliases, {first_goto}, {rest_goto} FROM g \
-           UNION ALL SELECT aliases, {first_rest}, {rest_rest} FROM x WHERE rest IS NOT NULL), \
-         v AS (SELECT u, {concat_aliases} AS aliases FROM (SELECT username AS u, NULL AS aliases FROM mailbox{where_user} UNION ALL SELECT target, aliases FROM x{where_target}) t GROUP BY u)"
-    );
-    let (ad_aliases, ext_acl) = match dialect {
-        Dialect::MySql => (
-            "LEFT JOIN grouped_domain_alias_address gda ON gda.username = m.username \
-             LEFT JOIN grouped_sender_acl_external ext ON ext.username = m.username",
-            "IFNULL(gda.ad_alias, ''), IFNULL(ext.send_as_acl, '')",
-        ),
-        Dialect::Sqlite => (
-            "",
-            "IFNULL((SELECT group_concat(m.local_part || '@' || ad.alias_domain, ' ') FROM alias_domain ad WHERE ad.target_domain = m.domain), ''), \
-             IFNULL((SELECT group_concat(s.send_as, ' ') FROM sender_acl s WHERE s.logged_in_as = m.username AND s.send_as NOT LIKE '@%' AND s.external = 1), '')",
-        ),
-    };
+    let (aliases, ad_aliases, ext_acl) = (concat("aliases", "aliases"), concat("ad_alias", "ad_alias"), concat("send_as", "id"));
+    let (w_mailbox, w_target, w_m, w_sender) = (when(" WHERE ", "username"), when(" WHERE ", "target"), when(" WHERE ", "m.username"), when(" AND ", "logged_in_as"));
     let sql = format!(
         "INSERT INTO _sogo_static_view (c_uid, domain, c_name, c_password, c_cn, mail, aliases, ad_aliases, ext_acl, kind, multiple_bookings) \
-         {aliases} SELECT m.username, m.domain, m.username, ?, m.name, m.username, IFNULL(v.aliases, ''), {ext_acl}, m.kind, m.multiple_bookings \
-         FROM v JOIN mailbox m ON m.username = v.u {ad_aliases} WHERE m.active = {active}"
+         WITH RECURSIVE g AS (SELECT goto, {concat_address} AS aliases FROM alias \
+           WHERE address <> goto AND active = 1 AND sogo_visible = 1 AND address NOT LIKE '@%'{group_filter} GROUP BY goto), \
+         x (aliases, target, rest) AS (SELECT aliases, {first_goto}, {rest_goto} FROM g \
+           UNION ALL SELECT aliases, {first_rest}, {rest_rest} FROM x WHERE rest IS NOT NULL), \
+         v AS (SELECT u, {aliases} AS aliases, {ad_aliases} AS ad_aliases, {ext_acl} AS ext_acl FROM ( \
+           SELECT username AS u, NULL AS aliases, NULL AS ad_alias, NULL AS send_as, NULL AS id FROM mailbox{w_mailbox} \
+           UNION ALL SELECT target, aliases, NULL, NULL, NULL FROM x{w_target} \
+           UNION ALL SELECT m.username, NULL, {address}, NULL, NULL FROM mailbox m JOIN alias_domain ad ON ad.target_domain = m.domain{w_m} \
+           UNION ALL SELECT logged_in_as, NULL, NULL, send_as, id FROM sender_acl WHERE send_as NOT LIKE '@%' AND external = 1{w_sender} \
+         ) t GROUP BY u) \
+         SELECT m.username, m.domain, m.username, ?, m.name, m.username, IFNULL(v.aliases, ''), IFNULL(v.ad_aliases, ''), IFNULL(v.ext_acl, ''), \
+           m.kind, m.multiple_bookings FROM v {join} mailbox m ON m.username = v.u WHERE m.active = 1",
+        concat_address = concat("address", "address"),
     );
     match scope {
         None => vec![
@@ -201,11 +198,10 @@ fn sogo_rebuild(dialect: Dialect, scope: Option<&[&str]>) -> Vec<Stmt> {
             Stmt { sql, args: vec![Arg::Text(C_PASSWORD.into())] },
         ],
         Some(users) => {
-            // In SQL order: the CTE's three filters, then c_password.
-            let mut args: Vec<Arg> = (0..3).flat_map(|_| users_args(users)).collect();
+            let mut args: Vec<Arg> = (0..FILTERS).flat_map(|_| users_args(users)).collect();
             args.push(Arg::Text(C_PASSWORD.into()));
             vec![
-                Stmt { sql: format!("DELETE FROM _sogo_static_view WHERE c_uid IN ({})", list(users)), args: users_args(users) },
+                Stmt { sql: format!("DELETE FROM _sogo_static_view WHERE c_uid{}", list.as_deref().unwrap_or_default()), args: users_args(users) },
                 Stmt { sql, args },
             ]
         }

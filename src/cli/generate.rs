@@ -73,6 +73,16 @@ impl Change {
     }
 }
 
+/// The target comes from `--target`; removed objects are deleted so that a change has deletes.
+const SETTINGS: &str = "prune:
+  mailbox: delete
+  alias: delete
+  bcc_map: delete
+  recipient_map: delete
+  tls_policy: delete
+  transport: delete
+";
+
 const PASSWORD: &str = "{BLF-CRYPT}$2y$05$.oAVYApCgu2zcqetkRFd1u9r2gWVBATqFv5eGZJgPp3iqrVlMuysa";
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
@@ -95,7 +105,12 @@ fn write_set(args: &Args, c: Counts, change: Option<&Change>) -> std::io::Result
         std::fs::remove_dir_all(&domains_dir)?;
     }
     std::fs::create_dir_all(&domains_dir)?;
-    let files = [("templates.yaml", templates()), ("maps.yaml", maps(&c, change)), ("routing.yaml", routing(&c, change))];
+    let files = [
+        ("mailplane.yaml", SETTINGS.to_string()),
+        ("templates.yaml", templates()),
+        ("maps.yaml", maps(&c, change)),
+        ("routing.yaml", routing(&c, change)),
+    ];
     for (name, text) in &files {
         std::fs::write(args.out.join(name), text)?;
     }

@@ -83,6 +83,13 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     };
     let t = std::time::Instant::now();
     let mut desired = kinds::desired(&loaded).map_err(|errs| fail(format!("cannot resolve secrets:\n  {}", errs.join("\n  "))))?;
+    let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
+    let service_files = match &services_root {
+        Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(|errs| fail(format!("cannot read service files:\n  {}", errs.join("\n  "))))?),
+        None => None,
+    };
+    // Everything later works from records: at 100,000 mailboxes the parsed YAML is 100s of MB.
+    loaded.documents = Vec::new();
     let t = crate::timing::lap("desired", t);
     let live = observe::observe(&db, &kv).await.map_err(|e| fail(e.to_string()))?;
     let t = crate::timing::lap("observe", t);
@@ -108,10 +115,8 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
-    let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
-    if let Some(root) = &services_root {
-        let files = crate::servicefiles::desired(&loaded).map_err(|errs| fail(format!("cannot read service files:\n  {}", errs.join("\n  "))))?;
-        plan.files = crate::servicefiles::plan(root, &files).map_err(fail)?;
+    if let (Some(root), Some(files)) = (&services_root, &service_files) {
+        plan.files = crate::servicefiles::plan(root, files).map_err(fail)?;
     }
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })

@@ -184,3 +184,4 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
     }
     Ok(())
 }
+
