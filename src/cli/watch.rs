@@ -70,7 +70,8 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let color = Printer::new(false).color_stderr();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(color);
     let _ = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -116,7 +117,7 @@ async fn serve(args: Args) -> ExitStatus {
         }
     };
 
-    info!(mode = ?args.mode, listen = %args.listen, dir = %args.target.dir.display(), interval_s = args.interval, "watching");
+    info!(mode = %format!("{:?}", args.mode).to_lowercase(), listen = %args.listen, dir = %args.target.dir.display(), interval_s = args.interval, "watching");
     let cfg = Config { interval: Duration::from_secs(args.interval.max(1)), ..Config::default() };
     let daemon = Arc::new(Mutex::new(Daemon::new(args, shared, stop.clone())));
     crate::daemon::driver::drive(cfg, files_rx, stop, rand::random::<f64>, move |trigger| {

@@ -89,6 +89,12 @@ impl Shared {
     pub fn new(mode: Mode, suspended: bool) -> Self {
         let mut registry = Registry::with_prefix("mailplane");
         let metrics = Metrics::register(&mut registry);
+        // Zero from the start, so a dashboard's rate() sees the first apply.
+        if mode == Mode::Heal {
+            for result in ["applied", "refused", "failed"] {
+                let _ = metrics.applies.get_or_create(&ResultLabels { result: result.into() });
+            }
+        }
         Shared { mode, registry, metrics, status: Mutex::default(), suspended: AtomicBool::new(suspended), ready: AtomicBool::new(false) }
     }
     pub fn suspended(&self) -> bool {
