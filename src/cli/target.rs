@@ -61,7 +61,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
 }
 
 /// Loads the directory and prints its diagnostics; `Err(())` when it has errors.
-pub fn load_checked(args: &TargetArgs, printer: Printer) -> Result<Loaded, ()> {
+fn load_checked(args: &TargetArgs, printer: Printer) -> Result<Loaded, ()> {
     let loaded = load::load_dir(&args.dir).map_err(|e| printer.err(&format!("error: {e}")))?;
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
