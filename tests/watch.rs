@@ -175,7 +175,10 @@ fn mariadb_drift_files_broken_commit_outage_and_heal() {
     let file = q.join("domains/example.org.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replace("name: Bob", "name: Robert")).unwrap();
-    let took = d.until(Duration::from_secs(2), "a plan for the edit", || drifted(&d.status(), "bob@example.org"));
+    let took = d.until(Duration::from_secs(2), "a plan for the edit", || {
+        let st = d.status();
+        drifted(&st, "bob@example.org") && st["trigger"] == "files"
+    });
     eprintln!("file edit planned after {took:?}");
 
     // A broken file: reported, and the last good desired state stays in use.

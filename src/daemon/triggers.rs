@@ -10,6 +10,8 @@ use tokio::sync::mpsc;
 
 /// Watches `roots` recursively and sends `()` per relevant change. Keep the watcher alive.
 pub fn watch_files(roots: Vec<PathBuf>, tx: mpsc::UnboundedSender<()>) -> notify::Result<RecommendedWatcher> {
+    // Events name absolute paths; hidden() looks only below the roots, so compare like with like.
+    let roots: Vec<PathBuf> = roots.into_iter().map(|r| r.canonicalize().unwrap_or(r)).collect();
     let watched = roots.clone();
     let mut w = notify::recommended_watcher(move |res: notify::Result<Event>| {
         if let Ok(ev) = res
