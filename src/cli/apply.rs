@@ -37,43 +37,63 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         if let Some(f) = &saved {
             target.dir = f.dir.clone();
         }
-        let Ok(mut p) = prepare(&target, printer, true).await else { return ExitStatus::Error };
-        let started = crate::target::db::now_utc();
-        let clock = std::time::Instant::now();
-        let (status, result) = decide_and_apply(&p, saved.as_ref(), &args, printer).await;
-        let entry = crate::journal::Entry {
-            id: crate::journal::new_id(),
-            started,
-            finished: crate::target::db::now_utc(),
-            who: crate::lock::who(),
-            ci: crate::journal::ci(),
-            git_commit: crate::journal::git_commit(&target.dir),
-            summary: crate::journal::summary(&p.plan),
-            result,
-            duration_ms: clock.elapsed().as_millis() as i64,
-        };
-        // Still under the lock: the next apply finds this one in the journal.
-        let journaled = crate::journal::write(&p.db, &entry).await;
-        if let Some(lock) = p.lock.take() {
-            lock.release().await;
-        }
-        p.db.close().await;
-        if let Err(e) = journaled {
-            // The outcome stands (an applied change stays applied), but an apply that leaves no
-            // trace must not look like a clean run to CI.
-            printer.err(&format!(
-                "error: the apply's outcome ({}) could not be written to the journal (mailplane_journal): {e}; the history will not show this run",
-                entry.result
-            ));
-            return ExitStatus::Error;
-        }
-        status
+        let Ok(p) = prepare(&target, printer, true).await else { return ExitStatus::Error };
+        let opts = Options { auto_approve: args.auto_approve, restart_sogo: args.restart_sogo };
+        apply_prepared(p, &target.dir, saved.as_ref(), &opts, printer).await.0
     })
+}
+
+/// How an apply is approved and what it may do beside the database.
+pub struct Options {
+    pub auto_approve: bool,
+    pub restart_sogo: bool,
+}
+
+/// Decides, writes and journals a plan prepared under the apply lock, then frees the lock.
+/// Also `watch --mode heal`'s way to apply, so both follow the same rules. Returns the exit
+/// status and the journal's word for the outcome.
+pub async fn apply_prepared(
+    mut p: super::target::Prepared,
+    dir: &std::path::Path,
+    saved: Option<&crate::planfile::PlanFile>,
+    opts: &Options,
+    printer: Printer,
+) -> (ExitStatus, String) {
+    let started = crate::target::db::now_utc();
+    let clock = std::time::Instant::now();
+    let (status, result) = decide_and_apply(&p, saved, opts, printer).await;
+    let entry = crate::journal::Entry {
+        id: crate::journal::new_id(),
+        started,
+        finished: crate::target::db::now_utc(),
+        who: crate::lock::who(),
+        ci: crate::journal::ci(),
+        git_commit: crate::journal::git_commit(dir),
+        summary: crate::journal::summary(&p.plan),
+        result,
+        duration_ms: clock.elapsed().as_millis() as i64,
+    };
+    // Still under the lock: the next apply finds this one in the journal.
+    let journaled = crate::journal::write(&p.db, &entry).await;
+    if let Some(lock) = p.lock.take() {
+        lock.release().await;
+    }
+    p.db.close().await;
+    if let Err(e) = journaled {
+        // The outcome stands (an applied change stays applied), but an apply that leaves no
+        // trace must not look like a clean run to CI.
+        printer.err(&format!(
+            "error: the apply's outcome ({}) could not be written to the journal (mailplane_journal): {e}; the history will not show this run",
+            entry.result
+        ));
+        return (ExitStatus::Error, entry.result);
+    }
+    (status, entry.result)
 }
 
 /// Everything between reading the live state and the end of the write. Returns the exit status
 /// and the journal's word for the outcome.
-async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::planfile::PlanFile>, args: &Args, printer: Printer) -> (ExitStatus, String) {
+async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::planfile::PlanFile>, args: &Options, printer: Printer) -> (ExitStatus, String) {
     let refuse = |msg: String, why: &str| {
         printer.err(&format!("error: {msg}"));
         (ExitStatus::Error, format!("refused: {why}"))

@@ -56,24 +56,32 @@ pub struct Prepared {
 /// Returns `Err(())` after printing what went wrong.
 /// With `lock`, the apply lock is taken before the live state is read.
 pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<Prepared, ()> {
-    let fail = |msg: String| {
-        printer.err(&format!("error: {msg}"));
-    };
-    let loaded = load::load_dir(&args.dir).map_err(|e| fail(e.to_string()))?;
+    let loaded = load_checked(args, printer)?;
+    prepare_loaded(args, loaded, printer, lock).await.map_err(|msg| printer.err(&format!("error: {msg}")))
+}
+
+/// Loads the directory and prints its diagnostics; `Err(())` when it has errors.
+fn load_checked(args: &TargetArgs, printer: Printer) -> Result<Loaded, ()> {
+    let loaded = load::load_dir(&args.dir).map_err(|e| printer.err(&format!("error: {e}")))?;
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
         return Err(());
     }
-    let mut loaded = loaded;
+    Ok(loaded)
+}
+
+/// Connects, observes and plans an already loaded directory (`watch` keeps the last good one
+/// when a new commit does not load). Returns what went wrong instead of printing it.
+pub async fn prepare_loaded(args: &TargetArgs, mut loaded: Loaded, printer: Printer, lock: bool) -> Result<Prepared, String> {
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-    let (db, kv, memcached) = connect(args, Some(&settings), printer).await?;
+    let (db, kv, memcached) = try_connect(args, Some(&settings)).await?;
     let lock = match lock {
-        true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| fail(e.to_string()))?),
+        true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
         false => None,
     };
     let ldap = match &settings.ldap_mailboxes {
         Some(cfg) => {
-            let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await.map_err(fail)?;
+            let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await?;
             for s in &merged.skipped {
                 printer.err(&format!("note: LDAP user {s}; not provisioned"));
             }
@@ -82,24 +90,24 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
         None => None,
     };
     let t = std::time::Instant::now();
-    let mut desired = kinds::desired(&loaded).map_err(|errs| fail(format!("cannot resolve secrets:\n  {}", errs.join("\n  "))))?;
+    let mut desired = kinds::desired(&loaded).map_err(|errs| format!("cannot resolve secrets:\n  {}", errs.join("\n  ")))?;
     let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
     let service_files = match &services_root {
-        Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(|errs| fail(format!("cannot read service files:\n  {}", errs.join("\n  "))))?),
+        Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(|errs| format!("cannot read service files:\n  {}", errs.join("\n  ")))?),
         None => None,
     };
     // Everything later works from records: at 100,000 mailboxes the parsed YAML is 100s of MB.
     loaded.documents = Vec::new();
     let t = crate::timing::lap("desired", t);
-    let live = observe::observe(&db, &kv).await.map_err(|e| fail(e.to_string()))?;
+    let live = observe::observe(&db, &kv).await.map_err(|e| e.to_string())?;
     let t = crate::timing::lap("observe", t);
     if let Some((cfg, merged)) = ldap {
         crate::ldap_source::keep_missing(&mut desired, &kinds::live(&live), &merged, cfg);
         desired.bookkeeping.extend(merged.state);
     }
     let state_dir = std::env::var_os("MAILPLANE_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("state"));
-    let key = crate::verify::load_key(&state_dir).map_err(|e| fail(format!("cannot use {}: {e}", state_dir.display())))?;
-    crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| fail(e.to_string()))?;
+    let key = crate::verify::load_key(&state_dir).map_err(|e| format!("cannot use {}: {e}", state_dir.display()))?;
+    crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| e.to_string())?;
     let t = crate::timing::lap("verify", t);
     let live_records = kinds::live(&live);
     let t = crate::timing::lap("live", t);
@@ -116,7 +124,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     plan.problems.extend(limits);
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
     if let (Some(root), Some(files)) = (&services_root, &service_files) {
-        plan.files = crate::servicefiles::plan(root, files).map_err(fail)?;
+        plan.files = crate::servicefiles::plan(root, files)?;
     }
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
@@ -124,26 +132,27 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
 
 /// Connects to the database and its Redis (or the SQLite file's kv table).
 pub async fn connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, printer: Printer) -> Result<(Db, Kv, Option<String>), ()> {
-    let fail = |msg: String| {
-        printer.err(&format!("error: {msg}"));
-    };
+    try_connect(args, settings).await.map_err(|msg| printer.err(&format!("error: {msg}")))
+}
+
+/// `connect` that returns what went wrong instead of printing it.
+pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>) -> Result<(Db, Kv, Option<String>), String> {
     let settings = settings.cloned().unwrap_or_default();
     let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
         Ok(p) => Some(p),
         Err(_) => match &settings.database_password_file {
-            Some(f) => Some(std::fs::read_to_string(f).map(|s| s.trim_end().to_string()).map_err(|e| fail(format!("cannot read {}: {e}", f.display())))?),
+            Some(f) => Some(std::fs::read_to_string(f).map(|s| s.trim_end().to_string()).map_err(|e| format!("cannot read {}: {e}", f.display()))?),
             None => None,
         },
     };
-    let db = Db::connect(&url, password.as_deref()).await.map_err(|e| fail(e.to_string()))?;
+    let db = Db::connect(&url, password.as_deref()).await.map_err(|e| e.to_string())?;
     let redis = args.redis.clone().or(settings.redis.clone());
     let kv = match (&redis, db.dialect()) {
-        (Some(r), _) => Kv::redis(r).await.map_err(|e| fail(format!("cannot connect to Redis: {e}")))?,
-        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone()).await.map_err(|e| fail(e.to_string()))?,
+        (Some(r), _) => Kv::redis(r).await.map_err(|e| format!("cannot connect to Redis: {e}"))?,
+        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone()).await.map_err(|e| e.to_string())?,
         (None, crate::target::db::Dialect::MySql) => {
-            fail("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
-            return Err(());
+            return Err("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
         }
     };
     Ok((db, kv, args.memcached.clone().or(settings.memcached.clone())))

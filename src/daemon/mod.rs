@@ -1,4 +1,9 @@
-//! `mailplane watch`: the drift-detection daemon (issue 7). Work in progress: only the
-//! scheduling logic exists so far; the loop, HTTP listener and metrics are still to come.
+//! `mailplane watch`: the drift-detection daemon (issue 7). `schedule` decides when (pure),
+//! `driver` runs cycles on that schedule, `state` holds metrics and status, `http` serves them,
+//! `triggers` turns file changes and a git remote into events.
 
+pub mod driver;
+pub mod http;
 pub mod schedule;
+pub mod state;
+pub mod triggers;

@@ -23,7 +23,7 @@ pub struct SourceFile {
 }
 
 /// Everything read from a directory. `documents` holds (source index, document).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Loaded {
     pub root: PathBuf,
     pub sources: Vec<SourceFile>,

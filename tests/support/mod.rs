@@ -47,26 +47,24 @@ impl Services {
 
     /// A new, empty database; returns (url, name).
     pub async fn empty_db(&self, tag: &str) -> (String, String) {
-        use sqlx::Executor;
         let name = format!("mp_{tag}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+        (self.create_db(&name).await, name)
+    }
+
+    /// (Re)creates the database `name`, empty; returns its URL.
+    pub async fn create_db(&self, name: &str) -> String {
+        use sqlx::Executor;
         let admin = sqlx::MySqlPool::connect(&self.mysql).await.expect("connect to the test MariaDB");
         admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).await.unwrap();
         admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))).await.unwrap();
         admin.close().await;
-        (format!("{}/{name}", self.mysql.trim_end_matches('/')), name)
+        format!("{}/{name}", self.mysql.trim_end_matches('/'))
     }
 
     /// A new database loaded with mailcow's schema and seed rows; returns (url, name).
     pub async fn fresh_mailcow_db(&self, tag: &str) -> (String, String) {
-        use sqlx::Executor;
         let (url, name) = self.empty_db(tag).await;
-        let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
-        for file in ["tests/fixtures/mailcow-schema/schema.sql", "tests/fixtures/mailcow-schema/seed.sql"] {
-            let text = std::fs::read_to_string(file).unwrap();
-            let text: String = text.lines().filter(|l| !l.starts_with("/*M!999999")).collect::<Vec<_>>().join("\n");
-            pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(text))).await.unwrap_or_else(|e| panic!("loading {file}: {e}"));
-        }
-        pool.close().await;
+        load_mailcow_schema(&url).await;
         (url, name)
     }
 
@@ -76,6 +74,18 @@ impl Services {
         admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS `{name}`"))).await.unwrap();
         admin.close().await;
     }
+}
+
+/// Loads mailcow's schema and seed rows into the (empty) database at `url`.
+pub async fn load_mailcow_schema(url: &str) {
+    use sqlx::Executor;
+    let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+    for file in ["tests/fixtures/mailcow-schema/schema.sql", "tests/fixtures/mailcow-schema/seed.sql"] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let text: String = text.lines().filter(|l| !l.starts_with("/*M!999999")).collect::<Vec<_>>().join("\n");
+        pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(text))).await.unwrap_or_else(|e| panic!("loading {file}: {e}"));
+    }
+    pool.close().await;
 }
 
 /// Whether a test that needs these programs (and, with `docker`, a Docker engine) can run.
