@@ -229,7 +229,8 @@ EOF
     ldapsearch -x -H "ldap://127.0.0.1:$LDAP_PORT" -s base -b "$LDAP_SUFFIX" 1.1
 }
 
-# django-oidc-provider under gunicorn (its master in the foreground, so $! is gunicorn), with a
+# django-oidc-provider under gunicorn (its master in the foreground, so $! is gunicorn; one worker,
+# because two writing tokens to its SQLite database at once get "database is locked"), with a
 # fresh SQLite database holding the client `mailcow` / `mailcow-secret` (scripts/oidc/).
 start_oidc() {
   local O=$DIR/oidc src=$ROOT/scripts/oidc url
@@ -239,7 +240,7 @@ start_oidc() {
   (cd "$src" && python3 manage.py migrate -v0 && python3 manage.py seed) >"$O/setup.log" 2>&1 \
     || { cat "$O/setup.log" >&2; die "setting up the OpenID Connect provider failed"; }
   spawn oidc "$O/gunicorn.log" python3 -m gunicorn --chdir "$src" --bind "127.0.0.1:$OIDC_PORT" \
-    --workers 2 --access-logfile - oidc_site.wsgi:application
+    --workers 1 --access-logfile - oidc_site.wsgi:application
   url=http://127.0.0.1:$OIDC_PORT/realms/mailplane/.well-known/openid-configuration
   ready_or_die oidc "$O/gunicorn.log" curl -sf -o /dev/null "$url"
 }

@@ -28,7 +28,10 @@ fn kill_apply_after(args: &[String], after: Duration, state: &std::path::Path) -
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    std::thread::sleep(after);
+    let deadline = std::time::Instant::now() + after;
+    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let finished = child.try_wait().unwrap().is_some();
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
@@ -47,11 +50,19 @@ async fn state_of(url: &str) -> Vec<String> {
 fn kill_everywhere(mut fresh: impl FnMut() -> (String, Vec<String>)) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = tempfile::tempdir().unwrap();
+    // Kill points spread over the length of one unkilled apply on this machine, now: a fixed
+    // schedule misses the transaction when the machine is busy.
+    let started = std::time::Instant::now();
+    let (url, mut args) = fresh();
+    args.splice(0..0, ["--target".to_string(), url]);
+    let (_, finished) = kill_apply_after(&args, Duration::from_secs(60), state.path());
+    assert!(finished, "an unkilled apply did not finish within 60 s");
+    let full = started.elapsed().as_millis() as u64;
     let (mut old, mut new, mut mid) = (0, 0, 0);
     for i in 0..30u64 {
         let (url, mut args) = fresh();
         args.splice(0..0, ["--target".to_string(), url.clone()]);
-        let (done, finished) = kill_apply_after(&args, Duration::from_millis(100 + i * 40), state.path());
+        let (done, finished) = kill_apply_after(&args, Duration::from_millis(full * (i + 3) / 30), state.path());
         let counts = rt.block_on(state_of(&url));
         if counts == OLD {
             old += 1;
