@@ -39,6 +39,10 @@ pub struct LiveData {
     /// mailplane_inventory: (kind, key) of the objects mailplane created or adopted.
     pub inventory: Vec<Row>,
     pub kv: HashMap<String, HashMap<String, String>>,
+    /// Built on first use: per-object lookups during apply would otherwise scan every row.
+    mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
+    /// target address → the alias rows with several targets that include it.
+    shared_aliases: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
 }
 
 /// Column access by position; every column arrives as text.
@@ -118,6 +122,7 @@ pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
         identity_provider: next(),
         inventory: next(),
         kv: HashMap::new(),
+        ..Default::default()
     };
     for key in KV_KEYS {
         live.kv.insert(key.to_string(), kv.hgetall(key).await?);
@@ -141,7 +146,21 @@ impl LiveData {
         self.relayhosts.iter().map(|r| (r.s(1).to_string(), r.i(0))).collect()
     }
     pub fn mailbox_attributes(&self, username: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        self.mailboxes.iter().find(|r| r.s(0) == username).and_then(|r| serde_json::from_str(r.s(6)).ok())
+        let index = self.mailbox_rows.get_or_init(|| self.mailboxes.iter().enumerate().map(|(i, r)| (r.s(0).to_string(), i)).collect());
+        index.get(username).and_then(|&i| serde_json::from_str(self.mailboxes[i].s(6)).ok())
+    }
+    /// The alias rows whose goto lists `target` among several addresses.
+    pub fn aliases_shared_with(&self, target: &str) -> impl Iterator<Item = &Row> {
+        let index = self.shared_aliases.get_or_init(|| {
+            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, row) in self.aliases.iter().enumerate().filter(|(_, r)| r.s(2).contains(',')) {
+                for g in row.s(2).split(',') {
+                    index.entry(g.to_string()).or_default().push(i);
+                }
+            }
+            index
+        });
+        index.get(target).into_iter().flatten().map(|&i| &self.aliases[i])
     }
     pub fn owned(&self) -> HashSet<(crate::model::Kind, String)> {
         self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s(0)).map(|k| (k, r.s(1).to_string()))).collect()

@@ -237,10 +237,17 @@ pub fn check_limits(desired: &[Record], live: &[Record], plan: &crate::plan::Pla
             _ => None,
         })
         .collect();
+    // One pass over everything, not one per domain: a 1 % change touches most domains.
+    let mut members: HashMap<String, (Vec<&Record>, i64)> = HashMap::new();
+    for r in after.iter().filter(|r| matches!(r.kind, Kind::Mailbox | Kind::Alias)) {
+        let d = owner(&r.key);
+        if let Some((mailboxes, aliases)) = touched.contains(&d).then(|| members.entry(d).or_default()) {
+            if r.kind == Kind::Mailbox { mailboxes.push(r) } else { *aliases += 1 }
+        }
+    }
     let mut problems = Vec::new();
     for d in after.iter().filter(|r| r.kind == Kind::Domain && touched.contains(&r.key)) {
-        let mailboxes: Vec<&&Record> = after.iter().filter(|r| r.kind == Kind::Mailbox && owner(&r.key) == d.key).collect();
-        let aliases = after.iter().filter(|r| r.kind == Kind::Alias && owner(&r.key) == d.key).count() as i64;
+        let (mailboxes, aliases) = members.remove(&d.key).unwrap_or_default();
         let (max_n, max_a) = (d.int("max_mailboxes"), d.int("max_aliases"));
         let (max_q, total_q) = (d.int("max_mailbox_quota"), d.int("domain_quota"));
         let sum: i64 = mailboxes.iter().map(|m| m.int("quota")).sum();

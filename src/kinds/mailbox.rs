@@ -355,13 +355,10 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             }
             out.sql("DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?", vec![t(u), t(u)]);
             // Multi-target aliases lose this address, as in mailcow.
-            for row in &ctx.live.aliases {
-                let targets: Vec<&str> = row.s(2).split(',').collect();
-                if targets.len() > 1 && targets.contains(&u) {
-                    let rest: Vec<&str> = targets.into_iter().filter(|g| *g != u).collect();
-                    out.sql("UPDATE alias SET goto = ? WHERE address = ?", vec![t(&rest.join(",")), t(row.s(1))]);
-                    out.effects.extend(rest.iter().map(|g| super::Effect::SogoRefresh(g.to_string())));
-                }
+            for row in ctx.live.aliases_shared_with(u) {
+                let rest: Vec<&str> = row.s(2).split(',').filter(|g| *g != u).collect();
+                out.sql("UPDATE alias SET goto = ? WHERE address = ?", vec![t(&rest.join(",")), t(row.s(1))]);
+                out.effects.extend(rest.iter().map(|g| super::Effect::SogoRefresh(g.to_string())));
             }
             out.hdel("RL_VALUE", u);
         }

@@ -2,11 +2,11 @@
 //! mailbox creates) become a few multi-row INSERTs and `DELETE … IN (…)`s. One statement per
 //! row costs a round trip each; at 100,000 mailboxes that alone is minutes.
 //!
-//! Statements are only moved when that cannot change the outcome: every statement of the run
-//! must be a plain single-row `INSERT … VALUES (…)` or a `DELETE FROM t WHERE col = ?`, the
-//! objects of a run touch disjoint rows (their own key), and each object's own order of
-//! statement shapes is kept (a topological order of all objects' orders). Otherwise the run is
-//! left as it is.
+//! Statements are only moved where that cannot change the outcome: the objects of a run (one
+//! kind, one action) each write their own rows, and each object's own order of statement shapes
+//! is kept (a topological order of all objects' orders; if the orders contradict each other the
+//! run is left as it is). Only plain single-row `INSERT … VALUES (…)` and
+//! `DELETE FROM t WHERE col = ?` are merged; any other statement runs on its own, in its place.
 
 use std::collections::HashMap;
 
@@ -63,7 +63,7 @@ pub fn batch(objects: Vec<Vec<Stmt>>) -> Vec<Stmt> {
 }
 
 /// The statement shapes (SQL texts) in an order that keeps every object's own order, or None
-/// when some statement can't be moved or the objects' orders contradict each other.
+/// when the objects' orders contradict each other.
 fn order(objects: &[Vec<Stmt>]) -> Option<Vec<String>> {
     let mut ids: HashMap<&str, usize> = HashMap::new();
     let mut names: Vec<&str> = Vec::new();
@@ -71,7 +71,6 @@ fn order(objects: &[Vec<Stmt>]) -> Option<Vec<String>> {
     for stmts in objects {
         let mut prev: Option<usize> = None;
         for s in stmts {
-            shape(&s.sql)?;
             let id = *ids.entry(&s.sql).or_insert_with(|| {
                 names.push(&s.sql);
                 edges.push(Vec::new());
@@ -111,12 +110,16 @@ fn merge(objects: Vec<Vec<Stmt>>, order: &[String]) -> Vec<Stmt> {
     let mut out = Vec::new();
     for (sql, rows) in order.iter().zip(buckets) {
         let per_row = rows[0].args.len().max(1);
+        let Some(shape) = shape(sql) else {
+            out.extend(rows);
+            continue;
+        };
         for chunk in rows.chunks((MAX_PARAMS / per_row).max(1)) {
             if chunk.len() == 1 {
                 out.push(chunk[0].clone());
                 continue;
             }
-            let sql = match shape(sql).expect("checked in order()") {
+            let sql = match shape {
                 Shape::Insert { head, row } => format!("{head}{}", vec![row; chunk.len()].join(", ")),
                 Shape::Delete { head } => format!("{head} IN ({})", vec!["?"; chunk.len()].join(", ")),
             };
@@ -172,6 +175,29 @@ mod tests {
         assert_eq!(batch(select.clone()), select.concat());
         let trailing = vec![vec![st("INSERT INTO t (a) VALUES (?) ON DUPLICATE KEY UPDATE a = 1", &["a"])]; 2];
         assert_eq!(batch(trailing.clone()), trailing.concat());
+    }
+
+    #[test]
+    fn other_statements_run_one_by_one_without_stopping_the_merge() {
+        let obj = |u: &str| {
+            vec![
+                st("UPDATE alias SET goto = ? WHERE address = ?", &["x", u]),
+                st("DELETE FROM alias WHERE goto = ?", &[u]),
+                st("DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?", &[u, u]),
+            ]
+        };
+        let out = batch(vec![obj("a"), obj("b")]);
+        let sqls: Vec<&str> = out.iter().map(|s| s.sql.as_str()).collect();
+        assert_eq!(
+            sqls,
+            [
+                "UPDATE alias SET goto = ? WHERE address = ?",
+                "UPDATE alias SET goto = ? WHERE address = ?",
+                "DELETE FROM alias WHERE goto IN (?, ?)",
+                "DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?",
+                "DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?",
+            ]
+        );
     }
 
     #[test]
