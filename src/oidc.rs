@@ -222,16 +222,22 @@ fn announced<'a>(doc: Option<&'a Value>, key: &str) -> Option<&'a str> {
     doc.and_then(|d| d.get(key)).and_then(Value::as_str)
 }
 
+/// The HTTP client, or the report of why there is none.
+fn client(s: &Settings, ignore_ssl_errors: Option<bool>) -> Result<Http, Report> {
+    Http::new(s.timeout, ignore_ssl_errors.unwrap_or(false)).map_err(|e| {
+        let mut report = Report::default();
+        report.push("client", "", Outcome::Failed(e));
+        report
+    })
+}
+
 /// Keycloak: discovery of the realm, the three endpoints mailcow builds from server_url and
 /// realm, the client's credentials, and (for import/sync) the admin API's user list.
 pub async fn check_keycloak(p: &KeycloakProvider, s: &Settings) -> Report {
     let mut report = Report::default();
-    let http = match Http::new(s.timeout, p.ignore_ssl_errors.unwrap_or(false)) {
+    let http = match client(s, p.ignore_ssl_errors) {
         Ok(h) => h,
-        Err(e) => {
-            report.push("client", "", Outcome::Failed(e));
-            return report;
-        }
+        Err(r) => return r,
     };
     let server = p.server_url.trim_end_matches('/');
     let issuer = format!("{server}/realms/{}", p.realm.value);
@@ -334,12 +340,9 @@ fn discovery_candidates(authorize_url: &str) -> Vec<String> {
 /// discovery document is found, it announces the same endpoints.
 pub async fn check_generic(p: &OidcProvider, s: &Settings) -> Report {
     let mut report = Report::default();
-    let http = match Http::new(s.timeout, p.ignore_ssl_errors.unwrap_or(false)) {
+    let http = match client(s, p.ignore_ssl_errors) {
         Ok(h) => h,
-        Err(e) => {
-            report.push("client", "", Outcome::Failed(e));
-            return report;
-        }
+        Err(r) => return r,
     };
     let mut doc = None;
     let candidates = discovery_candidates(&p.authorize_url);

@@ -1,7 +1,7 @@
-//! Crash safety: apply killed with SIGKILL at 20+ points leaves the database wholly old or wholly
-//! new, never in between — on the real MariaDB and on SQLite. A test-only failpoint
-//! (MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS) widens the transaction so kills land inside it; the
-//! failpoint's stderr lines tell how many statements had run when the kill came.
+//! Crash safety: apply SIGKILLed before its first statement, after each one, and not at all
+//! leaves the database wholly old or wholly new, never in between — on the real MariaDB and on
+//! SQLite. A test-only failpoint (MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS) prints a line after each
+//! statement and pauses, so a kill lands exactly after the statement it aims at.
 
 mod support;
 
@@ -16,9 +16,12 @@ const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM domain), (SELECT COUNT(*) FRO
 const OLD: [&str; 7] = ["0", "0", "0", "0", "0", "0", "0"];
 const NEW: [&str; 7] = ["3", "3", "6", "3", "3", "1", "2"];
 
-/// Runs apply, kills it after `after`, returns (statements done when killed, exited by itself).
-fn kill_apply_after(args: &[String], after: Duration, state: &std::path::Path) -> (usize, bool) {
-    let err = state.join(format!("stderr-{}", after.as_millis()));
+/// Runs apply and SIGKILLs it once `statements` statements of its transaction have run (the
+/// failpoint prints a line after each and then waits), or never when None. Returns (statements
+/// done when killed, exited by itself).
+fn kill_apply_after(args: &[String], statements: Option<usize>, run: usize, state: &std::path::Path) -> (usize, bool) {
+    let err = state.join(format!("stderr-{run}"));
+    let done = || std::fs::read_to_string(&err).unwrap_or_default().lines().filter(|l| l.starts_with("failpoint:")).count();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mailplane"))
         .args(["apply", "examples/quickstart", "--auto-approve"])
         .args(args)
@@ -28,15 +31,14 @@ fn kill_apply_after(args: &[String], after: Duration, state: &std::path::Path) -
         .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + after;
-    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-        std::thread::sleep(Duration::from_millis(5));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none() && statements.is_none_or(|n| done() < n) {
+        std::thread::sleep(Duration::from_millis(2));
     }
     let finished = child.try_wait().unwrap().is_some();
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
-    let done = std::fs::read_to_string(&err).unwrap().lines().filter(|l| l.starts_with("failpoint:")).count();
-    (done, finished)
+    (done(), finished)
 }
 
 async fn state_of(url: &str) -> Vec<String> {
@@ -50,19 +52,18 @@ async fn state_of(url: &str) -> Vec<String> {
 fn kill_everywhere(mut fresh: impl FnMut() -> (String, Vec<String>)) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let state = tempfile::tempdir().unwrap();
-    // Kill points spread over the length of one unkilled apply on this machine, now: a fixed
-    // schedule misses the transaction when the machine is busy.
-    let started = std::time::Instant::now();
+    // Kill points by statement, not by time: a busy machine shifts any fixed schedule. One
+    // unkilled run counts the statements; then a kill before the first, after each, and none.
     let (url, mut args) = fresh();
     args.splice(0..0, ["--target".to_string(), url]);
-    let (_, finished) = kill_apply_after(&args, Duration::from_secs(60), state.path());
-    assert!(finished, "an unkilled apply did not finish within 60 s");
-    let full = started.elapsed().as_millis() as u64;
+    let (total, finished) = kill_apply_after(&args, None, 0, state.path());
+    assert!(finished && total >= 10, "an unkilled apply ran {total} statements (finished: {finished})");
+    let points: Vec<Option<usize>> = (0..=total).map(Some).chain([None]).collect();
     let (mut old, mut new, mut mid) = (0, 0, 0);
-    for i in 0..30u64 {
+    for (i, point) in points.into_iter().enumerate() {
         let (url, mut args) = fresh();
         args.splice(0..0, ["--target".to_string(), url.clone()]);
-        let (done, finished) = kill_apply_after(&args, Duration::from_millis(full * (i + 3) / 30), state.path());
+        let (done, finished) = kill_apply_after(&args, point, i + 1, state.path());
         let counts = rt.block_on(state_of(&url));
         if counts == OLD {
             old += 1;
