@@ -3,7 +3,6 @@
 
 mod support;
 
-use assert_cmd::Command;
 
 fn ldap_port() -> Option<String> {
     let url = std::env::var("MAILPLANE_TEST_LDAP_URL").ok();
@@ -24,16 +23,7 @@ fn idp_test(hosts: &str, extra: &str, password: &str) -> (i32, String, String) {
         ),
     )
     .unwrap();
-    let out = Command::cargo_bin("mailplane")
-        .unwrap()
-        .args(["idp", "test"])
-        .arg(dir.path())
-        .args(["--timeout", "3"])
-        .env("MP_LDAP_PW", password)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    support::idp_test(dir.path(), 3, ("MP_LDAP_PW", password))
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `mailplane`), confidential client `mailcow` / `mailcow-secret` allowed client_credentials, and
 //! `mailcow-no-service` (same secret) that gets no client_credentials token.
 
-use assert_cmd::Command;
+mod support;
 
 const SECRET: &str = "mailcow-secret";
 
@@ -21,16 +21,7 @@ fn oidc_url() -> Option<String> {
 fn idp_test(provider: &str, secret: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("idp.yaml"), format!("identity_provider:\n{provider}")).unwrap();
-    let out = Command::cargo_bin("mailplane")
-        .unwrap()
-        .args(["idp", "test"])
-        .arg(dir.path())
-        .args(["--timeout", "5"])
-        .env("MP_OIDC_SECRET", secret)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    support::idp_test(dir.path(), 5, ("MP_OIDC_SECRET", secret))
 }
 
 fn keycloak(url: &str, realm: &str, extra: &str) -> String {

@@ -106,3 +106,17 @@ pub fn tools(programs: &[&str], docker: bool) -> bool {
     eprintln!("skipped: missing {} (run scripts/test.sh)", missing.join(", "));
     false
 }
+
+/// Runs `mailplane idp test` on `dir`, one secret in the environment: (exit code, stdout, stderr).
+pub fn idp_test(dir: &std::path::Path, timeout: u32, secret: (&str, &str)) -> (i32, String, String) {
+    let out = assert_cmd::Command::cargo_bin("mailplane")
+        .unwrap()
+        .args(["idp", "test"])
+        .arg(dir)
+        .args(["--timeout", &timeout.to_string()])
+        .env(secret.0, secret.1)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
