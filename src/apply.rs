@@ -20,6 +20,8 @@ pub enum ApplyError {
     Write(#[from] WriteError),
     #[error("the database transaction failed and was rolled back; nothing was written: {0}")]
     Db(#[from] DbError),
+    #[error("the database was updated, but a new DKIM key could not be made: {0}; run plan again to see what is left")]
+    Dkim(WriteError),
     #[error("the database was updated, but updating Redis failed: {0}; run plan again to see what is left")]
     Kv(#[from] KvError),
     #[error("the database was updated, but flushing memcached at {0} failed: {1}; SOGo may show stale data until it expires")]
@@ -41,8 +43,7 @@ pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dial
         next += 1;
         relay_ids.insert(c.key.clone(), next);
     }
-    let mut ctx = WriteCtx { dialect, now: now_utc(), live, desired, relay_ids, dkim_keys: Default::default() };
-    ctx.dkim_keys = kinds::dkim::pregenerate(&plan.changes, &ctx);
+    let mut ctx = WriteCtx { dialect, now: now_utc(), live, desired, relay_ids };
     let mut out = Output::default();
     // Each run of like changes (kind and action) is batched into multi-row statements.
     let (mut stmts, mut run, mut run_of) = (Vec::new(), Vec::new(), None);
@@ -64,17 +65,36 @@ pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dial
 
 pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv: &Kv, memcached: Option<&str>) -> Result<Applied, ApplyError> {
     let t = std::time::Instant::now();
-    let out = statements(plan, desired, live, db.dialect())?;
+    let mut out = statements(plan, desired, live, db.dialect())?;
     let t = crate::timing::lap("statements", t);
-    db.execute_all(&out.stmts).await?;
+    // New DKIM keys (~60-150 ms of CPU each) only go to Redis: they are generated while the
+    // database works through the transaction.
+    let wanted: Vec<(String, String, u32)> = out
+        .effects
+        .iter()
+        .filter_map(|e| if let Effect::DkimGenerate { domain, selector, bits } = e { Some((domain.clone(), selector.clone(), *bits)) } else { None })
+        .collect();
+    let keygen = (!wanted.is_empty()).then(|| std::thread::spawn(move || {
+        let keys = kinds::dkim::generate_all(&wanted);
+        (wanted, keys)
+    }));
+    let committed = db.execute_all(&out.stmts).await;
+    let keys = keygen.map(|k| k.join().expect("key generation panicked"));
+    committed?;
     let t = crate::timing::lap("transaction", t);
+    if let Some((wanted, keys)) = keys {
+        for ((domain, selector, _), key) in wanted.iter().zip(keys) {
+            kinds::dkim::store(domain, selector, &key.map_err(ApplyError::Dkim)?, &mut out).map_err(ApplyError::Dkim)?;
+        }
+        crate::timing::lap("dkim keys", t);
+    }
     let ops: Vec<(&str, &str, Option<&str>)> = out
         .effects
         .iter()
         .filter_map(|e| match e {
             Effect::Hset { key, field, value } => Some((*key, field.as_str(), Some(value.as_str()))),
             Effect::Hdel { key, field } => Some((*key, field.as_str(), None)),
-            Effect::SogoRebuild | Effect::SogoRefresh(_) => None,
+            Effect::SogoRebuild | Effect::SogoRefresh(_) | Effect::DkimGenerate { .. } => None,
         })
         .collect();
     let mut applied = Applied { statements: out.stmts.len(), redis_ops: ops.len(), memcached_flushed: false };
@@ -107,7 +127,7 @@ fn inventory(plan: &Plan, desired: &Desired, live: &LiveData) -> Vec<Stmt> {
     let mut stmts: Vec<Stmt> = desired
         .records
         .iter()
-        .filter(|r| !owned.contains(&(r.kind, r.key.clone())))
+        .filter(|r| !owned.contains(r.kind, &r.key))
         .map(|r| Stmt { sql: "INSERT INTO mailplane_inventory (kind, obj_key) VALUES (?, ?)".into(), args: row(r.kind, &r.key) })
         .collect();
     stmts.extend(
@@ -119,15 +139,17 @@ fn inventory(plan: &Plan, desired: &Desired, live: &LiveData) -> Vec<Stmt> {
     stmts
 }
 
-/// More users than this and the whole view is rebuilt: one pass beats a long IN list.
-const SOGO_SCOPED_MAX: usize = 5000;
+/// More users than this and the whole view is rebuilt: one pass beats many IN lists.
+const SOGO_SCOPED_MAX: usize = 20_000;
+/// Users per scoped rebuild: each user is bound 5 times, within SQLite's 32,766 parameters.
+const SOGO_SCOPE_CHUNK: usize = 5000;
 
 /// The `_sogo_static_view` statements for this apply's effects: none, the changed users' rows, or all.
 fn sogo_statements(effects: &std::collections::BTreeSet<Effect>, dialect: Dialect) -> Vec<Stmt> {
     let users: Vec<&str> = effects.iter().filter_map(|e| if let Effect::SogoRefresh(u) = e { Some(u.as_str()) } else { None }).collect();
     match (effects.contains(&Effect::SogoRebuild), users.len()) {
         (false, 0) => vec![],
-        (false, n) if n <= SOGO_SCOPED_MAX => sogo_rebuild(dialect, Some(&users)),
+        (false, n) if n <= SOGO_SCOPED_MAX => users.chunks(SOGO_SCOPE_CHUNK).flat_map(|part| sogo_rebuild(dialect, Some(part))).collect(),
         _ => sogo_rebuild(dialect, None),
     }
 }

@@ -1,8 +1,36 @@
 //! `observe`: the live target → raw rows, one set-based query per table, plus the Redis hashes.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt};
 
 use crate::target::db::{Db, DbError, Row};
+
+/// A live row kept for planning: every column's text in one buffer. At 100,000 mailboxes and
+/// 200,000 aliases a `Vec<Option<String>>` per row costs several times the data itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveRow {
+    text: Box<str>,
+    /// Where each column ends in `text`; `u32::MAX` marks NULL.
+    ends: Box<[u32]>,
+}
+
+impl From<Row> for LiveRow {
+    fn from(row: Row) -> LiveRow {
+        let mut text = String::with_capacity(row.iter().flatten().map(String::len).sum());
+        let ends = row
+            .iter()
+            .map(|c| match c {
+                Some(c) => {
+                    text.push_str(c);
+                    text.len() as u32
+                }
+                None => u32::MAX,
+            })
+            .collect();
+        LiveRow { text: text.into_boxed_str(), ends }
+    }
+}
+
+
 use crate::target::kv::{Kv, KvError};
 
 /// The hashes mailcow keeps for these kinds.
@@ -19,25 +47,25 @@ pub const KV_KEYS: [&str; 8] = [
 
 #[derive(Debug, Default)]
 pub struct LiveData {
-    pub domains: Vec<Row>,
-    pub tags_domain: Vec<Row>,
-    pub alias_domains: Vec<Row>,
-    pub mailboxes: Vec<Row>,
-    pub user_acl: Vec<Row>,
-    pub tags_mailbox: Vec<Row>,
-    pub sender_acl: Vec<Row>,
-    pub quota2: Vec<Row>,
-    pub quota2replica: Vec<Row>,
-    pub aliases: Vec<Row>,
-    pub bcc_maps: Vec<Row>,
-    pub recipient_maps: Vec<Row>,
-    pub tls_policies: Vec<Row>,
-    pub relayhosts: Vec<Row>,
-    pub transports: Vec<Row>,
-    pub templates: Vec<Row>,
-    pub identity_provider: Vec<Row>,
+    pub domains: Vec<LiveRow>,
+    pub tags_domain: Vec<LiveRow>,
+    pub alias_domains: Vec<LiveRow>,
+    pub mailboxes: Vec<LiveRow>,
+    pub user_acl: Vec<LiveRow>,
+    pub tags_mailbox: Vec<LiveRow>,
+    pub sender_acl: Vec<LiveRow>,
+    pub quota2: Vec<LiveRow>,
+    pub quota2replica: Vec<LiveRow>,
+    pub aliases: Vec<LiveRow>,
+    pub bcc_maps: Vec<LiveRow>,
+    pub recipient_maps: Vec<LiveRow>,
+    pub tls_policies: Vec<LiveRow>,
+    pub relayhosts: Vec<LiveRow>,
+    pub transports: Vec<LiveRow>,
+    pub templates: Vec<LiveRow>,
+    pub identity_provider: Vec<LiveRow>,
     /// mailplane_inventory: (kind, key) of the objects mailplane created or adopted.
-    pub inventory: Vec<Row>,
+    pub inventory: Vec<LiveRow>,
     pub kv: HashMap<String, HashMap<String, String>>,
     /// Built on first use: per-object lookups during apply would otherwise scan every row.
     mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
@@ -62,6 +90,17 @@ pub trait RowExt {
 impl RowExt for Row {
     fn col(&self, i: usize) -> Option<&str> {
         self.as_slice().get(i).and_then(|c| c.as_deref())
+    }
+}
+
+impl RowExt for LiveRow {
+    fn col(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        if end == u32::MAX {
+            return None;
+        }
+        let start = self.ends[..i].iter().rev().find(|e| **e != u32::MAX).copied().unwrap_or(0);
+        Some(&self.text[start as usize..end as usize])
     }
 }
 
@@ -98,7 +137,7 @@ const QUERIES: [&str; 18] = [
 pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
     let mut results = Vec::with_capacity(QUERIES.len());
     for q in QUERIES {
-        results.push(db.query(q, &[]).await?);
+        results.push(db.query_map(q, &[], LiveRow::from).await?);
     }
     let mut it = results.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -142,7 +181,7 @@ impl LiveData {
     pub fn relay_hostname(&self, id: &str) -> String {
         self.relayhosts.iter().find(|r| r.s(0) == id && id != "0").map(|r| r.s(1).to_string()).unwrap_or_default()
     }
-    pub fn relay_ids(&self) -> HashMap<String, i64> {
+    pub fn relay_ids(&self) -> std::collections::HashMap<String, i64> {
         self.relayhosts.iter().map(|r| (r.s(1).to_string(), r.i(0))).collect()
     }
     pub fn mailbox_attributes(&self, username: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
@@ -150,7 +189,7 @@ impl LiveData {
         index.get(username).and_then(|&i| serde_json::from_str(self.mailboxes[i].s(6)).ok())
     }
     /// The alias rows whose goto lists `target` among several addresses.
-    pub fn aliases_shared_with(&self, target: &str) -> impl Iterator<Item = &Row> {
+    pub fn aliases_shared_with(&self, target: &str) -> impl Iterator<Item = &LiveRow> {
         let index = self.shared_aliases.get_or_init(|| {
             let mut index: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, row) in self.aliases.iter().enumerate().filter(|(_, r)| r.s(2).contains(',')) {
@@ -162,7 +201,37 @@ impl LiveData {
         });
         index.get(target).into_iter().flatten().map(|&i| &self.aliases[i])
     }
-    pub fn owned(&self) -> HashSet<(crate::model::Kind, String)> {
+    /// Once the live records are built, apply still reads only these rows (a mailbox's
+    /// attributes and password hash, aliases shared by several targets, relay ids, the
+    /// inventory); the rest is freed.
+    pub fn trim(&mut self) {
+        let mut aliases = std::mem::take(&mut self.aliases);
+        aliases.retain(|r| r.s(2).contains(','));
+        aliases.shrink_to_fit();
+        *self = LiveData {
+            mailboxes: std::mem::take(&mut self.mailboxes),
+            aliases,
+            relayhosts: std::mem::take(&mut self.relayhosts),
+            transports: std::mem::take(&mut self.transports),
+            inventory: std::mem::take(&mut self.inventory),
+            ..Default::default()
+        };
+    }
+    pub fn owned(&self) -> crate::plan::Owned {
         self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s(0)).map(|k| (k, r.s(1).to_string()))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_rows_keep_nulls_and_empty_text_apart() {
+        let cells = [Some("alice@x.org"), None, Some(""), Some("1"), None];
+        let row = LiveRow::from(cells.iter().map(|c| c.map(str::to_string)).collect::<Row>());
+        let cols: Vec<Option<&str>> = (0..6).map(|i| row.col(i)).collect();
+        assert_eq!(cols, [Some("alice@x.org"), None, Some(""), Some("1"), None, None]);
+        assert_eq!(row.i(3), 1);
     }
 }

@@ -1,6 +1,6 @@
 //! `plan`: a pure function (desired, live) → ordered changeset. No I/O.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde::Serialize;
 
@@ -73,7 +73,7 @@ pub enum PruneMode {
 pub struct Policy {
     pub prune: HashMap<Kind, PruneMode>,
     /// Objects mailplane created or adopted; only these are ever pruned.
-    pub owned: HashSet<(Kind, String)>,
+    pub owned: Owned,
     /// Live objects whose key matches one of these globs are left out entirely.
     pub ignore: Vec<String>,
     /// `--allow-delete` values: kinds (`mailbox`) or keys (`alice@example.org`) whose deletion is consented to.
@@ -88,12 +88,32 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             prune: HashMap::new(),
-            owned: HashSet::new(),
+            owned: Owned::default(),
             ignore: Vec::new(),
             allow_delete: Vec::new(),
             max_change_percent: 30,
             force: false,
         }
+    }
+}
+
+/// The objects mailplane created or adopted (`mailplane_inventory`), looked up by borrowed key.
+#[derive(Clone, Debug, Default)]
+pub struct Owned(HashMap<Kind, HashSet<String>>);
+
+impl Owned {
+    pub fn contains(&self, kind: Kind, key: &str) -> bool {
+        self.0.get(&kind).is_some_and(|keys| keys.contains(key))
+    }
+}
+
+impl FromIterator<(Kind, String)> for Owned {
+    fn from_iter<I: IntoIterator<Item = (Kind, String)>>(iter: I) -> Owned {
+        let mut owned = Owned::default();
+        for (kind, key) in iter {
+            owned.0.entry(kind).or_default().insert(key);
+        }
+        owned
     }
 }
 
@@ -141,30 +161,37 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     let live: Vec<&Record> = live.iter().filter(|r| !ignored(r)).collect();
     let live_by_key: HashMap<(Kind, &str), &Record> = live.iter().map(|r| ((r.kind, r.key.as_str()), *r)).collect();
     let desired_keys: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
-    let mut changes = Vec::new();
-    for d in desired {
-        match live_by_key.get(&(d.kind, d.key.as_str())) {
-            None => changes.push(Change {
-                action: Action::Create,
-                kind: d.kind,
-                key: d.key.clone(),
-                fields: d.fields.iter().map(|(f, v)| FieldChange { field: f, old: None, new: Some(v.clone()) }).collect(),
-                desired: Some(d.clone()),
-                live: None,
-            }),
-            Some(l) => {
-                if let Some(c) = update(d, l) {
-                    changes.push(c);
-                }
-            }
-        }
-    }
+    let diff = |part: &[Record]| -> Vec<Change> {
+        part.iter()
+            .filter_map(|d| match live_by_key.get(&(d.kind, d.key.as_str())) {
+                None => Some(Change {
+                    action: Action::Create,
+                    kind: d.kind,
+                    key: d.key.clone(),
+                    fields: d.fields.iter().map(|(f, v)| FieldChange { field: f, old: None, new: Some(v.clone()) }).collect(),
+                    desired: Some(d.clone()),
+                    live: None,
+                }),
+                Some(l) => update(d, l),
+            })
+            .collect()
+    };
+    // Records compare independently: at 100,000s of them, on all cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut changes: Vec<Change> = if threads == 1 || desired.len() < 10_000 {
+        diff(desired)
+    } else {
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = desired.chunks(desired.len().div_ceil(threads)).map(|part| scope.spawn(move || diff(part))).collect();
+            parts.into_iter().flat_map(|h| h.join().expect("plan thread panicked")).collect()
+        })
+    };
     let mut unmanaged = Vec::new();
     for l in &live {
         if desired_keys.contains(&(l.kind, l.key.as_str())) {
             continue;
         }
-        let owned = policy.owned.contains(&(l.kind, l.key.clone())) && !crate::kinds::protected(l);
+        let owned = policy.owned.contains(l.kind, &l.key) && !crate::kinds::protected(l);
         let mode = if owned { policy.prune.get(&l.kind).copied().unwrap_or_default() } else { PruneMode::Off };
         match (mode, crate::kinds::disabled(l)) {
             (PruneMode::Delete, _) => changes.push(Change {
@@ -212,7 +239,7 @@ fn safety(changes: &[Change], desired: &[Record], desired_keys: &HashSet<(Kind, 
         return problems;
     }
     for kind in Kind::ALL {
-        let managed = live.iter().filter(|r| r.kind == kind && policy.owned.contains(&(kind, r.key.clone()))).count();
+        let managed = live.iter().filter(|r| r.kind == kind && policy.owned.contains(kind, &r.key)).count();
         let changing = changes.iter().filter(|c| c.kind == kind && c.action != Action::Create).count();
         // Removed: deleted, or disabled by pruning (an update of something no longer declared).
         let removing = changes
@@ -245,6 +272,17 @@ fn order_key(c: &Change) -> (u8, i16, &str) {
 }
 
 fn diff_fields(desired: &Record, live: &Record) -> Vec<FieldChange> {
+    // Both sides list the same fields in the same order (record.rs): then a diff is a zip.
+    let aligned = desired.fields.len() == live.fields.len() && desired.fields.iter().zip(&live.fields).all(|((a, _), (b, _))| a == b);
+    if aligned {
+        return desired
+            .fields
+            .iter()
+            .zip(&live.fields)
+            .filter(|((_, d), (_, l))| !d.satisfies(l))
+            .map(|((f, d), (_, l))| FieldChange { field: f, old: Some(l.clone()), new: Some(d.clone()) })
+            .collect();
+    }
     let live_fields: HashMap<&str, &Value> = live.fields.iter().map(|(f, v)| (*f, v)).collect();
     desired
         .fields

@@ -41,9 +41,22 @@ pub enum PlanFileError {
     Stale(String),
 }
 
+/// SHA-256 of the value's JSON, hashed as it is written: the desired records of 100,000
+/// mailboxes are 100s of MB of JSON, never needed whole.
 fn digest(v: &impl Serialize) -> String {
-    let bytes = serde_json::to_vec(v).expect("records serialise");
-    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    struct Hasher(Sha256);
+    impl std::io::Write for Hasher {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hasher = Hasher(Sha256::new());
+    serde_json::to_writer(std::io::BufWriter::with_capacity(64 * 1024, &mut hasher), v).expect("records serialise");
+    hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn desired_digest(desired: &[Record]) -> String {

@@ -2,6 +2,7 @@
 //! in mailcow's meaning. Diff, ordering and rendering are written once against it.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -66,16 +67,22 @@ pub struct Record {
     pub fields: Vec<(Field, Value)>,
 }
 
+/// How many fields a record of each kind has had at most: new records reserve exactly that,
+/// instead of growing by doubling (a mailbox has 40 fields; doubling would reserve 64, and at
+/// 100,000 mailboxes on both sides that slack alone is 200 MB).
+static FIELD_COUNT: [AtomicUsize; Kind::ALL.len()] = [const { AtomicUsize::new(0) }; Kind::ALL.len()];
+
 impl Record {
     pub fn new(kind: Kind, key: impl Into<String>) -> Record {
-        Record { kind, key: key.into(), fields: Vec::new() }
+        Record { kind, key: key.into(), fields: Vec::with_capacity(FIELD_COUNT[kind as usize].load(Ordering::Relaxed)) }
     }
     pub fn with(mut self, name: Field, value: Value) -> Record {
-        self.fields.push((name, value));
+        self.push(name, value);
         self
     }
     pub fn push(&mut self, name: Field, value: Value) {
         self.fields.push((name, value));
+        FIELD_COUNT[self.kind as usize].fetch_max(self.fields.len(), Ordering::Relaxed);
     }
     /// `base` with this record's fields put over it.
     pub fn merged_into(self, base: &Record) -> Record {

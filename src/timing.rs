@@ -12,7 +12,7 @@ fn enabled() -> bool {
 pub fn lap(phase: &str, since: Instant) -> Instant {
     let now = Instant::now();
     if enabled() {
-        eprintln!("timing {phase:<12} {:>8.1} ms", (now - since).as_secs_f64() * 1000.0);
+        eprintln!("timing {phase:<12} {:>8.1} ms  rss {:>5} MB", (now - since).as_secs_f64() * 1000.0, rss_mb());
     }
     now
 }
@@ -24,4 +24,11 @@ pub fn slow(sql: &str, since: Instant) {
         let head: String = sql.chars().take(90).collect();
         eprintln!("timing slow stmt {:>8.1} ms  {head}", took.as_secs_f64() * 1000.0);
     }
+}
+
+/// Resident memory now, from /proc (0 where there is none).
+fn rss_mb() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096 / (1024 * 1024)
 }

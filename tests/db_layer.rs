@@ -305,3 +305,17 @@ async fn sqlite_schema_matches_mailcow_column_for_column() {
     })
     .await;
 }
+
+/// A large apply's Redis writes go in one atomic pipeline: 300,000 HSETs take the server longer
+/// than the Redis client's default 500 ms response timeout (which once failed a 100,000-mailbox apply).
+#[tokio::test]
+async fn a_big_redis_pipeline_is_not_cut_off() {
+    let Some(services) = support::services() else { return };
+    services.flush_redis_db(12);
+    let kv = mailplane::target::kv::Kv::redis(&services.redis_db(12)).await.unwrap();
+    let fields: Vec<String> = (0..300_000).map(|i| format!("user{i}@d{}.example", i % 1000)).collect();
+    let ops: Vec<(&str, &str, Option<&str>)> = fields.iter().map(|f| ("RL_VALUE", f.as_str(), Some("100 / 1h"))).collect();
+    kv.apply(&ops).await.unwrap();
+    assert_eq!(kv.hgetall("RL_VALUE").await.unwrap().len(), 300_000);
+    services.flush_redis_db(12);
+}

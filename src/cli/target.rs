@@ -55,14 +55,47 @@ pub struct Prepared {
 
 /// Returns `Err(())` after printing what went wrong.
 /// With `lock`, the apply lock is taken before the live state is read.
+///
+/// The live server is read while the directory is parsed and validated: `mailplane.yaml` alone
+/// says where the target is, and neither side needs the other until the plan.
 pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<Prepared, ()> {
-    let loaded = load_checked(args, printer)?;
-    prepare_loaded(args, loaded, printer, lock).await.map_err(|msg| printer.err(&format!("error: {msg}")))
+    let early = load::read_settings(&args.dir);
+    let observing = early.as_ref().map(|(_, settings)| tokio::spawn(observe_target(args.clone(), settings.clone(), lock)));
+    let load_args = args.clone();
+    // Without LDAP mailboxes (merged into the documents first), the desired records are built
+    // while the directory is validated.
+    let early_desired = early.as_ref().is_some_and(|(_, s)| s.ldap_mailboxes.is_none());
+    let loaded = tokio::task::spawn_blocking(move || {
+        let (loaded, desired) = load::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l)))
+            .map_err(|e| printer.err(&format!("error: {e}")))?;
+        checked(loaded, printer).map(|l| (l, desired))
+    })
+    .await
+    .map_err(|e| printer.err(&format!("error: {e}")))?;
+    let Ok((loaded, desired)) = loaded else {
+        observing.inspect(tokio::task::JoinHandle::abort);
+        return Err(());
+    };
+    // The settings read early must be the ones the directory was loaded with.
+    let same = early.as_ref().is_some_and(|(text, _)| {
+        text.as_deref() == loaded.settings.as_ref().map(|(idx, _)| loaded.sources[*idx].text.as_str())
+    });
+    let result = match observing {
+        Some(handle) if same => match handle.await {
+            Ok(Ok(observed)) => finish(args, loaded, printer, observed, desired).await,
+            Ok(Err(msg)) => Err(msg),
+            Err(e) => Err(e.to_string()),
+        },
+        other => {
+            other.inspect(tokio::task::JoinHandle::abort);
+            prepare_loaded(args, loaded, printer, lock).await
+        }
+    };
+    result.map_err(|msg| printer.err(&format!("error: {msg}")))
 }
 
-/// Loads the directory and prints its diagnostics; `Err(())` when it has errors.
-fn load_checked(args: &TargetArgs, printer: Printer) -> Result<Loaded, ()> {
-    let loaded = load::load_dir(&args.dir).map_err(|e| printer.err(&format!("error: {e}")))?;
+/// Prints a loaded directory's diagnostics; `Err(())` when it has errors.
+fn checked(loaded: Loaded, printer: Printer) -> Result<Loaded, ()> {
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
         return Err(());
@@ -70,15 +103,55 @@ fn load_checked(args: &TargetArgs, printer: Printer) -> Result<Loaded, ()> {
     Ok(loaded)
 }
 
-/// Connects, observes and plans an already loaded directory (`watch` keeps the last good one
-/// when a new commit does not load). Returns what went wrong instead of printing it.
-pub async fn prepare_loaded(args: &TargetArgs, mut loaded: Loaded, printer: Printer, lock: bool) -> Result<Prepared, String> {
-    let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-    let (db, kv, memcached) = try_connect(args, Some(&settings)).await?;
+/// The live side: connection, lock, live rows and their records.
+struct Observed {
+    db: Db,
+    kv: Kv,
+    memcached: Option<String>,
+    lock: Option<crate::lock::LockGuard>,
+    live: LiveData,
+    records: Vec<crate::record::Record>,
+}
+
+async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFile, lock: bool) -> Result<Observed, String> {
+    let (db, kv, memcached) = try_connect(&args, Some(&settings)).await?;
     let lock = match lock {
         true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
         false => None,
     };
+    let t = std::time::Instant::now();
+    let live = observe::observe(&db, &kv).await.map_err(|e| e.to_string())?;
+    let t = crate::timing::lap("observe", t);
+    let (live, records) = tokio::task::spawn_blocking(move || {
+        let mut live = live;
+        let records = kinds::live(&live);
+        live.trim();
+        (live, records)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    crate::timing::lap("live", t);
+    Ok(Observed { db, kv, memcached, lock, live, records })
+}
+
+/// Connects, observes and plans an already loaded directory (`watch` keeps the last good one
+/// when a new commit does not load). Returns what went wrong instead of printing it.
+pub async fn prepare_loaded(args: &TargetArgs, loaded: Loaded, printer: Printer, lock: bool) -> Result<Prepared, String> {
+    let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
+    let observed = observe_target(args.clone(), settings, lock).await?;
+    finish(args, loaded, printer, observed, None).await
+}
+
+/// The desired side, then the plan.
+async fn finish(
+    args: &TargetArgs,
+    mut loaded: Loaded,
+    printer: Printer,
+    observed: Observed,
+    desired: Option<Result<Desired, Vec<String>>>,
+) -> Result<Prepared, String> {
+    let Observed { db, kv, memcached, lock, live, records: live_records } = observed;
+    let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let ldap = match &settings.ldap_mailboxes {
         Some(cfg) => {
             let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await?;
@@ -90,7 +163,7 @@ pub async fn prepare_loaded(args: &TargetArgs, mut loaded: Loaded, printer: Prin
         None => None,
     };
     let t = std::time::Instant::now();
-    let mut desired = kinds::desired(&loaded).map_err(|errs| format!("cannot resolve secrets:\n  {}", errs.join("\n  ")))?;
+    let mut desired = desired.unwrap_or_else(|| kinds::desired(&loaded)).map_err(|errs| format!("cannot resolve secrets:\n  {}", errs.join("\n  ")))?;
     let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
     let service_files = match &services_root {
         Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(|errs| format!("cannot read service files:\n  {}", errs.join("\n  ")))?),
@@ -99,18 +172,14 @@ pub async fn prepare_loaded(args: &TargetArgs, mut loaded: Loaded, printer: Prin
     // Everything later works from records: at 100,000 mailboxes the parsed YAML is 100s of MB.
     loaded.documents = Vec::new();
     let t = crate::timing::lap("desired", t);
-    let live = observe::observe(&db, &kv).await.map_err(|e| e.to_string())?;
-    let t = crate::timing::lap("observe", t);
     if let Some((cfg, merged)) = ldap {
-        crate::ldap_source::keep_missing(&mut desired, &kinds::live(&live), &merged, cfg);
+        crate::ldap_source::keep_missing(&mut desired, &live_records, &merged, cfg);
         desired.bookkeeping.extend(merged.state);
     }
     let state_dir = std::env::var_os("MAILPLANE_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("state"));
     let key = crate::verify::load_key(&state_dir).map_err(|e| format!("cannot use {}: {e}", state_dir.display()))?;
     crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| e.to_string())?;
     let t = crate::timing::lap("verify", t);
-    let live_records = kinds::live(&live);
-    let t = crate::timing::lap("live", t);
     let policy = plan::Policy {
         prune: settings.prune.iter().map(|(k, m)| (*k, *m)).collect(),
         owned: live.owned(),

@@ -4,7 +4,6 @@
 //! an existing key is never replaced unless the declared selector changes (rotation) or a
 //! different key is supplied. Private keys exist only inside apply: never in records or plans.
 
-use std::collections::HashMap;
 
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 
@@ -136,24 +135,25 @@ fn generate(bits: u32) -> Result<String, WriteError> {
     Ok(key.to_pkcs8_pem(LineEnding::LF).map_err(|e| WriteError::Dkim(e.to_string()))?.trim().to_string())
 }
 
-/// Generates the keys the plan needs on all cores: ~50-150 ms each, so 1,000 new domains
-/// would otherwise take minutes. Keys to be supplied are left to `write`.
-pub fn pregenerate(changes: &[Change], ctx: &WriteCtx) -> HashMap<String, Result<String, WriteError>> {
-    let wanted: Vec<(&str, u32)> = changes
-        .iter()
-        .filter(|c| c.kind == Kind::DkimKey && matches!(c.action, Action::Create | Action::Update))
-        .filter(|c| ctx.secret(Kind::DkimKey, &c.key, "key").is_ok_and(|s| s.is_empty()))
-        .filter_map(|c| c.desired.as_ref().map(|r| (c.key.as_str(), r.int("key_size") as u32)))
-        .collect();
+/// Generates keys on all cores: ~50-150 ms each, so 1,000 new domains would otherwise take
+/// minutes. Apply runs this beside the database transaction (keys only go to Redis).
+pub fn generate_all(wanted: &[(String, String, u32)]) -> Vec<Result<String, WriteError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = wanted.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = wanted
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|(d, bits)| (d.to_string(), generate(*bits))).collect::<Vec<_>>()))
-            .collect();
+        let handles: Vec<_> = wanted.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|(_, _, bits)| generate(*bits)).collect::<Vec<_>>())).collect();
         handles.into_iter().flat_map(|h| h.join().expect("key generation thread panicked")).collect()
     })
+}
+
+/// The Redis writes for a domain's key: mailcow's DKIM_SELECTORS, DKIM_PUB_KEYS, DKIM_PRIV_KEYS.
+pub fn store(domain: &str, selector: &str, private: &str, out: &mut Output) -> Result<(), WriteError> {
+    let public = public_b64(private).map_err(WriteError::Dkim)?;
+    out.effects.remove(&super::Effect::Hdel { key: "DKIM_PRIV_KEYS", field: format!("{selector}.{domain}") });
+    out.hset("DKIM_SELECTORS", domain, selector);
+    out.hset("DKIM_PUB_KEYS", domain, &public);
+    out.hset("DKIM_PRIV_KEYS", &format!("{selector}.{domain}"), private);
+    Ok(())
 }
 
 pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
@@ -165,17 +165,14 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
     match (&c.desired, c.action) {
         (Some(r), Action::Create | Action::Update) => {
             let supplied = ctx.secret(Kind::DkimKey, d, "key")?;
-            let private = match ctx.dkim_keys.remove(d) {
-                _ if !supplied.is_empty() => supplied.trim().to_string(),
-                Some(key) => key?,
-                None => generate(r.int("key_size") as u32)?,
-            };
-            let public = public_b64(&private).map_err(WriteError::Dkim)?;
             let selector = r.text("selector");
-            out.effects.remove(&super::Effect::Hdel { key: "DKIM_PRIV_KEYS", field: format!("{selector}.{d}") });
-            out.hset("DKIM_SELECTORS", d, selector);
-            out.hset("DKIM_PUB_KEYS", d, &public);
-            out.hset("DKIM_PRIV_KEYS", &format!("{selector}.{d}"), &private);
+            if supplied.is_empty() {
+                // Generated while the transaction runs, stored with `store` after it.
+                out.effects.remove(&super::Effect::Hdel { key: "DKIM_PRIV_KEYS", field: format!("{selector}.{d}") });
+                out.effects.insert(super::Effect::DkimGenerate { domain: d.to_string(), selector: selector.to_string(), bits: r.int("key_size") as u32 });
+            } else {
+                store(d, selector, supplied.trim(), out)?;
+            }
         }
         _ => {
             out.hdel("DKIM_SELECTORS", d);

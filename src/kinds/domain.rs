@@ -55,7 +55,7 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let mut tags: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    let mut tags: foldhash::HashMap<&str, Vec<String>> = Default::default();
     for row in &l.tags_domain {
         tags.entry(row.s(0)).or_default().push(row.s(1).to_string());
     }
@@ -215,7 +215,7 @@ pub fn normalise_rate_limit(v: &str) -> String {
 /// mailcow refuses a mailbox or alias that overfills its domain, counting what is already on the
 /// server. The same check over the state after this plan: (desired ∪ live kept) per touched domain.
 pub fn check_limits(desired: &[Record], live: &[Record], plan: &crate::plan::Plan) -> Vec<String> {
-    use std::collections::{HashMap, HashSet};
+    use foldhash::{HashMap, HashMapExt, HashSet};
     let deleted: HashSet<(Kind, &str)> = plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
     let declared: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
     let after: Vec<&Record> = desired

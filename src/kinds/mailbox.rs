@@ -1,7 +1,7 @@
 //! Mailboxes: `mailbox` (+ attributes JSON), `quota2`/`quota2replica`, the self-alias, `user_acl`,
 //! `tags_mailbox`, `sender_acl`; Redis RL_VALUE and RCPT_WANTS_*; the SOGo view.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use serde_json::Value as Json;
 
@@ -147,7 +147,7 @@ fn with_create_only(v: Value, create_only: bool) -> Value {
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let acl: HashMap<&str, &crate::target::db::Row> = l.user_acl.iter().map(|r| (r.s(0), r)).collect();
+    let acl: HashMap<&str, &crate::observe::LiveRow> = l.user_acl.iter().map(|r| (r.s(0), r)).collect();
     let mut tags: HashMap<&str, Vec<String>> = HashMap::new();
     for r in &l.tags_mailbox {
         tags.entry(r.s(0)).or_default().push(r.s(1).to_string());
@@ -158,15 +158,19 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     }
     let self_alias: HashMap<&str, i64> =
         l.aliases.iter().filter(|r| r.s(1) == r.s(2)).map(|r| (r.s(1), r.i(9))).collect();
-    let q2: std::collections::HashSet<&str> = l.quota2.iter().map(|r| r.s(0)).collect();
-    let q2r: std::collections::HashSet<&str> = l.quota2replica.iter().map(|r| r.s(0)).collect();
+    let q2: foldhash::HashSet<&str> = l.quota2.iter().map(|r| r.s(0)).collect();
+    let q2r: foldhash::HashSet<&str> = l.quota2replica.iter().map(|r| r.s(0)).collect();
     for row in &l.mailboxes {
         let u = row.s(0);
-        let attrs: serde_json::Map<String, Json> = serde_json::from_str(row.s(6)).unwrap_or_default();
-        let attr = |k: &str| attrs.get(k).map(|v| match v {
-            Json::String(s) => s.clone(),
-            Json::Null => String::new(),
-            other => other.to_string(),
+        // Borrowed and undecoded until a key is asked for: 100,000 rows of ~20 keys each.
+        let attrs: HashMap<std::borrow::Cow<str>, &serde_json::value::RawValue> = serde_json::from_str(row.s(6)).unwrap_or_default();
+        let attr = |k: &str| attrs.get(k).map(|v| match v.get().strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+            Some(plain) if !plain.contains('\\') => plain.to_string(),
+            _ => match serde_json::from_str::<Json>(v.get()) {
+                Ok(Json::String(s)) => s,
+                Ok(Json::Null) | Err(_) => String::new(),
+                Ok(other) => other.to_string(),
+            },
         });
         let flag = |k: &str| Value::Bool(bool_of(attr(k).as_deref()));
         let active = row.i(3);

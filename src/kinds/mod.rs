@@ -44,8 +44,9 @@ pub struct Desired {
 
 /// One-way token for a stored value: lets two sides be compared without carrying the value.
 pub fn token(stored: &str) -> Value {
-    let digest = Sha256::digest(format!("mailplane:{stored}").as_bytes());
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let digest = Sha256::new().chain_update(b"mailplane:").chain_update(stored.as_bytes()).finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex: String = digest.iter().take(16).flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect();
     Value::Secret(SecretToken { token: hex, create_only: false })
 }
 
@@ -152,6 +153,8 @@ pub enum Effect {
     /// Rebuild only this user's `_sogo_static_view` row (then flush memcached): what mailcow's
     /// incremental update does, and what keeps a small change on a large server fast.
     SogoRefresh(String),
+    /// Generate this domain's DKIM key and store it like `dkim::store` (after the transaction).
+    DkimGenerate { domain: String, selector: String, bits: u32 },
 }
 
 /// What one apply writes.
@@ -185,8 +188,6 @@ pub struct WriteCtx<'a> {
     pub desired: &'a Desired,
     /// relay host hostname → id, including ids given to relay hosts created in this apply.
     pub relay_ids: HashMap<String, i64>,
-    /// DKIM keys generated ahead, in parallel (see dkim::pregenerate).
-    pub dkim_keys: HashMap<String, Result<String, WriteError>>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -48,6 +48,13 @@ impl Loaded {
 
 /// Reads every `*.yaml`/`*.yml` below `root` (hidden folders skipped), parses and validates them.
 pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
+    load_dir_with(root, |_| ()).map(|(loaded, ())| loaded)
+}
+
+/// `load_dir`, running `alongside` on the parsed documents on another core while they are
+/// validated (plan builds the desired records then). Its result means nothing when the
+/// directory has errors.
+pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T + Send) -> Result<(Loaded, T), LoadError> {
     if !root.is_dir() {
         return Err(LoadError::NotADirectory(root.to_path_buf()));
     }
@@ -76,7 +83,11 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
         }
     }
     loaded.sources = sources;
-    let mut more = validate::validate(&loaded);
+    let (mut more, extra) = std::thread::scope(|scope| {
+        let extra = scope.spawn(|| alongside(&loaded));
+        let more = validate::validate(&loaded);
+        (more, extra.join().expect("thread beside validation panicked"))
+    });
     if loaded.has_errors() {
         // A file that did not parse is missing from the model: references into it are not real problems.
         more.retain(|d| d.code != "unknown-reference");
@@ -84,7 +95,21 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     loaded.diagnostics.append(&mut more);
     sort(&mut loaded.diagnostics, &loaded.sources);
     crate::timing::lap("validate", t);
-    Ok(loaded)
+    Ok((loaded, extra))
+}
+
+/// `mailplane.yaml` alone, read and parsed ahead of the rest (it says where the target is),
+/// with its text so the caller can check it is the file the directory was loaded with.
+/// A missing file gives the defaults and no text; None when it cannot be read or does not
+/// parse: `load_dir` reports that.
+pub fn read_settings(root: &Path) -> Option<(Option<String>, SettingsFile)> {
+    let text = match std::fs::read_to_string(root.join(SETTINGS_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((None, SettingsFile::default())),
+        Err(_) => return None,
+    };
+    let settings = yaml::parse::<SettingsFile>(&text, 0).ok()?;
+    Some((Some(text), settings))
 }
 
 enum Parsed {

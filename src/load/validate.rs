@@ -3,7 +3,7 @@
 
 mod services;
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::{Diagnostic, Loaded};
 use crate::model::names::{self, normalize_address, normalize_domain};
@@ -73,25 +73,24 @@ impl<'a> Validator<'a> {
 
     /// Records that `key` in `ns` is declared by `what` at `at`; reports a second declaration.
     fn claim(&mut self, ns: &'static str, key: &str, what: &'static str, at: At) -> bool {
-        match self.claims.get(&(ns, key.to_string())) {
-            Some((prev_what, prev_at)) => {
-                let prev = self.place(*prev_at);
-                let msg = if ns == "identity_provider" {
-                    "the identity provider is declared twice; there can be only one".to_string()
-                } else if *prev_what == what {
-                    let what = what.trim_start_matches("a ").trim_start_matches("an ");
-                    format!("{what} `{key}` is declared twice")
-                } else {
-                    format!("`{key}` is already declared as {prev_what}")
-                };
-                self.error_help("duplicate", at.0, at.1, msg, format!("first declared at {prev}; declare it once"));
-                false
+        let (prev_what, prev_at) = match self.claims.entry((ns, key.to_string())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert((what, at));
+                return true;
             }
-            None => {
-                self.claims.insert((ns, key.to_string()), (what, at));
-                true
-            }
-        }
+            std::collections::hash_map::Entry::Occupied(prev) => *prev.get(),
+        };
+        let prev = self.place(prev_at);
+        let msg = if ns == "identity_provider" {
+            "the identity provider is declared twice; there can be only one".to_string()
+        } else if prev_what == what {
+            let what = what.trim_start_matches("a ").trim_start_matches("an ");
+            format!("{what} `{key}` is declared twice")
+        } else {
+            format!("`{key}` is already declared as {prev_what}")
+        };
+        self.error_help("duplicate", at.0, at.1, msg, format!("first declared at {prev}; declare it once"));
+        false
     }
 
     fn domain_name(&mut self, file: usize, name: &Located<String>) -> Option<String> {

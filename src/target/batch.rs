@@ -8,7 +8,7 @@
 //! run is left as it is). Only plain single-row `INSERT … VALUES (…)` and
 //! `DELETE FROM t WHERE col = ?` are merged; any other statement runs on its own, in its place.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use super::db::Stmt;
 

@@ -162,16 +162,24 @@ impl Db {
     /// One SELECT; every column as text. Rows are converted while they stream in, so the driver's
     /// rows are not all held at once.
     pub async fn query(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>, DbError> {
+        self.query_map(sql, args, |row| row).await
+    }
+
+    /// `query` with each row turned into `T` as it arrives (observe keeps compact rows).
+    pub async fn query_map<T: Send + Unpin + 'static>(&self, sql: &str, args: &[Arg], convert: fn(Row) -> T) -> Result<Vec<T>, DbError> {
         let result = match &self.pool {
             Pool::MySql(pool) => {
                 let mut kinds: Option<Vec<MyKind>> = None;
                 bind_args!(sqlx::query::<MySql>(AssertSqlSafe(sql)), args)
-                    .try_map(move |row: MySqlRow| mysql_row(&row, &mut kinds))
+                    .try_map(move |row: MySqlRow| mysql_row(&row, &mut kinds).map(convert))
                     .fetch_all(pool)
                     .await
             }
             Pool::Sqlite(pool) => {
-                bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), args).try_map(|row: SqliteRow| sqlite_row(&row)).fetch_all(pool).await
+                bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(sql)), args)
+                    .try_map(move |row: SqliteRow| sqlite_row(&row).map(convert))
+                    .fetch_all(pool)
+                    .await
             }
         };
         result.map_err(|e| DbError::Query { url: self.label.clone(), sql: sql.to_string(), message: self.scrub(&e) })

@@ -1,7 +1,7 @@
 //! The Redis side of mailcow (DOMAIN_MAP, RL_VALUE, …). On the embedded SQLite target there is
 //! no Redis: the same hashes live in the `mailplane_kv` table, so every kind round-trips.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::db::{Arg, Db, DbError, Stmt};
 
@@ -23,7 +23,12 @@ const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) N
 impl Kv {
     pub async fn redis(url: &str) -> Result<Kv, KvError> {
         let client = redis::Client::open(url)?;
-        Ok(Kv::Redis(client.get_multiplexed_async_connection().await?))
+        // The client's default of 500 ms is too short for one atomic pipeline of a big apply
+        // (300,000 HSETs for 100,000 mailboxes) or HGETALL of a big hash.
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(10)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(300)));
+        Ok(Kv::Redis(client.get_multiplexed_async_connection_with_config(&config).await?))
     }
 
     pub async fn table(db: Db) -> Result<Kv, KvError> {
