@@ -28,8 +28,11 @@ pub fn validate(l: &Loaded) -> Vec<Diagnostic> {
         aliases_per_domain: HashMap::new(),
         alias_domains_of: HashMap::new(),
     };
+    let t = std::time::Instant::now();
     v.index();
+    let t = crate::timing::lap("v.index", t);
     v.check();
+    crate::timing::lap("v.check", t);
     v.diags
 }
 
@@ -242,7 +245,9 @@ impl<'a> Validator<'a> {
             }
         }
         self.check_transport_nexthops();
+        let t = std::time::Instant::now();
         self.check_alias_loops();
+        crate::timing::lap("v.loops", t);
     }
 
     fn check_settings(&mut self, file: usize, s: &crate::settings::SettingsFile) {
@@ -530,12 +535,19 @@ impl<'a> Validator<'a> {
     }
 
     fn check_alias_loops(&mut self) {
+        // Only edges from an alias to another alias can close a loop; most aliases point at
+        // mailboxes, so the graph keeps just the alias → alias edges.
+        let lowered: HashSet<String> = self.aliases.keys().map(|a| a.to_lowercase()).collect();
+        let target_of = |g: &str| {
+            let g = g.trim().to_lowercase();
+            if g.is_ascii() { Some(g) } else { normalize_address(&g).ok().map(|(l, d)| names::address(&l, &d).to_lowercase()) }
+        };
         let graph: HashMap<String, Vec<String>> = self
             .aliases
             .iter()
-            .map(|(addr, (_, a))| {
-                let targets = a.goto.iter().filter_map(|g| normalize_address(g).ok()).map(|(l, d)| names::address(&l, &d).to_lowercase());
-                (addr.to_lowercase(), targets.collect())
+            .filter_map(|(addr, (_, a))| {
+                let targets: Vec<String> = a.goto.iter().filter_map(|g| target_of(g)).filter(|t| lowered.contains(t)).collect();
+                (!targets.is_empty()).then(|| (addr.to_lowercase(), targets))
             })
             .collect();
         let mut done: HashSet<&str> = HashSet::new();
