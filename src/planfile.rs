@@ -59,8 +59,48 @@ fn digest(v: &impl Serialize) -> String {
     hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 over every desired record's kind, key and fields, fed field by field: at 100,000
+/// mailboxes, serialising them to JSON first cost a second per plan and per apply.
 pub fn desired_digest(desired: &[Record]) -> String {
-    digest(&desired)
+    use crate::record::Value;
+    let mut h = Sha256::new();
+    let text = |h: &mut Sha256, t: &str| {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    };
+    for r in desired {
+        text(&mut h, r.kind.name());
+        text(&mut h, &r.key);
+        h.update((r.fields.len() as u64).to_le_bytes());
+        for (field, value) in &r.fields {
+            text(&mut h, field);
+            match value {
+                Value::Bool(b) => h.update([0, u8::from(*b)]),
+                Value::Int(i) => {
+                    h.update([1]);
+                    h.update(i.to_le_bytes());
+                }
+                Value::Size(n) => {
+                    h.update([2]);
+                    h.update(n.to_le_bytes());
+                }
+                Value::Text(t) => {
+                    h.update([3]);
+                    text(&mut h, t);
+                }
+                Value::List(items) => {
+                    h.update([4]);
+                    h.update((items.len() as u64).to_le_bytes());
+                    items.iter().for_each(|i| text(&mut h, i));
+                }
+                Value::Secret(s) => {
+                    h.update([5, u8::from(s.create_only)]);
+                    text(&mut h, &s.token);
+                }
+            }
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn live_digests(plan: &Plan) -> BTreeMap<String, String> {
@@ -111,4 +151,28 @@ pub fn check(saved: &PlanFile, now: &Plan, desired: &[Record], target: &str) -> 
         return Err(PlanFileError::Stale("the server now needs a different set of changes".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Kind;
+    use crate::record::{SecretToken, Value};
+
+    #[test]
+    fn the_desired_digest_sees_every_field_and_where_text_ends() {
+        let rec = |name: &str, quota: u64, token: &str| {
+            Record::new(Kind::Mailbox, "a@x.org")
+                .with("name", Value::text(name))
+                .with("quota", Value::Size(quota))
+                .with("password", Value::Secret(SecretToken { token: token.into(), create_only: false }))
+        };
+        let base = desired_digest(&[rec("ab", 1, "t")]);
+        assert_eq!(base, desired_digest(&[rec("ab", 1, "t")]));
+        for other in [rec("ab", 2, "t"), rec("ab", 1, "u"), rec("a", 1, "t")] {
+            assert_ne!(base, desired_digest(&[other]));
+        }
+        let split = |a: &str, b: &str| Record::new(Kind::Alias, "x").with("p", Value::text(a)).with("q", Value::text(b));
+        assert_ne!(desired_digest(&[split("ab", "c")]), desired_digest(&[split("a", "bc")]));
+    }
 }

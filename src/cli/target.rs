@@ -60,7 +60,8 @@ pub struct Prepared {
 /// says where the target is, and neither side needs the other until the plan.
 pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<Prepared, ()> {
     let early = load::read_settings(&args.dir);
-    let observing = early.as_ref().map(|(_, settings)| tokio::spawn(observe_target(args.clone(), settings.clone(), lock)));
+    // Read ahead only from a target that is already set up: bad input must create nothing.
+    let observing = early.as_ref().map(|(_, settings)| tokio::spawn(observe_target(args.clone(), settings.clone(), lock, false)));
     let load_args = args.clone();
     // Without LDAP mailboxes (merged into the documents first), the desired records are built
     // while the directory is validated.
@@ -73,23 +74,38 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     .await
     .map_err(|e| printer.err(&format!("error: {e}")))?;
     let Ok((loaded, desired)) = loaded else {
-        observing.inspect(tokio::task::JoinHandle::abort);
+        // Let the read-ahead finish and free its lock properly (a cancelled one would leave
+        // its holder row in mailplane_lock).
+        if let Some(Ok(Ok(observed))) = match observing {
+            Some(handle) => Some(handle.await),
+            None => None,
+        } && let Some(guard) = observed.lock
+        {
+            guard.release().await;
+        }
         return Err(());
     };
     // The settings read early must be the ones the directory was loaded with.
     let same = early.as_ref().is_some_and(|(text, _)| {
         text.as_deref() == loaded.settings.as_ref().map(|(idx, _)| loaded.sources[*idx].text.as_str())
     });
-    let result = match observing {
-        Some(handle) if same => match handle.await {
-            Ok(Ok(observed)) => finish(args, loaded, printer, observed, desired).await,
-            Ok(Err(msg)) => Err(msg),
-            Err(e) => Err(e.to_string()),
+    let observed = match observing {
+        Some(handle) => match handle.await {
+            Ok(Ok(observed)) if same => Some(observed),
+            Ok(Ok(observed)) => {
+                if let Some(guard) = observed.lock {
+                    guard.release().await;
+                }
+                None
+            }
+            // Not set up yet, or not reachable: the ordinary way below sets it up or says why.
+            _ => None,
         },
-        other => {
-            other.inspect(tokio::task::JoinHandle::abort);
-            prepare_loaded(args, loaded, printer, lock).await
-        }
+        None => None,
+    };
+    let result = match observed {
+        Some(observed) => finish(args, loaded, printer, observed, desired).await,
+        None => prepare_loaded(args, loaded, printer, lock).await,
     };
     result.map_err(|msg| printer.err(&format!("error: {msg}")))
 }
@@ -113,8 +129,8 @@ struct Observed {
     records: Vec<crate::record::Record>,
 }
 
-async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFile, lock: bool) -> Result<Observed, String> {
-    let (db, kv, memcached) = try_connect(&args, Some(&settings)).await?;
+async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFile, lock: bool, setup: bool) -> Result<Observed, String> {
+    let (db, kv, memcached) = try_connect(&args, Some(&settings), setup).await?;
     let lock = match lock {
         true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
         false => None,
@@ -138,7 +154,7 @@ async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFil
 /// when a new commit does not load). Returns what went wrong instead of printing it.
 pub async fn prepare_loaded(args: &TargetArgs, loaded: Loaded, printer: Printer, lock: bool) -> Result<Prepared, String> {
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-    let observed = observe_target(args.clone(), settings, lock).await?;
+    let observed = observe_target(args.clone(), settings, lock, true).await?;
     finish(args, loaded, printer, observed, None).await
 }
 
@@ -201,11 +217,12 @@ async fn finish(
 
 /// Connects to the database and its Redis (or the SQLite file's kv table).
 pub async fn connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, printer: Printer) -> Result<(Db, Kv, Option<String>), ()> {
-    try_connect(args, settings).await.map_err(|msg| printer.err(&format!("error: {msg}")))
+    try_connect(args, settings, true).await.map_err(|msg| printer.err(&format!("error: {msg}")))
 }
 
-/// `connect` that returns what went wrong instead of printing it.
-pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>) -> Result<(Db, Kv, Option<String>), String> {
+/// `connect` that returns what went wrong instead of printing it. Without `setup`, nothing is
+/// created: a target that is not set up yet is an error.
+pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, setup: bool) -> Result<(Db, Kv, Option<String>), String> {
     let settings = settings.cloned().unwrap_or_default();
     let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.to_string());
     let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
@@ -215,11 +232,15 @@ pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::S
             None => None,
         },
     };
-    let db = Db::connect(&url, password.as_deref()).await.map_err(|e| e.to_string())?;
+    let db = match setup {
+        true => Db::connect(&url, password.as_deref()).await,
+        false => Db::connect_existing(&url, password.as_deref()).await,
+    }
+    .map_err(|e| e.to_string())?;
     let redis = args.redis.clone().or(settings.redis.clone());
     let kv = match (&redis, db.dialect()) {
         (Some(r), _) => Kv::redis(r).await.map_err(|e| format!("cannot connect to Redis: {e}"))?,
-        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone()).await.map_err(|e| e.to_string())?,
+        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone(), setup).await.map_err(|e| e.to_string())?,
         (None, crate::target::db::Dialect::MySql) => {
             return Err("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
         }

@@ -129,12 +129,22 @@ impl Db {
     /// foreign keys are enforced. MySQL: the database must already hold mailcow's schema; the
     /// session runs in UTC with mailcow's sql_mode; mailplane's own tables are created if missing.
     pub async fn connect(url: &str, password: Option<&str>) -> Result<Db, DbError> {
+        Self::open(url, password, true).await
+    }
+
+    /// Connects without creating or changing anything: no new SQLite file, no mailplane tables.
+    /// For reading ahead while the directory is still being validated (bad input writes nothing).
+    pub async fn connect_existing(url: &str, password: Option<&str>) -> Result<Db, DbError> {
+        Self::open(url, password, false).await
+    }
+
+    async fn open(url: &str, password: Option<&str>, setup: bool) -> Result<Db, DbError> {
         let url = url.trim();
         if let Some(rest) = url.strip_prefix("sqlite:") {
-            return connect_sqlite(url, rest).await;
+            return connect_sqlite(url, rest, setup).await;
         }
         if let Some(rest) = url.strip_prefix("mysql://").or_else(|| url.strip_prefix("mariadb://")) {
-            return connect_mysql(&format!("mysql://{rest}"), password).await;
+            return connect_mysql(&format!("mysql://{rest}"), password, setup).await;
         }
         Err(DbError::BadUrl(redact_url(url)))
     }
@@ -267,7 +277,7 @@ pub fn now_utc() -> String {
 
 // ------------------------------------------------------------------------------------- SQLite
 
-async fn connect_sqlite(url: &str, rest: &str) -> Result<Db, DbError> {
+async fn connect_sqlite(url: &str, rest: &str, setup: bool) -> Result<Db, DbError> {
     let label = url.to_string();
     let memory = rest == ":memory:" || rest == "//:memory:";
     let path = rest.strip_prefix("//").unwrap_or(rest);
@@ -287,13 +297,16 @@ async fn connect_sqlite(url: &str, rest: &str) -> Result<Db, DbError> {
         pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
     } else {
         let file = PathBuf::from(path);
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = file.parent().filter(|d| setup && !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
         }
-        options = options.filename(&file).create_if_missing(true);
+        options = options.filename(&file).create_if_missing(setup);
     }
     let pool = pool_options.connect_with(options).await.map_err(|e| open_err(&e))?;
     let db = Db { pool: Pool::Sqlite(pool.clone()), label, secrets: Vec::new() };
+    if !setup {
+        return Ok(db);
+    }
     // One transaction: two processes opening a new file at once cannot both seed the templates.
     let setup = async {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -333,7 +346,7 @@ fn sqlite_text(v: SqliteValueRef<'_>) -> Result<String, sqlx::error::BoxDynError
 
 // -------------------------------------------------------------------------------------- MySQL
 
-async fn connect_mysql(url: &str, password: Option<&str>) -> Result<Db, DbError> {
+async fn connect_mysql(url: &str, password: Option<&str>, setup: bool) -> Result<Db, DbError> {
     let shown = redact_url(url);
     let mut options = MySqlConnectOptions::from_str(url).map_err(|e| DbError::Connect { url: shown.clone(), message: e.to_string() })?;
     let mut secrets = url_passwords(url);
@@ -386,6 +399,9 @@ async fn connect_mysql(url: &str, password: Option<&str>) -> Result<Db, DbError>
         let url = db.label.clone();
         db.close().await;
         return Err(DbError::NoMailcowSchema { url });
+    }
+    if !setup {
+        return Ok(db);
     }
     if let Err(e) = pool.execute(sqlx::raw_sql(MAILPLANE_TABLES)).await {
         let err = DbError::Setup { url: db.label.clone(), message: db.scrub(&e) };

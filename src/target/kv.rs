@@ -31,8 +31,11 @@ impl Kv {
         Ok(Kv::Redis(client.get_multiplexed_async_connection_with_config(&config).await?))
     }
 
-    pub async fn table(db: Db) -> Result<Kv, KvError> {
-        db.execute_all(&[Stmt { sql: KV_TABLE.into(), args: vec![] }]).await?;
+    /// With `setup`, the table is created if it is missing.
+    pub async fn table(db: Db, setup: bool) -> Result<Kv, KvError> {
+        if setup {
+            db.execute_all(&[Stmt { sql: KV_TABLE.into(), args: vec![] }]).await?;
+        }
         Ok(Kv::Table(db))
     }
 
