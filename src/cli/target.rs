@@ -98,7 +98,12 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
                 }
                 None
             }
-            // Not set up yet, or not reachable: the ordinary way below sets it up or says why.
+            // The server itself cannot be reached: trying again the ordinary way would only wait as long again.
+            Ok(Err((true, msg))) => {
+                printer.err(&format!("error: {msg}"));
+                return Err(());
+            }
+            // Not set up yet: the ordinary way below sets it up, or says why not.
             _ => None,
         },
         None => None,
@@ -129,8 +134,15 @@ struct Observed {
     records: Vec<crate::record::Record>,
 }
 
-async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFile, lock: bool, setup: bool) -> Result<Observed, String> {
-    let (db, kv, memcached) = try_connect(&args, Some(&settings), setup).await?;
+/// Errors say whether setting the target up could not help: then a read-ahead's error is final.
+async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFile, lock: bool, setup: bool) -> Result<Observed, (bool, String)> {
+    // Only SQLite needs setting up before a connection works (the file is created then).
+    let final_error = !target_url(&args, &settings).starts_with("sqlite:");
+    let (db, kv, memcached) = try_connect(&args, Some(&settings), setup).await.map_err(|e| (final_error, e))?;
+    observe_connected(&args, db, kv, memcached, lock).await.map_err(|e| (false, e))
+}
+
+async fn observe_connected(args: &TargetArgs, db: Db, kv: Kv, memcached: Option<String>, lock: bool) -> Result<Observed, String> {
     let lock = match lock {
         true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
         false => None,
@@ -154,7 +166,7 @@ async fn observe_target(args: TargetArgs, settings: crate::settings::SettingsFil
 /// when a new commit does not load). Returns what went wrong instead of printing it.
 pub async fn prepare_loaded(args: &TargetArgs, loaded: Loaded, printer: Printer, lock: bool) -> Result<Prepared, String> {
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-    let observed = observe_target(args.clone(), settings, lock, true).await?;
+    let observed = observe_target(args.clone(), settings, lock, true).await.map_err(|(_, e)| e)?;
     finish(args, loaded, printer, observed, None).await
 }
 
@@ -224,7 +236,7 @@ pub async fn connect(args: &TargetArgs, settings: Option<&crate::settings::Setti
 /// created: a target that is not set up yet is an error.
 pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, setup: bool) -> Result<(Db, Kv, Option<String>), String> {
     let settings = settings.cloned().unwrap_or_default();
-    let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.to_string());
+    let url = target_url(args, &settings);
     let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
         Ok(p) => Some(p),
         Err(_) => match &settings.database_password_file {
@@ -246,6 +258,11 @@ pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::S
         }
     };
     Ok((db, kv, args.memcached.clone().or(settings.memcached.clone())))
+}
+
+/// The target: flag or environment, else mailplane.yaml, else the embedded default.
+fn target_url(args: &TargetArgs, settings: &crate::settings::SettingsFile) -> String {
+    args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.to_string())
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
