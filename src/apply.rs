@@ -74,15 +74,13 @@ pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv:
         .iter()
         .filter_map(|e| if let Effect::DkimGenerate { domain, selector, bits } = e { Some((domain.clone(), selector.clone(), *bits)) } else { None })
         .collect();
-    let keygen = (!wanted.is_empty()).then(|| std::thread::spawn(move || {
-        let keys = kinds::dkim::generate_all(&wanted);
-        (wanted, keys)
-    }));
+    let sizes: Vec<u32> = wanted.iter().map(|(_, _, bits)| *bits).collect();
+    let keygen = (!sizes.is_empty()).then(|| std::thread::spawn(move || kinds::dkim::generate_all(&sizes)));
     let committed = db.execute_all(&out.stmts).await;
     let keys = keygen.map(|k| k.join().expect("key generation panicked"));
     committed?;
     let t = crate::timing::lap("transaction", t);
-    if let Some((wanted, keys)) = keys {
+    if let Some(keys) = keys {
         for ((domain, selector, _), key) in wanted.iter().zip(keys) {
             kinds::dkim::store(domain, selector, &key.map_err(ApplyError::Dkim)?, &mut out).map_err(ApplyError::Dkim)?;
         }

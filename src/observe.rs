@@ -9,27 +9,31 @@ use crate::target::db::{Db, DbError, Row};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveRow {
     text: Box<str>,
-    /// Where each column ends in `text`; `u32::MAX` marks NULL.
+    /// Where each column ends in `text` (a NULL column is empty).
     ends: Box<[u32]>,
+    /// Bit i: column i is NULL. The queries in QUERIES have at most 16 columns.
+    nulls: u64,
 }
 
 impl From<Row> for LiveRow {
     fn from(row: Row) -> LiveRow {
+        assert!(row.len() <= 64, "a live row has at most 64 columns");
         let mut text = String::with_capacity(row.iter().flatten().map(String::len).sum());
+        let mut nulls = 0;
         let ends = row
             .iter()
-            .map(|c| match c {
-                Some(c) => {
-                    text.push_str(c);
-                    text.len() as u32
+            .enumerate()
+            .map(|(i, c)| {
+                match c {
+                    Some(c) => text.push_str(c),
+                    None => nulls |= 1 << i,
                 }
-                None => u32::MAX,
+                text.len() as u32
             })
             .collect();
-        LiveRow { text: text.into_boxed_str(), ends }
+        LiveRow { text: text.into_boxed_str(), ends, nulls }
     }
 }
-
 
 use crate::target::kv::{Kv, KvError};
 
@@ -71,6 +75,7 @@ pub struct LiveData {
     mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
     /// target address → the alias rows with several targets that include it.
     shared_aliases: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
+    owned: std::sync::OnceLock<crate::plan::Owned>,
 }
 
 /// Column access by position; every column arrives as text.
@@ -96,10 +101,10 @@ impl RowExt for Row {
 impl RowExt for LiveRow {
     fn col(&self, i: usize) -> Option<&str> {
         let end = *self.ends.get(i)?;
-        if end == u32::MAX {
+        if self.nulls & (1 << i) != 0 {
             return None;
         }
-        let start = self.ends[..i].iter().rev().find(|e| **e != u32::MAX).copied().unwrap_or(0);
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
         Some(&self.text[start as usize..end as usize])
     }
 }
@@ -218,7 +223,8 @@ impl LiveData {
         };
     }
     pub fn owned(&self) -> crate::plan::Owned {
-        self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s(0)).map(|k| (k, r.s(1).to_string()))).collect()
+        let build = || self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s(0)).map(|k| (k, r.s(1).to_string()))).collect();
+        self.owned.get_or_init(build).clone()
     }
 }
 

@@ -98,8 +98,9 @@ impl Default for Policy {
 }
 
 /// The objects mailplane created or adopted (`mailplane_inventory`), looked up by borrowed key.
+/// Shared, not copied: the plan's policy and the apply's inventory rows both use it.
 #[derive(Clone, Debug, Default)]
-pub struct Owned(HashMap<Kind, HashSet<String>>);
+pub struct Owned(std::sync::Arc<HashMap<Kind, HashSet<String>>>);
 
 impl Owned {
     pub fn contains(&self, kind: Kind, key: &str) -> bool {
@@ -109,11 +110,11 @@ impl Owned {
 
 impl FromIterator<(Kind, String)> for Owned {
     fn from_iter<I: IntoIterator<Item = (Kind, String)>>(iter: I) -> Owned {
-        let mut owned = Owned::default();
+        let mut owned: HashMap<Kind, HashSet<String>> = HashMap::new();
         for (kind, key) in iter {
-            owned.0.entry(kind).or_default().insert(key);
+            owned.entry(kind).or_default().insert(key);
         }
-        owned
+        Owned(std::sync::Arc::new(owned))
     }
 }
 

@@ -76,12 +76,10 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let Ok((loaded, desired)) = loaded else {
         // Let the read-ahead finish and free its lock properly (a cancelled one would leave
         // its holder row in mailplane_lock).
-        if let Some(Ok(Ok(observed))) = match observing {
-            Some(handle) => Some(handle.await),
-            None => None,
-        } && let Some(guard) = observed.lock
+        if let Some(handle) = observing
+            && let Ok(Ok(observed)) = handle.await
         {
-            guard.release().await;
+            observed.release().await;
         }
         return Err(());
     };
@@ -93,9 +91,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
         Some(handle) => match handle.await {
             Ok(Ok(observed)) if same => Some(observed),
             Ok(Ok(observed)) => {
-                if let Some(guard) = observed.lock {
-                    guard.release().await;
-                }
+                observed.release().await;
                 None
             }
             // The server itself cannot be reached: trying again the ordinary way would only wait as long again.
@@ -132,6 +128,15 @@ struct Observed {
     lock: Option<crate::lock::LockGuard>,
     live: LiveData,
     records: Vec<crate::record::Record>,
+}
+
+impl Observed {
+    /// Frees the apply lock of a read-ahead that is not used.
+    async fn release(self) {
+        if let Some(guard) = self.lock {
+            guard.release().await;
+        }
+    }
 }
 
 /// Errors say whether setting the target up could not help: then a read-ahead's error is final.

@@ -4,7 +4,6 @@
 //! an existing key is never replaced unless the declared selector changes (rotation) or a
 //! different key is supplied. Private keys exist only inside apply: never in records or plans.
 
-
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 
 use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, token};
@@ -137,11 +136,11 @@ fn generate(bits: u32) -> Result<String, WriteError> {
 
 /// Generates keys on all cores: ~50-150 ms each, so 1,000 new domains would otherwise take
 /// minutes. Apply runs this beside the database transaction (keys only go to Redis).
-pub fn generate_all(wanted: &[(String, String, u32)]) -> Vec<Result<String, WriteError>> {
+pub fn generate_all(sizes: &[u32]) -> Vec<Result<String, WriteError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = wanted.len().div_ceil(threads).max(1);
+    let chunk = sizes.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = wanted.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|(_, _, bits)| generate(*bits)).collect::<Vec<_>>())).collect();
+        let handles: Vec<_> = sizes.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|bits| generate(*bits)).collect::<Vec<_>>())).collect();
         handles.into_iter().flat_map(|h| h.join().expect("key generation thread panicked")).collect()
     })
 }

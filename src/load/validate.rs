@@ -76,12 +76,13 @@ impl<'a> Validator<'a> {
 
     /// Records that `key` in `ns` is declared by `what` at `at`; reports a second declaration.
     fn claim(&mut self, ns: &'static str, key: &str, what: &'static str, at: At) -> bool {
+        use std::collections::hash_map::Entry;
         let (prev_what, prev_at) = match self.claims.entry((ns, key.to_string())) {
-            std::collections::hash_map::Entry::Vacant(slot) => {
+            Entry::Vacant(slot) => {
                 slot.insert((what, at));
                 return true;
             }
-            std::collections::hash_map::Entry::Occupied(prev) => *prev.get(),
+            Entry::Occupied(prev) => *prev.get(),
         };
         let prev = self.place(prev_at);
         let msg = if ns == "identity_provider" {
