@@ -139,15 +139,21 @@ fn inventory(plan: &Plan, desired: &Desired, live: &LiveData) -> Vec<Stmt> {
 
 /// More users than this and the whole view is rebuilt: one pass beats many IN lists.
 const SOGO_SCOPED_MAX: usize = 20_000;
-/// Users per scoped rebuild: each user is bound 5 times, within SQLite's 32,766 parameters.
-const SOGO_SCOPE_CHUNK: usize = 5000;
+/// Users per scoped rebuild: each user is bound 5 times, within SQLite's 32,766 and MySQL's
+/// 65,535 parameters. Every rebuild reads all aliases once, so fewer are faster.
+fn sogo_scope_chunk(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::Sqlite => 6_000,
+        Dialect::MySql => 13_000,
+    }
+}
 
 /// The `_sogo_static_view` statements for this apply's effects: none, the changed users' rows, or all.
 fn sogo_statements(effects: &std::collections::BTreeSet<Effect>, dialect: Dialect) -> Vec<Stmt> {
     let users: Vec<&str> = effects.iter().filter_map(|e| if let Effect::SogoRefresh(u) = e { Some(u.as_str()) } else { None }).collect();
     match (effects.contains(&Effect::SogoRebuild), users.len()) {
         (false, 0) => vec![],
-        (false, n) if n <= SOGO_SCOPED_MAX => users.chunks(SOGO_SCOPE_CHUNK).flat_map(|part| sogo_rebuild(dialect, Some(part))).collect(),
+        (false, n) if n <= SOGO_SCOPED_MAX => users.chunks(sogo_scope_chunk(dialect)).flat_map(|part| sogo_rebuild(dialect, Some(part))).collect(),
         _ => sogo_rebuild(dialect, None),
     }
 }
@@ -239,4 +245,24 @@ pub fn flush_memcached(addr: &str) -> Result<(), String> {
     let n = s.read(&mut buf).map_err(|e| e.to_string())?;
     let reply = String::from_utf8_lossy(&buf[..n]);
     if reply.starts_with("OK") { Ok(()) } else { Err(format!("unexpected reply {:?}", reply.trim())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::db::Arg;
+
+    #[test]
+    fn scoped_sogo_rebuilds_cover_every_user_within_the_parameter_limits() {
+        for (dialect, limit) in [(Dialect::Sqlite, 32_766), (Dialect::MySql, 65_535)] {
+            for n in [1, 5_999, 6_001, 13_001, SOGO_SCOPED_MAX] {
+                let effects = (0..n).map(|i| Effect::SogoRefresh(format!("u{i}@x.org"))).collect();
+                let stmts = sogo_statements(&effects, dialect);
+                assert!(stmts.iter().all(|s| s.args.len() <= limit), "{dialect:?} {n}");
+                let deleted: usize = stmts.iter().filter(|s| s.sql.starts_with("DELETE")).map(|s| s.args.len()).sum();
+                assert_eq!(deleted, n, "{dialect:?}");
+                assert!(stmts.iter().all(|s| s.sql.starts_with("DELETE") || matches!(s.args.last(), Some(Arg::Text(p)) if p.starts_with("{SSHA256}"))));
+            }
+        }
+    }
 }

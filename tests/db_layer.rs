@@ -319,3 +319,65 @@ async fn a_big_redis_pipeline_is_not_cut_off() {
     assert_eq!(kv.hgetall("RL_VALUE").await.unwrap().len(), 300_000);
     services.flush_redis_db(12);
 }
+
+/// Runs of like statements, merged by `batch` (multi-row INSERT, `IN` and OR-ed DELETEs, CASE
+/// UPDATEs), leave the same rows as running them one by one, on MariaDB and on SQLite.
+#[tokio::test]
+async fn merged_statements_write_what_the_single_ones_would() {
+    use mailplane::target::batch::batch;
+    // 900 objects: more than one chunk of OR-ed conditions and of CASE rows.
+    const N: usize = 900;
+    fn objects() -> Vec<Vec<Stmt>> {
+        (0..N)
+            .map(|i| {
+                let (a, g) = (format!("a{i}@one.org"), format!("u{}@one.org", i % 7));
+                let comment = if i % 3 == 0 { Arg::Null } else { t("c, d") };
+                vec![
+                    stmt("UPDATE alias SET goto = ?, public_comment = ?, active = ?, modified = '2026-01-01 00:00:00' WHERE address = ?", vec![t(&g), comment, Arg::Int((i % 2) as i64), t(&a)]),
+                    stmt("DELETE FROM sender_acl WHERE logged_in_as = ? AND send_as = ?", vec![t(&g), t(&a)]),
+                    stmt("DELETE FROM bcc_maps WHERE local_dest = ? OR bcc_dest = ?", vec![t(&a), t(&a)]),
+                ]
+            })
+            .collect()
+    }
+    async fn run(url: &str, stmts: &[Stmt]) -> Vec<Row> {
+        let db = Db::connect(url, None).await.unwrap();
+        let mut setup = vec![stmt("INSERT INTO domain (domain) VALUES ('one.org')", vec![])];
+        for i in 0..N + 5 {
+            let (a, g) = (format!("a{i}@one.org"), format!("u{}@one.org", i % 7));
+            setup.push(stmt("INSERT INTO alias (address, goto, domain, public_comment) VALUES (?, 'old@one.org', 'one.org', 'old')", vec![t(&a)]));
+            setup.push(stmt("INSERT INTO sender_acl (logged_in_as, send_as) VALUES (?, ?), (?, 'keep@one.org')", vec![t(&g), t(&a), t(&a)]));
+            setup.push(stmt("INSERT INTO bcc_maps (local_dest, bcc_dest, domain, type) VALUES (?, 'x@one.org', 'one.org', 'sender'), ('y@one.org', ?, 'one.org', 'rcpt')", vec![t(&a), t(&a)]));
+        }
+        db.execute_all(&setup).await.unwrap();
+        db.execute_all(stmts).await.unwrap();
+        let rows = db
+            .query(
+                "SELECT 'alias', address, goto, public_comment, active, modified FROM alias \
+                 UNION ALL SELECT 'acl', logged_in_as, send_as, NULL, NULL, NULL FROM sender_acl \
+                 UNION ALL SELECT 'bcc', local_dest, bcc_dest, type, NULL, NULL FROM bcc_maps ORDER BY 1, 2, 3, 4",
+                &[],
+            )
+            .await
+            .unwrap();
+        db.close().await;
+        rows
+    }
+    let merged = batch(objects());
+    assert!(merged.len() <= 9, "{} statements", merged.len());
+    assert!(merged.iter().any(|s| s.sql.contains("CASE address WHEN ? THEN ?")));
+    let dir = tempfile::tempdir().unwrap();
+    let lite = |tag: &str| format!("sqlite://{}/{tag}.db", dir.path().display());
+    let single = run(&lite("single"), &objects().concat()).await;
+    assert!(single == run(&lite("merged"), &merged).await, "SQLite: the merged statements wrote other rows");
+    assert!(single.iter().any(|r| r[3].as_deref() == Some("c, d")) && single.iter().any(|r| r[2].as_deref() == Some("keep@one.org")));
+    with_mailcow_db("dbmerge", |url| async move {
+        let single = run(&url, &objects().concat()).await;
+        let db = Db::connect(&url, None).await.unwrap();
+        let clear = ["alias", "sender_acl", "bcc_maps", "domain"].map(|t| stmt(&format!("DELETE FROM {t}"), vec![]));
+        db.execute_all(&clear).await.unwrap();
+        db.close().await;
+        assert!(single == run(&url, &batch(objects())).await, "MariaDB: the merged statements wrote other rows");
+    })
+    .await;
+}

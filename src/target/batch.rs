@@ -1,31 +1,63 @@
 //! Fewer, bigger statements: the per-object statements of a run of like changes (say, 10,000
-//! mailbox creates) become a few multi-row INSERTs and `DELETE … IN (…)`s. One statement per
-//! row costs a round trip each; at 100,000 mailboxes that alone is minutes.
+//! mailbox creates) become a few multi-row statements. One statement per row costs a round
+//! trip each; at 100,000 mailboxes that alone is minutes.
 //!
 //! Statements are only moved where that cannot change the outcome: the objects of a run (one
 //! kind, one action) each write their own rows, and each object's own order of statement shapes
 //! is kept (a topological order of all objects' orders; if the orders contradict each other the
-//! run is left as it is). Only plain single-row `INSERT … VALUES (…)` and
-//! `DELETE FROM t WHERE col = ?` are merged; any other statement runs on its own, in its place.
+//! run is left as it is). What is merged, and why it means the same:
+//! - plain single-row `INSERT … VALUES (…)`: one multi-row INSERT;
+//! - `DELETE FROM t WHERE col = ?`: `col IN (…)`;
+//! - any other `DELETE FROM t WHERE …` without subqueries: the conditions OR-ed, since a run of
+//!   deletes removes exactly the rows that match any of them;
+//! - `UPDATE t SET a = ?, b = <constant> WHERE k = ?`: `a = CASE k WHEN ? THEN ? … END` for rows
+//!   of distinct keys (with a repeated key the later update would have to win: left alone).
+//!
+//! Anything else runs on its own, in its place.
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
-use super::db::Stmt;
+use super::db::{Arg, Stmt};
 
 /// Bound parameters per statement: SQLite allows 32,766, MySQL 65,535.
 const MAX_PARAMS: usize = 30_000;
+/// Rows per OR-ed DELETE or CASE UPDATE: SQLite refuses expression trees deeper than 1,000,
+/// and a CASE is searched row by row.
+const MAX_CONDITIONS: usize = 400;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape<'a> {
     /// `INSERT … VALUES ` and the row tuple.
     Insert { head: &'a str, row: &'a str },
     /// `DELETE FROM t WHERE col` (`= ?` follows).
-    Delete { head: &'a str },
+    DeleteIn { head: &'a str },
+    /// `DELETE FROM t WHERE ` and the condition.
+    DeleteAny { head: &'a str, condition: &'a str },
+    /// `UPDATE t SET `, the assignments, and the key column of `WHERE k = ?`.
+    Update { head: &'a str, set: &'a str, key: &'a str },
 }
 
 fn shape(sql: &str) -> Option<Shape<'_>> {
-    if let Some(head) = sql.strip_suffix(" = ?").filter(|h| h.starts_with("DELETE FROM ") && !h.contains(['?', '(']) && h.matches(" WHERE ").count() == 1) {
-        return (!head.contains(" AND ") && !head.contains(" OR ")).then_some(Shape::Delete { head });
+    if sql.starts_with("DELETE FROM ") {
+        let at = sql.find(" WHERE ")? + " WHERE ".len();
+        let (head, condition) = sql.split_at(at);
+        if condition.contains(['(', ';']) || condition.contains(" WHERE ") || condition.contains("SELECT") || condition.contains("LIMIT") {
+            return None;
+        }
+        return Some(match condition.strip_suffix(" = ?").filter(|c| is_identifier(c)) {
+            Some(_) => Shape::DeleteIn { head: sql.strip_suffix(" = ?")? },
+            None => Shape::DeleteAny { head, condition },
+        });
+    }
+    if sql.starts_with("UPDATE ") {
+        let set_at = sql.find(" SET ")? + " SET ".len();
+        let where_at = sql.rfind(" WHERE ")?;
+        let key = sql[where_at + " WHERE ".len()..].strip_suffix(" = ?").filter(|k| is_identifier(k))?;
+        let (head, set) = (&sql[..set_at], &sql[set_at..where_at]);
+        let assignments = assignments(set)?;
+        let ok = is_identifier(head["UPDATE ".len()..set_at - " SET ".len()].trim())
+            && assignments.iter().all(|(col, value)| *col != key && (*value == "?" || !value.contains('?')));
+        return ok.then_some(Shape::Update { head, set, key });
     }
     if !(sql.starts_with("INSERT INTO ") || sql.starts_with("INSERT OR REPLACE INTO ")) || sql.contains(" SELECT ") {
         return None;
@@ -33,6 +65,32 @@ fn shape(sql: &str) -> Option<Shape<'_>> {
     let at = sql.find(" VALUES (")? + " VALUES ".len();
     let row = &sql[at..];
     tuple_end(row).filter(|&end| end == row.len()).map(|_| Shape::Insert { head: &sql[..at], row })
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `a = ?, b = NOW()` → [("a", "?"), ("b", "NOW()")]; None unless every part is `column = value`.
+fn assignments(set: &str) -> Option<Vec<(&str, &str)>> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0i32, false, 0);
+    for (i, c) in set.char_indices().chain([(set.len(), ',')]) {
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            ',' if depth == 0 && !quoted => {
+                let (col, value) = set[start..i].split_once(" = ")?;
+                let col = col.trim();
+                is_identifier(col).then_some(())?;
+                out.push((col, value.trim()));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    Some(out)
 }
 
 /// The length of the parenthesised tuple `row` starts with (quotes respected).
@@ -114,19 +172,68 @@ fn merge(objects: Vec<Vec<Stmt>>, order: &[String]) -> Vec<Stmt> {
             out.extend(rows);
             continue;
         };
-        for chunk in rows.chunks((MAX_PARAMS / per_row).max(1)) {
+        if let Shape::Update { set, .. } = shape
+            && !updates_merge(set, &rows)
+        {
+            out.extend(rows);
+            continue;
+        }
+        let (per_merged_row, max_rows) = match shape {
+            Shape::Insert { .. } | Shape::DeleteIn { .. } => (per_row, usize::MAX),
+            Shape::DeleteAny { .. } => (per_row, MAX_CONDITIONS),
+            // Each SET parameter becomes `WHEN ? THEN ?`, and the key is listed once more.
+            Shape::Update { .. } => (2 * per_row - 1, MAX_CONDITIONS),
+        };
+        for chunk in rows.chunks((MAX_PARAMS / per_merged_row).clamp(1, max_rows)) {
             if chunk.len() == 1 {
                 out.push(chunk[0].clone());
-                continue;
+            } else {
+                out.push(merged(shape, chunk));
             }
-            let sql = match shape {
-                Shape::Insert { head, row } => format!("{head}{}", vec![row; chunk.len()].join(", ")),
-                Shape::Delete { head } => format!("{head} IN ({})", vec!["?"; chunk.len()].join(", ")),
-            };
-            out.push(Stmt { sql, args: chunk.iter().flat_map(|s| s.args.iter().cloned()).collect() });
         }
     }
     out
+}
+
+/// Whether a run of the same UPDATE can become one CASE per column: the arguments are the SET
+/// parameters then the key, and no key repeats (compared without case, as MySQL's collations do).
+fn updates_merge(set: &str, rows: &[Stmt]) -> bool {
+    let params = assignments(set).map_or(0, |a| a.iter().filter(|(_, v)| *v == "?").count());
+    let mut seen = HashSet::default();
+    rows.iter().all(|s| {
+        s.args.len() == params + 1
+            && match s.args.last() {
+                Some(Arg::Text(k)) => seen.insert(k.to_lowercase()),
+                Some(Arg::Int(k)) => seen.insert(k.to_string()),
+                _ => false,
+            }
+    })
+}
+
+fn merged(shape: Shape, chunk: &[Stmt]) -> Stmt {
+    let all_args = || chunk.iter().flat_map(|s| s.args.iter().cloned()).collect();
+    let n = chunk.len();
+    match shape {
+        Shape::Insert { head, row } => Stmt { sql: format!("{head}{}", vec![row; n].join(", ")), args: all_args() },
+        Shape::DeleteIn { head } => Stmt { sql: format!("{head} IN ({})", vec!["?"; n].join(", ")), args: all_args() },
+        Shape::DeleteAny { head, condition } => Stmt { sql: format!("{head}{}", vec![format!("({condition})"); n].join(" OR ")), args: all_args() },
+        Shape::Update { head, set, key } => {
+            let key_of = |s: &Stmt| s.args.last().cloned().unwrap_or(Arg::Null);
+            let whens = format!("CASE {key}{} END", " WHEN ? THEN ?".repeat(n));
+            let (mut parts, mut args, mut param) = (Vec::new(), Vec::new(), 0);
+            for (col, value) in assignments(set).unwrap_or_default() {
+                if value == "?" {
+                    parts.push(format!("{col} = {whens}"));
+                    args.extend(chunk.iter().flat_map(|s| [key_of(s), s.args[param].clone()]));
+                    param += 1;
+                } else {
+                    parts.push(format!("{col} = {value}"));
+                }
+            }
+            args.extend(chunk.iter().map(key_of));
+            Stmt { sql: format!("{head}{} WHERE {key} IN ({})", parts.join(", "), vec!["?"; n].join(", ")), args }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -169,19 +276,27 @@ mod tests {
             vec![st("INSERT INTO mailbox (username) VALUES (?)", &["b"])],
         ];
         assert_eq!(batch(objs.clone()), objs.concat());
-        let two_keys = vec![vec![st("DELETE FROM sender_acl WHERE logged_in_as = ? AND send_as = ?", &["a", "b"])]; 2];
-        assert_eq!(batch(two_keys.clone()), two_keys.concat());
-        let select = vec![vec![st("INSERT INTO t (a) SELECT ? FROM x", &["a"])]; 2];
-        assert_eq!(batch(select.clone()), select.concat());
-        let trailing = vec![vec![st("INSERT INTO t (a) VALUES (?) ON DUPLICATE KEY UPDATE a = 1", &["a"])]; 2];
-        assert_eq!(batch(trailing.clone()), trailing.concat());
+        let twice = |sql: &str, args: &[&str]| vec![vec![st(sql, args)]; 2];
+        for objs in [
+            twice("INSERT INTO t (a) SELECT ? FROM x", &["a"]),
+            twice("INSERT INTO t (a) VALUES (?) ON DUPLICATE KEY UPDATE a = 1", &["a"]),
+            twice("DELETE FROM t WHERE a IN (SELECT b FROM u WHERE c = ?)", &["a"]),
+            // The key is assigned, a parameter inside an expression, a key that is not one column.
+            twice("UPDATE t SET k = ? WHERE k = ?", &["x", "y"]),
+            twice("UPDATE t SET a = a + ? WHERE k = ?", &["1", "y"]),
+            twice("UPDATE t SET a = ? WHERE k = ? AND j = ?", &["1", "y", "z"]),
+            // The same row twice: the later update must win, which one CASE cannot say.
+            vec![vec![st("UPDATE t SET a = ? WHERE k = ?", &["1", "K"])], vec![st("UPDATE t SET a = ? WHERE k = ?", &["2", "k"])]],
+        ] {
+            assert_eq!(batch(objs.clone()), objs.concat());
+        }
     }
 
     #[test]
-    fn other_statements_run_one_by_one_without_stopping_the_merge() {
+    fn updates_become_one_case_per_column_and_deletes_one_condition_list() {
         let obj = |u: &str| {
             vec![
-                st("UPDATE alias SET goto = ? WHERE address = ?", &["x", u]),
+                st("UPDATE alias SET goto = ?, active = ?, modified = NOW() WHERE address = ?", &["g", &format!("1{u}"), u]),
                 st("DELETE FROM alias WHERE goto = ?", &[u]),
                 st("DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?", &[u, u]),
             ]
@@ -191,13 +306,25 @@ mod tests {
         assert_eq!(
             sqls,
             [
-                "UPDATE alias SET goto = ? WHERE address = ?",
-                "UPDATE alias SET goto = ? WHERE address = ?",
+                "UPDATE alias SET goto = CASE address WHEN ? THEN ? WHEN ? THEN ? END, \
+                 active = CASE address WHEN ? THEN ? WHEN ? THEN ? END, modified = NOW() WHERE address IN (?, ?)",
                 "DELETE FROM alias WHERE goto IN (?, ?)",
-                "DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?",
-                "DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?",
+                "DELETE FROM sender_acl WHERE (logged_in_as = ? OR send_as = ?) OR (logged_in_as = ? OR send_as = ?)",
             ]
         );
+        let args: Vec<String> = out[0].args.iter().map(|a| format!("{a:?}")).collect();
+        let want: Vec<String> = ["a", "g", "b", "g", "a", "1a", "b", "1b", "a", "b"].iter().map(|a| format!("{:?}", Arg::Text((*a).into()))).collect();
+        assert_eq!(args, want);
+        assert_eq!(out[2].args.len(), 4);
+    }
+
+    #[test]
+    fn condition_lists_and_cases_stay_short() {
+        let objs: Vec<Vec<Stmt>> = (0..1000).map(|i| vec![st("DELETE FROM t WHERE a = ? AND b = ?", &[&i.to_string(), "x"])]).collect();
+        let out = batch(objs);
+        assert_eq!(out.iter().map(|s| s.args.len() / 2).collect::<Vec<_>>(), [MAX_CONDITIONS, MAX_CONDITIONS, 200]);
+        let objs: Vec<Vec<Stmt>> = (0..1000).map(|i| vec![st("UPDATE t SET a = ? WHERE k = ?", &["x", &i.to_string()])]).collect();
+        assert_eq!(batch(objs).len(), 3);
     }
 
     #[test]
