@@ -1,6 +1,7 @@
 //! `load`: a directory of YAML files → documents with source spans, plus diagnostics.
 
 mod diagnostic;
+pub mod fast;
 pub mod validate;
 pub mod yaml;
 

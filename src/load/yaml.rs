@@ -37,6 +37,14 @@ pub fn parse<T: DeserializeOwned + Default>(text: &str, file: usize) -> Result<T
     if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Ok(T::default());
     }
+    match super::fast::parse(text) {
+        Some(value) => Ok(value),
+        None => parse_with_saphyr(text, file),
+    }
+}
+
+/// `parse` without the fast path: serde-saphyr for everything (tests compare the two).
+pub fn parse_with_saphyr<T: DeserializeOwned>(text: &str, file: usize) -> Result<T, Diagnostic> {
     serde_saphyr::from_str_with_options(text, options()).map_err(|e| to_diagnostic(&e, text, file))
 }
 

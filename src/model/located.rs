@@ -82,6 +82,9 @@ impl<T: Serialize> Serialize for Located<T> {
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if crate::load::fast::active() {
+            return d.deserialize_newtype_struct(crate::load::fast::LOCATED, FastVisitor(std::marker::PhantomData));
+        }
         let spanned = serde_saphyr::Spanned::<T>::deserialize(d)?;
         let loc = spanned.referenced;
         let span = loc.span();
@@ -92,6 +95,20 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
             len: span.byte_len().unwrap_or(0) as u32,
         };
         Ok(Located { value: spanned.value, at })
+    }
+}
+
+/// `load::fast`'s side of `Located`: the span is handed over just before the value is read.
+struct FastVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FastVisitor<T> {
+    type Value = Located<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a located value")
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Located<T>, D::Error> {
+        let at = crate::load::fast::take_span().ok_or_else(|| serde::de::Error::custom("no span"))?;
+        Ok(Located { value: T::deserialize(d)?, at })
     }
 }
 
