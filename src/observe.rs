@@ -2,7 +2,7 @@
 
 use foldhash::{HashMap, HashMapExt};
 
-use crate::target::db::{Db, DbError, Row};
+use crate::target::db::{Db, DbError, Row, TextRow};
 
 /// A live row kept for planning: every column's text in one buffer. At 100,000 mailboxes and
 /// 200,000 aliases a `Vec<Option<String>>` per row costs several times the data itself.
@@ -15,23 +15,10 @@ pub struct LiveRow {
     nulls: u64,
 }
 
-impl From<Row> for LiveRow {
-    fn from(row: Row) -> LiveRow {
-        assert!(row.len() <= 64, "a live row has at most 64 columns");
-        let mut text = String::with_capacity(row.iter().flatten().map(String::len).sum());
-        let mut nulls = 0;
-        let ends = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                match c {
-                    Some(c) => text.push_str(c),
-                    None => nulls |= 1 << i,
-                }
-                text.len() as u32
-            })
-            .collect();
-        LiveRow { text: text.into_boxed_str(), ends, nulls }
+impl From<TextRow<'_>> for LiveRow {
+    fn from(row: TextRow<'_>) -> LiveRow {
+        assert!(row.ends.len() <= 64, "a live row has at most 64 columns");
+        LiveRow { text: row.text.into(), ends: row.ends.into(), nulls: row.nulls }
     }
 }
 
@@ -142,7 +129,7 @@ const QUERIES: [&str; 18] = [
 pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
     let mut results = Vec::with_capacity(QUERIES.len());
     for q in QUERIES {
-        results.push(db.query_map(q, &[], LiveRow::from).await?);
+        results.push(db.query_map(q, &[], |r| LiveRow::from(r)).await?);
     }
     let mut it = results.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -234,8 +221,8 @@ mod tests {
 
     #[test]
     fn live_rows_keep_nulls_and_empty_text_apart() {
-        let cells = [Some("alice@x.org"), None, Some(""), Some("1"), None];
-        let row = LiveRow::from(cells.iter().map(|c| c.map(str::to_string)).collect::<Row>());
+        // alice@x.org, NULL, '', 1, NULL
+        let row = LiveRow::from(TextRow { text: "alice@x.org1", ends: &[11, 11, 11, 12, 12], nulls: 0b10010 });
         let cols: Vec<Option<&str>> = (0..6).map(|i| row.col(i)).collect();
         assert_eq!(cols, [Some("alice@x.org"), None, Some(""), Some("1"), None, None]);
         assert_eq!(row.i(3), 1);
