@@ -395,6 +395,14 @@ macro_rules! unsigned {
     )*};
 }
 
+macro_rules! give_up {
+    ($($method:ident($($arg:ty),*)),*) => {$(
+        fn $method<V: Visitor<'de>>(self, $(_: $arg,)* _: V) -> Result<V::Value, GiveUp> {
+            Err(GiveUp)
+        }
+    )*};
+}
+
 impl<'de, 'a> de::Deserializer<'de> for &'de Node<'a> {
     type Error = GiveUp;
 
@@ -466,33 +474,9 @@ impl<'de, 'a> de::Deserializer<'de> for &'de Node<'a> {
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
         visitor.visit_unit()
     }
-    fn deserialize_f32<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_f64<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_char<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_unit<V: Visitor<'de>>(self, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _: &'static str, _: usize, _: V) -> Result<V::Value, GiveUp> {
-        Err(GiveUp)
-    }
+    // Floats, characters, bytes, units and tuples never occur in desired-state files.
+    give_up!(deserialize_f32(), deserialize_f64(), deserialize_char(), deserialize_bytes(), deserialize_byte_buf(), deserialize_unit(),
+        deserialize_unit_struct(&'static str), deserialize_tuple(usize), deserialize_tuple_struct(&'static str, usize));
 }
 
 struct Items<'de, 'a>(std::slice::Iter<'de, Node<'a>>);
