@@ -345,8 +345,8 @@ mod tests {
     #[test]
     fn create_only_secrets_never_show_as_updates() {
         use crate::record::SecretToken;
-        let d = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(SecretToken { token: "pending".into(), create_only: true }));
-        let l = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(SecretToken { token: "abc".into(), create_only: false }));
+        let d = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(Box::new(SecretToken { token: "pending".into(), create_only: true })));
+        let l = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(Box::new(SecretToken { token: "abc".into(), create_only: false })));
         assert!(plan(&[d], &[l], &Policy::default()).is_empty());
     }
 }

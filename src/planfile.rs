@@ -165,7 +165,7 @@ mod tests {
             Record::new(Kind::Mailbox, "a@x.org")
                 .with("name", Value::text(name))
                 .with("quota", Value::Size(quota))
-                .with("password", Value::Secret(SecretToken { token: token.into(), create_only: false }))
+                .with("password", Value::Secret(Box::new(SecretToken { token: token.into(), create_only: false })))
         };
         let base = desired_digest(&[rec("ab", 1, "t")]);
         assert_eq!(base, desired_digest(&[rec("ab", 1, "t")]));

@@ -16,9 +16,10 @@ pub enum Value {
     Int(i64),
     /// Bytes; shown with a unit.
     Size(u64),
-    Text(String),
-    List(Vec<String>),
-    Secret(SecretToken),
+    // Boxed: a Value is 24 bytes instead of 32, and a 100,000-mailbox server holds millions.
+    Text(Box<str>),
+    List(Box<[String]>),
+    Secret(Box<SecretToken>),
 }
 
 /// Stands for a secret. Two tokens are equal when the secret is known to match; the text
@@ -46,7 +47,7 @@ impl fmt::Display for Value {
 
 impl Value {
     pub fn text(s: impl Into<String>) -> Value {
-        Value::Text(s.into())
+        Value::Text(s.into().into_boxed_str())
     }
     /// Whether the live value satisfies the desired one.
     pub fn satisfies(&self, live: &Value) -> bool {

@@ -81,7 +81,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         }
         if ok {
             if let Value::Secret(t) = crate::kinds::token(hash) {
-                *tok = SecretToken { token: t.token, create_only: false };
+                **tok = SecretToken { token: t.token, create_only: false };
             }
             if !known {
                 let u = Arg::Text(rec.key.clone());

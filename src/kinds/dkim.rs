@@ -22,7 +22,7 @@ fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {
 
 /// A key to generate: its size matters only when it is made, so it never counts as a change.
 fn generated(bits: u32) -> Value {
-    Value::Secret(SecretToken { token: format!("generate {bits}"), create_only: true })
+    Value::Secret(Box::new(SecretToken { token: format!("generate {bits}"), create_only: true }))
 }
 
 /// A DKIM key that a domain or an alias domain declares (or gets by default).

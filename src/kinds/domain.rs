@@ -36,7 +36,7 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
                 .with("relay_unknown_only", Value::Bool(s.relay_unknown_only.unwrap_or(false)))
                 .with("gal", Value::Bool(s.gal.unwrap_or(true)))
                 .with("active", Value::Bool(s.active.unwrap_or(true)))
-                .with("tags", Value::List(tags))
+                .with("tags", Value::List(tags.into()))
                 .with("rate_limit", Value::text(s.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()))
                 .with("in_domain_map", Value::Bool(true));
             out.records.push(rec);
@@ -78,7 +78,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
                 .with("relay_unknown_only", Value::Bool(bool_of(row.col(11))))
                 .with("gal", Value::Bool(bool_of(row.col(9))))
                 .with("active", Value::Bool(bool_of(row.col(12))))
-                .with("tags", Value::List(tag_list))
+                .with("tags", Value::List(tag_list.into()))
                 .with("rate_limit", Value::text(l.rate_limit(name)))
                 .with("in_domain_map", Value::Bool(l.kv_has("DOMAIN_MAP", name))),
         );

@@ -93,11 +93,11 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
                 let mut tags = s.tags.clone().unwrap_or_default();
                 tags.sort();
                 tags.dedup();
-                rec.push("tags", Value::List(tags));
+                rec.push("tags", Value::List(tags.into()));
                 rec.push("rate_limit", Value::text(s.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()));
                 rec.push("tagged_mail_handler", Value::text(enum_text(&s.tagged_mail_handler)));
-                rec.push("sender_acl", Value::List(sender_list(&m.sender_acl)));
-                rec.push("external_sender_acl", Value::List(sender_list(&m.external_sender_acl)));
+                rec.push("sender_acl", Value::List(sender_list(&m.sender_acl).into()));
+                rec.push("external_sender_acl", Value::List(sender_list(&m.external_sender_acl).into()));
                 rec.push("self_alias", Value::Bool(true));
                 rec.push("quota_rows", Value::Bool(true));
                 out.records.push(rec);
@@ -126,7 +126,7 @@ fn sender_list(entries: &[Located<String>]) -> Vec<String> {
 /// The password field's token and how to write it. External authsources store `''` like mailcow.
 fn password_field(m: &Mailbox, source: AuthSource, policy: PasswordPolicy) -> (Value, Option<SecretSource>) {
     let create_only = policy == PasswordPolicy::Initial || source != AuthSource::Mailcow;
-    let pending = |create_only| Value::Secret(SecretToken { token: "pending".into(), create_only });
+    let pending = |create_only| Value::Secret(Box::new(SecretToken { token: "pending".into(), create_only }));
     if source != AuthSource::Mailcow {
         return (with_create_only(token(""), true), Some(SecretSource::Verbatim(String::new())));
     }
@@ -141,7 +141,7 @@ fn password_field(m: &Mailbox, source: AuthSource, policy: PasswordPolicy) -> (V
 
 fn with_create_only(v: Value, create_only: bool) -> Value {
     match v {
-        Value::Secret(s) => Value::Secret(SecretToken { create_only, ..s }),
+        Value::Secret(s) => Value::Secret(Box::new(SecretToken { create_only, ..*s })),
         other => other,
     }
 }
@@ -197,7 +197,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
         }
         let mut t = tags.remove(u).unwrap_or_default();
         t.sort();
-        rec.push("tags", Value::List(t));
+        rec.push("tags", Value::List(t.into()));
         rec.push("rate_limit", Value::text(l.rate_limit(u)));
         let handler = if l.kv_has("RCPT_WANTS_SUBJECT_TAG", u) {
             "subject"
@@ -211,7 +211,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
             let mut v = senders.remove(&(u, external)).unwrap_or_default();
             v.sort();
             v.dedup();
-            rec.push(field, Value::List(v));
+            rec.push(field, Value::List(v.into()));
         }
         rec.push("self_alias", Value::Bool(self_alias.get(u) == Some(&active)));
         rec.push("quota_rows", Value::Bool(q2.contains(u) && q2r.contains(u)));

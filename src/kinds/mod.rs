@@ -47,7 +47,7 @@ pub fn token(stored: &str) -> Value {
     let digest = Sha256::new().chain_update(b"mailplane:").chain_update(stored.as_bytes()).finalize();
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let hex: String = digest.iter().take(16).flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect();
-    Value::Secret(SecretToken { token: hex, create_only: false })
+    Value::Secret(Box::new(SecretToken { token: hex, create_only: false }))
 }
 
 /// Everything the desired side needs to resolve references while building records.
