@@ -18,7 +18,7 @@ pub struct LiveRow {
 impl From<TextRow<'_>> for LiveRow {
     fn from(row: TextRow<'_>) -> LiveRow {
         assert!(row.ends.len() <= 64, "a live row has at most 64 columns");
-        LiveRow { text: row.text.into(), ends: row.ends.into(), nulls: row.nulls }
+        LiveRow { text: row.text.into(), ends: row.ends.into(), nulls: row.nulls.first().copied().unwrap_or(0) }
     }
 }
 
@@ -222,7 +222,7 @@ mod tests {
     #[test]
     fn live_rows_keep_nulls_and_empty_text_apart() {
         // alice@x.org, NULL, '', 1, NULL
-        let row = LiveRow::from(TextRow { text: "alice@x.org1", ends: &[11, 11, 11, 12, 12], nulls: 0b10010 });
+        let row = LiveRow::from(TextRow { text: "alice@x.org1", ends: &[11, 11, 11, 12, 12], nulls: &[0b10010] });
         let cols: Vec<Option<&str>> = (0..6).map(|i| row.col(i)).collect();
         assert_eq!(cols, [Some("alice@x.org"), None, Some(""), Some("1"), None, None]);
         assert_eq!(row.i(3), 1);

@@ -522,39 +522,43 @@ fn push_bytes(out: &mut String, b: &[u8]) {
 struct RowBuf {
     text: String,
     ends: Vec<u32>,
-    nulls: u64,
+    /// Bit i % 64 of word i / 64: column i is NULL.
+    nulls: Vec<u64>,
 }
 
 impl RowBuf {
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
-        self.nulls = 0;
+        self.nulls.clear();
     }
     /// Column `i` is complete (appended to `text`, or NULL).
     fn end(&mut self, i: usize, null: bool) {
-        if null && i < 64 {
-            self.nulls |= 1 << i;
+        if i.is_multiple_of(64) {
+            self.nulls.push(0);
+        }
+        if null {
+            self.nulls[i / 64] |= 1 << (i % 64);
         }
         self.ends.push(self.text.len() as u32);
     }
     fn row(&self) -> TextRow<'_> {
-        TextRow { text: &self.text, ends: &self.ends, nulls: self.nulls }
+        TextRow { text: &self.text, ends: &self.ends, nulls: &self.nulls }
     }
 }
 
 /// One result row as text, borrowed from the reader: column i is `text[ends[i-1]..ends[i]]`,
-/// or NULL when bit i of `nulls` is set (NULL columns after the 64th read as empty text).
+/// or NULL when bit i % 64 of `nulls[i / 64]` is set.
 #[derive(Clone, Copy, Debug)]
 pub struct TextRow<'a> {
     pub text: &'a str,
     pub ends: &'a [u32],
-    pub nulls: u64,
+    pub nulls: &'a [u64],
 }
 
 impl TextRow<'_> {
     pub fn get(&self, i: usize) -> Option<&str> {
-        if i < 64 && self.nulls & (1 << i) != 0 {
+        if self.nulls[i / 64] & (1 << (i % 64)) != 0 {
             return None;
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
@@ -614,6 +618,25 @@ fn scrub(message: &str, secrets: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_rows_keep_nulls_and_empty_text_apart_past_64_columns() {
+        let mut buf = RowBuf::default();
+        for round in 0..2 {
+            buf.clear();
+            for i in 0..70 {
+                let null = i == 3 || i == 66;
+                if !null && i % 2 == 0 {
+                    write!(buf.text, "v{i}").unwrap();
+                }
+                buf.end(i, null);
+            }
+            let row = buf.row().to_row();
+            assert_eq!(row.len(), 70, "round {round}");
+            assert_eq!((row[2].as_deref(), row[3].as_deref(), row[5].as_deref()), (Some("v2"), None, Some("")));
+            assert_eq!((row[66].as_deref(), row[68].as_deref(), row[69].as_deref()), (None, Some("v68"), Some("")));
+        }
+    }
 
     fn t(s: &str) -> Arg {
         Arg::Text(s.to_string())
