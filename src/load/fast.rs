@@ -1,13 +1,14 @@
 //! A fast path for the plain YAML that desired-state files are in practice: block mappings and
-//! sequences, one-line scalars (plain, single- or double-quoted) and one-line flow lists.
-//! serde-saphyr reads a 100,000-mailbox directory at ~18 MB/s, more than the whole budget of a
-//! plan; this reads the common subset many times faster, with the same values and spans.
+//! sequences, one-line scalars (plain, single- or double-quoted), one-line flow lists and
+//! `{key: value}` mappings. serde-saphyr reads a 100,000-mailbox directory at ~18 MB/s, more
+//! than the whole budget of a plan; this reads the common subset many times faster, with the
+//! same values and spans.
 //!
 //! It is only ever an accelerator: it gives up (None) on anything outside the subset or in
-//! doubt — anchors, tags, block scalars, flow mappings, multi-line scalars, empty values,
-//! duplicate keys, typed-looking plain scalars asked for as text, any deserialization error —
-//! and the caller parses the file with serde-saphyr, which stays the authority for every value
-//! it takes and for every diagnostic. `tests/yaml_fast.rs` checks both agree.
+//! doubt — anchors, tags, block scalars, multi-line scalars, empty values, duplicate keys,
+//! typed-looking plain scalars asked for as text, any deserialization error — and the caller
+//! parses the file with serde-saphyr, which stays the authority for every value it takes and
+//! for every diagnostic. `tests/yaml_fast.rs` checks both agree.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -86,6 +87,8 @@ struct Line<'a> {
     number: u32,
     /// Leading spaces.
     indent: usize,
+    /// Columns count characters: on other lines they are counted, not computed.
+    ascii: bool,
 }
 
 struct Parser<'a> {
@@ -105,11 +108,10 @@ impl<'a> Parser<'a> {
             let indent = raw.len() - raw.trim_start_matches(' ').len();
             let rest = &raw[indent..];
             if !rest.is_empty() && !rest.starts_with('#') {
-                if !raw.is_ascii() || rest.starts_with("---") || rest.starts_with("...") || rest.starts_with('%') {
-                    // Columns count characters: keep the arithmetic to ASCII lines.
+                if rest.starts_with("---") || rest.starts_with("...") || rest.starts_with('%') {
                     return None;
                 }
-                lines.push(Line { text: raw, offset, number: i as u32 + 1, indent });
+                lines.push(Line { text: raw, offset, number: i as u32 + 1, indent, ascii: raw.is_ascii() });
             }
             offset += raw.len() + 1;
         }
@@ -126,7 +128,8 @@ impl<'a> Parser<'a> {
     }
 
     fn span(line: &Line, col: usize, len: usize) -> Span {
-        Span { line: line.number, column: col as u32 + 1, offset: (line.offset + col) as u32, len: len as u32 }
+        let column = if line.ascii { col } else { line.text[..col].chars().count() };
+        Span { line: line.number, column: column as u32 + 1, offset: (line.offset + col) as u32, len: len as u32 }
     }
 
     /// The block node starting on the current line at column `col` (a mapping or a sequence).
@@ -153,7 +156,8 @@ impl<'a> Parser<'a> {
             }
             let item_col = col + 2 + (rest[2..].len() - rest[2..].trim_start_matches(' ').len());
             let here = self.at;
-            if key_end(&line.text[item_col..]).is_some() {
+            let item = &line.text[item_col..];
+            if key_end(item).is_some() && !item.starts_with(['{', '[', '"', '\'']) {
                 items.push(self.mapping(here, item_col, depth + 1)?);
             } else if line.text[item_col..].starts_with("- ") {
                 return None;
@@ -220,6 +224,32 @@ impl<'a> Parser<'a> {
     fn inline(&self, line: usize, col: usize) -> Option<Node<'a>> {
         let l = &self.lines[line];
         let text = &l.text[col..];
+        if let Some(inner) = text.strip_prefix('{') {
+            // `{env: NAME}`: one line, plain keys, scalar values.
+            let close = inner.find('}')?;
+            comment_only(&inner[close + 1..])?;
+            let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+            let body = &inner[..close];
+            if !body.trim().is_empty() {
+                let mut at = col + 1;
+                for part in body.split(',') {
+                    let lead = part.len() - part.trim_start_matches(' ').len();
+                    let entry = part.trim_matches(' ');
+                    let (key, value) = entry.split_once(": ")?;
+                    if !plain_ok(key) || key.contains(['[', ']', '{', '}', ':', '"', '\'']) || entries.iter().any(|(k, _)| matches!(k.kind, Kind::Plain(p) if p == key)) {
+                        return None;
+                    }
+                    let value_lead = value.len() - value.trim_start_matches(' ').len();
+                    let value = value.trim_start_matches(' ');
+                    let value_col = at + lead + key.len() + 2 + value_lead;
+                    let (node, used) = scalar(value, l, value_col, true)?;
+                    (used == value.len()).then_some(())?;
+                    entries.push((Node { kind: Kind::Plain(key), span: Self::span(l, at + lead, key.len()) }, node));
+                    at += part.len() + 1;
+                }
+            }
+            return Some(Node { kind: Kind::Map(entries), span: Self::span(l, col, 1) });
+        }
         if let Some(inner) = text.strip_prefix('[') {
             let close = inner.find(']')?;
             comment_only(&inner[close + 1..])?;
@@ -350,17 +380,18 @@ fn classify(s: &str) -> Plain {
         "false" => return Plain::Bool(false),
         _ => {}
     }
-    const WORDS: [&str; 10] = ["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n"];
-    if WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) || s.starts_with('.') {
+    const WORDS: [&str; 16] = ["null", "~", "true", "false", "yes", "no", "on", "off", "y", "n", ".inf", "+.inf", "-.inf", ".nan", "+.nan", "-.nan"];
+    if WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return Plain::Unsure;
     }
     let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || first == b'+' || first == b'-' {
+    if first.is_ascii_digit() || b"+-.".contains(&first) {
         if s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || first != b'0') {
             return s.parse().map_or(Plain::Unsure, Plain::Unsigned);
         }
-        // Only digits, signs, dots, exponents and base letters can make a number.
-        let numberish = s.bytes().all(|b| b.is_ascii_hexdigit() || b"+-._xXoO".contains(&b));
+        // Only digits, signs, one dot, exponents and base letters can make a number
+        // (`192.0.2.1` is text).
+        let numberish = s.bytes().all(|b| b.is_ascii_hexdigit() || b"+-._xXoO".contains(&b)) && s.matches('.').count() <= 1;
         return if numberish { Plain::Unsure } else { Plain::Text };
     }
     Plain::Text
@@ -469,7 +500,11 @@ impl<'de, 'a> de::Deserializer<'de> for &'de Node<'a> {
         self.deserialize_map(visitor)
     }
     fn deserialize_enum<V: Visitor<'de>>(self, _: &'static str, _: &'static [&'static str], visitor: V) -> Result<V::Value, GiveUp> {
-        visitor.visit_enum(self.text()?.into_deserializer())
+        match &self.kind {
+            // `ldap: {…}`: the variant and its content.
+            Kind::Map(entries) if entries.len() == 1 => visitor.visit_enum(Variant(&entries[0])),
+            _ => visitor.visit_enum(self.text()?.into_deserializer()),
+        }
     }
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, GiveUp> {
         visitor.visit_unit()
@@ -477,6 +512,32 @@ impl<'de, 'a> de::Deserializer<'de> for &'de Node<'a> {
     // Floats, characters, bytes, units and tuples never occur in desired-state files.
     give_up!(deserialize_f32(), deserialize_f64(), deserialize_char(), deserialize_bytes(), deserialize_byte_buf(), deserialize_unit(),
         deserialize_unit_struct(&'static str), deserialize_tuple(usize), deserialize_tuple_struct(&'static str, usize));
+}
+
+struct Variant<'de, 'a>(&'de (Node<'a>, Node<'a>));
+
+impl<'de, 'a> de::EnumAccess<'de> for Variant<'de, 'a> {
+    type Error = GiveUp;
+    type Variant = &'de Node<'a>;
+    fn variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<(T::Value, &'de Node<'a>), GiveUp> {
+        Ok((seed.deserialize(&self.0.0)?, &self.0.1))
+    }
+}
+
+impl<'de, 'a> de::VariantAccess<'de> for &'de Node<'a> {
+    type Error = GiveUp;
+    fn unit_variant(self) -> Result<(), GiveUp> {
+        Err(GiveUp)
+    }
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, GiveUp> {
+        seed.deserialize(self)
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, GiveUp> {
+        Err(GiveUp)
+    }
+    fn struct_variant<V: Visitor<'de>>(self, _: &'static [&'static str], visitor: V) -> Result<V::Value, GiveUp> {
+        de::Deserializer::deserialize_map(self, visitor)
+    }
 }
 
 struct Items<'de, 'a>(std::slice::Iter<'de, Node<'a>>);
@@ -512,5 +573,29 @@ impl<'de, 'a> MapAccess<'de> for Entries<'de, 'a> {
     }
     fn size_hint(&self) -> Option<usize> {
         Some(self.iter.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_scalars_are_text_only_when_no_yaml_type_could_claim_them() {
+        let kind = |s: &str| match classify(s) {
+            Plain::Text => "text".to_string(),
+            Plain::Unsigned(n) => format!("u{n}"),
+            Plain::Bool(b) => format!("{b}"),
+            Plain::Unsure => "unsure".to_string(),
+        };
+        for (s, want) in [
+            ("true", "true"), ("0", "u0"), ("12", "u12"), ("abc", "text"), ("1 GiB", "text"), ("10/1h", "text"),
+            ("192.0.2.1", "text"), (".sub.example", "text"), ("-z", "text"), ("-x", "unsure"),
+            ("007", "unsure"), ("1.5", "unsure"), (".5", "unsure"), ("-3", "unsure"), ("+4", "unsure"), ("1e3", "unsure"),
+            ("0x1F", "unsure"), ("1_000", "unsure"), ("-.inf", "unsure"), (".NaN", "unsure"), ("yes", "unsure"), ("Null", "unsure"),
+            ("~", "unsure"), ("True", "unsure"), ("99999999999999999999999", "unsure"),
+        ] {
+            assert_eq!(kind(s), want, "{s}");
+        }
     }
 }
