@@ -104,48 +104,52 @@ const EDITS: &[fn(&str) -> String] = &[
     |l| l.replacen("- ", "-  ", 1),
     |l| l.replacen("- ", "-\n  ", 1),
     |l| l.replacen("- ", "", 1),
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ":",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 007",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 12",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": -3",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 1.5",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 1e3",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 0x1F",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": yes",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": True",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": true",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": ~",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": null",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": ''",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": \"\"",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": a: b",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 2 GiB",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 10/1h",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 192.0.2.1",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 1.2",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": {env: X}",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": {file: a, env: b}",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": {a: 1, a: 2}",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": {a: [b]}",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": café # é",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": .sub.example",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": .5",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": .Inf",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": -.inf",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": {ldap: {hosts: [a]}}",
     |l| l.replacen("ldap:", "keycloak:", 1),
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": 'it''s'",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": \"tab\\there \\u00e9\"",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": é",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": []",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": [a, 'b', \"c\"]",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": [a: b]",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": x\n  y",
-    |l| l.split(": ").next().unwrap_or(l).to_string() + ": ${HOME}",
     |l| format!("{l}\n{l}"),
     |l| format!("{l}\n---"),
     |l| format!("{l}\n\t"),
     |_| String::new(),
+];
+
+/// The same line with its value replaced (`key` + one of these), tried on every line too.
+const VALUES: &[&str] = &[
+    ":",
+    ": 007",
+    ": 12",
+    ": -3",
+    ": 1.5",
+    ": 1e3",
+    ": 0x1F",
+    ": yes",
+    ": True",
+    ": true",
+    ": ~",
+    ": null",
+    ": ''",
+    ": \"\"",
+    ": a: b",
+    ": 2 GiB",
+    ": 10/1h",
+    ": 192.0.2.1",
+    ": 1.2",
+    ": {env: X}",
+    ": {file: a, env: b}",
+    ": {a: 1, a: 2}",
+    ": {a: [b]}",
+    ": café # é",
+    ": .sub.example",
+    ": .5",
+    ": .Inf",
+    ": -.inf",
+    ": {ldap: {hosts: [a]}}",
+    ": 'it''s'",
+    ": \"tab\\there \\u00e9\"",
+    ": é",
+    ": []",
+    ": [a, 'b', \"c\"]",
+    ": [a: b]",
+    ": x\n  y",
+    ": ${HOME}",
 ];
 
 #[test]
@@ -157,9 +161,10 @@ fn mutated_files_are_read_alike_or_left_to_serde_saphyr() {
         }
         let lines: Vec<&str> = text.lines().collect();
         for i in 0..lines.len() {
-            for edit in EDITS {
+            let key = lines[i].split(": ").next().unwrap_or(lines[i]);
+            let edits = EDITS.iter().map(|edit| edit(lines[i])).chain(VALUES.iter().map(|v| format!("{key}{v}")));
+            for new in edits {
                 let mut changed = lines.clone();
-                let new = edit(lines[i]);
                 changed[i] = &new;
                 tried += 1;
                 taken += usize::from(agrees(&format!("{name} line {}", i + 1), &changed.join("\n")));

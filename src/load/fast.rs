@@ -224,47 +224,28 @@ impl<'a> Parser<'a> {
     fn inline(&self, line: usize, col: usize) -> Option<Node<'a>> {
         let l = &self.lines[line];
         let text = &l.text[col..];
-        if let Some(inner) = text.strip_prefix('{') {
-            // `{env: NAME}`: one line, plain keys, scalar values.
-            let close = inner.find('}')?;
-            comment_only(&inner[close + 1..])?;
+        if let Some(parts) = flow(text, '{', '}', col) {
+            // `{env: NAME}`: plain keys, scalar values.
             let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
-            let body = &inner[..close];
-            if !body.trim().is_empty() {
-                let mut at = col + 1;
-                for part in body.split(',') {
-                    let lead = part.len() - part.trim_start_matches(' ').len();
-                    let entry = part.trim_matches(' ');
-                    let (key, value) = entry.split_once(": ")?;
-                    if !plain_ok(key) || key.contains(['[', ']', '{', '}', ':', '"', '\'']) || entries.iter().any(|(k, _)| matches!(k.kind, Kind::Plain(p) if p == key)) {
-                        return None;
-                    }
-                    let value_lead = value.len() - value.trim_start_matches(' ').len();
-                    let value = value.trim_start_matches(' ');
-                    let value_col = at + lead + key.len() + 2 + value_lead;
-                    let (node, used) = scalar(value, l, value_col, true)?;
-                    (used == value.len()).then_some(())?;
-                    entries.push((Node { kind: Kind::Plain(key), span: Self::span(l, at + lead, key.len()) }, node));
-                    at += part.len() + 1;
+            for (entry, at) in parts? {
+                let (key, value) = entry.split_once(": ")?;
+                if !plain_ok(key) || key.contains(['[', ']', '{', '}', ':', '"', '\'']) || entries.iter().any(|(k, _)| matches!(k.kind, Kind::Plain(p) if p == key)) {
+                    return None;
                 }
+                let value = value.trim_start_matches(' ');
+                let value_at = at + entry.len() - value.len();
+                let (node, used) = scalar(value, l, value_at, true)?;
+                (used == value.len()).then_some(())?;
+                entries.push((Node { kind: Kind::Plain(key), span: Self::span(l, at, key.len()) }, node));
             }
             return Some(Node { kind: Kind::Map(entries), span: Self::span(l, col, 1) });
         }
-        if let Some(inner) = text.strip_prefix('[') {
-            let close = inner.find(']')?;
-            comment_only(&inner[close + 1..])?;
+        if let Some(parts) = flow(text, '[', ']', col) {
             let mut items = Vec::new();
-            let body = &inner[..close];
-            if !body.trim().is_empty() {
-                let mut at = col + 1;
-                for part in body.split(',') {
-                    let lead = part.len() - part.trim_start_matches(' ').len();
-                    let item = part.trim_matches(' ');
-                    let (node, used) = scalar(item, l, at + lead, true)?;
-                    (used == item.len()).then_some(())?;
-                    items.push(node);
-                    at += part.len() + 1;
-                }
+            for (item, at) in parts? {
+                let (node, used) = scalar(item, l, at, true)?;
+                (used == item.len()).then_some(())?;
+                items.push(node);
             }
             return Some(Node { kind: Kind::Seq(items), span: Self::span(l, col, 1) });
         }
@@ -272,6 +253,29 @@ impl<'a> Parser<'a> {
         comment_only(&text[used..])?;
         Some(node)
     }
+}
+
+/// A one-line flow collection at the start of `text` (column `col`): None when `text` does not
+/// open one, Some(None) when it is not one line with only a comment after it, else its
+/// comma-separated parts (trimmed) with their columns.
+fn flow(text: &str, open: char, close: char, col: usize) -> Option<Option<Vec<(&str, usize)>>> {
+    let inner = text.strip_prefix(open)?;
+    let Some(end) = inner.find(close).filter(|&end| comment_only(&inner[end + 1..]).is_some()) else { return Some(None) };
+    let body = &inner[..end];
+    if body.trim().is_empty() {
+        return Some(Some(Vec::new()));
+    }
+    let mut at = col + 1;
+    let parts = body
+        .split(',')
+        .map(|part| {
+            let item = part.trim_matches(' ');
+            let item_col = at + part.len() - part.trim_start_matches(' ').len();
+            at += part.len() + 1;
+            (item, item_col)
+        })
+        .collect();
+    Some(Some(parts))
 }
 
 /// Where a `key:` ends (the colon), if the text starts with a plain key followed by `: ` or `:` at the end.
