@@ -27,7 +27,12 @@ fn agrees(name: &str, text: &str) -> bool {
         }
         true
     }
-    if name.ends_with("mailplane.yaml") { check::<SettingsFile>(name, text) } else { check::<Document>(name, text) }
+    match name {
+        // The README's examples are either.
+        n if n.starts_with("README") => check::<Document>(name, text) || check::<SettingsFile>(name, text),
+        n if n.ends_with("mailplane.yaml") => check::<SettingsFile>(name, text),
+        _ => check::<Document>(name, text),
+    }
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
