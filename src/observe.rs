@@ -87,12 +87,7 @@ impl RowExt for Row {
 
 impl RowExt for LiveRow {
     fn col(&self, i: usize) -> Option<&str> {
-        let end = *self.ends.get(i)?;
-        if self.nulls & (1 << i) != 0 {
-            return None;
-        }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        Some(&self.text[start as usize..end as usize])
+        TextRow { text: &self.text, ends: &self.ends, nulls: std::slice::from_ref(&self.nulls) }.get(i)
     }
 }
 

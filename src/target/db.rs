@@ -8,13 +8,12 @@
 //! - no message ever carries a password: URLs are shown without theirs, and a failed statement
 //!   is reported by position and SQL text, never with its arguments.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow, MySqlTypeInfo, MySqlValueRef};
-use std::fmt::Write as _;
-
 use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteValueRef};
 use sqlx::{AssertSqlSafe, Column, Connection, Decode, Executor, Row as _, Type, TypeInfo, ValueRef};
 
@@ -556,13 +555,15 @@ pub struct TextRow<'a> {
     pub nulls: &'a [u64],
 }
 
-impl TextRow<'_> {
-    pub fn get(&self, i: usize) -> Option<&str> {
+impl<'a> TextRow<'a> {
+    /// Column i's text; None when it is NULL or past the last column.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        let end = *self.ends.get(i)? as usize;
         if self.nulls[i / 64] & (1 << (i % 64)) != 0 {
             return None;
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        Some(&self.text[start..self.ends[i] as usize])
+        Some(&self.text[start..end])
     }
     pub fn to_row(self) -> Row {
         (0..self.ends.len()).map(|i| self.get(i).map(str::to_string)).collect()
