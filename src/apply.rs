@@ -35,15 +35,56 @@ pub struct Applied {
     pub memcached_flushed: bool,
 }
 
-/// Builds every statement and effect of the plan without touching anything.
-pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dialect) -> Result<Output, WriteError> {
+fn write_ctx<'a>(plan: &Plan, desired: &'a Desired, live: &'a LiveData, dialect: Dialect) -> WriteCtx<'a> {
     let mut relay_ids = live.relay_ids();
     let mut next = relay_ids.values().copied().max().unwrap_or(0);
     for c in plan.changes.iter().filter(|c| c.kind == Kind::RelayHost && c.action == Action::Create) {
         next += 1;
         relay_ids.insert(c.key.clone(), next);
     }
-    let mut ctx = WriteCtx { dialect, now: now_utc(), live, desired, relay_ids };
+    WriteCtx { dialect, now: now_utc(), live, desired, relay_ids }
+}
+
+/// The plan's new DKIM keys, being made on other threads. At ~35-150 ms of CPU each, 1,000 new
+/// domains take longer than the whole transaction, so they start as early as the apply is
+/// certain: before the plan is shown when it needs no confirmation. Keys only go to Redis.
+pub struct KeyGen {
+    wanted: Vec<(String, String, u32)>,
+    keys: Option<std::thread::JoinHandle<Vec<Result<String, WriteError>>>>,
+}
+
+impl KeyGen {
+    pub fn start(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dialect) -> Result<KeyGen, WriteError> {
+        // The same writer `statements` runs decides which keys are new.
+        let mut ctx = write_ctx(plan, desired, live, dialect);
+        let mut out = Output::default();
+        for c in plan.changes.iter().filter(|c| c.kind == Kind::DkimKey) {
+            kinds::write(c, &mut ctx, &mut out)?;
+        }
+        let wanted: Vec<(String, String, u32)> = out
+            .effects
+            .into_iter()
+            .filter_map(|e| if let Effect::DkimGenerate { domain, selector, bits } = e { Some((domain, selector, bits)) } else { None })
+            .collect();
+        let sizes: Vec<u32> = wanted.iter().map(|(_, _, bits)| *bits).collect();
+        let keys = (!sizes.is_empty()).then(|| std::thread::spawn(move || kinds::dkim::generate_all(&sizes)));
+        Ok(KeyGen { wanted, keys })
+    }
+
+    /// Waits for the keys and adds their Redis writes to `out`.
+    fn store(self, out: &mut Output) -> Result<(), ApplyError> {
+        let Some(keys) = self.keys else { return Ok(()) };
+        let keys = keys.join().expect("key generation panicked");
+        for ((domain, selector, _), key) in self.wanted.iter().zip(keys) {
+            kinds::dkim::store(domain, selector, &key.map_err(ApplyError::Dkim)?, out).map_err(ApplyError::Dkim)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds every statement and effect of the plan without touching anything.
+pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dialect) -> Result<Output, WriteError> {
+    let mut ctx = write_ctx(plan, desired, live, dialect);
     let mut out = Output::default();
     // Each run of like changes (kind and action) is batched into multi-row statements.
     let (mut stmts, mut run, mut run_of) = (Vec::new(), Vec::new(), None);
@@ -63,29 +104,27 @@ pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dial
     Ok(out)
 }
 
-pub async fn apply(plan: &Plan, desired: &Desired, live: &LiveData, db: &Db, kv: &Kv, memcached: Option<&str>) -> Result<Applied, ApplyError> {
+/// `keys`: the key generation started earlier for this plan, if any.
+pub async fn apply(
+    plan: &Plan,
+    desired: &Desired,
+    live: &LiveData,
+    db: &Db,
+    kv: &Kv,
+    memcached: Option<&str>,
+    keys: Option<KeyGen>,
+) -> Result<Applied, ApplyError> {
     let t = std::time::Instant::now();
+    let keys = match keys {
+        Some(k) => k,
+        None => KeyGen::start(plan, desired, live, db.dialect())?,
+    };
     let mut out = statements(plan, desired, live, db.dialect())?;
     let t = crate::timing::lap("statements", t);
-    // New DKIM keys (~60-150 ms of CPU each) only go to Redis: they are generated while the
-    // database works through the transaction.
-    let wanted: Vec<(String, String, u32)> = out
-        .effects
-        .iter()
-        .filter_map(|e| if let Effect::DkimGenerate { domain, selector, bits } = e { Some((domain.clone(), selector.clone(), *bits)) } else { None })
-        .collect();
-    let sizes: Vec<u32> = wanted.iter().map(|(_, _, bits)| *bits).collect();
-    let keygen = (!sizes.is_empty()).then(|| std::thread::spawn(move || kinds::dkim::generate_all(&sizes)));
-    let committed = db.execute_all(&out.stmts).await;
-    let keys = keygen.map(|k| k.join().expect("key generation panicked"));
-    committed?;
+    db.execute_all(&out.stmts).await?;
     let t = crate::timing::lap("transaction", t);
-    if let Some(keys) = keys {
-        for ((domain, selector, _), key) in wanted.iter().zip(keys) {
-            kinds::dkim::store(domain, selector, &key.map_err(ApplyError::Dkim)?, &mut out).map_err(ApplyError::Dkim)?;
-        }
-        crate::timing::lap("dkim keys", t);
-    }
+    keys.store(&mut out)?;
+    let t = crate::timing::lap("dkim keys", t);
     let ops: Vec<(&str, &str, Option<&str>)> = out
         .effects
         .iter()

@@ -24,20 +24,34 @@ pub struct FieldChange {
     pub new: Option<Value>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
     pub action: Action,
     pub kind: Kind,
     pub key: String,
-    /// For updates, only the fields that differ; for creates and deletes, all fields.
+    /// For updates, the fields that differ. Empty for creates and deletes: all their fields
+    /// change, and `field_changes` lists them from the record (a full apply at 100,000
+    /// mailboxes would otherwise hold every value twice more).
     pub fields: Vec<FieldChange>,
-    #[serde(skip)]
     pub desired: Option<Record>,
-    #[serde(skip)]
     pub live: Option<Record>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+impl Change {
+    /// Every field this change writes or removes, with old and new values.
+    pub fn field_changes(&self) -> std::borrow::Cow<'_, [FieldChange]> {
+        let all = |r: &Record, new: bool| -> Vec<FieldChange> {
+            r.fields.iter().map(|(f, v)| FieldChange { field: f, old: (!new).then(|| v.clone()), new: new.then(|| v.clone()) }).collect()
+        };
+        match (self.action, &self.desired, &self.live) {
+            (Action::Create, Some(d), _) => all(d, true).into(),
+            (Action::Delete, _, Some(l)) => all(l, false).into(),
+            _ => self.fields.as_slice().into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
     pub changes: Vec<Change>,
     /// Live objects no file declares; left alone.
@@ -46,7 +60,6 @@ pub struct Plan {
     pub problems: Vec<String>,
     /// Service configuration files whose content on disk differs from the declared one
     /// (filled in by the caller: reading files is I/O).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<crate::servicefiles::FileChange>,
 }
 
@@ -169,7 +182,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
                     action: Action::Create,
                     kind: d.kind,
                     key: d.key.clone(),
-                    fields: d.fields.iter().map(|(f, v)| FieldChange { field: f, old: None, new: Some(v.clone()) }).collect(),
+                    fields: Vec::new(),
                     desired: Some(d.clone()),
                     live: None,
                 }),
@@ -199,7 +212,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
                 action: Action::Delete,
                 kind: l.kind,
                 key: l.key.clone(),
-                fields: l.fields.iter().map(|(f, v)| FieldChange { field: f, old: Some(v.clone()), new: None }).collect(),
+                fields: Vec::new(),
                 desired: None,
                 live: Some((*l).clone()),
             }),

@@ -85,8 +85,9 @@ pub fn human(plan: &Plan, color: bool) -> String {
     for c in &plan.changes {
         let head = format!("{} {} {}", symbol(c.action), c.kind, c.key);
         s.push_str(&format!("  {}\n", paint(c.action, &head, color)));
-        let width = c.fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
-        for f in c.fields.iter().filter(|f| !(c.action == Action::Create && BOOKKEEPING.contains(&f.field))) {
+        let fields = c.field_changes();
+        let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
+        for f in fields.iter().filter(|f| !(c.action == Action::Create && BOOKKEEPING.contains(&f.field))) {
             let line = match (c.action, &f.old, &f.new) {
                 (Action::Update, old, Some(new)) => {
                     format!("{:width$}  {} → {}", f.field, old.as_ref().map_or("(none)".into(), Value::to_string), new)
@@ -126,7 +127,7 @@ fn json_value(v: &Value) -> Json {
 
 fn json_change(c: &Change) -> Json {
     let fields: Vec<Json> = c
-        .fields
+        .field_changes()
         .iter()
         .map(|f| {
             let mut o = serde_json::Map::new();

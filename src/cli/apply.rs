@@ -103,6 +103,15 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
     {
         return refuse(e.to_string(), "stale plan");
     }
+    // Without a question to ask, the apply is certain: new DKIM keys are made while the plan is shown.
+    let keys = if (args.auto_approve || saved.is_some()) && p.plan.problems.is_empty() && !p.plan.changes.is_empty() {
+        match crate::apply::KeyGen::start(&p.plan, &p.desired, &p.live, p.db.dialect()) {
+            Ok(k) => Some(k),
+            Err(e) => return refuse(e.to_string(), "failed"),
+        }
+    } else {
+        None
+    };
     printer.out(&render::human(&p.plan, printer.color_stdout()));
     if !p.plan.problems.is_empty() {
         return refuse("the plan is blocked (see above); nothing was written".into(), &format!("blocked: {}", p.plan.problems.join("; ")));
@@ -154,7 +163,7 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
             Err(e) => return failed(e.to_string()),
         }
     } else {
-        match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref()).await {
+        match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref(), keys).await {
             Ok(a) => {
                 use crate::plan::Action;
                 printer.out(&format!(

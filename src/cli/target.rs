@@ -106,7 +106,8 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     };
     let result = match observed {
         Some(observed) => finish(args, loaded, printer, observed, desired).await,
-        None => prepare_loaded(args, loaded, printer, lock).await,
+        // The records built early were made from this same directory and settings.
+        None => prepare_loaded(args, loaded, printer, lock, desired.filter(|_| same)).await,
     };
     result.map_err(|msg| printer.err(&format!("error: {msg}")))
 }
@@ -169,10 +170,16 @@ async fn observe_connected(args: &TargetArgs, db: Db, kv: Kv, memcached: Option<
 
 /// Connects, observes and plans an already loaded directory (`watch` keeps the last good one
 /// when a new commit does not load). Returns what went wrong instead of printing it.
-pub async fn prepare_loaded(args: &TargetArgs, loaded: Loaded, printer: Printer, lock: bool) -> Result<Prepared, String> {
+pub async fn prepare_loaded(
+    args: &TargetArgs,
+    loaded: Loaded,
+    printer: Printer,
+    lock: bool,
+    desired: Option<Result<Desired, Vec<String>>>,
+) -> Result<Prepared, String> {
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let observed = observe_target(args.clone(), settings, lock, true).await.map_err(|(_, e)| e)?;
-    finish(args, loaded, printer, observed, None).await
+    finish(args, loaded, printer, observed, desired).await
 }
 
 /// The desired side, then the plan.

@@ -209,7 +209,7 @@ impl Daemon {
         // Observing only reads: a stop request abandons it.
         let mut stop = self.stop.clone();
         let prepared = tokio::select! {
-            p = prepare_loaded(&self.target, loaded.clone(), quiet, false) => p,
+            p = prepare_loaded(&self.target, loaded.clone(), quiet, false, None) => p,
             _ = stop.wait_for(|s| *s) => return true,
         };
         let p = match prepared {
@@ -276,7 +276,7 @@ impl Daemon {
         if self.last_drift.as_ref() != Some(&drift) {
             // Field names only: values may be secrets.
             for c in &plan.changes {
-                let fields: Vec<&str> = c.fields.iter().map(|f| f.field).collect();
+                let fields: Vec<&str> = c.field_changes().iter().map(|f| f.field).collect();
                 info!(kind = %c.kind, key = %c.key, change = action_word(c.action), fields = %fields.join(","), "drift");
             }
             for f in &plan.files {
@@ -329,7 +329,7 @@ impl Daemon {
             return;
         }
         let quiet = Printer::new(true);
-        let result = match prepare_loaded(&self.target, loaded, quiet, true).await {
+        let result = match prepare_loaded(&self.target, loaded, quiet, true, None).await {
             Ok(p) => apply_prepared(p, &self.target.dir, None, &Options { auto_approve: true, restart_sogo: false }, quiet).await.1,
             Err(e) => format!("failed: {e}"),
         };
