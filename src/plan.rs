@@ -5,7 +5,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 use serde::Serialize;
 
 use crate::model::Kind;
-use crate::record::{Field, Record, Value};
+use crate::record::{Field, Record, Value, decode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,7 +41,7 @@ impl Change {
     /// Every field this change writes or removes, with old and new values.
     pub fn field_changes(&self) -> std::borrow::Cow<'_, [FieldChange]> {
         let all = |r: &Record, new: bool| -> Vec<FieldChange> {
-            r.fields.iter().map(|(f, v)| FieldChange { field: f, old: (!new).then(|| v.clone()), new: new.then(|| v.clone()) }).collect()
+            r.fields().map(|(field, v)| if new { FieldChange { field, old: None, new: Some(v) } } else { FieldChange { field, old: Some(v), new: None } }).collect()
         };
         match (self.action, &self.desired, &self.live) {
             (Action::Create, Some(d), _) => all(d, true).into(),
@@ -286,29 +286,26 @@ fn order_key(c: &Change) -> (u8, i16, &str) {
 }
 
 fn diff_fields(desired: &Record, live: &Record) -> Vec<FieldChange> {
-    // Both sides list the same fields in the same order (record.rs): then a diff is a zip.
-    let aligned = desired.fields.len() == live.fields.len() && desired.fields.iter().zip(&live.fields).all(|((a, _), (b, _))| a == b);
-    if aligned {
-        return desired
-            .fields
-            .iter()
-            .zip(&live.fields)
-            .filter(|((_, d), (_, l))| !d.satisfies(l))
-            .map(|((f, d), (_, l))| FieldChange { field: f, old: Some(l.clone()), new: Some(d.clone()) })
-            .collect();
+    if desired.same_fields(live) {
+        return Vec::new();
     }
-    let live_fields: HashMap<&str, &Value> = live.fields.iter().map(|(f, v)| (*f, v)).collect();
-    desired
-        .fields
-        .iter()
-        .filter_map(|(f, d)| {
-            let l = live_fields.get(f).copied();
-            match l {
-                Some(l) if d.satisfies(l) => None,
-                _ => Some(FieldChange { field: f, old: l.cloned(), new: Some(d.clone()) }),
-            }
-        })
-        .collect()
+    // Equal bytes are equal values; only differing fields are decoded.
+    let change = |field: Field, d: &[u8], l: Option<&[u8]>| -> Option<FieldChange> {
+        if l == Some(d) {
+            return None;
+        }
+        let (new, old) = (decode(d), l.map(decode));
+        match &old {
+            Some(old) if new.satisfies(old) => None,
+            _ => Some(FieldChange { field, old, new: Some(new) }),
+        }
+    };
+    // Both sides list the same fields in the same order (record.rs): then a diff is a zip.
+    if desired.names() == live.names() {
+        return desired.encoded().zip(live.encoded()).filter_map(|((f, d), (_, l))| change(f, d, Some(l))).collect();
+    }
+    let live_fields: HashMap<&str, &[u8]> = live.encoded().collect();
+    desired.encoded().filter_map(|(f, d)| change(f, d, live_fields.get(f).copied())).collect()
 }
 
 #[cfg(test)]
@@ -402,7 +399,7 @@ mod policy_tests {
         let live: Vec<Record> = (0..20).map(|i| mailbox(&format!("u{i}@x.org"))).collect();
         let mut desired = live.clone();
         for d in desired.iter_mut().take(7) {
-            d.fields[0].1 = Value::text("no-login");
+            d.set("state", Value::text("no-login"));
         }
         let p = plan(&desired, &live, &policy(PruneMode::Off, &live));
         assert!(p.problems[0].starts_with("7 of 20 managed mailboxes would change, more than 30%"), "{:?}", p.problems);

@@ -41,72 +41,41 @@ pub enum PlanFileError {
     Stale(String),
 }
 
-/// SHA-256 of the value's JSON, hashed as it is written: the desired records of 100,000
-/// mailboxes are 100s of MB of JSON, never needed whole.
-fn digest(v: &impl Serialize) -> String {
-    struct Hasher(Sha256);
-    impl std::io::Write for Hasher {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.update(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut hasher = Hasher(Sha256::new());
-    serde_json::to_writer(std::io::BufWriter::with_capacity(64 * 1024, &mut hasher), v).expect("records serialise");
-    hasher.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 over every desired record's kind, key and fields, fed field by field: at 100,000
-/// mailboxes, serialising them to JSON first cost a second per plan and per apply.
-pub fn desired_digest(desired: &[Record]) -> String {
-    use crate::record::Value;
-    let mut h = Sha256::new();
+/// Feeds a record's kind, key, field names and encoded values (self-delimiting) to `h`.
+fn hash_record(h: &mut Sha256, r: &Record) {
     let text = |h: &mut Sha256, t: &str| {
         h.update((t.len() as u64).to_le_bytes());
         h.update(t.as_bytes());
     };
-    for r in desired {
-        text(&mut h, r.kind.name());
-        text(&mut h, &r.key);
-        h.update((r.fields.len() as u64).to_le_bytes());
-        for (field, value) in &r.fields {
-            text(&mut h, field);
-            match value {
-                Value::Bool(b) => h.update([0, u8::from(*b)]),
-                Value::Int(i) => {
-                    h.update([1]);
-                    h.update(i.to_le_bytes());
-                }
-                Value::Size(n) => {
-                    h.update([2]);
-                    h.update(n.to_le_bytes());
-                }
-                Value::Text(t) => {
-                    h.update([3]);
-                    text(&mut h, t);
-                }
-                Value::List(items) => {
-                    h.update([4]);
-                    h.update((items.len() as u64).to_le_bytes());
-                    items.iter().for_each(|i| text(&mut h, i));
-                }
-                Value::Secret(s) => {
-                    h.update([5, u8::from(s.create_only)]);
-                    text(&mut h, &s.token);
-                }
-            }
-        }
+    text(h, r.kind.name());
+    text(h, &r.key);
+    h.update((r.field_count() as u64).to_le_bytes());
+    for (field, bytes) in r.encoded() {
+        text(h, field);
+        h.update(bytes);
     }
+}
+
+fn hex(h: Sha256) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 over every desired record, fed record by record: at 100,000 mailboxes, serialising
+/// them to JSON first cost a second per plan and per apply.
+pub fn desired_digest(desired: &[Record]) -> String {
+    let mut h = Sha256::new();
+    desired.iter().for_each(|r| hash_record(&mut h, r));
+    hex(h)
 }
 
 fn live_digests(plan: &Plan) -> BTreeMap<String, String> {
     plan.changes
         .iter()
-        .map(|c| (format!("{} {}", c.kind, c.key), c.live.as_ref().map_or_else(|| "absent".to_string(), digest)))
+        .map(|c| (format!("{} {}", c.kind, c.key), c.live.as_ref().map_or_else(|| "absent".to_string(), |r| {
+            let mut h = Sha256::new();
+            hash_record(&mut h, r);
+            hex(h)
+        })))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::kinds::{Desired, SecretSource};
 use crate::model::Kind;
 use crate::observe::{LiveData, RowExt};
-use crate::record::{SecretToken, Value};
+use crate::record::Value;
 use crate::target::db::{Arg, Db, DbError, Stmt};
 
 fn hex(b: &[u8]) -> String {
@@ -64,7 +64,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
     let mut report = Verified::default();
     let mut remember = Vec::new();
     for rec in desired.records.iter_mut().filter(|r| r.kind == Kind::Mailbox) {
-        let Some((_, Value::Secret(tok))) = rec.fields.iter_mut().find(|(f, _)| *f == "password") else { continue };
+        let Some(Value::Secret(tok)) = rec.get("password") else { continue };
         if tok.create_only || tok.token != "pending" {
             continue;
         }
@@ -80,9 +80,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
             report.from_cache += 1;
         }
         if ok {
-            if let Value::Secret(t) = crate::kinds::token(hash) {
-                **tok = SecretToken { token: t.token, create_only: false };
-            }
+            rec.set("password", crate::kinds::token(hash));
             if !known {
                 let u = Arg::Text(rec.key.clone());
                 remember.push(Stmt { sql: "DELETE FROM mailplane_password_cache WHERE username = ?".into(), args: vec![u.clone()] });

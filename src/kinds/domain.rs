@@ -138,7 +138,7 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                 out.effects.insert(super::Effect::SogoRebuild);
             }
             for tag in r.list("tags") {
-                out.sql("INSERT INTO tags_domain (tag_name, domain) VALUES (?, ?)", vec![t(tag), t(d)]);
+                out.sql("INSERT INTO tags_domain (tag_name, domain) VALUES (?, ?)", vec![t(&tag), t(d)]);
             }
             out.hset("DOMAIN_MAP", d, "1");
             out.rate_limit(d, r.text("rate_limit"));

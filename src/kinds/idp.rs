@@ -145,13 +145,13 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         return Ok(());
     };
     let mut pairs: Vec<(String, String)> = Vec::new();
-    for (k, v) in &r.fields {
+    for (k, v) in r.fields() {
         let value = match v {
             Value::Secret(_) => ctx.secret(Kind::IdentityProvider, KEY, k)?,
             _ => r.text(k).to_string(),
         };
         // Optional keys are written only when set, like mailcow.
-        if matches!(*k, "mappers" | "templates" | "default_template" | "redirect_url_extra") && (value.is_empty() || value == "[]") {
+        if matches!(k, "mappers" | "templates" | "default_template" | "redirect_url_extra") && (value.is_empty() || value == "[]") {
             out.sql("DELETE FROM identity_provider WHERE `key` = ?", vec![t(k)]);
             continue;
         }

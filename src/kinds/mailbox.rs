@@ -388,14 +388,14 @@ fn write_acl(u: &str, r: &Record, out: &mut Output) {
 
 fn write_tags(u: &str, r: &Record, out: &mut Output) {
     for tag in r.list("tags") {
-        out.sql("INSERT INTO tags_mailbox (tag_name, username) VALUES (?, ?)", vec![t(tag), t(u)]);
+        out.sql("INSERT INTO tags_mailbox (tag_name, username) VALUES (?, ?)", vec![t(&tag), t(u)]);
     }
 }
 
 fn write_senders(u: &str, r: &Record, out: &mut Output) {
     for (field, external) in [("sender_acl", false), ("external_sender_acl", true)] {
         for s in r.list(field) {
-            out.sql("INSERT INTO sender_acl (logged_in_as, send_as, external) VALUES (?, ?, ?)", vec![t(u), t(s), b(external)]);
+            out.sql("INSERT INTO sender_acl (logged_in_as, send_as, external) VALUES (?, ?, ?)", vec![t(u), t(&s), b(external)]);
         }
     }
 }

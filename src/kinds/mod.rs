@@ -124,8 +124,11 @@ pub fn disabled(r: &Record) -> Option<Record> {
         Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate | Kind::DkimKey | Kind::ForwardingHost => return None,
         _ => ("active", Value::Bool(false)),
     };
-    r.get(field.0)?;
-    Some(Record { kind: r.kind, key: r.key.clone(), fields: vec![field] }.merged_into(r))
+    r.has(field.0).then(|| {
+        let mut off = r.clone();
+        off.set(field.0, field.1);
+        off
+    })
 }
 
 /// Every kind's live records.

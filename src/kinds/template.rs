@@ -158,13 +158,12 @@ pub fn php_json(v: &Json) -> String {
 
 fn to_json(r: &Record) -> Json {
     let m: Map<String, Json> = r
-        .fields
-        .iter()
+        .fields()
         .map(|(k, v)| {
             let j = match v {
                 Value::Int(i) => json!(i),
                 Value::Size(s) => json!(s),
-                Value::Bool(b) => json!(i64::from(*b)),
+                Value::Bool(b) => json!(i64::from(b)),
                 Value::List(l) => json!(l),
                 Value::Text(s) => json!(s),
                 Value::Secret(_) => Json::Null,
