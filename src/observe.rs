@@ -4,13 +4,13 @@ use foldhash::{HashMap, HashMapExt};
 
 use crate::target::db::{Db, DbError, Row, TextRow};
 
-/// A live row kept for planning: every column's text in one buffer. At 100,000 mailboxes and
-/// 200,000 aliases a `Vec<Option<String>>` per row costs several times the data itself.
+/// A live row kept for planning: one allocation per row, the column ends (u32, little-endian)
+/// followed by every column's text. At 100,000 mailboxes and 200,000 aliases a
+/// `Vec<Option<String>>` per row costs several times the data itself, and a second allocation
+/// for the ends 30 MB.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveRow {
-    text: Box<str>,
-    /// Where each column ends in `text` (a NULL column is empty).
-    ends: Box<[u32]>,
+    data: Box<[u8]>,
     /// Bit i: column i is NULL. The queries in QUERIES have at most 16 columns.
     nulls: u64,
 }
@@ -18,7 +18,11 @@ pub struct LiveRow {
 impl From<TextRow<'_>> for LiveRow {
     fn from(row: TextRow<'_>) -> LiveRow {
         assert!(row.ends.len() <= 64, "a live row has at most 64 columns");
-        LiveRow { text: row.text.into(), ends: row.ends.into(), nulls: row.nulls.first().copied().unwrap_or(0) }
+        let mut data = Vec::with_capacity(1 + 4 * row.ends.len() + row.text.len());
+        data.push(row.ends.len() as u8);
+        row.ends.iter().for_each(|e| data.extend_from_slice(&e.to_le_bytes()));
+        data.extend_from_slice(row.text.as_bytes());
+        LiveRow { data: data.into(), nulls: row.nulls.first().copied().unwrap_or(0) }
     }
 }
 
@@ -87,7 +91,15 @@ impl RowExt for Row {
 
 impl RowExt for LiveRow {
     fn col(&self, i: usize) -> Option<&str> {
-        TextRow { text: &self.text, ends: &self.ends, nulls: std::slice::from_ref(&self.nulls) }.get(i)
+        let columns = usize::from(*self.data.first()?);
+        if i >= columns || self.nulls & (1 << i) != 0 {
+            return None;
+        }
+        let end_of = |c: usize| u32::from_le_bytes(self.data[1 + 4 * c..5 + 4 * c].try_into().expect("4 bytes")) as usize;
+        let start = if i == 0 { 0 } else { end_of(i - 1) };
+        let text = &self.data[1 + 4 * columns..];
+        // Column boundaries are where whole strings were joined: always valid UTF-8.
+        std::str::from_utf8(&text[start..end_of(i)]).ok()
     }
 }
 
@@ -189,9 +201,10 @@ impl LiveData {
         index.get(target).into_iter().flatten().map(|&i| &self.aliases[i])
     }
     /// Once the live records are built, apply still reads only these rows (a mailbox's
-    /// attributes and password hash, aliases shared by several targets, relay ids, the
-    /// inventory); the rest is freed.
+    /// attributes and password hash, aliases shared by several targets, relay ids) and the
+    /// inventory's keys; the rest is freed.
     pub fn trim(&mut self) {
+        let owned = self.owned();
         let mut aliases = std::mem::take(&mut self.aliases);
         aliases.retain(|r| r.s(2).contains(','));
         aliases.shrink_to_fit();
@@ -200,7 +213,7 @@ impl LiveData {
             aliases,
             relayhosts: std::mem::take(&mut self.relayhosts),
             transports: std::mem::take(&mut self.transports),
-            inventory: std::mem::take(&mut self.inventory),
+            owned: owned.into(),
             ..Default::default()
         };
     }

@@ -99,6 +99,14 @@ impl<'a> Resolver<'a> {
 pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
     let mut r = Resolver::new(loaded);
     let mut out = Desired::default();
+    // Room for every object up front (a domain also makes its DKIM key): grown by doubling,
+    // the list of 300,000 records held up to 40 MB of slack at its peak.
+    let objects = |d: &Document| {
+        let nested: usize = d.domains.iter().map(|x| 2 + x.alias_domains.len() + x.mailboxes.len() + x.aliases.len()).sum();
+        let listed = [d.aliases.len(), d.bcc_maps.len(), d.recipient_maps.len(), d.tls_policies.len(), d.relay_hosts.len(), d.transports.len()];
+        nested + listed.iter().sum::<usize>() + d.forwarding_hosts.len() + d.domain_templates.len() + d.mailbox_templates.len()
+    };
+    out.records.reserve(r.docs.iter().map(|d| objects(d)).sum::<usize>() + 64);
     template::desired(&r, &mut out);
     routing::desired(&mut r, &mut out);
     domain::desired(&r, &mut out);
@@ -133,14 +141,16 @@ pub fn disabled(r: &Record) -> Option<Record> {
 
 /// Every kind's live records.
 pub fn live(live: &LiveData) -> Vec<Record> {
-    // Mailboxes are half the work on a large server: built on another core.
-    let (mailboxes, mut out, rest) = std::thread::scope(|scope| {
+    // Mailboxes are half the work on a large server: built on another core. Each list gets its
+    // room up front: grown by doubling, 300,000 records held tens of MB of slack.
+    let (mailboxes, out, rest) = std::thread::scope(|scope| {
         let mailboxes = scope.spawn(|| {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(live.mailboxes.len());
             mailbox::live(live, &mut out);
             out
         });
-        let (mut out, mut rest) = (Vec::new(), Vec::new());
+        let mut out = Vec::with_capacity(2 * live.domains.len() + live.alias_domains.len() + live.relayhosts.len() + live.transports.len() + live.templates.len());
+        let mut rest = Vec::with_capacity(live.aliases.len() + live.bcc_maps.len() + live.recipient_maps.len() + live.tls_policies.len() + 1);
         template::live(live, &mut out);
         routing::live(live, &mut out);
         domain::live(live, &mut out);
@@ -151,9 +161,11 @@ pub fn live(live: &LiveData) -> Vec<Record> {
         idp::live(live, &mut rest);
         (mailboxes.join().expect("live mailbox records panicked"), out, rest)
     });
-    out.extend(mailboxes);
-    out.extend(rest);
-    out
+    let mut all = Vec::with_capacity(out.len() + mailboxes.len() + rest.len());
+    all.extend(out);
+    all.extend(mailboxes);
+    all.extend(rest);
+    all
 }
 
 /// Work done after the transaction commits. A set: ten mailbox creates flush memcached once.
