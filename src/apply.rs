@@ -11,7 +11,7 @@ use crate::model::Kind;
 use crate::observe::LiveData;
 use crate::plan::{Action, Plan};
 use crate::target::batch::batch;
-use crate::target::db::{Db, DbError, Dialect, Stmt, now_utc};
+use crate::target::db::{ChunkError, Db, DbError, Dialect, Stmt, now_utc};
 use crate::target::kv::{Kv, KvError};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,26 +82,54 @@ impl KeyGen {
     }
 }
 
-/// Builds every statement and effect of the plan without touching anything.
-pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dialect) -> Result<Output, WriteError> {
-    let mut ctx = write_ctx(plan, desired, live, dialect);
-    let mut out = Output::default();
-    // Each run of like changes (kind and action) is batched into multi-row statements.
-    let (mut stmts, mut run, mut run_of) = (Vec::new(), Vec::new(), None);
-    for c in &plan.changes {
-        kinds::write(c, &mut ctx, &mut out)?;
-        if run_of != Some((c.kind, c.action)) {
-            stmts.extend(batch(std::mem::take(&mut run)));
-            run_of = Some((c.kind, c.action));
-        }
-        run.push(std::mem::take(&mut out.stmts));
+/// The plan's statements in order, made a few thousand objects at a time while the transaction
+/// runs (100,000 new mailboxes' statements held at once were 100s of MB); the post-commit
+/// effects collect in `out`.
+struct Statements<'a> {
+    plan: &'a Plan,
+    desired: &'a Desired,
+    ctx: WriteCtx<'a>,
+    out: Output,
+    next: usize,
+    tail_done: bool,
+}
+
+impl<'a> Statements<'a> {
+    fn new(plan: &'a Plan, desired: &'a Desired, live: &'a LiveData, dialect: Dialect) -> Statements<'a> {
+        Statements { plan, desired, ctx: write_ctx(plan, desired, live, dialect), out: Output::default(), next: 0, tail_done: false }
     }
-    stmts.extend(batch(run));
-    out.stmts = stmts;
-    out.stmts.extend(sogo_statements(&out.effects, dialect));
-    out.stmts.extend(batch(inventory(plan, desired, live).into_iter().map(|s| vec![s]).collect()));
-    out.stmts.extend(desired.bookkeeping.iter().cloned());
-    Ok(out)
+}
+
+impl Iterator for Statements<'_> {
+    type Item = Result<Vec<Stmt>, WriteError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Each run of like changes (kind and action) is batched into multi-row statements, at
+        // most RUN_CHUNK objects at a time (a multi-row statement holds about 2,000 rows).
+        const RUN_CHUNK: usize = 4_000;
+        if let Some(first) = self.plan.changes.get(self.next) {
+            let mut run = Vec::new();
+            while let Some(c) = self.plan.changes.get(self.next)
+                && (c.kind, c.action) == (first.kind, first.action)
+                && run.len() < RUN_CHUNK
+            {
+                if let Err(e) = kinds::write(c, &mut self.ctx, &mut self.out) {
+                    return Some(Err(e));
+                }
+                run.push(std::mem::take(&mut self.out.stmts));
+                self.next += 1;
+            }
+            return Some(Ok(batch(run)));
+        }
+        if std::mem::replace(&mut self.tail_done, true) {
+            return None;
+        }
+        let live = self.ctx.live;
+        let mut tail = sogo_statements(&self.out.effects, self.ctx.dialect);
+        tail.extend(batch(inventory(self.plan, self.desired, live).into_iter().map(|s| vec![s]).collect()));
+        tail.extend(self.desired.bookkeeping.iter().cloned());
+        Some(Ok(tail))
+    }
 }
 
 /// `keys`: the key generation started earlier for this plan, if any.
@@ -119,10 +147,13 @@ pub async fn apply(
         Some(k) => k,
         None => KeyGen::start(plan, desired, live, db.dialect())?,
     };
-    let mut out = statements(plan, desired, live, db.dialect())?;
-    let t = crate::timing::lap("statements", t);
-    db.execute_all(&out.stmts).await?;
-    let t = crate::timing::lap("transaction", t);
+    let mut made = Statements::new(plan, desired, live, db.dialect());
+    let statements = db.execute_chunks(made.by_ref()).await.map_err(|e| match e {
+        ChunkError::Db(e) => ApplyError::Db(e),
+        ChunkError::Source(e) => ApplyError::Write(e),
+    })?;
+    let mut out = made.out;
+    let t = crate::timing::lap("statements and transaction", t);
     keys.store(&mut out)?;
     let t = crate::timing::lap("dkim keys", t);
     let ops: Vec<(&str, &str, Option<&str>)> = out
@@ -134,7 +165,7 @@ pub async fn apply(
             Effect::SogoRebuild | Effect::SogoRefresh(_) | Effect::DkimGenerate { .. } => None,
         })
         .collect();
-    let mut applied = Applied { statements: out.stmts.len(), redis_ops: ops.len(), memcached_flushed: false };
+    let mut applied = Applied { statements, redis_ops: ops.len(), memcached_flushed: false };
     if !ops.is_empty() {
         kv.apply(&ops).await?;
     }

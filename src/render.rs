@@ -77,7 +77,9 @@ fn unmanaged_line(plan: &Plan) -> Option<String> {
     }
 }
 
-pub fn human(plan: &Plan, color: bool) -> String {
+/// The plan for people, handed out in parts of about 64 KB that end with a newline: the plan of
+/// a full apply at 100,000 mailboxes is 100s of MB of text.
+pub fn human_in_parts(plan: &Plan, color: bool, mut emit: impl FnMut(&str)) {
     let mut s = String::new();
     if !plan.is_empty() {
         s.push_str("mailplane will perform these actions:\n\n");
@@ -98,6 +100,10 @@ pub fn human(plan: &Plan, color: bool) -> String {
             s.push_str(&format!("      {line}\n"));
         }
         s.push('\n');
+        if s.len() > 64 * 1024 {
+            emit(&s);
+            s.clear();
+        }
     }
     for f in &plan.files {
         s.push_str(&human_file(f, color));
@@ -111,7 +117,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
         s.push_str(&u);
         s.push('\n');
     }
-    s
+    emit(&s);
 }
 
 fn json_value(v: &Value) -> Json {
@@ -196,7 +202,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
         s.push('\n');
         s.push_str("<details><summary>Full plan</summary>\n\n```text\n");
-        s.push_str(&human(plan, false));
+        human_in_parts(plan, false, |part| s.push_str(part));
         s.push_str("```\n</details>\n");
     }
     if let Some(u) = unmanaged_line(plan) {

@@ -112,7 +112,7 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
     } else {
         None
     };
-    printer.out(&render::human(&p.plan, printer.color_stdout()));
+    render::human_in_parts(&p.plan, printer.color_stdout(), |part| printer.out(part));
     if !p.plan.problems.is_empty() {
         return refuse("the plan is blocked (see above); nothing was written".into(), &format!("blocked: {}", p.plan.problems.join("; ")));
     }

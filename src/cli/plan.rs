@@ -22,12 +22,11 @@ pub struct Args {
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
         let Ok(p) = prepare(&args.target, printer, false).await else { return ExitStatus::Error };
-        let text = match args.format {
-            Format::Human => render::human(&p.plan, printer.color_stdout()),
-            Format::Json => render::json(&p.plan),
-            Format::Markdown => render::markdown(&p.plan),
-        };
-        printer.out(&text);
+        match args.format {
+            Format::Human => render::human_in_parts(&p.plan, printer.color_stdout(), |part| printer.out(part)),
+            Format::Json => printer.out(&render::json(&p.plan)),
+            Format::Markdown => printer.out(&render::markdown(&p.plan)),
+        }
         if let Some(path) = &args.out {
             let file = crate::planfile::make(&p.plan, &p.desired.records, &args.target.dir, p.db.label());
             let json = serde_json::to_string_pretty(&file).expect("JSON");

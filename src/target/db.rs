@@ -71,6 +71,13 @@ pub struct Stmt {
 /// `YYYY-MM-DD HH:MM:SS`; TINYINT(1) as "0"/"1"/…, never "true"/"false").
 pub type Row = Vec<Option<String>>;
 
+/// Why `execute_chunks` stopped: the database, or the source of the statements.
+#[derive(Debug)]
+pub enum ChunkError<E> {
+    Db(DbError),
+    Source(E),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(
@@ -93,6 +100,7 @@ pub enum DbError {
     Setup { url: String, message: String },
     #[error("query failed on {url}: {message}\n  query: {sql}")]
     Query { url: String, sql: String, message: String },
+    /// `total`: the statements made when it failed (an apply makes them while it writes).
     #[error("statement {index} of {total} failed on {url}, nothing was changed (the whole batch was rolled back): {message}\n  statement: {sql}")]
     Statement { url: String, index: usize, total: usize, sql: String, message: String },
     #[error("transaction on {url} failed, nothing was changed: {message}")]
@@ -204,40 +212,57 @@ impl Db {
         if stmts.is_empty() {
             return Ok(());
         }
+        let chunks = std::iter::once(Ok::<_, std::convert::Infallible>(stmts));
+        self.execute_chunks(chunks).await.map(|_| ()).map_err(|e| match e {
+            ChunkError::Db(e) => e,
+            ChunkError::Source(never) => match never {},
+        })
+    }
+
+    /// `execute_all` for statements made chunk by chunk while the transaction runs, so that an
+    /// apply never holds all of them at once. A chunk's error rolls back everything before it.
+    /// Returns how many statements ran.
+    pub async fn execute_chunks<C: AsRef<[Stmt]>, E>(&self, chunks: impl Iterator<Item = Result<C, E>>) -> Result<usize, ChunkError<E>> {
+        macro_rules! run {
+            ($db:ty, $tx:expr) => {{
+                let mut tx = $tx.await.map_err(|e| ChunkError::Db(self.tx_error(&e)))?;
+                let mut done = 0;
+                for chunk in chunks {
+                    let chunk = match chunk {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            return Err(ChunkError::Source(e));
+                        }
+                    };
+                    let chunk = chunk.as_ref();
+                    for (i, stmt) in chunk.iter().enumerate() {
+                        let q = bind_args!(sqlx::query::<$db>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
+                        let started = std::time::Instant::now();
+                        let result = tx.execute(q).await;
+                        crate::timing::slow(&stmt.sql, started);
+                        if let Err(e) = result {
+                            // Dropping the transaction would roll back too; do it now, explicitly.
+                            let _ = tx.rollback().await;
+                            return Err(ChunkError::Db(self.stmt_error(done + i, done + chunk.len(), stmt, &e)));
+                        }
+                        failpoint_pause().await;
+                    }
+                    done += chunk.len();
+                }
+                if done == 0 {
+                    let _ = tx.rollback().await;
+                    return Ok(0);
+                }
+                tx.commit().await.map_err(|e| ChunkError::Db(self.tx_error(&e)))?;
+                Ok(done)
+            }};
+        }
         match &self.pool {
-            Pool::MySql(pool) => {
-                let mut tx = pool.begin().await.map_err(|e| self.tx_error(&e))?;
-                for (index, stmt) in stmts.iter().enumerate() {
-                    let q = bind_args!(sqlx::query::<MySql>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
-                    let started = std::time::Instant::now();
-                    let result = tx.execute(q).await;
-                    crate::timing::slow(&stmt.sql, started);
-                    if let Err(e) = result {
-                        // Dropping the transaction would roll back too; do it now, explicitly.
-                        let _ = tx.rollback().await;
-                        return Err(self.stmt_error(index, stmts.len(), stmt, &e));
-                    }
-                    failpoint_pause().await;
-                }
-                tx.commit().await.map_err(|e| self.tx_error(&e))
-            }
-            Pool::Sqlite(pool) => {
-                // IMMEDIATE: take the write lock up front, so that a concurrent writer makes us
-                // wait (busy_timeout) instead of failing half-way with SQLITE_BUSY.
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(|e| self.tx_error(&e))?;
-                for (index, stmt) in stmts.iter().enumerate() {
-                    let q = bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
-                    let started = std::time::Instant::now();
-                    let result = tx.execute(q).await;
-                    crate::timing::slow(&stmt.sql, started);
-                    if let Err(e) = result {
-                        let _ = tx.rollback().await;
-                        return Err(self.stmt_error(index, stmts.len(), stmt, &e));
-                    }
-                    failpoint_pause().await;
-                }
-                tx.commit().await.map_err(|e| self.tx_error(&e))
-            }
+            Pool::MySql(pool) => run!(MySql, pool.begin()),
+            // IMMEDIATE: take the write lock up front, so that a concurrent writer makes us
+            // wait (busy_timeout) instead of failing half-way with SQLITE_BUSY.
+            Pool::Sqlite(pool) => run!(Sqlite, pool.begin_with("BEGIN IMMEDIATE")),
         }
     }
 
@@ -770,6 +795,30 @@ mod tests {
         db.execute_all(&ok).await.unwrap();
         let rows = db.query("SELECT domain FROM domain ORDER BY domain", &[]).await.unwrap();
         assert_eq!(rows, vec![vec![Some("one.org".into())], vec![Some("two.org".into())]]);
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn chunks_run_in_one_transaction_and_a_failing_source_rolls_it_back() {
+        let (_dir, _url, db) = temp_db().await;
+        let insert = |d: &str| vec![stmt("INSERT INTO domain (domain) VALUES (?)", vec![t(d)])];
+        let count = async |db: &Db| db.query("SELECT COUNT(*) FROM domain", &[]).await.unwrap()[0][0].clone();
+        let failing = [Ok(insert("one.org")), Err("no secret"), Ok(insert("two.org"))];
+        match db.execute_chunks(failing.into_iter()).await {
+            Err(ChunkError::Source(e)) => assert_eq!(e, "no secret"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(count(&db).await.as_deref(), Some("0"), "the chunk before the error is rolled back");
+        // A statement failing in a later chunk names its place among all statements so far.
+        let chunks = [Ok::<_, ()>(insert("one.org")), Ok([insert("two.org"), insert("one.org")].concat())];
+        match db.execute_chunks(chunks.into_iter()).await {
+            Err(ChunkError::Db(DbError::Statement { index, total, .. })) => assert_eq!((index, total), (2, 3)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(count(&db).await.as_deref(), Some("0"));
+        let chunks = [Ok::<_, ()>(insert("one.org")), Ok(insert("two.org"))];
+        assert_eq!(db.execute_chunks(chunks.into_iter()).await.unwrap(), 2);
+        assert_eq!(count(&db).await.as_deref(), Some("2"));
         db.close().await;
     }
 

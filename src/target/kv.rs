@@ -59,11 +59,20 @@ impl Kv {
                 let mut c = c.clone();
                 let mut pipe = redis::pipe();
                 pipe.atomic();
-                for (k, f, v) in ops {
-                    match v {
-                        Some(v) => pipe.cmd("HSET").arg(*k).arg(*f).arg(*v).ignore(),
-                        None => pipe.cmd("HDEL").arg(*k).arg(*f).ignore(),
-                    };
+                // Neighbouring writes to one hash become one HSET (or HDEL) of up to 1,000
+                // fields, in the same order: 300,000 one-field commands cost 10s of MB more.
+                for group in ops.chunk_by(|a, b| a.0 == b.0 && a.2.is_some() == b.2.is_some()) {
+                    for part in group.chunks(1_000) {
+                        let (key, _, value) = part[0];
+                        pipe.cmd(if value.is_some() { "HSET" } else { "HDEL" }).arg(key);
+                        for (_, field, value) in part {
+                            pipe.arg(*field);
+                            if let Some(v) = value {
+                                pipe.arg(*v);
+                            }
+                        }
+                        pipe.ignore();
+                    }
                 }
                 pipe.query_async::<()>(&mut c).await?;
                 Ok(())
