@@ -9,6 +9,7 @@
 #
 #   bench/run.sh                 all sizes, both targets
 #   BENCH_SIZES="S M" BENCH_TARGETS=sqlite bench/run.sh
+#   BENCH_RUNS=5 bench/run.sh     runs per repeated step (default 3; the median is reported)
 #
 # Needs the services running for the MariaDB target: scripts/services.sh start.
 set -euo pipefail
@@ -19,6 +20,7 @@ SIZES=${BENCH_SIZES:-S M L}
 TARGETS=${BENCH_TARGETS:-sqlite mariadb}
 WORK=${BENCH_DIR:-/tmp/mailplane-bench}
 OUT=${BENCH_OUT:-$ROOT/bench/results.md}
+RUNS=${BENCH_RUNS:-3}
 MYSQL_PORT=${MAILPLANE_MYSQL_PORT:-13306}
 REDIS_PORT=${MAILPLANE_REDIS_PORT:-16379}
 REDIS_DB=30
@@ -44,6 +46,21 @@ measure() {
   }
   SECS=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
   RSS_MB=$(awk '{ printf "%.0f", $1 / 1024 }' "$WORK/rss")
+}
+
+# repeat SETUP NAME CMD... → SECS = the median of $RUNS timed runs (SETUP, untimed, runs before
+# each) and RSS_MB = the largest peak: single runs of the same command vary by up to ±30 % here.
+repeat() {
+  local setup=$1 name=$2 times=() rss=0 i
+  shift 2
+  for ((i = 0; i < RUNS; i++)); do
+    $setup
+    measure "$name" "$@"
+    times+=("$SECS")
+    if ((RSS_MB > rss)); then rss=$RSS_MB; fi
+  done
+  SECS=$(printf '%s\n' "${times[@]}" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+  RSS_MB=$rss
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "–" }'; }
@@ -91,7 +108,7 @@ for size in $SIZES; do
   "$BIN" generate --size "$size" "$base" >/dev/null
   "$BIN" generate --size "$size" --change 1 "$change" >/dev/null
   fy=$(floor_yaml "$base")
-  measure validate "$BIN" validate "$base"
+  repeat : validate "$BIN" validate "$base"
   row "$size" - validate "$SECS" "$fy" "$RSS_MB"
   for target in $TARGETS; do
     url=$(fresh_target "$target" "$size")
@@ -100,9 +117,9 @@ for size in $SIZES; do
     export MAILPLANE_STATE_DIR=$WORK/state-$target
     measure apply "$BIN" apply "$base" "${args[@]}" --auto-approve
     row "$size" "$target" "full apply from empty" "$SECS" "$fy" "$RSS_MB"
-    fd=$(floor_db "$target" "$url")
+    fd=$(for _ in $(seq "$RUNS"); do floor_db "$target" "$url"; echo; done | sort -n | awk 'NF { t[++n] = $1 } END { print t[int((n + 1) / 2)] }')
     floor=$(awk -v a="$fd" -v b="$fy" 'BEGIN { printf "%.2f", a + b }')
-    measure plan "$BIN" plan "$base" "${args[@]}" --detailed-exitcode
+    repeat : plan "$BIN" plan "$base" "${args[@]}" --detailed-exitcode
     grep -q "No changes" "$WORK/last.log" || { echo "bench: the no-op plan is not empty:" >&2; tail "$WORK/last.log" >&2; exit 1; }
     row "$size" "$target" "no-op plan" "$SECS" "$floor" "$RSS_MB"
     measure plan1 "$BIN" plan "$change" "${args[@]}" --allow-delete mailbox --out "$WORK/$size-$target.plan"
@@ -114,8 +131,8 @@ for size in $SIZES; do
     row "$size" "$target" "1 % change: plan, then apply the file" "$both" "$floor" "–"
     grep -E "^Apply complete" "$WORK/last.log" >&2 || true
     # The same change as one `apply DIR` (plan and apply in one run), from the base state again.
-    "$BIN" apply "$base" "${args[@]}" --auto-approve --allow-delete mailbox >/dev/null
-    measure apply1dir "$BIN" apply "$change" "${args[@]}" --auto-approve --allow-delete mailbox
+    to_base() { "$BIN" apply "$base" "${args[@]}" --auto-approve --allow-delete mailbox >/dev/null; }
+    repeat to_base apply1dir "$BIN" apply "$change" "${args[@]}" --auto-approve --allow-delete mailbox
     row "$size" "$target" "1 % change: plan+apply in one run" "$SECS" "$floor" "$RSS_MB"
   done
 done
@@ -132,6 +149,7 @@ done
   echo "The 1 % change updates, deletes and creates mailboxes, aliases, maps and transports (half updates)."
   echo "Floor: reading the YAML bytes (validate, apply) or the YAML plus every table and Redis hash a plan reads, raw (plans)."
   echo "The full apply includes generating one 2048-bit DKIM key per domain, as mailcow does."
+  echo "validate, the no-op plan and the 1 % change in one run: the median of $RUNS runs and the largest peak RSS; other steps: one run."
   echo
   echo "| set | target | step | seconds | floor (s) | ratio | peak RSS (MB) |"
   echo "|---|---|---|---:|---:|---:|---:|"

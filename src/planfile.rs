@@ -25,7 +25,12 @@ pub struct PlanFile {
     pub desired_digest: String,
     /// `kind key` → digest of the live object the change was planned against (`absent` for creates).
     pub live_digests: BTreeMap<String, String>,
-    /// The plan as `plan --format json` shows it.
+    /// SHA-256 of the plan as `plan --format json` writes it: what `apply` compares.
+    #[serde(default)]
+    pub plan_digest: String,
+    /// The plan as `plan --format json` shows it, for people; `read` skips it (at 100,000
+    /// mailboxes it is 100s of MB once parsed).
+    #[serde(skip_deserializing)]
     pub plan: serde_json::Value,
 }
 
@@ -88,8 +93,15 @@ pub fn make(plan: &Plan, desired: &[Record], dir: &Path, target: &str) -> PlanFi
         target: target.into(),
         desired_digest: desired_digest(desired),
         live_digests: live_digests(plan),
+        plan_digest: plan_digest(plan),
         plan: serde_json::from_str(&crate::render::json(plan)).expect("JSON"),
     }
+}
+
+fn plan_digest(plan: &Plan) -> String {
+    let mut h = Sha256::new();
+    h.update(crate::render::json(plan).as_bytes());
+    hex(h)
 }
 
 pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
@@ -115,8 +127,10 @@ pub fn check(saved: &PlanFile, now: &Plan, desired: &[Record], target: &str) -> 
         let list: Vec<&str> = moved.iter().take(10).map(|s| s.as_str()).collect();
         return Err(PlanFileError::Stale(format!("these objects changed on the server since the plan was made: {}", list.join(", "))));
     }
-    let now_json: serde_json::Value = serde_json::from_str(&crate::render::json(now)).expect("JSON");
-    if now_json != saved.plan {
+    if saved.plan_digest.is_empty() {
+        return Err(PlanFileError::Stale(format!("it was made by mailplane {}, which did not record a digest of the plan", saved.mailplane_version)));
+    }
+    if saved.plan_digest != plan_digest(now) {
         return Err(PlanFileError::Stale("the server now needs a different set of changes".into()));
     }
     Ok(())
