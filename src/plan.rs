@@ -301,7 +301,7 @@ fn diff_fields(desired: &Record, live: &Record) -> Vec<FieldChange> {
         }
     };
     // Both sides list the same fields in the same order (record.rs): then a diff is a zip.
-    if desired.names() == live.names() {
+    if desired.same_names(live) {
         return desired.encoded().zip(live.encoded()).filter_map(|((f, d), (_, l))| change(f, d, Some(l))).collect();
     }
     let live_fields: HashMap<&str, &[u8]> = live.encoded().collect();

@@ -214,8 +214,12 @@ pub fn normalise_rate_limit(v: &str) -> String {
 
 /// mailcow refuses a mailbox or alias that overfills its domain, counting what is already on the
 /// server. The same check over the state after this plan: (desired ∪ live kept) per touched domain.
-pub fn check_limits(desired: &[Record], live: &[Record], plan: &crate::plan::Plan) -> Vec<String> {
+pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], plan: &'a crate::plan::Plan) -> Vec<String> {
     use foldhash::{HashMap, HashMapExt, HashSet};
+    // Limits are checked for the domains a change adds to or changes: none, nothing to count.
+    if !plan.changes.iter().any(|c| c.action != Action::Delete && matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias)) {
+        return Vec::new();
+    }
     let deleted: HashSet<(Kind, &str)> = plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
     let declared: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
     let after: Vec<&Record> = desired
@@ -223,22 +227,22 @@ pub fn check_limits(desired: &[Record], live: &[Record], plan: &crate::plan::Pla
         .chain(live.iter().filter(|r| !declared.contains(&(r.kind, r.key.as_str())) && !deleted.contains(&(r.kind, r.key.as_str()))))
         .collect();
     let target_of: HashMap<&str, &str> = after.iter().filter(|r| r.kind == Kind::AliasDomain).map(|r| (r.key.as_str(), r.text("target_domain"))).collect();
-    let owner = |addr: &'_ str| -> String {
+    let owner = |addr: &'a str| -> &'a str {
         let d = crate::model::names::domain_of(addr);
-        target_of.get(d).copied().unwrap_or(d).to_string()
+        target_of.get(d).copied().unwrap_or(d)
     };
-    let touched: HashSet<String> = plan
+    let touched: HashSet<&str> = plan
         .changes
         .iter()
         .filter(|c| c.action != Action::Delete)
         .filter_map(|c| match c.kind {
-            Kind::Domain => Some(c.key.clone()),
+            Kind::Domain => Some(c.key.as_str()),
             Kind::Mailbox | Kind::Alias => Some(owner(&c.key)),
             _ => None,
         })
         .collect();
     // One pass over everything, not one per domain: a 1 % change touches most domains.
-    let mut members: HashMap<String, (Vec<&Record>, i64)> = HashMap::new();
+    let mut members: HashMap<&str, (Vec<&Record>, i64)> = HashMap::new();
     for r in after.iter().filter(|r| matches!(r.kind, Kind::Mailbox | Kind::Alias)) {
         let d = owner(&r.key);
         if let Some((mailboxes, aliases)) = touched.contains(&d).then(|| members.entry(d).or_default()) {
@@ -246,8 +250,8 @@ pub fn check_limits(desired: &[Record], live: &[Record], plan: &crate::plan::Pla
         }
     }
     let mut problems = Vec::new();
-    for d in after.iter().filter(|r| r.kind == Kind::Domain && touched.contains(&r.key)) {
-        let (mailboxes, aliases) = members.remove(&d.key).unwrap_or_default();
+    for d in after.iter().filter(|r| r.kind == Kind::Domain && touched.contains(r.key.as_str())) {
+        let (mailboxes, aliases) = members.remove(d.key.as_str()).unwrap_or_default();
         let (max_n, max_a) = (d.int("max_mailboxes"), d.int("max_aliases"));
         let (max_q, total_q) = (d.int("max_mailbox_quota"), d.int("domain_quota"));
         let sum: i64 = mailboxes.iter().map(|m| m.int("quota")).sum();

@@ -92,12 +92,19 @@ impl Kv {
                         stmts.push(Stmt { sql, args: std::iter::once(arg(k)).chain(chunk.iter().cloned()).collect() });
                     }
                 }
-                stmts.extend(super::batch::batch(
-                    sets.iter()
-                        .map(|(k, f, v)| vec![Stmt { sql: "INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args: vec![arg(k), arg(f), arg(v.unwrap_or(""))] }])
-                        .collect(),
-                ));
-                Ok(db.execute_all(&stmts).await?)
+                // The upserts are made 10,000 at a time while the transaction runs: at 100,000
+                // mailboxes all 300,000 at once were 100 MB.
+                let upserts = sets.chunks(10_000).map(|part| {
+                    let rows = part.iter().map(|(k, f, v)| {
+                        vec![Stmt { sql: "INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args: vec![arg(k), arg(f), arg(v.unwrap_or(""))] }]
+                    });
+                    Ok::<_, std::convert::Infallible>(super::batch::batch(rows.collect()))
+                });
+                match db.execute_chunks(std::iter::once(Ok(stmts)).chain(upserts)).await {
+                    Ok(_) => Ok(()),
+                    Err(super::db::ChunkError::Db(e)) => Err(e.into()),
+                    Err(super::db::ChunkError::Source(never)) => match never {},
+                }
             }
         }
     }
