@@ -91,22 +91,31 @@ struct Statements<'a> {
     ctx: WriteCtx<'a>,
     out: Output,
     next: usize,
-    tail_done: bool,
+    tail: Tail<'a>,
+}
+
+/// What follows the changes' own statements.
+enum Tail<'a> {
+    Sogo,
+    Inventory(Box<dyn Iterator<Item = Stmt> + 'a>),
+    Bookkeeping,
+    Done,
 }
 
 impl<'a> Statements<'a> {
     fn new(plan: &'a Plan, desired: &'a Desired, live: &'a LiveData, dialect: Dialect) -> Statements<'a> {
-        Statements { plan, desired, ctx: write_ctx(plan, desired, live, dialect), out: Output::default(), next: 0, tail_done: false }
+        Statements { plan, desired, ctx: write_ctx(plan, desired, live, dialect), out: Output::default(), next: 0, tail: Tail::Sogo }
     }
 }
+
+/// Each run of like changes (kind and action) is batched into multi-row statements, at most this
+/// many objects at a time (a multi-row statement holds about 2,000 rows).
+const RUN_CHUNK: usize = 4_000;
 
 impl Iterator for Statements<'_> {
     type Item = Result<Vec<Stmt>, WriteError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        // Each run of like changes (kind and action) is batched into multi-row statements, at
-        // most RUN_CHUNK objects at a time (a multi-row statement holds about 2,000 rows).
-        const RUN_CHUNK: usize = 4_000;
         if let Some(first) = self.plan.changes.get(self.next) {
             let mut run = Vec::new();
             while let Some(c) = self.plan.changes.get(self.next)
@@ -121,14 +130,24 @@ impl Iterator for Statements<'_> {
             }
             return Some(Ok(batch(run)));
         }
-        if std::mem::replace(&mut self.tail_done, true) {
-            return None;
+        match &mut self.tail {
+            Tail::Sogo => {
+                self.tail = Tail::Inventory(Box::new(inventory(self.plan, self.desired, self.ctx.live)));
+                Some(Ok(sogo_statements(&self.out.effects, self.ctx.dialect)))
+            }
+            Tail::Inventory(rows) => {
+                let part: Vec<Vec<Stmt>> = rows.take(RUN_CHUNK).map(|s| vec![s]).collect();
+                if part.is_empty() {
+                    self.tail = Tail::Bookkeeping;
+                }
+                Some(Ok(batch(part)))
+            }
+            Tail::Bookkeeping => {
+                self.tail = Tail::Done;
+                Some(Ok(self.desired.bookkeeping.clone()))
+            }
+            Tail::Done => None,
         }
-        let live = self.ctx.live;
-        let mut tail = sogo_statements(&self.out.effects, self.ctx.dialect);
-        tail.extend(batch(inventory(self.plan, self.desired, live).into_iter().map(|s| vec![s]).collect()));
-        tail.extend(self.desired.bookkeeping.iter().cloned());
-        Some(Ok(tail))
     }
 }
 
@@ -180,31 +199,30 @@ pub async fn apply(
 
 /// With nothing to change, still records the declared objects as owned (adopted). Returns how many.
 pub async fn adopt(desired: &Desired, live: &LiveData, db: &Db) -> Result<usize, ApplyError> {
-    let mut stmts = inventory(&Plan::default(), desired, live);
-    let adopted = stmts.len();
+    let rows: Vec<Vec<Stmt>> = inventory(&Plan::default(), desired, live).map(|s| vec![s]).collect();
+    let adopted = rows.len();
+    let mut stmts = batch(rows);
     stmts.extend(desired.bookkeeping.iter().cloned());
     db.execute_all(&stmts).await?;
     Ok(adopted)
 }
 
 /// Records what mailplane now owns: everything declared (created or adopted), minus what it deleted.
-fn inventory(plan: &Plan, desired: &Desired, live: &LiveData) -> Vec<Stmt> {
+fn inventory<'a>(plan: &'a Plan, desired: &'a Desired, live: &'a LiveData) -> impl Iterator<Item = Stmt> + 'a {
     use crate::target::db::Arg;
     let owned = live.owned();
     let row = |k: Kind, key: &str| vec![Arg::Text(k.name().into()), Arg::Text(key.into())];
-    let mut stmts: Vec<Stmt> = desired
+    let added = desired
         .records
         .iter()
-        .filter(|r| !owned.contains(r.kind, &r.key))
-        .map(|r| Stmt { sql: "INSERT INTO mailplane_inventory (kind, obj_key) VALUES (?, ?)".into(), args: row(r.kind, &r.key) })
-        .collect();
-    stmts.extend(
-        plan.changes
-            .iter()
-            .filter(|c| c.action == Action::Delete)
-            .map(|c| Stmt { sql: "DELETE FROM mailplane_inventory WHERE kind = ? AND obj_key = ?".into(), args: row(c.kind, &c.key) }),
-    );
-    stmts
+        .filter(move |r| !owned.contains(r.kind, &r.key))
+        .map(move |r| Stmt { sql: "INSERT INTO mailplane_inventory (kind, obj_key) VALUES (?, ?)".into(), args: row(r.kind, &r.key) });
+    let removed = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(move |c| Stmt { sql: "DELETE FROM mailplane_inventory WHERE kind = ? AND obj_key = ?".into(), args: row(c.kind, &c.key) });
+    added.chain(removed)
 }
 
 /// More users than this and the whole view is rebuilt: one pass beats many IN lists.
