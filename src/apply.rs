@@ -55,7 +55,7 @@ pub struct KeyGen {
 
 impl KeyGen {
     pub fn start(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dialect) -> Result<KeyGen, WriteError> {
-        // The same writer `statements` runs decides which keys are new.
+        // The same writer `Statements` runs decides which keys are new.
         let mut ctx = write_ctx(plan, desired, live, dialect);
         let mut out = Output::default();
         for c in plan.changes.iter().filter(|c| c.kind == Kind::DkimKey) {

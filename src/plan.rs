@@ -15,12 +15,10 @@ pub enum Action {
     Delete,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldChange {
     pub field: Field,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
 }
 
@@ -63,7 +61,7 @@ pub struct Plan {
     pub files: Vec<crate::servicefiles::FileChange>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unmanaged {
     pub kind: Kind,
     pub key: String,

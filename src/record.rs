@@ -112,14 +112,6 @@ impl Record {
             self.data.splice(range, bytes);
         }
     }
-    /// `base` with this record's fields put over it.
-    pub fn merged_into(self, base: &Record) -> Record {
-        let mut out = base.clone();
-        for (f, v) in self.fields() {
-            out.set(f, v);
-        }
-        out
-    }
 
     pub fn names(&self) -> &'static [Field] {
         &self.shape[..self.len as usize]

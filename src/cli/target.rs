@@ -64,7 +64,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     // while the directory is validated; without service files (read from the documents too),
     // nothing later needs the parsed YAML, which is freed as soon as they are built.
     let early_desired = early.as_ref().is_some_and(|(_, s)| s.ldap_mailboxes.is_none());
-    let free_early = early.as_ref().is_some_and(|(_, s)| s.ldap_mailboxes.is_none() && s.services_root.is_none());
+    let free_early = early_desired && early.as_ref().is_some_and(|(_, s)| s.services_root.is_none());
     // The read-ahead connects and takes the lock at once, but reads the rows only once the
     // directory is loaded: at 100,000 mailboxes the parsed YAML, the validation indexes and the
     // live rows held at once peaked at 600 MB; one after the other, 460 MB, for 0.1 s more.
@@ -76,7 +76,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
         let (loaded, desired) = load::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l)))
             .map_err(|e| printer.err(&format!("error: {e}")))?;
         let mut loaded = checked(loaded, printer)?;
-        if free_early && desired.is_some() && same_settings(early_text.as_ref(), &loaded) {
+        if free_early && same_settings(early_text.as_ref(), &loaded) {
             loaded.documents = Vec::new();
             // The diagnostics are printed; only the settings' text is still compared.
             let settings = loaded.settings.as_ref().map(|(idx, _)| *idx);

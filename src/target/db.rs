@@ -78,6 +78,16 @@ pub enum ChunkError<E> {
     Source(E),
 }
 
+/// Statements that were all made up front can only fail in the database.
+impl From<ChunkError<std::convert::Infallible>> for DbError {
+    fn from(e: ChunkError<std::convert::Infallible>) -> DbError {
+        match e {
+            ChunkError::Db(e) => e,
+            ChunkError::Source(never) => match never {},
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(
@@ -213,10 +223,7 @@ impl Db {
             return Ok(());
         }
         let chunks = std::iter::once(Ok::<_, std::convert::Infallible>(stmts));
-        self.execute_chunks(chunks).await.map(|_| ()).map_err(|e| match e {
-            ChunkError::Db(e) => e,
-            ChunkError::Source(never) => match never {},
-        })
+        self.execute_chunks(chunks).await.map(|_| ()).map_err(DbError::from)
     }
 
     /// `execute_all` for statements made chunk by chunk while the transaction runs, so that an

@@ -100,11 +100,8 @@ impl Kv {
                     });
                     Ok::<_, std::convert::Infallible>(super::batch::batch(rows.collect()))
                 });
-                match db.execute_chunks(std::iter::once(Ok(stmts)).chain(upserts)).await {
-                    Ok(_) => Ok(()),
-                    Err(super::db::ChunkError::Db(e)) => Err(e.into()),
-                    Err(super::db::ChunkError::Source(never)) => match never {},
-                }
+                db.execute_chunks(std::iter::once(Ok(stmts)).chain(upserts)).await.map_err(DbError::from)?;
+                Ok(())
             }
         }
     }
