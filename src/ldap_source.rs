@@ -49,7 +49,7 @@ pub async fn merge(loaded: &mut Loaded, cfg: &LdapMailboxes, db: &Db) -> Result<
     let Some(IdentityProvider::Ldap(p)) = idp else {
         return Err("`ldap_mailboxes` needs an LDAP identity_provider".into());
     };
-    let bind_password = p.bind_password.as_ref().ok_or("`ldap_mailboxes` needs the LDAP bind_password")?.reveal().map_err(|e| e.to_string())?;
+    let bind_password = p.bind_password.as_ref().ok_or("`ldap_mailboxes` needs the LDAP bind_password")?.reveal(&loaded.root).map_err(|e| e.to_string())?;
     let settings = ldap::Settings { provider: &p, bind_password, timeout: std::time::Duration::from_secs(cfg.timeout.unwrap_or(10)) };
     let found = ldap::fetch_users(&settings).await.map_err(|e| format!("LDAP: {e}"))?;
     let known: HashMap<String, u32> = db

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod confined;
 pub mod daemon;
 pub mod dns;
 pub mod docker;

@@ -70,7 +70,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         }
         let Some(hash) = stored.get(rec.key.as_str()) else { continue };
         let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(Kind::Mailbox, rec.key.clone(), "password")) else { continue };
-        let Ok(plain) = secret.reveal() else { continue };
+        let Ok(plain) = secret.reveal(&desired.root) else { continue };
         let hash_id = hex(&Sha256::digest(hash.as_bytes()));
         let digest = hmac(key, format!("{hash}\n{plain}").as_bytes());
         let known = cache.get(&format!("{}\n{hash_id}", rec.key)) == Some(&digest);

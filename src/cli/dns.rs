@@ -110,7 +110,7 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
             }),
             (None, Some(d)) => Some(match &d.supplied {
                 Some(secret) => {
-                    let pem = secret.reveal().map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
+                    let pem = secret.reveal(&loaded.root).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
                     let public = crate::kinds::dkim::public_b64(&pem).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
                     DkimKey::Key { selector: d.selector.clone(), public }
                 }

@@ -49,13 +49,13 @@ pub fn run(cmd: Command, printer: Printer) -> ExitStatus {
     };
     let timeout = Duration::from_secs(timeout);
     match &idp.value {
-        IdentityProvider::Ldap(p) => test_ldap(p, timeout, sample, printer),
-        other => test_oidc(other, timeout, sample, printer),
+        IdentityProvider::Ldap(p) => test_ldap(p, &loaded.root, timeout, sample, printer),
+        other => test_oidc(other, &loaded.root, timeout, sample, printer),
     }
 }
 
-fn test_ldap(p: &LdapProvider, timeout: Duration, sample: usize, printer: Printer) -> ExitStatus {
-    let bind_password = match p.bind_password.as_ref().map(|s| s.reveal()) {
+fn test_ldap(p: &LdapProvider, dir: &std::path::Path, timeout: Duration, sample: usize, printer: Printer) -> ExitStatus {
+    let bind_password = match p.bind_password.as_ref().map(|s| s.reveal(dir)) {
         Some(Ok(pw)) => pw,
         Some(Err(e)) => {
             printer.err(&format!("error: bind password: {e}"));
@@ -105,8 +105,8 @@ fn test_ldap(p: &LdapProvider, timeout: Duration, sample: usize, printer: Printe
 }
 
 /// Keycloak or generic OIDC: every step on its own line, failures on stderr.
-fn test_oidc(idp: &IdentityProvider, timeout: Duration, sample: usize, printer: Printer) -> ExitStatus {
-    let client_secret = match idp.secret().map(|s| s.reveal()) {
+fn test_oidc(idp: &IdentityProvider, dir: &std::path::Path, timeout: Duration, sample: usize, printer: Printer) -> ExitStatus {
+    let client_secret = match idp.secret().map(|s| s.reveal(dir)) {
         Some(Ok(secret)) => Some(secret),
         Some(Err(e)) => {
             printer.err(&format!("error: client secret: {e}"));

@@ -130,7 +130,11 @@ fn same_settings(early: Option<&Option<String>>, loaded: &Loaded) -> bool {
 }
 
 /// Prints a loaded directory's diagnostics; `Err(())` when it has errors.
-fn checked(loaded: Loaded, printer: Printer) -> Result<Loaded, ()> {
+fn checked(mut loaded: Loaded, printer: Printer) -> Result<Loaded, ()> {
+    // validate only warns about a secret it cannot resolve; plan and apply need every one.
+    for d in loaded.diagnostics.iter_mut().filter(|d| d.code == load::validate::secrets::UNRESOLVED) {
+        d.severity = load::Severity::Error;
+    }
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
         return Err(());

@@ -45,7 +45,7 @@ pub fn declared(r: &Resolver) -> Vec<Declared> {
             let t = r.docs.iter().flat_map(|doc| doc.domain_templates.iter()).find(|x| x.name.value == template);
             let s = d.settings().effective(t.map(|t| t.settings()).as_ref());
             let (selector, bits) = (s.dkim_selector.unwrap_or_else(|| "dkim".into()), s.dkim_key_size.unwrap_or(2048));
-            let supplied = d.dkim_private_key.as_ref().map(|k| r.rooted(&k.value));
+            let supplied = d.dkim_private_key.as_ref().map(|k| k.value.clone());
             out.push(Declared { domain: name, selector, bits, supplied });
             for ad in d.alias_domains.iter().filter(|a| a.dkim_selector.is_some()) {
                 let Ok(adn) = normalize_domain(&ad.name) else { continue };
@@ -70,7 +70,7 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
 /// A supplied private key: compared by its public half, so the same key is no change.
 fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) -> Value {
     let secret = secret.clone();
-    match secret.reveal().map_err(|e| e.to_string()).and_then(|pem| public_b64(&pem)) {
+    match secret.reveal(r.root).map_err(|e| e.to_string()).and_then(|pem| public_b64(&pem)) {
         Ok(public) => {
             out.secrets.insert((Kind::DkimKey, domain.to_string(), "key"), SecretSource::Clear(secret));
             token(&public)

@@ -63,10 +63,6 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
                 let source = m.authsource.as_ref().map(|a| a.value).unwrap_or_default();
                 let policy = m.password_policy.unwrap_or_default();
                 let (password, secret) = password_field(m, source, policy);
-                let secret = secret.map(|s| match s {
-                    SecretSource::HashOf(x) => SecretSource::HashOf(r.rooted(&x)),
-                    other => other,
-                });
                 if let Some(secret) = secret {
                     out.secrets.insert((Kind::Mailbox, username.clone(), "password"), secret);
                 }

@@ -38,6 +38,8 @@ pub enum SecretSource {
 pub struct Desired {
     pub records: Vec<Record>,
     pub secrets: HashMap<(Kind, String, Field), SecretSource>,
+    /// The desired-state directory: `{file: ...}` secrets are read from inside it.
+    pub root: std::path::PathBuf,
     /// mailplane's own rows to write in the same transaction (e.g. what LDAP said this time).
     pub bookkeeping: Vec<Stmt>,
 }
@@ -66,14 +68,6 @@ impl<'a> Resolver<'a> {
         Resolver { docs, root: &loaded.root, relay_hosts, secret_errors: Vec::new() }
     }
 
-    /// A `{file: ...}` secret with a relative path, made relative to the directory.
-    pub fn rooted(&self, s: &Secret) -> Secret {
-        match s {
-            Secret::File(p) if p.is_relative() => Secret::File(self.root.join(p)),
-            other => other.clone(),
-        }
-    }
-
     pub fn relay_hostname(&self, name: &Option<Located<String>>) -> String {
         name.as_ref().and_then(|n| self.relay_hosts.get(n.as_str())).map(|h| h.trim().to_string()).unwrap_or_default()
     }
@@ -81,8 +75,8 @@ impl<'a> Resolver<'a> {
     /// A secret stored in clear: resolved now so both sides can be compared by token.
     pub fn clear_secret(&mut self, desired: &mut Desired, kind: Kind, key: &str, field: Field, secret: Option<&Located<Secret>>) -> Value {
         let Some(secret) = secret else { return token("") };
-        let secret = self.rooted(&secret.value);
-        match secret.reveal() {
+        let secret = secret.value.clone();
+        match secret.reveal(self.root) {
             Ok(v) => {
                 desired.secrets.insert((kind, key.to_string(), field), SecretSource::Clear(secret));
                 token(&v)
@@ -98,7 +92,7 @@ impl<'a> Resolver<'a> {
 /// Builds the desired records from a validated directory.
 pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
     let mut r = Resolver::new(loaded);
-    let mut out = Desired::default();
+    let mut out = Desired { root: loaded.root.clone(), ..Desired::default() };
     // Room for every object up front (a domain also makes its DKIM key): grown by doubling,
     // the list of 300,000 records held up to 40 MB of slack at its peak.
     let objects = |d: &Document| {
@@ -231,9 +225,9 @@ impl WriteCtx<'_> {
         match self.desired.secrets.get(&(kind, key.to_string(), field)) {
             None => Ok(String::new()),
             Some(SecretSource::Verbatim(v)) => Ok(v.clone()),
-            Some(SecretSource::Clear(s)) => Ok(s.reveal()?),
+            Some(SecretSource::Clear(s)) => Ok(s.reveal(&self.desired.root)?),
             Some(SecretSource::HashOf(s)) => {
-                crate::password::hash_blf_crypt(&s.reveal()?).map_err(|e| WriteError::Hash(key.to_string(), e.to_string()))
+                crate::password::hash_blf_crypt(&s.reveal(&self.desired.root)?).map_err(|e| WriteError::Hash(key.to_string(), e.to_string()))
             }
         }
     }

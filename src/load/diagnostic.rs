@@ -105,10 +105,11 @@ impl fmt::Display for Rendered<'_> {
             return writeln!(f, "  --> {}", src.name);
         }
         writeln!(f, "  --> {}:{}:{}", src.name, d.span.line, d.span.column)?;
-        if let Some(line) = src.text.lines().nth(d.span.line as usize - 1) {
+        if let Some(line) = super::redact::shown_line(&src.text, d.span.line) {
             let num = d.span.line.to_string();
             let pad = " ".repeat(num.len());
-            let start = (d.span.column as usize).saturating_sub(1);
+            let (line, start) = window(&line, (d.span.column as usize).saturating_sub(1));
+            let line = line.as_str();
             let width = caret_width(line, start, d.span.len as usize);
             let indent: String = line.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             // A warning about a clear-text secret must not print the secret it warns about.
@@ -124,6 +125,24 @@ impl fmt::Display for Rendered<'_> {
         }
         Ok(())
     }
+}
+
+/// Characters of a source line shown around the column; a 1 MB line is not echoed whole.
+const WINDOW: usize = 160;
+
+/// The part of `line` to show and the column's place in it.
+fn window(line: &str, start: usize) -> (String, usize) {
+    let count = line.chars().count();
+    if count <= WINDOW {
+        return (line.to_string(), start);
+    }
+    let from = start.saturating_sub(WINDOW / 4).min(count.saturating_sub(WINDOW));
+    let mut shown: String = line.chars().skip(from).take(WINDOW).collect();
+    let lead = if from > 0 { "…" } else { "" };
+    if from + WINDOW < count {
+        shown.push('…');
+    }
+    (format!("{lead}{shown}"), start - from + lead.chars().count())
 }
 
 fn mask(line: &str, start: usize, width: usize) -> String {

@@ -2,9 +2,12 @@
 
 mod diagnostic;
 pub mod fast;
+mod redact;
+mod walk;
 pub mod validate;
 pub mod yaml;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, JsonDiagnostic, Severity, sort};
@@ -18,6 +21,8 @@ pub const SETTINGS_FILE: &str = "mailplane.yaml";
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,
+    /// Where `path` leads, symlinks resolved (always inside the directory).
+    pub real: PathBuf,
     /// The path as shown in diagnostics: relative to the directory's parent, `/`-separated.
     pub name: String,
     pub text: String,
@@ -39,6 +44,10 @@ pub enum LoadError {
     NotADirectory(PathBuf),
     #[error("cannot read `{path}`: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("`{0}` is nested too deeply; a desired-state directory has at most 32 levels of folders")]
+    TooDeep(PathBuf),
+    #[error("the directory holds more than {files} YAML files or {bytes} bytes of them; point mailplane at the desired-state directory itself")]
+    TooBig { files: usize, bytes: u64 },
 }
 
 impl Loaded {
@@ -60,30 +69,44 @@ pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T 
         return Err(LoadError::NotADirectory(root.to_path_buf()));
     }
     let t = std::time::Instant::now();
-    let mut paths = Vec::new();
-    collect(root, &mut paths)?;
-    paths.sort();
+    let found = walk::walk(root)?;
     let display_base = root.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut sources = Vec::with_capacity(paths.len());
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
-        let shown = display_base.and_then(|b| path.strip_prefix(b).ok()).unwrap_or(&path);
+    let mut sources = Vec::with_capacity(found.files.len());
+    let mut problems = Vec::new();
+    for (idx, f) in found.files.into_iter().enumerate() {
+        let shown = display_base.and_then(|b| f.path.strip_prefix(b).ok()).unwrap_or(&f.path);
         let name = shown.to_string_lossy().replace('\\', "/");
-        sources.push(SourceFile { path, name, text });
+        let text = match f.problem {
+            Some(problem) => {
+                problems.push(problem.into_diagnostic(idx));
+                String::new()
+            }
+            None => match walk::read_text(&f.real, &f.path) {
+                Ok(text) => text,
+                Err((problem, text)) => {
+                    problems.push(problem.into_diagnostic(idx));
+                    text
+                }
+            },
+        };
+        sources.push(SourceFile { path: f.path, real: f.real, name, text });
     }
-    let mut loaded = Loaded { root: root.to_path_buf(), ..Default::default() };
+    let mut loaded = Loaded { root: root.to_path_buf(), diagnostics: problems, ..Default::default() };
     let settings_path = root.join(SETTINGS_FILE);
     let t = crate::timing::lap("read", t);
-    let parsed = parse_all(&sources, &settings_path);
+    let unreadable: HashSet<usize> = loaded.diagnostics.iter().map(|d| d.file).collect();
+    let parsed = parse_all(&sources, &settings_path, &unreadable);
     let t = crate::timing::lap("parse", t);
     for (idx, result) in parsed.into_iter().enumerate() {
         match result {
-            Ok(Parsed::Settings(s)) => loaded.settings = Some((idx, *s)),
-            Ok(Parsed::Document(d)) => loaded.documents.push((idx, *d)),
-            Err(d) => loaded.diagnostics.push(d),
+            Some(Ok(Parsed::Settings(s))) => loaded.settings = Some((idx, *s)),
+            Some(Ok(Parsed::Document(d))) => loaded.documents.push((idx, *d)),
+            Some(Err(d)) => loaded.diagnostics.push(d),
+            None => {}
         }
     }
     loaded.sources = sources;
+    redact::drop_secret_files(&mut loaded);
     let (mut more, extra) = std::thread::scope(|scope| {
         let extra = scope.spawn(|| alongside(&loaded));
         let more = validate::validate(&loaded);
@@ -94,6 +117,7 @@ pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T 
         more.retain(|d| d.code != "unknown-reference");
     }
     loaded.diagnostics.append(&mut more);
+    redact::diagnostics(&mut loaded.diagnostics, &loaded.sources);
     sort(&mut loaded.diagnostics, &loaded.sources);
     crate::timing::lap("validate", t);
     Ok((loaded, extra))
@@ -104,11 +128,12 @@ pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T 
 /// A missing file gives the defaults and no text; None when it cannot be read or does not
 /// parse: `load_dir` reports that.
 pub fn read_settings(root: &Path) -> Option<(Option<String>, SettingsFile)> {
-    let text = match std::fs::read_to_string(root.join(SETTINGS_FILE)) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((None, SettingsFile::default())),
-        Err(_) => return None,
-    };
+    let path = root.join(SETTINGS_FILE);
+    if std::fs::symlink_metadata(&path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Some((None, SettingsFile::default()));
+    }
+    let real = crate::confined::resolve(root, Path::new(SETTINGS_FILE), crate::confined::Scope::Directory).ok()?;
+    let text = walk::read_text(&real, &path).ok()?;
     let settings = yaml::parse::<SettingsFile>(&text, 0).ok()?;
     Some((Some(text), settings))
 }
@@ -118,13 +143,16 @@ enum Parsed {
     Document(Box<Document>),
 }
 
-/// Files are independent, so they are parsed on all cores.
-fn parse_all(sources: &[SourceFile], settings_path: &Path) -> Vec<Result<Parsed, Diagnostic>> {
+/// Files are independent, so they are parsed on all cores. Files that could not be read are
+/// not parsed (None).
+fn parse_all(sources: &[SourceFile], settings_path: &Path, unreadable: &HashSet<usize>) -> Vec<Option<Result<Parsed, Diagnostic>>> {
     let parse_one = |idx: usize, src: &SourceFile| {
-        if src.path == settings_path {
-            yaml::parse::<SettingsFile>(&src.text, idx).map(|s| Parsed::Settings(Box::new(s)))
+        if unreadable.contains(&idx) {
+            None
+        } else if src.path == settings_path {
+            Some(yaml::parse::<SettingsFile>(&src.text, idx).map(|s| Parsed::Settings(Box::new(s))))
         } else {
-            yaml::parse::<Document>(&src.text, idx).map(|d| Parsed::Document(Box::new(d)))
+            Some(yaml::parse::<Document>(&src.text, idx).map(|d| Parsed::Document(Box::new(d))))
         }
     };
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(sources.len().max(1));
@@ -144,22 +172,4 @@ fn parse_all(sources: &[SourceFile], settings_path: &Path) -> Vec<Result<Parsed,
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("parser thread panicked")).collect()
     })
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
-    for entry in entries {
-        let entry = entry.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
-        let path = entry.path();
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Every rule mailcow enforces on these objects, plus what a directory of files needs
 //! (unique declarations, resolvable references). All problems are collected in one run.
 
+pub mod secrets;
 mod services;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
@@ -219,6 +220,7 @@ impl<'a> Validator<'a> {
         }
         for (file, doc) in &l.documents {
             let file = *file;
+            self.check_secrets(file, doc);
             for d in &doc.domains {
                 self.check_domain(file, d);
             }

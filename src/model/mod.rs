@@ -67,6 +67,33 @@ pub struct Document {
     pub services: Option<Located<Services>>,
 }
 
+impl Document {
+    /// Every secret the document declares, with what it belongs to (for diagnostics).
+    pub fn secrets(&self) -> Vec<(String, &Located<Secret>)> {
+        let mut out = Vec::new();
+        for d in &self.domains {
+            if let Some(k) = &d.dkim_private_key {
+                out.push((format!("domain `{}`: dkim_private_key", d.name.value), k));
+            }
+            for m in &d.mailboxes {
+                if let Some(p) = &m.password {
+                    out.push((format!("mailbox `{}@{}`: password", m.local_part.value, d.name.value), p));
+                }
+            }
+        }
+        for r in &self.relay_hosts {
+            out.extend(r.password.as_ref().map(|p| (format!("relay host `{}`: password", r.name.value), p)));
+        }
+        for t in &self.transports {
+            out.extend(t.password.as_ref().map(|p| (format!("transport `{}`: password", t.destination.value), p)));
+        }
+        if let Some(idp) = &self.identity_provider {
+            out.extend(idp.value.secret().map(|s| ("the identity provider's secret".to_string(), s)));
+        }
+        out
+    }
+}
+
 /// The object kinds, in the order parents come before children.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

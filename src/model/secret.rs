@@ -1,7 +1,7 @@
 //! Secrets: values that know they are secret. Display and Debug never show them.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
@@ -19,19 +19,25 @@ pub enum Secret {
 pub enum SecretError {
     #[error("environment variable `{0}` is not set; export it before running mailplane")]
     EnvMissing(String),
-    #[error("cannot read secret file `{path}`: {source}")]
-    File { path: PathBuf, source: std::io::Error },
+    #[error("secret file: {0}")]
+    File(#[from] crate::confined::ConfinedError),
+    #[error("secret file `{0}` is not UTF-8 text")]
+    NotText(String),
 }
 
 impl Secret {
-    /// The one way to the value. Files have trailing newlines trimmed.
-    pub fn reveal(&self) -> Result<String, SecretError> {
+    /// The one way to the value. `{file: path}` is read from inside `dir` (the desired-state
+    /// directory; relative paths start there), with trailing newlines trimmed.
+    pub fn reveal(&self, dir: &Path) -> Result<String, SecretError> {
+        use crate::confined::{MAX_SECRET_BYTES, Scope, read};
         match self {
             Secret::Literal(v) => Ok(v.clone()),
             Secret::Env(name) => std::env::var(name).map_err(|_| SecretError::EnvMissing(name.clone())),
-            Secret::File(path) => std::fs::read_to_string(path)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|source| SecretError::File { path: path.clone(), source }),
+            Secret::File(path) => {
+                let bytes = read(dir, path, Scope::Secrets, MAX_SECRET_BYTES)?;
+                let text = String::from_utf8(bytes).map_err(|_| SecretError::NotText(path.display().to_string()))?;
+                Ok(text.trim_end_matches(['\n', '\r']).to_string())
+            }
         }
     }
 

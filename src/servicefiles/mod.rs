@@ -186,13 +186,15 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
 
 pub const EXTRA_CF: &str = "postfix/extra.cf";
 
+/// A service file (a configuration file or an Rspamd map) larger than this is surely a mistake.
+pub const MAX_SERVICE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 fn read_content(c: &Content, root: &Path) -> Result<String, String> {
     match c {
         Content::Inline(text) => Ok(text.clone()),
-        Content::File { file } => {
-            let path = if file.is_absolute() { file.clone() } else { root.join(file) };
-            std::fs::read_to_string(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
-        }
+        // The content is shown in plans, which CI posts publicly: only files inside the directory.
+        Content::File { file } => crate::confined::read_text(root, file, crate::confined::Scope::Directory, MAX_SERVICE_FILE_BYTES)
+            .map_err(|e| e.to_string()),
     }
 }
 

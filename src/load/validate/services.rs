@@ -25,6 +25,17 @@ const RSPAMD_CONF: [&str; 2] = [".conf", ".inc"];
 impl Validator<'_> {
     pub(super) fn check_services(&mut self, file: usize, services: &Located<Services>) {
         let has_root = self.l.settings.as_ref().is_some_and(|(_, s)| s.services_root.is_some());
+        let root = self.l.settings.as_ref().and_then(|(f, s)| s.services_root.as_ref().map(|r| (*f, r)));
+        if let Some((sfile, r)) = root
+            && !r.is_dir()
+        {
+            // The settings are not located field by field: point at the key's line.
+            let text = self.l.sources.get(sfile).map_or("", |s| s.text.as_str());
+            let line = text.lines().position(|l| l.starts_with("services_root")).map_or(1, |i| i as u32 + 1);
+            let at = crate::model::Span { line, column: 1, offset: 0, len: 0 };
+            self.push(crate::load::Diagnostic::warning("services-root", sfile, at, format!("services_root `{}` is not a directory here", r.display()))
+                .help("plan and apply read and write mailcow's data/conf there: run them where it exists"));
+        }
         if !has_root {
             self.error_help("services-root", file, services.at, "`services:` needs to know where mailcow's configuration is",
                 "set `services_root: /opt/mailcow-dockerized/data/conf` (mailcow's data/conf) in mailplane.yaml");
