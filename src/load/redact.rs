@@ -121,12 +121,17 @@ pub fn shown_line(text: &str, line: u32) -> Option<Cow<'_, str>> {
     if secrets.block_lines.contains(&line) {
         return Some(Cow::Owned(shown.chars().map(|c| if c.is_whitespace() { c } else { '*' }).collect()));
     }
-    let Some(values) = secrets.lines.get(&line) else { return Some(Cow::Borrowed(shown)) };
-    let mut masked = shown.to_string();
-    for v in values.iter().filter(|v| !v.is_empty()) {
-        masked = masked.replace(v.as_str(), &"*".repeat(v.chars().count()));
+    // The line's own secrets, and any other of the file's that it repeats (say, under a
+    // misspelled key).
+    let own = secrets.lines.get(&line).into_iter().flatten().map(String::as_str);
+    let others = secrets.values().filter(|v| v.chars().count() >= 3);
+    let mut masked = Cow::Borrowed(shown);
+    for v in own.chain(others).filter(|v| !v.is_empty()) {
+        if masked.contains(v) {
+            masked = Cow::Owned(masked.replace(v, &"*".repeat(v.chars().count())));
+        }
     }
-    Some(Cow::Owned(masked))
+    Some(masked)
 }
 
 /// Values longer than this are shortened in messages.
@@ -224,6 +229,8 @@ mod tests {
             assert!(values.iter().any(|x| x == v), "{v} in {values:?}");
         }
         assert!(scan("password: {env: X}\n").values().next().is_none());
+        // Repeated under a misspelled key, which is what the diagnostic is about.
+        assert_eq!(shown_line("password: abcdef\npasswrd: abcdef\n", 2).unwrap(), "passwrd: ******");
     }
 
     #[test]

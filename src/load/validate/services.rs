@@ -94,10 +94,15 @@ impl Validator<'_> {
     }
 
     fn check_content(&mut self, file: usize, content: &Located<Content>) {
+        use crate::confined::{ConfinedError, Scope};
         if let Content::File { file: path } = &content.value {
-            let full = if path.is_absolute() { path.clone() } else { self.l.root.join(path) };
-            if !full.is_file() {
-                self.error_help("unknown-file", file, content.at, format!("`{}` does not exist", path.display()), "relative paths are read from the desired-state directory");
+            match crate::confined::read(&self.l.root, path, Scope::Directory, crate::servicefiles::MAX_SERVICE_FILE_BYTES) {
+                Ok(_) => {}
+                Err(ConfinedError::NotFound(_)) => self.error_help("unknown-file", file, content.at, format!("`{}` does not exist", path.display()),
+                    "relative paths are read from the desired-state directory"),
+                // Plans show a service file's content, and CI posts plans publicly.
+                Err(e) => self.error_help("unknown-file", file, content.at, e.to_string(),
+                    "a service file's content must be a regular file inside the desired-state directory"),
             }
         }
     }
