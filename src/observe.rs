@@ -61,6 +61,8 @@ pub struct LiveData {
     pub identity_provider: Vec<LiveRow>,
     /// mailplane_inventory: (kind, key) of the objects mailplane created or adopted.
     pub inventory: Vec<LiveRow>,
+    /// Resources (mailbox rows with `kind <> ''`): not managed yet, but they keep their domain.
+    pub resources: Vec<LiveRow>,
     pub kv: HashMap<String, HashMap<String, String>>,
     /// Built on first use: per-object lookups during apply would otherwise scan every row.
     mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
@@ -111,8 +113,8 @@ pub enum ObserveError {
     Kv(#[from] KvError),
 }
 
-/// The queries, in LiveData's field order. Resources (`kind <> ''`) are not managed.
-const QUERIES: [&str; 18] = [
+/// The queries, in LiveData's field order.
+const QUERIES: [&str; 19] = [
     "SELECT domain, description, aliases, mailboxes, defquota, maxquota, quota, relayhost, backupmx, gal, relay_all_recipients, relay_unknown_only, active FROM domain",
     "SELECT domain, tag_name FROM tags_domain",
     "SELECT alias_domain, target_domain, active FROM alias_domain",
@@ -131,6 +133,7 @@ const QUERIES: [&str; 18] = [
     "SELECT id, template, type, attributes FROM templates",
     "SELECT `key`, value FROM identity_provider",
     "SELECT kind, obj_key FROM mailplane_inventory",
+    "SELECT username, domain FROM mailbox WHERE kind <> ''",
 ];
 
 pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
@@ -159,6 +162,7 @@ pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
         templates: next(),
         identity_provider: next(),
         inventory: next(),
+        resources: next(),
         kv: HashMap::new(),
         ..Default::default()
     };
@@ -213,6 +217,7 @@ impl LiveData {
             aliases,
             relayhosts: std::mem::take(&mut self.relayhosts),
             transports: std::mem::take(&mut self.transports),
+            resources: std::mem::take(&mut self.resources),
             owned: owned.into(),
             ..Default::default()
         };

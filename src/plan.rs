@@ -169,6 +169,7 @@ impl Plan {
 /// Deletes come first, children before parents; then creates and updates, parents before
 /// children. An address moving from an alias to a mailbox is freed before it is taken.
 pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
+    let all_live = live;
     let ignored = |r: &Record| policy.ignore.iter().any(|g| glob_match(g, &r.key));
     let live: Vec<&Record> = live.iter().filter(|r| !ignored(r)).collect();
     let live_by_key: HashMap<(Kind, &str), &Record> = live.iter().map(|r| ((r.kind, r.key.as_str()), *r)).collect();
@@ -220,7 +221,8 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     }
     changes.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
-    let problems = safety(&changes, desired, &desired_keys, &live, policy);
+    let mut problems = safety(&changes, desired, &desired_keys, &live, policy);
+    problems.extend(unlisted_removals(&changes, all_live));
     Plan { changes, unmanaged, problems, files: Vec::new() }
 }
 
@@ -269,6 +271,44 @@ fn safety(changes: &[Change], desired: &[Record], desired_keys: &HashSet<(Kind, 
             problems.push(format!(
                 "no {} are declared any more, and all {managed} managed ones would be removed: if that is really meant, pass --force",
                 kind.plural()
+            ));
+        }
+    }
+    problems
+}
+
+/// Objects a change would take with it that the plan does not list (ignored ones included): an
+/// undeclared alias that a new mailbox of the same address replaces, and what lives in a
+/// deleted domain. mailcow refuses both (`is_alias`, `domain_not_empty`); so does the plan.
+fn unlisted_removals(changes: &[Change], live: &[Record]) -> Vec<String> {
+    const SHOWN: usize = 10;
+    let deleted: HashSet<(Kind, &str)> = changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
+    let mut problems = Vec::new();
+    let creates = changes.iter().filter(|c| c.action == Action::Create && c.kind == Kind::Mailbox);
+    let live_alias: HashMap<&str, &Record> = live.iter().filter(|r| r.kind == Kind::Alias).map(|r| (r.key.as_str(), r)).collect();
+    for c in creates {
+        if let Some(a) = live_alias.get(c.key.as_str()).filter(|a| !deleted.contains(&(Kind::Alias, a.key.as_str()))) {
+            problems.push(format!(
+                "mailbox {} cannot be created: the server has an alias {} (to {}) that is not declared, and the mailbox would replace it; \
+                 remove the alias in mailcow first, or declare it, apply, and then remove it with `prune: {{alias: delete}}`",
+                c.key, a.key, a.text("goto")
+            ));
+        }
+    }
+    for d in changes.iter().filter(|c| c.action == Action::Delete && c.kind == Kind::Domain) {
+        let belongs = |r: &Record| match r.kind {
+            Kind::Mailbox | Kind::Alias => crate::model::names::domain_of(&r.key) == d.key,
+            Kind::AliasDomain => r.text("target_domain") == d.key,
+            _ => false,
+        };
+        let left: Vec<String> = live.iter().filter(|r| belongs(r) && !deleted.contains(&(r.kind, r.key.as_str()))).map(|r| format!("{} {}", r.kind, r.key)).collect();
+        if !left.is_empty() {
+            let more = if left.len() > SHOWN { format!(" and {} more", left.len() - SHOWN) } else { String::new() };
+            problems.push(format!(
+                "domain {} cannot be deleted while it holds objects the plan does not delete ({}{more}); \
+                 delete them first (declare their removal with `prune`), or remove them in mailcow",
+                d.key,
+                left.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ")
             ));
         }
     }

@@ -107,3 +107,113 @@ fn every_kind_round_trips_on_mailcow_mariadb_and_redis() {
     run_scenario(&t);
     rt.block_on(services.drop_db(&db));
 }
+
+/// A desired-state directory from (path, text) pairs.
+fn directory(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
+fn sql(url: &str, statements: &[&str]) -> Vec<Vec<Option<String>>> {
+    use mailplane::target::db::{Db, Stmt};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = Db::connect(url, None).await.unwrap();
+        let (reads, writes): (Vec<&str>, Vec<&str>) = statements.iter().partition(|s| s.starts_with("SELECT"));
+        db.execute_all(&writes.iter().map(|s| Stmt { sql: s.to_string(), args: vec![] }).collect::<Vec<_>>()).await.unwrap();
+        let mut rows = Vec::new();
+        for q in reads {
+            rows.extend(db.query(q, &[]).await.unwrap());
+        }
+        db.close().await;
+        rows
+    })
+}
+
+const PRUNE: &str = "prune: {mailbox: delete, domain: delete, alias: delete}\n";
+
+fn domain_yaml(comment: &str, extra_mailbox: &str, net: &str) -> String {
+    format!(
+        "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        sender_acl: [\"info@example.org\"]\n      - local_part: bob\n{extra_mailbox}    \
+         aliases:\n      - address: info@example.org\n        goto: [alice@example.org, bob@example.org]\n        public_comment: {comment}\n{net}"
+    )
+}
+
+/// Issue 17's defects 1-3: what apply would change beyond the plan.
+fn contract_regressions(t: &Target, url: &str) {
+    let net = "  - name: example.net\n    mailboxes:\n      - local_part: carol\n      - local_part: room\n    aliases:\n      - address: sales@example.net\n        goto: [ext@example.com]\n";
+    let v1 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("one", "", net))]);
+    t.apply(v1.path());
+    // 1. An alias edit keeps its targets' declared send-as rights; the next plan is empty.
+    let v2 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "", net))]);
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+
+    // Objects mailplane does not own (as if made in mailcow's UI): a mailbox, an alias, a resource.
+    sql(url, &["DELETE FROM mailplane_inventory WHERE obj_key IN ('carol@example.net', 'sales@example.net', 'room@example.net')",
+        "UPDATE mailbox SET kind = 'location' WHERE username = 'room@example.net'"]);
+    let without = "  - name: example.net\n";
+    // 2. A mailbox of the same address as an undeclared alias is refused, naming it; nothing moves.
+    let v3 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "", &format!("{without}    mailboxes:\n      - local_part: sales\n")))]);
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("mailbox sales@example.net cannot be created: the server has an alias sales@example.net (to ext@example.com)"), "{text}");
+    let out = t.cmd("apply", v3.path()).arg("--auto-approve").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(sql(url, &["SELECT goto FROM alias WHERE address = 'sales@example.net'"]), vec![vec![Some("ext@example.com".to_string())]]);
+
+    // 3. Deleting a domain that still holds undeclared mailboxes, aliases or resources is refused.
+    let v4 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "", ""))]);
+    let out = t.cmd("plan", v4.path()).arg("--allow-delete=domain,mailbox").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("domain example.net cannot be deleted while it holds objects the plan does not delete (mailbox carol@example.net, alias sales@example.net)"), "{text}");
+    assert!(text.contains("domain example.net cannot be deleted while it holds resources (room@example.net)"), "{text}");
+    let out = t.cmd("apply", v4.path()).args(["--auto-approve", "--allow-delete=domain,mailbox"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(sql(url, &["SELECT COUNT(*) FROM mailbox WHERE domain = 'example.net'"]), vec![vec![Some("2".to_string())]]);
+}
+
+#[test]
+fn apply_changes_nothing_beyond_the_plan_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let t = Target { args: vec!["--target".into(), url.clone()], _tmp: tmp };
+    contract_regressions(&t, &url);
+}
+
+#[test]
+fn apply_changes_nothing_beyond_the_plan_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, db) = rt.block_on(services.fresh_mailcow_db("contract"));
+    let t = Target {
+        args: vec!["--target".into(), url.clone(), "--redis".into(), services.redis_db(7), "--memcached".into(), services.memcached.clone()],
+        _tmp: tempfile::tempdir().unwrap(),
+    };
+    services.flush_redis_db(7);
+    contract_regressions(&t, &url);
+
+    // 4. A mailbox delete removes its SOGo calendars, address books and shares, as mailcow does,
+    // and nothing of another user's.
+    let v1 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "      - local_part: a_b\n      - local_part: axb\n", "  - name: example.net\n"))]);
+    t.apply(v1.path());
+    let folder = |id: u32, user: &str| format!("INSERT INTO sogo_folder_info (c_folder_id, c_path, c_path1, c_path2, c_foldername, c_folder_type) VALUES ({id}, '/Users/{user}/Calendar/personal', 'Users', '{user}', 'Personal', 'Appointment')");
+    let store = |id: u32| format!("INSERT INTO sogo_store (c_folder_id, c_name, c_content, c_creationdate, c_lastmodified, c_version) VALUES ({id}, 'e.ics', 'x', 1, 1, 0)");
+    let quick = |id: u32| format!("INSERT INTO sogo_quick_appointment (c_folder_id, c_name, c_uid, c_title, c_classification, c_isopaque, c_status, c_component) VALUES ({id}, 'e.ics', 'u', 't', 0, 0, 0, 'vevent')");
+    let acl = |object: &str| format!("INSERT INTO sogo_acl (c_folder_id, c_object, c_uid, c_role) VALUES (9, '{object}', 'someone@example.org', 'r')");
+    let inserts = [folder(1, "a_b@example.org"), folder(2, "axb@example.org"), store(1), store(2), quick(1), quick(2),
+        acl("/Users/a_b@example.org/Calendar/personal"), acl("/Users/axb@example.org/Calendar/personal")];
+    sql(&url, &inserts.iter().map(String::as_str).collect::<Vec<_>>());
+    let v2 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "      - local_part: axb\n", "  - name: example.net\n"))]);
+    t.cmd("apply", v2.path()).args(["--auto-approve", "--allow-delete=a_b@example.org"]).assert().success();
+    let counts = sql(&url, &["SELECT (SELECT COUNT(*) FROM sogo_folder_info), (SELECT COUNT(*) FROM sogo_store), (SELECT COUNT(*) FROM sogo_quick_appointment), (SELECT COUNT(*) FROM sogo_acl), (SELECT MIN(c_object) FROM sogo_acl)"]);
+    assert_eq!(counts, vec![["1", "1", "1", "1", "/Users/axb@example.org/Calendar/personal"].map(|s| Some(s.to_string())).to_vec()]);
+    rt.block_on(services.drop_db(&db));
+}

@@ -269,6 +269,7 @@ async fn finish(
     let mut plan = plan::plan(&desired.records, &live_records, &policy);
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);
+    plan.problems.extend(kinds::domain::resources_block_deletes(&plan, &live));
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
     if let (Some(root), Some(files)) = (&services_root, &service_files) {
         plan.files = crate::servicefiles::plan(root, files)?;

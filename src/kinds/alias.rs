@@ -92,10 +92,10 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                      WHERE address = ?",
                     args,
                 );
-                // mailcow drops explicit send-as rows the alias itself now grants.
-                for g in r.text("goto").split(',') {
-                    out.sql("DELETE FROM sender_acl WHERE logged_in_as = ? AND send_as = ?", vec![t(g), t(a)]);
-                }
+                // mailcow also drops the explicit send-as rows (sender_acl) the alias now
+                // grants its targets. Those rows belong to the targets: a declared mailbox's
+                // sender_acl is planned by the mailbox itself, an undeclared one is left alone,
+                // so the plan says everything that changes (a redundant row grants nothing more).
             }
         }
         Action::Delete => {

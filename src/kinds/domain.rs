@@ -270,3 +270,16 @@ pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], plan: &'a cra
     }
     problems
 }
+
+/// Resources (rooms, equipment) are not managed yet, so no plan deletes one; a domain delete
+/// would take them along: refused while the domain has any, as mailcow does.
+pub fn resources_block_deletes(plan: &crate::plan::Plan, live: &LiveData) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
+        .filter_map(|c| {
+            let names: Vec<&str> = live.resources.iter().filter(|r| r.s(1).eq_ignore_ascii_case(&c.key)).map(|r| r.s(0)).collect();
+            (!names.is_empty()).then(|| format!("domain {} cannot be deleted while it holds resources ({}); remove them in mailcow first", c.key, names.join(", ")))
+        })
+        .collect()
+}

@@ -342,6 +342,10 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                     ("DELETE FROM sogo_user_profile WHERE c_uid = ?", u),
                     ("DELETE FROM sogo_cache_folder WHERE c_uid = ?", u),
                     ("DELETE FROM sogo_acl WHERE c_uid = ?", u),
+                    // The user's calendars and address books, found through their folders.
+                    ("DELETE FROM sogo_store WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)", u),
+                    ("DELETE FROM sogo_quick_contact WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)", u),
+                    ("DELETE FROM sogo_quick_appointment WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)", u),
                     ("DELETE FROM sogo_folder_info WHERE c_path2 = ?", u),
                     ("DELETE FROM oauth_access_tokens WHERE user_id = ?", u),
                     ("DELETE FROM oauth_refresh_tokens WHERE user_id = ?", u),
@@ -352,6 +356,12 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             }
             for (sql, arg) in stmts {
                 out.sql(sql, vec![t(arg)]);
+            }
+            if ctx.dialect == Dialect::MySql {
+                // Shares of other users' folders with this one; mailcow matches `%/<user>/%`,
+                // here with LIKE's wildcards in the name escaped, so `a_b` never matches `axb`.
+                let escaped = u.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                out.sql("DELETE FROM sogo_acl WHERE c_object LIKE ? ESCAPE '\\\\'", vec![t(&format!("%/{escaped}/%"))]);
             }
             out.sql("DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?", vec![t(u), t(u)]);
             // Multi-target aliases lose this address, as in mailcow.
