@@ -28,10 +28,22 @@ pub struct PlanFile {
     /// SHA-256 of the plan as `plan --format json` writes it: what `apply` compares.
     #[serde(default)]
     pub plan_digest: String,
+    /// The consent given when the plan was made (`--allow-delete`, `--force`): reviewing and
+    /// applying the saved plan is applying exactly that, as Terraform's saved plans are.
+    #[serde(default)]
+    pub consent: Consent,
     /// The plan as `plan --format json` shows it, for people; `read` skips it (at 100,000
     /// mailboxes it is 100s of MB once parsed).
     #[serde(skip_deserializing)]
     pub plan: serde_json::Value,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Consent {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_delete: Vec<String>,
+    #[serde(default)]
+    pub force: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +96,7 @@ fn live_digests(plan: &Plan) -> BTreeMap<String, String> {
         .collect()
 }
 
-pub fn make(plan: &Plan, desired: &[Record], dir: &Path, target: &str) -> PlanFile {
+pub fn make(plan: &Plan, desired: &[Record], dir: &Path, target: &str, consent: Consent) -> PlanFile {
     PlanFile {
         format: FORMAT.into(),
         mailplane_version: env!("CARGO_PKG_VERSION").into(),
@@ -94,6 +106,7 @@ pub fn make(plan: &Plan, desired: &[Record], dir: &Path, target: &str) -> PlanFi
         desired_digest: desired_digest(desired),
         live_digests: live_digests(plan),
         plan_digest: plan_digest(plan),
+        consent,
         plan: serde_json::from_str(&crate::render::json(plan)).expect("JSON"),
     }
 }

@@ -92,3 +92,24 @@ fn a_plan_goes_stale_when_the_server_changes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("changed on the server") && err.contains("mailbox alice@example.org"), "{err}");
 }
+
+#[test]
+fn a_saved_plan_carries_its_consent_to_delete() {
+    let c = Case::new();
+    mailplane(c.state.path()).arg("apply").arg(c.dir.path()).args(["--target", &c.url, "--auto-approve"]).assert().success();
+    std::fs::write(c.dir.path().join("mailplane.yaml"), "prune: {mailbox: delete}\n").unwrap();
+    let path = c.dir.path().join("domains/example.org.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bob = text.find("      - local_part: bob").expect("bob in the quickstart");
+    let end = bob + text[bob..].find("    aliases:").expect("aliases after bob");
+    let rest = text[end..].replace("goto: [alice@example.org, bob@example.org]", "goto: [alice@example.org]");
+    std::fs::write(&path, format!("{}{rest}", &text[..bob])).unwrap();
+    let file = c.state.path().join("plan.json");
+    let out = mailplane(c.state.path()).arg("plan").arg(c.dir.path()).args(["--target", &c.url, "--allow-delete=mailbox", "--out"]).arg(&file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Reviewed with the consent, applied without repeating it: exactly that plan.
+    let out = c.apply_file(&file);
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bob@example.org"));
+    mailplane(c.state.path()).arg("plan").arg(c.dir.path()).args(["--target", &c.url, "--detailed-exitcode"]).assert().code(0);
+}

@@ -36,6 +36,9 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         let mut target = args.target.clone();
         if let Some(f) = &saved {
             target.dir = f.dir.clone();
+            // The saved plan carries the consent it was reviewed with.
+            target.allow_delete.extend(f.consent.allow_delete.iter().cloned());
+            target.force |= f.consent.force;
         }
         let Ok(p) = prepare(&target, printer, true).await else { return ExitStatus::Error };
         let opts = Options { auto_approve: args.auto_approve, restart_sogo: args.restart_sogo };
