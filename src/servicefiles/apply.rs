@@ -39,13 +39,31 @@ pub async fn check_all(host: &Host, root: &Path, changes: &[FileChange]) -> Resu
 pub async fn apply(host: &Host, root: &Path, changes: &[FileChange]) -> Result<Vec<FollowUp>, FilesError> {
     for c in changes {
         let path = root.join(&c.path);
-        write_atomic(&path, &c.new).map_err(|e| FilesError::Write { path: path.display().to_string(), message: e.to_string() })?;
+        let write = if BIND_MOUNTED.contains(&c.path.as_str()) && path.is_file() { write_in_place } else { write_atomic };
+        write(&path, &c.new).map_err(|e| FilesError::Write { path: path.display().to_string(), message: e.to_string() })?;
     }
     let done = follow_ups(changes);
     for f in &done {
         host.follow_up(*f).await.map_err(|error| FilesError::FollowUp { follow_up: *f, error })?;
     }
     Ok(done)
+}
+
+/// Files mailcow bind-mounts into php-fpm one by one (its UI edits them): a rename would leave
+/// that mount on the old inode, so the UI would show and save the old text. They are written in
+/// place, after their checker passed.
+const BIND_MOUNTED: [&str; 2] = ["dovecot/global_sieve_before", "dovecot/global_sieve_after"];
+
+/// Overwrites `path` keeping its inode (owner and mode stay); the previous version is copied to
+/// `<name>.mailplane-bak` first (a copy: a hard link would share the inode being overwritten).
+fn write_in_place(path: &Path, content: &str) -> std::io::Result<()> {
+    let name = path.file_name().expect("a managed file has a name").to_string_lossy();
+    let bak = path.with_file_name(format!("{name}.mailplane-bak"));
+    let _ = std::fs::remove_file(&bak);
+    std::fs::copy(path, &bak)?;
+    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
 }
 
 /// Replaces `path` so that readers see the old or the new file, never a part: a temporary file
@@ -96,5 +114,18 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.join("postfix")).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "no temporary file is left: {names:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bind_mounted_sieve_files_keep_their_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dovecot/global_sieve_before");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "# old\n").unwrap();
+        let inode = std::fs::metadata(&path).unwrap().ino();
+        write_in_place(&path, "# new\n").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().ino(), inode);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# new\n");
+        assert_eq!(std::fs::read_to_string(dir.path().join("dovecot/global_sieve_before.mailplane-bak")).unwrap(), "# old\n");
     }
 }
