@@ -217,3 +217,22 @@ fn apply_changes_nothing_beyond_the_plan_on_mailcow_mariadb_and_redis() {
     assert_eq!(counts, vec![["1", "1", "1", "1", "/Users/axb@example.org/Calendar/personal"].map(|s| Some(s.to_string())).to_vec()]);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Issue 17.8: a secret that apply would need is resolved by plan, and its error names the
+/// object and its place.
+#[test]
+fn plan_resolves_every_secret_and_names_its_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let t = Target { args: vec!["--target".into(), url], _tmp: tmp };
+    let dir = directory(&[("a.yaml", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        password: {env: MAILPLANE_TEST_UNSET_PASSWORD}\n")]);
+    let out = t.cmd("plan", dir.path()).env_remove("MAILPLANE_TEST_UNSET_PASSWORD").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error[unresolved-secret]: mailbox `alice@example.org`: password: environment variable `MAILPLANE_TEST_UNSET_PASSWORD` is not set here"), "{err}");
+    assert!(err.contains("a.yaml:5:19"), "{err}");
+    // validate, which may run without the secrets, only warns.
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(dir.path()).env_remove("MAILPLANE_TEST_UNSET_PASSWORD").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning[unresolved-secret]"));
+}
