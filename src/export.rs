@@ -75,6 +75,19 @@ pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> E
             None => skipped.push(format!("alias {} (its domain is not on this server)", r.key)),
         }
     }
+    // A key under another selector or size than mailcow's default is written out, so that the
+    // export says what the server has (a domain that declares nothing keeps its key anyway).
+    for r in of(Kind::DkimKey) {
+        let (selector, bits) = (r.text("selector"), r.int("key_size") as u32);
+        let size = (bits != 0 && bits != 2048).then_some(bits);
+        if let Some(d) = domains.get_mut(&r.key) {
+            d.dkim_selector = (selector != "dkim").then(|| selector.to_string());
+            d.dkim_key_size = size;
+        } else if let Some(ad) = domains.values_mut().flat_map(|d| d.alias_domains.iter_mut()).find(|a| a.name.value == r.key) {
+            ad.dkim_selector = Some(selector.to_string());
+            ad.dkim_key_size = size;
+        }
+    }
     let mut files = BTreeMap::new();
     for (name, d) in domains {
         files.insert(format!("domains/{name}.yaml"), Document { domains: vec![d], ..Default::default() });

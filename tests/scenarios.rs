@@ -236,3 +236,26 @@ fn plan_resolves_every_secret_and_names_its_place() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning[unresolved-secret]"));
 }
+
+/// Issue 17.5: a key under a non-default selector and size survives adoption: export writes
+/// them, and a domain that declares nothing about DKIM keeps its key; a declared selector rotates.
+#[test]
+fn dkim_keys_of_adopted_servers_are_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let t = Target { args: vec!["--target".into(), url], _tmp: tmp };
+    let domain = |dkim: &str| directory(&[("a.yaml", &format!("domains:\n  - name: example.org\n{dkim}"))]);
+    let first = domain("    dkim_selector: s2024\n    dkim_key_size: 1024\n");
+    t.apply(first.path());
+    t.assert_no_changes(domain("").path());
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("domains/example.org.yaml")).unwrap();
+    assert!(exported.contains("dkim_selector: s2024") && exported.contains("dkim_key_size: 1024"), "{exported}");
+    t.assert_no_changes(out.path());
+
+    let rotated = t.plan_json(domain("    dkim_selector: s2025\n").path());
+    let changes = rotated["changes"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["kind"] == "dkim_key" && c["action"] == "update"), "{rotated:#}");
+}

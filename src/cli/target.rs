@@ -266,6 +266,7 @@ async fn finish(
         max_change_percent: settings.max_change_percent.unwrap_or(30),
         force: args.force,
     };
+    kinds::dkim::keep_live_keys(&mut desired, &live_records);
     let mut plan = plan::plan(&desired.records, &live_records, &policy);
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);

@@ -30,8 +30,11 @@ pub struct Declared {
     pub domain: String,
     pub selector: String,
     pub bits: u32,
-    /// `dkim_private_key`, relative files made relative to the directory.
+    /// `dkim_private_key`.
     pub supplied: Option<Secret>,
+    /// Whether selector or size were declared (by the domain or its template): if not, the
+    /// domain keeps whatever key it has (see `keep_live_keys`).
+    pub explicit: bool,
 }
 
 /// Every declared DKIM key: each domain's (selector and size from the domain or its template),
@@ -43,14 +46,17 @@ pub fn declared(r: &Resolver) -> Vec<Declared> {
             let Ok(name) = normalize_domain(&d.name) else { continue };
             let template = d.template.as_ref().map_or("Default", |t| t.as_str());
             let t = r.docs.iter().flat_map(|doc| doc.domain_templates.iter()).find(|x| x.name.value == template);
+            // Declared by the domain or its template; mailcow's defaults fill in the rest.
+            let own = [Some(d.settings()), t.map(|t| t.settings())];
+            let explicit = d.dkim_private_key.is_some() || own.iter().flatten().any(|s| s.dkim_selector.is_some() || s.dkim_key_size.is_some());
             let s = d.settings().effective(t.map(|t| t.settings()).as_ref());
             let (selector, bits) = (s.dkim_selector.unwrap_or_else(|| "dkim".into()), s.dkim_key_size.unwrap_or(2048));
             let supplied = d.dkim_private_key.as_ref().map(|k| k.value.clone());
-            out.push(Declared { domain: name, selector, bits, supplied });
+            out.push(Declared { domain: name, selector, bits, supplied, explicit });
             for ad in d.alias_domains.iter().filter(|a| a.dkim_selector.is_some()) {
                 let Ok(adn) = normalize_domain(&ad.name) else { continue };
                 let selector = ad.dkim_selector.clone().unwrap_or_else(|| "dkim".into());
-                out.push(Declared { domain: adn, selector, bits: ad.dkim_key_size.unwrap_or(2048), supplied: None });
+                out.push(Declared { domain: adn, selector, bits: ad.dkim_key_size.unwrap_or(2048), supplied: None, explicit: true });
             }
         }
     }
@@ -63,8 +69,29 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
             Some(k) => supplied(r, out, &d.domain, k),
             None => generated(d.bits),
         };
+        if !d.explicit {
+            out.dkim_defaulted.insert(d.domain.clone());
+        }
         out.records.push(record(&d.domain, &d.selector, d.bits, key));
     }
+}
+
+/// A domain that declares nothing about DKIM keeps the key it has, whatever its selector and
+/// size (a server adopted with selector `s2024` and 1024 bits): only a declared selector or
+/// size that differs rotates the key, since a new key breaks signing until DNS follows.
+pub fn keep_live_keys(desired: &mut Desired, live: &[Record]) {
+    if desired.dkim_defaulted.is_empty() {
+        return;
+    }
+    let live: std::collections::HashMap<&str, &Record> = live.iter().filter(|r| r.kind == Kind::DkimKey).map(|r| (r.key.as_str(), r)).collect();
+    let defaulted = std::mem::take(&mut desired.dkim_defaulted);
+    for r in desired.records.iter_mut().filter(|r| r.kind == Kind::DkimKey && defaulted.contains(&r.key)) {
+        if let Some(l) = live.get(r.key.as_str()) {
+            r.set("selector", Value::text(l.text("selector")));
+            r.set("key_size", Value::Int(l.int("key_size")));
+        }
+    }
+    desired.dkim_defaulted = defaulted;
 }
 
 /// A supplied private key: compared by its public half, so the same key is no change.

@@ -40,6 +40,8 @@ pub struct Desired {
     pub secrets: HashMap<(Kind, String, Field), SecretSource>,
     /// The desired-state directory: `{file: ...}` secrets are read from inside it.
     pub root: std::path::PathBuf,
+    /// Domains whose DKIM selector and size are not declared (`dkim::keep_live_keys`).
+    pub dkim_defaulted: std::collections::HashSet<String>,
     /// mailplane's own rows to write in the same transaction (e.g. what LDAP said this time).
     pub bookkeeping: Vec<Stmt>,
 }
