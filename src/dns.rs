@@ -307,6 +307,57 @@ pub fn spf_allows(record: &str, domain: &str, ip: IpAddr, lookup: &mut Lookup, d
     redirect.and_then(|d| spf_of(&d, lookup).map(|r| spf_allows(&r, &d, ip, lookup, depth + 1))).unwrap_or(false)
 }
 
+/// The addresses a forwarding host's name stands for, as mailcow expands it when the host is
+/// added: the networks its SPF record allows (ip4, ip6, a, mx, include, redirect; at most 10
+/// nested), else its MX hosts' addresses, else its own A/AAAA. Sorted, without repeats.
+pub fn forwarding_addresses(name: &str, lookup: &mut Lookup) -> Vec<String> {
+    fn spf_networks(record: &str, domain: &str, lookup: &mut Lookup, depth: u8, out: &mut Vec<String>) {
+        if depth > 10 {
+            return;
+        }
+        for term in record.split_whitespace().skip(1) {
+            if let Some(target) = term.strip_prefix("redirect=") {
+                if let Some(r) = spf_of(target, lookup) {
+                    spf_networks(&r, target, lookup, depth + 1, out);
+                }
+                continue;
+            }
+            // Only what the record allows: `-`, `~` and `?` terms name hosts it does not vouch for.
+            let Some(mech) = term.strip_prefix('+').or((!term.starts_with(['-', '~', '?'])).then_some(term)) else { continue };
+            let (kind, arg) = mech.split_once(':').map_or((mech, None), |(k, a)| (k, Some(a)));
+            let target = arg.map_or(domain, |a| a.split('/').next().unwrap_or(a));
+            match kind.split('/').next().unwrap_or(kind).to_ascii_lowercase().as_str() {
+                "ip4" | "ip6" => out.extend(arg.map(|a| a.trim().to_string())),
+                "a" => out.extend(addresses(target, lookup).iter().map(IpAddr::to_string)),
+                "mx" => out.extend(mx_addresses(target, lookup)),
+                "include" => {
+                    if let Some(r) = spf_of(target, lookup) {
+                        spf_networks(&r, target, lookup, depth + 1, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    fn mx_addresses(name: &str, lookup: &mut Lookup) -> Vec<String> {
+        let hosts: Vec<String> = lookup(name, RType::MX).iter().flat_map(|mx| tail(mx, 1)).collect();
+        hosts.iter().flat_map(|h| addresses(h, lookup)).map(|ip| ip.to_string()).collect()
+    }
+    let mut out = Vec::new();
+    if let Some(r) = spf_of(name, lookup) {
+        spf_networks(&r, name, lookup, 0, &mut out);
+    }
+    if out.is_empty() {
+        out = mx_addresses(name, lookup);
+    }
+    if out.is_empty() {
+        out = addresses(name, lookup).iter().map(IpAddr::to_string).collect();
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn spf_of(domain: &str, lookup: &mut Lookup) -> Option<String> {
     lookup(domain, RType::TXT).into_iter().find(|t| is_spf(t))
 }
@@ -515,6 +566,29 @@ mod tests {
         let alias = domain_records(HOST, &domain("example.net", true, None));
         let names: Vec<(&str, RType)> = alias.iter().map(|e| (e.name.as_str(), e.rtype)).collect();
         assert_eq!(names, vec![("example.net", RType::MX), ("example.net", RType::TXT), ("_dmarc.example.net", RType::TXT)]);
+    }
+
+    #[test]
+    fn forwarding_hosts_expand_like_mailcow() {
+        let dns: std::collections::HashMap<(&str, RType), Vec<&str>> = [
+            (("fwd.example", RType::TXT), vec!["v=spf1 ip4:192.0.2.0/24 ip6:2001:DB8::/32 a mx:mx.example include:inc.example -ip4:203.0.113.9 redirect=red.example"]),
+            (("fwd.example", RType::A), vec!["192.0.2.200"]),
+            (("mx.example", RType::MX), vec!["10 mail.mx.example."]),
+            (("mail.mx.example", RType::A), vec!["198.51.100.7"]),
+            (("inc.example", RType::TXT), vec!["v=spf1 ip4:198.51.100.64/26 ~all"]),
+            (("red.example", RType::TXT), vec!["v=spf1 ip4:203.0.113.0/28"]),
+            (("nospf.example", RType::MX), vec!["5 mail.mx.example"]),
+            (("bare.example", RType::AAAA), vec!["2001:db8::25"]),
+        ]
+        .into();
+        let mut lookup = |n: &str, t: RType| dns.get(&(n, t)).map(|v| v.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+        assert_eq!(
+            forwarding_addresses("fwd.example", &mut lookup),
+            ["192.0.2.0/24", "192.0.2.200", "198.51.100.64/26", "198.51.100.7", "2001:DB8::/32", "203.0.113.0/28"]
+        );
+        assert_eq!(forwarding_addresses("nospf.example", &mut lookup), ["198.51.100.7"]);
+        assert_eq!(forwarding_addresses("bare.example", &mut lookup), ["2001:db8::25"]);
+        assert!(forwarding_addresses("nothing.example", &mut lookup).is_empty());
     }
 
     #[test]

@@ -32,6 +32,12 @@ impl Target {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    fn plan_json_env(&self, dir: &Path, env: &[(&str, &str)]) -> Value {
+        let out = self.cmd("plan", dir).envs(env.iter().copied()).args(["--format", "json"]).output().unwrap();
+        assert!(out.status.success(), "plan failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     fn apply(&self, dir: &Path) -> String {
         let out = self.cmd("apply", dir).args(["--auto-approve", "--allow-delete=mailbox,domain"]).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -258,4 +264,33 @@ fn dkim_keys_of_adopted_servers_are_kept() {
     let rotated = t.plan_json(domain("    dkim_selector: s2025\n").path());
     let changes = rotated["changes"].as_array().unwrap();
     assert!(changes.iter().any(|c| c["kind"] == "dkim_key" && c["action"] == "update"), "{rotated:#}");
+}
+
+/// Issue 17.7: a forwarding host given by name is expanded through its SPF record (then MX, then
+/// A/AAAA) by a real DNS server; once the server has it, plans need no DNS; addresses and
+/// networks are stored as written.
+#[test]
+fn forwarding_host_names_resolve_once_like_mailcow() {
+    let Some(server) = std::env::var("MAILPLANE_TEST_DNS").ok().filter(|v| !v.is_empty()) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but MAILPLANE_TEST_DNS is not set");
+        return eprintln!("skipped: MAILPLANE_TEST_DNS is not set");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let t = Target { args: vec!["--target".into(), url], _tmp: tmp };
+    let dir = directory(&[("a.yaml", "forwarding_hosts:\n  - host: fwd.example.test\n  - host: mxonly.example.test\n    filter_spam: false\n  - host: \" 2001:0DB8::/32\"\n")]);
+    let plan = t.plan_json_env(dir.path(), &[("MAILPLANE_DNS_RESOLVER", &server)]);
+    let keys: BTreeSet<String> = plan["changes"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap().to_string()).collect();
+    assert_eq!(keys, ["192.0.2.64/28", "192.0.2.10", "2001:0DB8::/32", "2001:DB8:1::/48"].map(String::from).into(), "{plan:#}");
+    let out = t.cmd("apply", dir.path()).env("MAILPLANE_DNS_RESOLVER", &server).arg("--auto-approve").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Offline (a resolver that does not answer): the live entries of each name satisfy it.
+    let offline = [("MAILPLANE_DNS_RESOLVER", "127.0.0.1:9")];
+    let out = t.cmd("plan", dir.path()).envs(offline).arg("--detailed-exitcode").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // Asked to look again while DNS is down: its own step, its own message.
+    let out = t.cmd("plan", dir.path()).envs(offline).arg("--refresh-forwarding-hosts").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot resolve forwarding hosts") && err.contains("forwarding host `fwd.example.test`"), "{err}");
 }

@@ -158,6 +158,7 @@ async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Re
         memcached: None,
         allow_delete: Vec::new(),
         force: false,
+        refresh_forwarding_hosts: false,
         lock_timeout: 0,
     };
     let (db, kv, _) = connect(&targs, Some(settings), printer).await.map_err(|()| String::new())?;
@@ -165,6 +166,38 @@ async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Re
     let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| e.to_string())?;
     db.close().await;
     Ok(public.into_iter().filter(|(_, p)| !p.is_empty()).map(|(d, p)| (d.clone(), (selectors.get(&d).cloned(), p))).collect())
+}
+
+/// The environment variable naming the DNS server (`IP:PORT`) that plans ask about forwarding
+/// host names; the system's resolver otherwise.
+pub const RESOLVER_ENV: &str = "MAILPLANE_DNS_RESOLVER";
+
+/// Resolves the declared forwarding host names that need it (`kinds::fwdhost::resolve_names`),
+/// blocking: call it off the async runtime.
+pub fn resolve_forwarding_hosts(desired: &mut crate::kinds::Desired, live: &[crate::record::Record], refresh: bool) -> Result<(), Vec<String>> {
+    let server = match std::env::var(RESOLVER_ENV) {
+        Ok(s) => Some(s.parse::<SocketAddr>().map_err(|_| vec![format!("{RESOLVER_ENV}=`{s}` is not an IP:PORT")])?),
+        Err(_) => None,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| vec![e.to_string()])?;
+    let dns = Lookups { rt: &rt, resolver: resolver(server).map_err(|e| vec![e])? };
+    // After one failed lookup DNS is taken to be down: each further one would wait as long.
+    let mut down: Option<String> = None;
+    crate::kinds::fwdhost::resolve_names(desired, live, refresh, |name| {
+        let mut failed = down.clone();
+        let found = crate::dns::forwarding_addresses(name, &mut |n, t| match &failed {
+            Some(_) => Vec::new(),
+            None => dns.get(n, t).unwrap_or_else(|e| {
+                failed = Some(e);
+                Vec::new()
+            }),
+        });
+        down.clone_from(&failed);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(found),
+        }
+    })
 }
 
 fn resolver(server: Option<SocketAddr>) -> Result<TokioResolver, String> {

@@ -34,6 +34,10 @@ pub struct TargetArgs {
     /// Apply even when more than `max_change_percent` of a kind's objects change, or all of a kind would be removed.
     #[arg(long)]
     pub force: bool,
+    /// Look up forwarding hosts given by name again (SPF, MX, A/AAAA) instead of keeping the
+    /// addresses the server already has for them.
+    #[arg(long)]
+    pub refresh_forwarding_hosts: bool,
     /// apply: seconds to wait for another apply on the same target to finish.
     #[arg(long, default_value_t = 60)]
     pub lock_timeout: u64,
@@ -267,6 +271,14 @@ async fn finish(
         force: args.force,
     };
     kinds::dkim::keep_live_keys(&mut desired, &live_records);
+    if !desired.forwarding_names.is_empty() {
+        let known: Vec<_> = live_records.iter().filter(|r| r.kind == crate::model::Kind::ForwardingHost).cloned().collect();
+        let refresh = args.refresh_forwarding_hosts;
+        desired = tokio::task::spawn_blocking(move || super::dns::resolve_forwarding_hosts(&mut desired, &known, refresh).map(|()| desired))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|errs| format!("cannot resolve forwarding hosts:\n  {}", errs.join("\n  ")))?;
+    }
     let mut plan = plan::plan(&desired.records, &live_records, &policy);
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
     plan.problems.extend(limits);

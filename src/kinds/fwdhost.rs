@@ -1,8 +1,11 @@
 //! Forwarding hosts, kept in Redis like mailcow: WHITELISTED_FWD_HOST[<ip or cidr>] = the host as
-//! entered, KEEP_SPAM[<ip or cidr>] = 1 when its spam is not filtered. Host names are resolved to
-//! their addresses when planning, so the plan shows exactly which addresses are trusted.
+//! entered, KEEP_SPAM[<ip or cidr>] = 1 when its spam is not filtered. An address or network is
+//! stored as written (trimmed). A host name stands for the addresses mailcow found when it was
+//! added (its SPF networks, else its MX hosts', else its own): live entries whose source is the
+//! declared name satisfy it without DNS; a new name (or any, with `--refresh-forwarding-hosts`)
+//! is resolved in a step of its own before planning, so the plan lists the addresses trusted.
 
-use std::net::{IpAddr, ToSocketAddrs};
+use std::net::IpAddr;
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError};
 use crate::model::Kind;
@@ -10,58 +13,60 @@ use crate::observe::LiveData;
 use crate::plan::Change;
 use crate::record::{Record, Value};
 
-/// An IP address or CIDR network as written, or None for a host name.
-fn network(host: &str) -> Option<String> {
+/// Whether `host` is an IP address or a CIDR network (not a host name).
+fn is_network(host: &str) -> bool {
     let (ip, len) = host.split_once('/').map_or((host, None), |(a, l)| (a, Some(l)));
-    let ip: IpAddr = ip.parse().ok()?;
-    match len {
-        None => Some(ip.to_string()),
-        Some(l) => l.parse::<u8>().ok().filter(|l| *l <= if ip.is_ipv4() { 32 } else { 128 }).map(|l| format!("{ip}/{l}")),
-    }
+    let Ok(ip) = ip.parse::<IpAddr>() else { return false };
+    len.is_none_or(|l| l.parse::<u8>().is_ok_and(|l| l <= if ip.is_ipv4() { 32 } else { 128 }))
+}
+
+fn record(net: &str, source: &str, filter_spam: bool) -> Record {
+    Record::new(Kind::ForwardingHost, net).with("source", Value::text(source)).with("filter_spam", Value::Bool(filter_spam))
 }
 
 pub fn desired(r: &mut Resolver, out: &mut Desired) {
-    let docs = r.docs.clone();
-    for doc in docs {
-        for f in &doc.forwarding_hosts {
-            let host = f.host.trim();
-            let addresses = match network(host) {
-                Some(n) => vec![n],
-                None => match (host, 25).to_socket_addrs() {
-                    Ok(a) => {
-                        let mut v: Vec<String> = a.map(|s| s.ip().to_string()).collect();
-                        v.sort();
-                        v.dedup();
-                        v
-                    }
-                    Err(e) => {
-                        r.secret_errors.push(format!("forwarding host `{host}` does not resolve: {e}"));
-                        vec![]
-                    }
-                },
-            };
-            for a in addresses {
-                out.records.push(
-                    Record::new(Kind::ForwardingHost, a)
-                        .with("source", Value::text(host))
-                        .with("filter_spam", Value::Bool(f.filter_spam.unwrap_or(true))),
-                );
-            }
+    for f in r.docs.iter().flat_map(|d| d.forwarding_hosts.iter()) {
+        let host = f.host.trim();
+        let filter_spam = f.filter_spam.unwrap_or(true);
+        if is_network(host) {
+            out.records.push(record(host, host, filter_spam));
+        } else {
+            out.forwarding_names.push((host.to_string(), filter_spam));
         }
     }
+}
+
+/// The records of the declared host names: the live entries of each name, or, for a name the
+/// server does not have yet (or every name with `refresh`), the addresses `lookup` finds.
+/// Errors name each host that resolves to nothing.
+pub fn resolve_names(desired: &mut Desired, live: &[Record], refresh: bool, mut lookup: impl FnMut(&str) -> Result<Vec<String>, String>) -> Result<(), Vec<String>> {
+    let mut errors = Vec::new();
+    for (name, filter_spam) in std::mem::take(&mut desired.forwarding_names) {
+        let known: Vec<&str> = live.iter().filter(|l| l.kind == Kind::ForwardingHost && l.text("source").eq_ignore_ascii_case(&name)).map(|l| l.key.as_str()).collect();
+        let addresses = if !known.is_empty() && !refresh {
+            known.into_iter().map(str::to_string).collect()
+        } else {
+            match lookup(&name) {
+                Ok(found) if !found.is_empty() => found,
+                Ok(_) => {
+                    errors.push(format!("forwarding host `{name}` has no SPF, MX or address records; write its addresses instead"));
+                    continue;
+                }
+                Err(e) => {
+                    errors.push(format!("forwarding host `{name}`: {e}"));
+                    continue;
+                }
+            }
+        };
+        desired.records.extend(addresses.iter().map(|a| record(a, &name, filter_spam)));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     let Some(hosts) = l.kv.get("WHITELISTED_FWD_HOST") else { return };
     let keep = l.kv.get("KEEP_SPAM");
-    let mut records: Vec<Record> = hosts
-        .iter()
-        .map(|(net, source)| {
-            Record::new(Kind::ForwardingHost, net)
-                .with("source", Value::text(source))
-                .with("filter_spam", Value::Bool(!keep.is_some_and(|k| k.contains_key(net))))
-        })
-        .collect();
+    let mut records: Vec<Record> = hosts.iter().map(|(net, source)| record(net, source, !keep.is_some_and(|k| k.contains_key(net)))).collect();
     records.sort_by(|a, b| a.key.cmp(&b.key));
     out.extend(records);
 }
@@ -83,11 +88,29 @@ pub fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wr
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn networks_are_normalised_and_names_are_not_networks() {
-        assert_eq!(super::network("192.0.2.1").as_deref(), Some("192.0.2.1"));
-        assert_eq!(super::network("2001:db8::/32").as_deref(), Some("2001:db8::/32"));
-        assert_eq!(super::network("10.0.0.0/33"), None);
-        assert_eq!(super::network("mx.example.net"), None);
+    fn networks_are_kept_as_written_and_names_are_not_networks() {
+        assert!(is_network("192.0.2.1") && is_network("2001:0DB8::/32"));
+        assert!(!is_network("10.0.0.0/33") && !is_network("mx.example.net"));
+    }
+
+    #[test]
+    fn known_names_need_no_dns_and_new_ones_are_looked_up() {
+        let live = vec![record("192.0.2.1", "old.example", true), record("192.0.2.2", "old.example", true)];
+        let mut d = Desired { forwarding_names: vec![("old.example".into(), false), ("new.example".into(), true)], ..Desired::default() };
+        let mut asked = Vec::new();
+        resolve_names(&mut d, &live, false, |n| {
+            asked.push(n.to_string());
+            Ok(vec!["198.51.100.1".into()])
+        })
+        .unwrap();
+        assert_eq!(asked, ["new.example"]);
+        let keys: Vec<(&str, &str, bool)> = d.records.iter().map(|r| (r.key.as_str(), r.text("source"), r.flag("filter_spam"))).collect();
+        assert_eq!(keys, [("192.0.2.1", "old.example", false), ("192.0.2.2", "old.example", false), ("198.51.100.1", "new.example", true)]);
+        let mut d = Desired { forwarding_names: vec![("gone.example".into(), true)], ..Desired::default() };
+        let e = resolve_names(&mut d, &live, true, |_| Ok(vec![])).unwrap_err();
+        assert!(e[0].contains("`gone.example` has no SPF, MX or address records"), "{e:?}");
     }
 }

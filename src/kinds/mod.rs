@@ -40,6 +40,9 @@ pub struct Desired {
     pub secrets: HashMap<(Kind, String, Field), SecretSource>,
     /// The desired-state directory: `{file: ...}` secrets are read from inside it.
     pub root: std::path::PathBuf,
+    /// Forwarding hosts given by name, with their `filter_spam`: resolved against the live
+    /// server by `fwdhost::resolve_names` before planning.
+    pub forwarding_names: Vec<(String, bool)>,
     /// Domains whose DKIM selector and size are not declared (`dkim::keep_live_keys`).
     pub dkim_defaulted: std::collections::HashSet<String>,
     /// mailplane's own rows to write in the same transaction (e.g. what LDAP said this time).
