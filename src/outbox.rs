@@ -176,3 +176,76 @@ pub async fn finish_pending(db: &Db, kv: &Kv, memcached: Option<&str>, locked: b
     lock.release().await;
     replayed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(a: &Arg) -> &str {
+        match a {
+            Arg::Text(t) => t,
+            other => panic!("not text: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rows_hold_about_a_megabyte_each_and_the_flush_goes_last() {
+        assert_eq!(rows("a", &[], false).count(), 0);
+        let only_flush: Vec<Vec<Stmt>> = rows("a", &[], true).collect();
+        assert_eq!(only_flush.len(), 1);
+        assert_eq!(text(&only_flush[0][0].args[2]), r#"{"redis":[],"flush_memcached":true}"#);
+        let big = "k".repeat(2_000);
+        let ops: Vec<Op> = (0..1_500).map(|i| ("DKIM_PRIV_KEYS", if i % 2 == 0 { "a.org" } else { "b.org" }, (i % 3 != 0).then_some(big.as_str()))).collect();
+        let made: Vec<Vec<Stmt>> = rows("id", &ops, true).collect();
+        assert_eq!(made.len(), 2, "1,000 values of 2 KB make two rows");
+        let mut back = Vec::new();
+        for (i, row) in made.iter().enumerate() {
+            assert_eq!(row[0].args[..2], [Arg::Text("id".into()), Arg::Int(i as i64 + 1)]);
+            assert!(text(&row[0].args[2]).len() < 2 * ROW_BYTES);
+            let work: Work<(String, String, Option<String>)> = serde_json::from_str(text(&row[0].args[2])).unwrap();
+            assert_eq!(work.flush_memcached, i == made.len() - 1);
+            back.extend(work.redis);
+        }
+        let back: Vec<Op> = back.iter().map(|(k, f, v)| (k.as_str(), f.as_str(), v.as_deref())).collect();
+        assert_eq!(back, ops);
+    }
+
+    #[tokio::test]
+    async fn replay_finishes_the_work_journals_it_and_clears_the_rows() {
+        let db = Db::connect("sqlite::memory:", None).await.unwrap();
+        let kv = Kv::table(db.clone(), true).await.unwrap();
+        assert!(replay(&db, &kv, None).await.unwrap().is_empty());
+        let apply = Entry {
+            id: "0001-apply".into(),
+            started: "s".into(),
+            finished: "f".into(),
+            who: "w".into(),
+            ci: String::new(),
+            git_commit: String::new(),
+            summary: serde_json::json!({}),
+            result: journal::PENDING.into(),
+            duration_ms: 1,
+        };
+        let ops: Vec<Op> = vec![("DOMAIN_MAP", "a.org", Some("1")), ("RL_VALUE", "gone.org", None)];
+        let mut stmts: Vec<Stmt> = vec![Stmt { sql: "INSERT INTO mailplane_kv (k, f, v) VALUES ('RL_VALUE', 'gone.org', '5 / 1h')".into(), args: vec![] }];
+        stmts.extend(rows(&apply.id, &ops, true).flatten());
+        stmts.push(journal::insert(&apply));
+        db.execute_all(&stmts).await.unwrap();
+        assert!(pending(&db).await.unwrap());
+        let notes = replay(&db, &kv, None).await.unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].contains("2 Redis update(s), memcached not flushed") && notes[0].contains("0001-apply"), "{notes:?}");
+        assert!(!pending(&db).await.unwrap());
+        assert_eq!(kv.hgetall("DOMAIN_MAP").await.unwrap().get("a.org").map(String::as_str), Some("1"));
+        assert!(kv.hgetall("RL_VALUE").await.unwrap().is_empty());
+        let entries = journal::read(&db, 10).await.unwrap();
+        assert_eq!(entries.len(), 2);
+        let (replayed, original) = (&entries[0], &entries[1]);
+        assert_eq!(original.id, "0001-apply");
+        assert_eq!(original.result, format!("applied; post-commit work finished by {}", replayed.id));
+        assert!(replayed.result.starts_with("replayed: the post-commit work of apply 0001-apply"), "{}", replayed.result);
+        assert_eq!(replayed.summary["replayed"], "0001-apply");
+        assert!(replay(&db, &kv, None).await.unwrap().is_empty(), "replayed once");
+        db.close().await;
+    }
+}
