@@ -204,31 +204,40 @@ fn sigkill_during_apply_leaves_mariadb_and_redis_wholly_old_or_new() {
     }
 }
 
-/// Issue 16: 12 new domains (above the thresholds' 10 objects). A kill after the commit used to
-/// leave every domain without its Redis entries, and the next apply was blocked until --force.
-fn a_kill_after_the_commit_needs_no_force(target: Target) {
+/// Issue 16: 12 new domains (above the thresholds' 10 objects), applied and SIGKILLed right
+/// after the commit. That used to leave every domain without its Redis entries, and the next
+/// apply was blocked until --force (which `watch --mode heal` cannot pass). Returns the state
+/// directory and the desired-state directory.
+fn killed_after_the_commit(target: &Target) -> (tempfile::TempDir, String) {
     let state = tempfile::tempdir().unwrap();
     let dir = state.path().join("desired");
     std::fs::create_dir_all(&dir).unwrap();
     let domains: String = (1..=12).map(|i| format!("  - name: d{i}.example\n    dkim_key_size: 1024\n")).collect();
     std::fs::write(dir.join("domains.yaml"), format!("domains:\n{domains}")).unwrap();
-    let dir = dir.to_str().unwrap();
+    let dir = dir.to_str().unwrap().to_string();
     let point = Point { name: "committed".into(), n: 1 };
-    let log = state.path().join("stderr");
-    let (done, finished) = kill_apply_at(dir, &target, Some(&point), &log, state.path());
+    let (done, finished) = kill_apply_at(&dir, target, Some(&point), &state.path().join("stderr"), state.path());
     assert!(!finished, "the apply ran to its end: {done:?}");
-    let (code, out) = mailplane(&["plan", dir, "--detailed-exitcode"], &target, state.path());
+    (state, dir)
+}
+
+/// Every new domain's DOMAIN_MAP, DKIM_SELECTORS, DKIM_PUB_KEYS and DKIM_PRIV_KEYS (no rate limits).
+const TWELVE: [usize; 5] = [12, 0, 12, 12, 12];
+
+fn a_kill_after_the_commit_needs_no_force(target: Target) {
+    let (state, dir) = killed_after_the_commit(&target);
+    let (code, out) = mailplane(&["plan", &dir, "--detailed-exitcode"], &target, state.path());
     assert_eq!(code, 0, "the plan after the kill must be empty, not blocked: {out}");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, hashes) = rt.block_on(state_of(&target));
-    assert_eq!(hashes, [12, 0, 12, 12, 12]);
-    let (code, out) = mailplane(&["apply", dir, "--auto-approve"], &target, state.path());
+    assert_eq!(rt.block_on(state_of(&target)).1, TWELVE);
+    let (code, out) = mailplane(&["apply", &dir, "--auto-approve"], &target, state.path());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("No changes."), "{out}");
     let results = journal(&target, state.path());
     assert!(results[0].starts_with("applied"), "{results:?}");
     if target.redis.is_some() {
         // The Redis half was finished by the plan, and journaled as such.
+        assert!(!out.contains("note: finished"), "the apply found nothing left: {out}");
         assert!(results[0].contains("post-commit work finished by"), "{results:?}");
         assert!(results[1].starts_with("replayed: "), "{results:?}");
     }
@@ -247,5 +256,40 @@ fn a_kill_after_the_commit_needs_no_force_on_mariadb() {
     let (url, name) = rt.block_on(services.fresh_mailcow_db("crash_force"));
     services.flush_redis_db(6);
     a_kill_after_the_commit_needs_no_force(Target { url, redis: Some(services.redis_db(6)) });
+    rt.block_on(services.drop_db(&name));
+}
+
+/// `watch --mode heal`'s first cycle finishes the interrupted apply, so it sees no drift (before,
+/// it saw 12 drifted domains and a blocked plan, and never healed).
+#[test]
+fn watch_finishes_an_apply_killed_after_the_commit_on_mariadb() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("crash_watch"));
+    services.flush_redis_db(7);
+    let target = Target { url, redis: Some(services.redis_db(7)) };
+    let (state, dir) = killed_after_the_commit(&target);
+    let log = state.path().join("watch.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_mailplane"))
+        .args(["watch", &dir, "--mode", "heal", "--listen", &format!("127.0.0.1:{port}")])
+        .args(target.args())
+        .env("MAILPLANE_STATE_DIR", state.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline && !read().contains("no drift") && !read().contains(" drift ") {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(read().contains("no drift"), "{}", read());
+    assert_eq!(rt.block_on(state_of(&target)).1, TWELVE);
+    let results = journal(&target, state.path());
+    assert!(results[0].contains("post-commit work finished by") && results[1].starts_with("replayed: "), "{results:?}");
     rt.block_on(services.drop_db(&name));
 }
