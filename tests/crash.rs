@@ -194,10 +194,9 @@ fn sigkill_during_apply_leaves_mariadb_and_redis_wholly_old_or_new() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut names = Vec::new();
     kill_everywhere(|| {
-        let (url, name) = rt.block_on(services.fresh_mailcow_db("crash"));
+        let (target, name) = mariadb(&services, &rt, 5);
         names.push(name);
-        services.flush_redis_db(5);
-        Target { url, redis: Some(services.redis_db(5)) }
+        target
     });
     for n in names {
         rt.block_on(services.drop_db(&n));
@@ -249,13 +248,19 @@ fn a_kill_after_the_commit_needs_no_force_on_sqlite() {
     a_kill_after_the_commit_needs_no_force(Target { url: format!("sqlite://{}/t.sqlite", dir.path().display()), redis: None });
 }
 
+/// A fresh mailcow database and an empty Redis database `redis_db`: (target, database name).
+fn mariadb(services: &support::Services, rt: &tokio::runtime::Runtime, redis_db: u32) -> (Target, String) {
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("crash"));
+    services.flush_redis_db(redis_db);
+    (Target { url, redis: Some(services.redis_db(redis_db)) }, name)
+}
+
 #[test]
 fn a_kill_after_the_commit_needs_no_force_on_mariadb() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, name) = rt.block_on(services.fresh_mailcow_db("crash_force"));
-    services.flush_redis_db(6);
-    a_kill_after_the_commit_needs_no_force(Target { url, redis: Some(services.redis_db(6)) });
+    let (target, name) = mariadb(&services, &rt, 6);
+    a_kill_after_the_commit_needs_no_force(target);
     rt.block_on(services.drop_db(&name));
 }
 
@@ -265,9 +270,7 @@ fn a_kill_after_the_commit_needs_no_force_on_mariadb() {
 fn watch_finishes_an_apply_killed_after_the_commit_on_mariadb() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, name) = rt.block_on(services.fresh_mailcow_db("crash_watch"));
-    services.flush_redis_db(7);
-    let target = Target { url, redis: Some(services.redis_db(7)) };
+    let (target, name) = mariadb(&services, &rt, 7);
     let (state, dir) = killed_after_the_commit(&target);
     let log = state.path().join("watch.log");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
