@@ -878,6 +878,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_transaction_run_in_parts_counts_all_its_statements_and_rolls_back_whole() {
+        let (_dir, _url, db) = temp_db().await;
+        let insert = |d: &str| [stmt("INSERT INTO domain (domain) VALUES (?)", vec![t(d)])];
+        let count = async |db: &Db| db.query("SELECT COUNT(*) FROM domain", &[]).await.unwrap()[0][0].clone();
+        let mut tx = db.begin().await.unwrap();
+        tx.run([Ok::<_, ()>(insert("one.org")), Ok(insert("two.org"))].into_iter()).await.unwrap();
+        match tx.run([Ok::<_, ()>(insert("one.org"))].into_iter()).await {
+            Err(ChunkError::Db(DbError::Statement { index, total, .. })) => assert_eq!((index, total), (2, 3)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(tx.commit().await.is_err(), "a failed part rolled the whole transaction back");
+        assert_eq!(count(&db).await.as_deref(), Some("0"));
+        let mut tx = db.begin().await.unwrap();
+        tx.run([Ok::<_, ()>(insert("one.org"))].into_iter()).await.unwrap();
+        tx.rollback().await;
+        assert_eq!(count(&db).await.as_deref(), Some("0"));
+        let mut tx = db.begin().await.unwrap();
+        tx.run([Ok::<_, ()>(insert("one.org"))].into_iter()).await.unwrap();
+        tx.run([Ok::<_, ()>(insert("two.org"))].into_iter()).await.unwrap();
+        assert_eq!(tx.commit().await.unwrap(), 2);
+        assert_eq!(count(&db).await.as_deref(), Some("2"));
+        db.close().await;
+    }
+
+    #[tokio::test]
     async fn memory_urls_and_many_rows() {
         let db = Db::connect("sqlite::memory:", None).await.unwrap();
         let n = 20_000;
