@@ -1,18 +1,24 @@
-//! `apply`: runs a plan. All SQL in one transaction (the SOGo view rebuilt inside it), then
-//! the Redis hashes, then a memcached flush. Post-commit failures are reported, and show as
-//! drift on the next plan.
+//! `apply`: runs a plan. All SQL in one transaction (the SOGo view rebuilt inside it); before
+//! its commit the new DKIM keys are awaited, and the Redis writes go into the same transaction:
+//! on SQLite as the `mailplane_kv` rows themselves, on MariaDB + Redis as `mailplane_outbox` rows
+//! (src/outbox.rs), with the journal row. After the commit, Redis and memcached; an apply killed
+//! at any point leaves the target wholly old, or committed with its remaining work recorded for
+//! the next run to finish.
 
+use std::convert::Infallible;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::journal::Entry;
 use crate::kinds::{self, Desired, Effect, Output, WriteCtx, WriteError};
 use crate::model::Kind;
 use crate::observe::LiveData;
+use crate::outbox::{self, OutboxError};
 use crate::plan::{Action, Plan};
 use crate::target::batch::batch;
 use crate::target::db::{ChunkError, Db, DbError, Dialect, Stmt, now_utc};
-use crate::target::kv::{Kv, KvError};
+use crate::target::kv::{self, Kv};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -20,12 +26,14 @@ pub enum ApplyError {
     Write(#[from] WriteError),
     #[error("the database transaction failed and was rolled back; nothing was written: {0}")]
     Db(#[from] DbError),
-    #[error("the database was updated, but a new DKIM key could not be made: {0}; run plan again to see what is left")]
+    #[error("a new DKIM key could not be made: {0}; nothing was written (the transaction was rolled back)")]
     Dkim(WriteError),
-    #[error("the database was updated, but updating Redis failed: {0}; run plan again to see what is left")]
-    Kv(#[from] KvError),
-    #[error("the database was updated, but flushing memcached at {0} failed: {1}; SOGo may show stale data until it expires")]
-    Memcached(String, String),
+    #[error(
+        "the database was updated, but its post-commit work failed: {0}; it is kept in mailplane_outbox, and the next plan, apply or watch cycle finishes it"
+    )]
+    PostCommit(#[from] OutboxError),
+    #[error("the database was updated, but {0}")]
+    Memcached(String),
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +55,8 @@ fn write_ctx<'a>(plan: &Plan, desired: &'a Desired, live: &'a LiveData, dialect:
 
 /// The plan's new DKIM keys, being made on other threads. At ~35-150 ms of CPU each, 1,000 new
 /// domains take longer than the whole transaction, so they start as early as the apply is
-/// certain: before the plan is shown when it needs no confirmation. Keys only go to Redis.
+/// certain: before the plan is shown when it needs no confirmation. Keys only go to Redis, but
+/// the transaction waits for them, so that they are part of what it commits.
 pub struct KeyGen {
     wanted: Vec<(String, String, u32)>,
     keys: Option<std::thread::JoinHandle<Vec<Result<String, WriteError>>>>,
@@ -151,7 +160,9 @@ impl Iterator for Statements<'_> {
     }
 }
 
-/// `keys`: the key generation started earlier for this plan, if any.
+/// `keys`: the key generation started earlier for this plan, if any. `journal`: this apply's
+/// row, written in the transaction (its result is set here).
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     plan: &Plan,
     desired: &Desired,
@@ -160,22 +171,30 @@ pub async fn apply(
     kv: &Kv,
     memcached: Option<&str>,
     keys: Option<KeyGen>,
+    journal: &Entry,
 ) -> Result<Applied, ApplyError> {
     let t = std::time::Instant::now();
     let keys = match keys {
         Some(k) => k,
         None => KeyGen::start(plan, desired, live, db.dialect())?,
     };
+    crate::failpoint::failpoint("before the transaction");
     let mut made = Statements::new(plan, desired, live, db.dialect());
-    let statements = db.execute_chunks(made.by_ref()).await.map_err(|e| match e {
+    let mut tx = db.begin().await?;
+    tx.run(made.by_ref()).await.map_err(|e| match e {
         ChunkError::Db(e) => ApplyError::Db(e),
         ChunkError::Source(e) => ApplyError::Write(e),
     })?;
     let mut out = made.out;
-    let t = crate::timing::lap("statements and transaction", t);
-    keys.store(&mut out)?;
+    let t = crate::timing::lap("statements", t);
+    // The keys are part of what commits (they are mostly made by now).
+    crate::failpoint::failpoint("waiting for DKIM keys");
+    if let Err(e) = keys.store(&mut out) {
+        tx.rollback().await;
+        return Err(e);
+    }
     let t = crate::timing::lap("dkim keys", t);
-    let ops: Vec<(&str, &str, Option<&str>)> = out
+    let ops: Vec<outbox::Op> = out
         .effects
         .iter()
         .filter_map(|e| match e {
@@ -184,16 +203,32 @@ pub async fn apply(
             Effect::SogoRebuild | Effect::SogoRefresh(_) | Effect::DkimGenerate { .. } => None,
         })
         .collect();
-    let mut applied = Applied { statements, redis_ops: ops.len(), memcached_flushed: false };
-    if !ops.is_empty() {
-        kv.apply(&ops).await?;
-    }
-    crate::timing::lap("redis", t);
-    if out.effects.iter().any(|e| matches!(e, Effect::SogoRebuild | Effect::SogoRefresh(_)))
-        && let Some(addr) = memcached {
-            flush_memcached(addr).map_err(|e| ApplyError::Memcached(addr.to_string(), e))?;
-            applied.memcached_flushed = true;
+    let flush = memcached.is_some() && out.effects.iter().any(|e| matches!(e, Effect::SogoRebuild | Effect::SogoRefresh(_)));
+    // What is left after the commit: on SQLite the kv rows are written here, with the rest.
+    let redis: &[outbox::Op] = match kv {
+        Kv::Table(_) => {
+            tx.run(kv::table_statements(&ops).map(Ok::<_, Infallible>)).await.map_err(DbError::from)?;
+            &[]
         }
+        Kv::Redis(_) => &ops,
+    };
+    let mut later = outbox::rows(&journal.id, redis, flush).peekable();
+    let pending = later.peek().is_some();
+    tx.run(later.map(Ok::<_, Infallible>)).await.map_err(DbError::from)?;
+    let row = Entry { result: (if pending { crate::journal::PENDING } else { crate::journal::APPLIED }).into(), finished: now_utc(), ..journal.clone() };
+    tx.run(std::iter::once(Ok::<_, Infallible>([crate::journal::insert(&row)]))).await.map_err(DbError::from)?;
+    let statements = tx.commit().await?;
+    crate::failpoint::failpoint("committed");
+    let t = crate::timing::lap("transaction", t);
+    let mut applied = Applied { statements, redis_ops: ops.len(), memcached_flushed: false };
+    if pending {
+        let (done, flush_failed) = outbox::finish(db, kv, memcached, &journal.id, redis, flush).await?;
+        applied.memcached_flushed = done.memcached_flushed;
+        if let Some(e) = flush_failed {
+            return Err(ApplyError::Memcached(e));
+        }
+    }
+    crate::timing::lap("redis and memcached", t);
     Ok(applied)
 }
 

@@ -1,6 +1,7 @@
 //! The apply journal (`mailplane_journal`): every apply, successful or not, with who ran it,
 //! from which commit of the desired-state repository, what it changed (kinds and keys, never
-//! values) and how it ended. `mailplane history` reads it.
+//! values) and how it ended. `mailplane history` reads it. An apply that writes writes its row
+//! in its own transaction, and its final outcome once it is over.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 use crate::plan::{Action, Plan};
 use crate::target::db::{Arg, Db, DbError, Stmt};
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Entry {
     pub id: String,
     pub started: String,
@@ -59,13 +60,30 @@ pub fn summary(plan: &Plan) -> serde_json::Value {
     })
 }
 
-pub async fn write(db: &Db, e: &Entry) -> Result<(), DbError> {
+/// The result of an apply that wrote everything.
+pub const APPLIED: &str = "applied";
+/// The result an apply's row has from its commit until its post-commit work is done
+/// (`mailplane_outbox`): if it stays, the apply was interrupted and the next run finishes it.
+pub const PENDING: &str = "applied; post-commit work (Redis, memcached) pending";
+
+/// The row of `e`, as a statement: an apply runs it inside its own transaction, so that what it
+/// committed is never without its row.
+pub fn insert(e: &Entry) -> Stmt {
     let t = |s: &str| Arg::Text(s.to_string());
-    db.execute_all(&[Stmt {
+    Stmt {
         sql: "INSERT INTO mailplane_journal (id, started, finished, who, ci, git_commit, summary, result, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)".into(),
         args: vec![t(&e.id), t(&e.started), t(&e.finished), t(&e.who), t(&e.ci), t(&e.git_commit), t(&e.summary.to_string()), t(&e.result), Arg::Int(e.duration_ms)],
-    }])
-    .await
+    }
+}
+
+pub fn set_result(id: &str, result: &str) -> Stmt {
+    Stmt { sql: "UPDATE mailplane_journal SET result = ? WHERE id = ?".into(), args: vec![Arg::Text(result.into()), Arg::Text(id.into())] }
+}
+
+/// Writes `e`'s row, replacing the one its apply wrote in its transaction, if any.
+pub async fn write(db: &Db, e: &Entry) -> Result<(), DbError> {
+    let replaced = Stmt { sql: "DELETE FROM mailplane_journal WHERE id = ?".into(), args: vec![Arg::Text(e.id.clone())] };
+    db.execute_all(&[replaced, insert(e)]).await
 }
 
 pub async fn read(db: &Db, limit: usize) -> Result<Vec<Entry>, DbError> {

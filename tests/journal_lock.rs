@@ -42,7 +42,7 @@ fn concurrent_applies(n: usize, state: &Path, target: &[&str]) -> Vec<Output> {
             Proc::new(env!("CARGO_BIN_EXE_mailplane"))
                 .args(["apply", "examples/quickstart", "--auto-approve"])
                 .args(target)
-                .env("MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS", "10")
+                .env("MAILPLANE_FAILPOINT_DELAY_MS", "10")
                 .env("MAILPLANE_STATE_DIR", state)
                 .env("NO_COLOR", "1")
                 .stdout(Stdio::piped())

@@ -62,21 +62,25 @@ pub async fn apply_prepared(
     opts: &Options,
     printer: Printer,
 ) -> (ExitStatus, String) {
-    let started = crate::target::db::now_utc();
     let clock = std::time::Instant::now();
-    let (status, result) = decide_and_apply(&p, saved, opts, printer).await;
-    let entry = crate::journal::Entry {
+    let mut entry = crate::journal::Entry {
         id: crate::journal::new_id(),
-        started,
-        finished: crate::target::db::now_utc(),
+        started: crate::target::db::now_utc(),
+        finished: String::new(),
         who: crate::lock::who(),
         ci: crate::journal::ci(),
         git_commit: crate::journal::git_commit(dir),
         summary: crate::journal::summary(&p.plan),
-        result,
-        duration_ms: clock.elapsed().as_millis() as i64,
+        result: String::new(),
+        duration_ms: 0,
     };
-    // Still under the lock: the next apply finds this one in the journal.
+    let (status, result) = decide_and_apply(&p, saved, opts, &entry, printer).await;
+    entry.finished = crate::target::db::now_utc();
+    entry.result = result;
+    entry.duration_ms = clock.elapsed().as_millis() as i64;
+    crate::failpoint::failpoint("before the journal");
+    // Still under the lock: the next apply finds this one in the journal. An apply that wrote
+    // has its row already (from its transaction); this gives it the final outcome and duration.
     let journaled = crate::journal::write(&p.db, &entry).await;
     if let Some(lock) = p.lock.take() {
         lock.release().await;
@@ -86,7 +90,7 @@ pub async fn apply_prepared(
         // The outcome stands (an applied change stays applied), but an apply that leaves no
         // trace must not look like a clean run to CI.
         printer.err(&format!(
-            "error: the apply's outcome ({}) could not be written to the journal (mailplane_journal): {e}; the history will not show this run",
+            "error: the apply's outcome ({}) could not be written to the journal (mailplane_journal): {e}; the history will not show it",
             entry.result
         ));
         return (ExitStatus::Error, entry.result);
@@ -96,7 +100,13 @@ pub async fn apply_prepared(
 
 /// Everything between reading the live state and the end of the write. Returns the exit status
 /// and the journal's word for the outcome.
-async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::planfile::PlanFile>, args: &Options, printer: Printer) -> (ExitStatus, String) {
+async fn decide_and_apply(
+    p: &super::target::Prepared,
+    saved: Option<&crate::planfile::PlanFile>,
+    args: &Options,
+    journal: &crate::journal::Entry,
+    printer: Printer,
+) -> (ExitStatus, String) {
     let refuse = |msg: String, why: &str| {
         printer.err(&format!("error: {msg}"));
         (ExitStatus::Error, format!("refused: {why}"))
@@ -166,7 +176,7 @@ async fn decide_and_apply(p: &super::target::Prepared, saved: Option<&crate::pla
             Err(e) => return failed(e.to_string()),
         }
     } else {
-        match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref(), keys).await {
+        match crate::apply::apply(&p.plan, &p.desired, &p.live, &p.db, &p.kv, p.memcached.as_deref(), keys, journal).await {
             Ok(a) => {
                 use crate::plan::Action;
                 printer.out(&format!(

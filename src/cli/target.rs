@@ -86,8 +86,8 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
             let settings = loaded.settings.as_ref().map(|(idx, _)| *idx);
             loaded.sources.iter_mut().enumerate().filter(|(i, _)| Some(*i) != settings).for_each(|(_, s)| s.text = String::new());
         }
-        // The live rows are read after this (dropping the sender says the same if loading failed).
-        drop(loaded_tx);
+        // The live rows are read after this (a dropped sender: loading failed).
+        let _ = loaded_tx.send(());
         Ok::<_, ()>((loaded, desired))
     })
     .await
@@ -154,6 +154,8 @@ struct Observed {
     lock: Option<crate::lock::LockGuard>,
     live: LiveData,
     records: Vec<crate::record::Record>,
+    /// What an interrupted apply had left and this run finished (`outbox::finish_pending`).
+    replayed: Vec<String>,
 }
 
 impl Observed {
@@ -192,9 +194,16 @@ async fn observe_connected(
         true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
         false => None,
     };
-    if let Some(gate) = gate {
-        let _ = gate.await;
+    if let Some(gate) = gate
+        && gate.await.is_err()
+    {
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        return Err("the directory did not load".into());
     }
+    let timeout = std::time::Duration::from_secs(args.lock_timeout);
+    let replayed = crate::outbox::finish_pending(&db, &kv, memcached.as_deref(), lock.is_some(), timeout).await?;
     let t = std::time::Instant::now();
     let live = observe::observe(&db, &kv).await.map_err(|e| e.to_string())?;
     let t = crate::timing::lap("observe", t);
@@ -207,7 +216,7 @@ async fn observe_connected(
     .await
     .map_err(|e| e.to_string())?;
     crate::timing::lap("live", t);
-    Ok(Observed { db, kv, memcached, lock, live, records })
+    Ok(Observed { db, kv, memcached, lock, live, records, replayed })
 }
 
 /// Connects, observes and plans an already loaded directory (`watch` keeps the last good one
@@ -232,7 +241,10 @@ async fn finish(
     observed: Observed,
     desired: Option<Result<Desired, Vec<String>>>,
 ) -> Result<Prepared, String> {
-    let Observed { db, kv, memcached, lock, live, records: live_records } = observed;
+    let Observed { db, kv, memcached, lock, live, records: live_records, replayed } = observed;
+    for note in replayed {
+        printer.err(&format!("note: {note}"));
+    }
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let ldap = match &settings.ldap_mailboxes {
         Some(cfg) => {

@@ -206,7 +206,8 @@ impl Daemon {
         };
         let started = Instant::now();
         let quiet = Printer::new(true);
-        // Observing only reads: a stop request abandons it.
+        // Observing only reads (and may finish an interrupted apply's outbox, which is safe to
+        // repeat): a stop request abandons it.
         let mut stop = self.stop.clone();
         let prepared = tokio::select! {
             p = prepare_loaded(&self.target, loaded.clone(), quiet, false, None) => p,

@@ -167,7 +167,15 @@ pub fn generate_all(sizes: &[u32]) -> Vec<Result<String, WriteError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = sizes.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = sizes.chunks(chunk).map(|part| scope.spawn(move || part.iter().map(|bits| generate(*bits)).collect::<Vec<_>>())).collect();
+        let handles: Vec<_> = sizes.chunks(chunk).map(|part| scope.spawn(move || {
+                    part.iter()
+                        .map(|bits| {
+                            let key = generate(*bits);
+                            crate::failpoint::failpoint("DKIM key made");
+                            key
+                        })
+                        .collect::<Vec<_>>()
+                })).collect();
         handles.into_iter().flat_map(|h| h.join().expect("key generation thread panicked")).collect()
     })
 }

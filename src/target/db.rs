@@ -230,47 +230,21 @@ impl Db {
     /// apply never holds all of them at once. A chunk's error rolls back everything before it.
     /// Returns how many statements ran.
     pub async fn execute_chunks<C: AsRef<[Stmt]>, E>(&self, chunks: impl Iterator<Item = Result<C, E>>) -> Result<usize, ChunkError<E>> {
-        macro_rules! run {
-            ($db:ty, $tx:expr) => {{
-                let mut tx = $tx.await.map_err(|e| ChunkError::Db(self.tx_error(&e)))?;
-                let mut done = 0;
-                for chunk in chunks {
-                    let chunk = match chunk {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = tx.rollback().await;
-                            return Err(ChunkError::Source(e));
-                        }
-                    };
-                    let chunk = chunk.as_ref();
-                    for (i, stmt) in chunk.iter().enumerate() {
-                        let q = bind_args!(sqlx::query::<$db>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
-                        let started = std::time::Instant::now();
-                        let result = tx.execute(q).await;
-                        crate::timing::slow(&stmt.sql, started);
-                        if let Err(e) = result {
-                            // Dropping the transaction would roll back too; do it now, explicitly.
-                            let _ = tx.rollback().await;
-                            return Err(ChunkError::Db(self.stmt_error(done + i, done + chunk.len(), stmt, &e)));
-                        }
-                        failpoint_pause().await;
-                    }
-                    done += chunk.len();
-                }
-                if done == 0 {
-                    let _ = tx.rollback().await;
-                    return Ok(0);
-                }
-                tx.commit().await.map_err(|e| ChunkError::Db(self.tx_error(&e)))?;
-                Ok(done)
-            }};
-        }
-        match &self.pool {
-            Pool::MySql(pool) => run!(MySql, pool.begin()),
+        let mut tx = self.begin().await.map_err(ChunkError::Db)?;
+        tx.run(chunks).await?;
+        tx.commit().await.map_err(ChunkError::Db)
+    }
+
+    /// Opens a transaction, for writers that have more to add between chunks (apply waits for
+    /// its DKIM keys before the last ones). Dropped without `commit`, it is rolled back.
+    pub async fn begin(&self) -> Result<Tx<'_>, DbError> {
+        let inner = match &self.pool {
+            Pool::MySql(pool) => pool.begin().await.map(TxInner::MySql),
             // IMMEDIATE: take the write lock up front, so that a concurrent writer makes us
             // wait (busy_timeout) instead of failing half-way with SQLITE_BUSY.
-            Pool::Sqlite(pool) => run!(Sqlite, pool.begin_with("BEGIN IMMEDIATE")),
-        }
+            Pool::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await.map(TxInner::Sqlite),
+        };
+        Ok(Tx { db: self, inner: Some(inner.map_err(|e| self.tx_error(&e))?), done: 0 })
     }
 
     pub async fn close(self) {
@@ -293,18 +267,92 @@ impl Db {
     }
 }
 
-/// UTC now as `YYYY-MM-DD HH:MM:SS`, the text form of a DATETIME on both dialects.
-/// The crash test (tests/crash.rs) kills apply mid-transaction: it widens the window between
-/// statements with MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS. Unset, this costs one cached lookup.
-async fn failpoint_pause() {
-    static DELAY: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
-    let delay = DELAY.get_or_init(|| std::env::var("MAILPLANE_FAILPOINT_STATEMENT_DELAY_MS").ok().and_then(|v| v.parse().ok()));
-    if let Some(ms) = delay {
-        eprintln!("failpoint: statement done");
-        tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+/// An open transaction (`Db::begin`).
+pub struct Tx<'a> {
+    db: &'a Db,
+    /// None once rolled back.
+    inner: Option<TxInner>,
+    /// Statements run so far, for the position in error messages.
+    done: usize,
+}
+
+enum TxInner {
+    MySql(sqlx::Transaction<'static, MySql>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Tx<'_> {
+    /// Runs the chunks' statements in order. On the first failure, of a statement or of the
+    /// source, everything is rolled back and the error names the statement (its index among all
+    /// of this transaction's statements, and its SQL; never its arguments).
+    pub async fn run<C: AsRef<[Stmt]>, E>(&mut self, chunks: impl Iterator<Item = Result<C, E>>) -> Result<usize, ChunkError<E>> {
+        macro_rules! run {
+            ($db:ty, $tx:expr) => {{
+                let tx = $tx;
+                'run: {
+                    for chunk in chunks {
+                        let chunk = match chunk {
+                            Ok(c) => c,
+                            Err(e) => break 'run Err(ChunkError::Source(e)),
+                        };
+                        let chunk = chunk.as_ref();
+                        for (i, stmt) in chunk.iter().enumerate() {
+                            let q = bind_args!(sqlx::query::<$db>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args);
+                            let started = std::time::Instant::now();
+                            let result = tx.execute(q).await;
+                            crate::timing::slow(&stmt.sql, started);
+                            if let Err(e) = result {
+                                break 'run Err(ChunkError::Db(self.db.stmt_error(self.done + i, self.done + chunk.len(), stmt, &e)));
+                            }
+                            crate::failpoint::failpoint("statement done");
+                        }
+                        self.done += chunk.len();
+                    }
+                    Ok(self.done)
+                }
+            }};
+        }
+        let result = match self.inner.as_mut() {
+            Some(TxInner::MySql(tx)) => run!(MySql, &mut **tx),
+            Some(TxInner::Sqlite(tx)) => run!(Sqlite, &mut **tx),
+            None => Err(ChunkError::Db(DbError::Transaction { url: self.db.label.clone(), message: "already rolled back".into() })),
+        };
+        if result.is_err() {
+            // Dropping the transaction would roll back too; do it now, explicitly.
+            self.abort().await;
+        }
+        result
+    }
+
+    /// Commits; returns how many statements ran. With none, there is nothing to commit.
+    pub async fn commit(mut self) -> Result<usize, DbError> {
+        if self.done == 0 {
+            self.abort().await;
+            return Ok(0);
+        }
+        let committed = match self.inner.take() {
+            Some(TxInner::MySql(tx)) => tx.commit().await,
+            Some(TxInner::Sqlite(tx)) => tx.commit().await,
+            None => return Err(DbError::Transaction { url: self.db.label.clone(), message: "already rolled back".into() }),
+        };
+        committed.map_err(|e| self.db.tx_error(&e))?;
+        Ok(self.done)
+    }
+
+    pub async fn rollback(mut self) {
+        self.abort().await;
+    }
+
+    async fn abort(&mut self) {
+        match self.inner.take() {
+            Some(TxInner::MySql(tx)) => drop(tx.rollback().await),
+            Some(TxInner::Sqlite(tx)) => drop(tx.rollback().await),
+            None => {}
+        }
     }
 }
 
+/// UTC now as `YYYY-MM-DD HH:MM:SS`, the text form of a DATETIME on both dialects.
 pub fn now_utc() -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     time::OffsetDateTime::now_utc().format(&fmt).expect("formatting a UTC timestamp")
@@ -825,6 +873,31 @@ mod tests {
         assert_eq!(count(&db).await.as_deref(), Some("0"));
         let chunks = [Ok::<_, ()>(insert("one.org")), Ok(insert("two.org"))];
         assert_eq!(db.execute_chunks(chunks.into_iter()).await.unwrap(), 2);
+        assert_eq!(count(&db).await.as_deref(), Some("2"));
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_transaction_run_in_parts_counts_all_its_statements_and_rolls_back_whole() {
+        let (_dir, _url, db) = temp_db().await;
+        let insert = |d: &str| [stmt("INSERT INTO domain (domain) VALUES (?)", vec![t(d)])];
+        let count = async |db: &Db| db.query("SELECT COUNT(*) FROM domain", &[]).await.unwrap()[0][0].clone();
+        let mut tx = db.begin().await.unwrap();
+        tx.run([Ok::<_, ()>(insert("one.org")), Ok(insert("two.org"))].into_iter()).await.unwrap();
+        match tx.run([Ok::<_, ()>(insert("one.org"))].into_iter()).await {
+            Err(ChunkError::Db(DbError::Statement { index, total, .. })) => assert_eq!((index, total), (2, 3)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(tx.commit().await.is_err(), "a failed part rolled the whole transaction back");
+        assert_eq!(count(&db).await.as_deref(), Some("0"));
+        let mut tx = db.begin().await.unwrap();
+        tx.run([Ok::<_, ()>(insert("one.org"))].into_iter()).await.unwrap();
+        tx.rollback().await;
+        assert_eq!(count(&db).await.as_deref(), Some("0"));
+        let mut tx = db.begin().await.unwrap();
+        tx.run([Ok::<_, ()>(insert("one.org"))].into_iter()).await.unwrap();
+        tx.run([Ok::<_, ()>(insert("two.org"))].into_iter()).await.unwrap();
+        assert_eq!(tx.commit().await.unwrap(), 2);
         assert_eq!(count(&db).await.as_deref(), Some("2"));
         db.close().await;
     }

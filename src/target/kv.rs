@@ -78,31 +78,37 @@ impl Kv {
                 Ok(())
             }
             Kv::Table(db) => {
-                // A Redis hash never holds a field twice: deletes first, then batched upserts.
-                let arg = |s: &str| Arg::Text(s.to_string());
-                let (sets, dels): (Vec<_>, Vec<_>) = ops.iter().partition(|(_, _, v)| v.is_some());
-                let mut by_key: std::collections::BTreeMap<&str, Vec<Arg>> = Default::default();
-                for (k, f, _) in dels {
-                    by_key.entry(k).or_default().push(arg(f));
-                }
-                let mut stmts = Vec::new();
-                for (k, fields) in by_key {
-                    for chunk in fields.chunks(10_000) {
-                        let sql = format!("DELETE FROM mailplane_kv WHERE k = ? AND f IN ({})", vec!["?"; chunk.len()].join(", "));
-                        stmts.push(Stmt { sql, args: std::iter::once(arg(k)).chain(chunk.iter().cloned()).collect() });
-                    }
-                }
-                // The upserts are made 10,000 at a time while the transaction runs: at 100,000
-                // mailboxes all 300,000 at once were 100 MB.
-                let upserts = sets.chunks(10_000).map(|part| {
-                    let rows = part.iter().map(|(k, f, v)| {
-                        vec![Stmt { sql: "INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args: vec![arg(k), arg(f), arg(v.unwrap_or(""))] }]
-                    });
-                    Ok::<_, std::convert::Infallible>(super::batch::batch(rows.collect()))
-                });
-                db.execute_chunks(std::iter::once(Ok(stmts)).chain(upserts)).await.map_err(DbError::from)?;
+                db.execute_chunks(table_statements(ops).map(Ok::<_, std::convert::Infallible>)).await.map_err(DbError::from)?;
                 Ok(())
             }
         }
     }
+}
+
+/// The `mailplane_kv` statements for HSET/HDEL operations (as `Kv::apply` takes them), a chunk
+/// at a time: an apply runs them inside its own transaction.
+pub fn table_statements<'a>(ops: &'a [(&'a str, &'a str, Option<&'a str>)]) -> impl Iterator<Item = Vec<Stmt>> + 'a {
+    // A Redis hash never holds a field twice: deletes first, then batched upserts.
+    let arg = |s: &str| Arg::Text(s.to_string());
+    let (sets, dels): (Vec<_>, Vec<_>) = ops.iter().partition(|(_, _, v)| v.is_some());
+    let mut by_key: std::collections::BTreeMap<&str, Vec<Arg>> = Default::default();
+    for (k, f, _) in dels {
+        by_key.entry(k).or_default().push(arg(f));
+    }
+    let mut stmts = Vec::new();
+    for (k, fields) in by_key {
+        for chunk in fields.chunks(10_000) {
+            let sql = format!("DELETE FROM mailplane_kv WHERE k = ? AND f IN ({})", vec!["?"; chunk.len()].join(", "));
+            stmts.push(Stmt { sql, args: std::iter::once(arg(k)).chain(chunk.iter().cloned()).collect() });
+        }
+    }
+    // The upserts are made 10,000 at a time while the transaction runs: at 100,000 mailboxes all
+    // 300,000 at once were 100 MB.
+    let upserts = (0..sets.len().div_ceil(10_000)).map(move |i| {
+        let rows = sets[i * 10_000..sets.len().min((i + 1) * 10_000)].iter().map(|(k, f, v)| {
+            vec![Stmt { sql: "INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES (?, ?, ?)".into(), args: vec![arg(k), arg(f), arg(v.unwrap_or(""))] }]
+        });
+        super::batch::batch(rows.collect())
+    });
+    std::iter::once(stmts).chain(upserts)
 }

@@ -53,3 +53,13 @@ CREATE TABLE IF NOT EXISTS mailplane_lock (
   holder VARCHAR(255) NOT NULL,
   since VARCHAR(32) NOT NULL
 );
+
+-- What an apply has left to do after its commit (Redis writes, the memcached flush), written in
+-- its transaction and deleted once done; a run that finds rows here finishes them first. `work`
+-- is JSON and may hold new DKIM private keys (as Redis does, in clear).
+CREATE TABLE IF NOT EXISTS mailplane_outbox (
+  apply_id VARCHAR(40) NOT NULL,
+  seq INT NOT NULL,
+  work LONGTEXT NOT NULL,
+  PRIMARY KEY (apply_id, seq)
+);
