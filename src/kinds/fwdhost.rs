@@ -11,7 +11,7 @@ use crate::plan::Change;
 use crate::record::{Record, Value};
 
 /// An IP address or CIDR network as written, or None for a host name.
-fn network(host: &str) -> Option<String> {
+pub(crate) fn network(host: &str) -> Option<String> {
     let (ip, len) = host.split_once('/').map_or((host, None), |(a, l)| (a, Some(l)));
     let ip: IpAddr = ip.parse().ok()?;
     match len {
