@@ -130,7 +130,7 @@ impl<'a> Validator<'a> {
     /// character would end the entry or change what it means.
     fn check_one_line(&mut self, file: usize, v: &Located<String>, what: &str) {
         if let Some(c) = v.chars().find(|c| c.is_control()) {
-            self.error_help("control-character", file, v.at, format!("{what} contains the control character `{}`", c.escape_debug()),
+            self.error_help("control-character", file, v.at, format!("{what} contains the control character `{}`", c.escape_default()),
                 "write it on one line, without tabs, newlines or other control characters");
         }
     }
@@ -323,9 +323,17 @@ impl<'a> Validator<'a> {
         let mut seen = HashSet::new();
         for tag in tags {
             let n = tag.chars().count();
-            if tag.trim().is_empty() || n > TEXT_LIMIT || tag.chars().any(char::is_control) {
-                self.error_help("invalid-tag", file, at, format!("tag `{}` is empty, longer than {TEXT_LIMIT} characters or not on one line", tag.escape_debug()),
-                    "a tag is a short word on one line");
+            let bad = if tag.trim().is_empty() {
+                Some("a tag is empty".to_string())
+            } else if n > TEXT_LIMIT {
+                Some(format!("a tag is {n} characters long; mailcow stores at most {TEXT_LIMIT}"))
+            } else if tag.chars().any(char::is_control) {
+                Some(format!("tag `{}` contains a control character", names::printable(tag)))
+            } else {
+                None
+            };
+            if let Some(msg) = bad {
+                self.error_help("invalid-tag", file, at, msg, "a tag is a short text on one line");
             } else if !seen.insert(tag.to_lowercase()) {
                 self.error_help("invalid-tag", file, at, format!("tag `{tag}` is listed twice"), "mailcow compares tags without regard to case; list each tag once");
             }
@@ -353,7 +361,7 @@ impl<'a> Validator<'a> {
             let chars_ok = !sel.is_empty() && sel.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             let labels_ok = sel.split('.').all(|l| !l.is_empty() && l.len() <= 63);
             if !chars_ok || !labels_ok {
-                self.error_help("invalid-dkim", file, sel.at, format!("`{}` is not a DKIM selector", sel.escape_debug()),
+                self.error_help("invalid-dkim", file, sel.at, format!("`{}` is not a DKIM selector", names::printable(sel)),
                     "use letters, digits, `_` and `-`, in dot-separated labels of at most 63 characters, e.g. `dkim` or `s2026`");
             }
         }
@@ -368,7 +376,7 @@ impl<'a> Validator<'a> {
         let h = host.trim();
         let ok = crate::kinds::fwdhost::network(h).is_some() || (!h.is_empty() && names::check_host_labels(&h.to_ascii_lowercase()).is_ok());
         if !ok {
-            self.error_help("invalid-forwarding-host", file, host.at, format!("`{}` is not an IP address, a network or a host name", h.escape_debug()),
+            self.error_help("invalid-forwarding-host", file, host.at, format!("`{}` is not an IP address, a network or a host name", names::printable(h)),
                 "write e.g. `192.0.2.10`, `198.51.100.0/24` or `mx.partner.example`");
         }
     }
@@ -764,7 +772,7 @@ impl<'a> Validator<'a> {
             self.claim("tls_policy", &dest.to_lowercase(), "TLS policy", (file, t.destination.at));
         }
         if let Some(p) = &t.parameters {
-            self.check_text(file, p, &format!("TLS policy `{dest}`: the parameters"), TEXT_LIMIT);
+            self.check_text(file, p, &format!("TLS policy `{dest}`: the parameter list"), TEXT_LIMIT);
             for token in p.split_whitespace() {
                 let ok = token.split_once('=').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
                 if !ok {
@@ -881,7 +889,7 @@ impl<'a> Validator<'a> {
                 for h in p.hosts.iter() {
                     // mailcow strips spaces and joins the hosts with commas into one value.
                     if h.trim().is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
-                        self.error_help("idp-settings", file, h.at, format!("`{}` is not an LDAP host", h.escape_debug()), "write one host name or IP address per list item, without spaces or commas");
+                        self.error_help("idp-settings", file, h.at, format!("`{}` is not an LDAP host", names::printable(h)), "write one host name or IP address per list item, without spaces or commas");
                     }
                 }
                 if let Some(port) = p.port.as_ref().filter(|p| p.value == 0) {

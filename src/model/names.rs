@@ -88,7 +88,7 @@ pub fn check_address_length(local: &str, domain: &str) -> Result<(), String> {
 /// or bare without a port) and port is 1..65535.
 pub fn check_nexthop(input: &str) -> Result<(), String> {
     let hop = input.trim();
-    let bad = |why: &str| Err(format!("`{}` is not a next hop: {why}", hop.escape_debug()));
+    let bad = |why: &str| Err(format!("`{}` is not a next hop: {why}", printable(hop)));
     if hop.is_empty() {
         return bad("it is empty");
     }
@@ -122,6 +122,11 @@ pub fn check_nexthop(input: &str) -> Result<(), String> {
         check_host_labels(&host.to_ascii_lowercase()).or_else(|why| bad(why))?;
     }
     Ok(())
+}
+
+/// Text as it can be shown in one line of a message: control characters escaped, the rest as written.
+pub fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 pub fn address(local: &str, domain: &str) -> String {
