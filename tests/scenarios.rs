@@ -94,16 +94,23 @@ fn every_kind_round_trips_on_sqlite() {
     run_scenario(&t);
 }
 
+/// A fresh mailcow database and an emptied Redis database `redis` of its own; returns the target,
+/// the database URL and its name.
+fn mailcow_target(services: &support::Services, rt: &tokio::runtime::Runtime, tag: &str, redis: u32) -> (Target, String, String) {
+    let (url, db) = rt.block_on(services.fresh_mailcow_db(tag));
+    let t = Target {
+        args: vec!["--target".into(), url.clone(), "--redis".into(), services.redis_db(redis), "--memcached".into(), services.memcached.clone()],
+        _tmp: tempfile::tempdir().unwrap(),
+    };
+    services.flush_redis_db(redis);
+    (t, url, db)
+}
+
 #[test]
 fn every_kind_round_trips_on_mailcow_mariadb_and_redis() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, db) = rt.block_on(services.fresh_mailcow_db("scenarios"));
-    let t = Target {
-        args: vec!["--target".into(), url, "--redis".into(), services.redis_db(1), "--memcached".into(), services.memcached.clone()],
-        _tmp: tempfile::tempdir().unwrap(),
-    };
-    services.flush_redis_db(1);
+    let (t, _, db) = mailcow_target(&services, &rt, "scenarios", 1);
     run_scenario(&t);
     rt.block_on(services.drop_db(&db));
 }
@@ -124,12 +131,7 @@ fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
 fn aliases_differing_only_in_case_are_refused_before_anything_is_written() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, db) = rt.block_on(services.fresh_mailcow_db("case_twins"));
-    let t = Target {
-        args: vec!["--target".into(), url.clone(), "--redis".into(), services.redis_db(2), "--memcached".into(), services.memcached.clone()],
-        _tmp: tempfile::tempdir().unwrap(),
-    };
-    services.flush_redis_db(2);
+    let (t, url, db) = mailcow_target(&services, &rt, "case_twins", 20);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.yaml"),
@@ -153,12 +155,7 @@ fn aliases_differing_only_in_case_are_refused_before_anything_is_written() {
 fn maps_are_lowercased_and_login_provisioning_stays_off_like_mailcow() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, db) = rt.block_on(services.fresh_mailcow_db("lowercase_maps"));
-    let t = Target {
-        args: vec!["--target".into(), url.clone(), "--redis".into(), services.redis_db(3), "--memcached".into(), services.memcached.clone()],
-        _tmp: tempfile::tempdir().unwrap(),
-    };
-    services.flush_redis_db(3);
+    let (t, url, db) = mailcow_target(&services, &rt, "lowercase_maps", 21);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.yaml"),

@@ -15,6 +15,9 @@ const COMMENT_LIMIT: usize = 160;
 const TEXT_LIMIT: usize = 255;
 /// mailcow's INT columns (`domain.mailboxes`, `domain.aliases`) are signed 32-bit.
 const INT_LIMIT: u32 = i32::MAX as u32;
+/// `_sogo_static_view.ad_aliases` and `.ext_acl` (VARCHAR(6144)): a mailbox's addresses in its
+/// alias domains, and its external send-as addresses, each list joined with spaces.
+const SOGO_LIST_LIMIT: usize = 6144;
 /// The RSA key sizes mailcow's UI and API offer.
 const DKIM_KEY_SIZES: [u32; 4] = [1024, 2048, 3072, 4096];
 /// Namespaces whose keys are compared as written; every other key is a mailcow name, which
@@ -482,6 +485,7 @@ impl<'a> Validator<'a> {
 
         let mut quota_sum = Size(0);
         let mut counted = 0u32;
+        let mut longest_local = 0;
         for m in &d.mailboxes {
             let lp = m.local_part.trim().to_lowercase();
             let addr = names::address(&lp, &name);
@@ -489,6 +493,7 @@ impl<'a> Validator<'a> {
                 continue;
             }
             counted += 1;
+            longest_local = longest_local.max(lp.len());
             let q = self.check_mailbox(file, m, &addr, max);
             quota_sum = Size(quota_sum.0.saturating_add(q.0));
         }
@@ -504,6 +509,12 @@ impl<'a> Validator<'a> {
         }
         let local: HashSet<String> =
             std::iter::once(name.clone()).chain(self.alias_domains_of.get(&name).into_iter().flatten().cloned()).collect();
+        let listed = local.iter().filter(|x| **x != name).map(|ad| longest_local + 2 + ad.len()).sum::<usize>().saturating_sub(1);
+        if longest_local > 0 && listed > SOGO_LIST_LIMIT {
+            self.error_help("text-too-long", file, d.name.at,
+                format!("domain `{name}`: a mailbox's addresses in its {} alias domains add up to {listed} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}", local.len() - 1),
+                "use fewer or shorter alias domains (or shorter local parts)");
+        }
         for a in &d.aliases {
             self.check_alias(file, a, Some((&name, &local)));
         }
@@ -561,6 +572,12 @@ impl<'a> Validator<'a> {
         }
         for e in &m.external_sender_acl {
             self.check_sender_acl(file, e, addr, true);
+        }
+        let ext = m.external_sender_acl.iter().map(|e| e.trim()).filter(|e| !e.starts_with('@')).map(|e| e.len() + 1).sum::<usize>().saturating_sub(1);
+        if ext > SOGO_LIST_LIMIT {
+            self.error_help("text-too-long", file, m.local_part.at,
+                format!("mailbox `{addr}`: its external sender addresses add up to {ext} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}"),
+                "send as whole domains (`@example.net`), which are not listed there, or list fewer addresses");
         }
         quota
     }
