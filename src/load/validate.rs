@@ -208,7 +208,8 @@ impl<'a> Validator<'a> {
             for a in doc.aliases.iter().chain(nested) {
                 if let Some(addr) = self.alias_address(*file, &a.address)
                     && self.claim("address", &addr, "an alias", (*file, a.address.at)) {
-                        self.aliases.insert(addr.to_lowercase(), (*file, a));
+                        let key = if addr.chars().any(char::is_uppercase) { addr.to_lowercase() } else { addr };
+                        self.aliases.insert(key, (*file, a));
                     }
             }
         }
@@ -654,7 +655,7 @@ impl<'a> Validator<'a> {
 
     fn check_alias(&mut self, file: usize, a: &'a Alias, in_domain: Option<(&str, &HashSet<String>)>) {
         let Some(addr) = self.alias_address(file, &a.address) else { return };
-        if !matches!(self.aliases.get(&addr.to_lowercase()), Some((f, x)) if *f == file && std::ptr::eq(*x, a)) {
+        if !matches!(self.aliases.get(fold(&addr).as_ref()), Some((f, x)) if *f == file && std::ptr::eq(*x, a)) {
             return;
         }
         let domain = names::domain_of(&addr).to_string();
@@ -922,6 +923,11 @@ impl<'a> Validator<'a> {
                 self.error("idp-settings", file, i.at, "sync_interval is in minutes and must be at least 1");
             }
     }
+}
+
+/// A name as MariaDB compares it; most are lowercase already and are not copied.
+fn fold(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) { s.to_lowercase().into() } else { s.into() }
 }
 
 /// Depth-first search; records each cycle once, starting at its smallest address.
