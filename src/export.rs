@@ -81,11 +81,11 @@ pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> E
         let (selector, bits) = (r.text("selector"), r.int("key_size") as u32);
         let size = (bits != 0 && bits != 2048).then_some(bits);
         if let Some(d) = domains.get_mut(&r.key) {
-            d.dkim_selector = (selector != "dkim").then(|| selector.to_string());
-            d.dkim_key_size = size;
+            d.dkim_selector = (selector != "dkim").then(|| loc(selector.to_string()));
+            d.dkim_key_size = size.map(loc);
         } else if let Some(ad) = domains.values_mut().flat_map(|d| d.alias_domains.iter_mut()).find(|a| a.name.value == r.key) {
-            ad.dkim_selector = Some(selector.to_string());
-            ad.dkim_key_size = size;
+            ad.dkim_selector = Some(loc(selector.to_string()));
+            ad.dkim_key_size = size.map(loc);
         }
     }
     let mut files = BTreeMap::new();
@@ -134,7 +134,7 @@ fn domain(r: &Record) -> Domain {
     let tags = r.list("tags").to_vec();
     Domain {
         name: loc(r.key.clone()),
-        description: text(r, "description").filter(|x| *x != r.key),
+        description: text(r, "description").filter(|x| *x != r.key).map(loc),
         template: None,
         relay_host: text(r, "relay_host").map(loc),
         dkim_private_key: None,
@@ -166,7 +166,7 @@ fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
     let state: MailboxState = enum_from(r.text("state")).unwrap_or(MailboxState::Active);
     Mailbox {
         local_part: loc(local.to_string()),
-        name: text(r, "name"),
+        name: text(r, "name").map(loc),
         template: None,
         password: hash.filter(|h| authsource == AuthSource::Mailcow && !h.is_empty()).map(|h| loc(Secret::Literal(h.clone()))),
         password_policy: None,
@@ -215,7 +215,7 @@ fn relay_host(r: &Record) -> RelayHost {
     RelayHost {
         name: loc(r.key.clone()),
         hostname: loc(r.key.clone()),
-        username: text(r, "username").map(|u| unescape(&u)),
+        username: text(r, "username").map(|u| loc(unescape(&u))),
         password: None,
         active: some_if(!r.flag("active"), false),
     }
@@ -225,7 +225,7 @@ fn transport(r: &Record) -> Transport {
     Transport {
         destination: loc(r.key.clone()),
         nexthop: loc(r.text("nexthop").to_string()),
-        username: text(r, "username").map(|u| unescape(&u)),
+        username: text(r, "username").map(|u| loc(unescape(&u))),
         password: None,
         mx_based: some_if(r.flag("mx_based"), true),
         active: some_if(!r.flag("active"), false),
@@ -287,8 +287,8 @@ fn domain_template(r: &Record) -> DomainTemplate {
         relay_unknown_only: int_flag(r, "relay_unknown_only"),
         rate_limit: template_rate(r),
         tags: Some(r.list("tags").to_vec()),
-        dkim_selector: Some(r.text("dkim_selector").to_string()),
-        dkim_key_size: Some(r.int("key_size") as u32),
+        dkim_selector: Some(loc(r.text("dkim_selector").to_string())),
+        dkim_key_size: Some(loc(r.int("key_size") as u32)),
     }
 }
 
@@ -324,7 +324,7 @@ fn identity_provider(r: &Record) -> Option<IdentityProvider> {
     Some(match r.text("authsource") {
         "ldap" => IdentityProvider::Ldap(LdapProvider {
             hosts: loc(r.text("host").split(',').filter(|h| !h.is_empty()).map(|h| loc(h.to_string())).collect()),
-            port: r.text("port").parse().ok().filter(|p| *p != 389),
+            port: r.text("port").parse().ok().filter(|p| *p != 389).map(loc),
             use_ssl: b("use_ssl"),
             use_tls: b("use_tls"),
             ignore_ssl_errors: b("ignore_ssl_error"),
@@ -337,7 +337,7 @@ fn identity_provider(r: &Record) -> Option<IdentityProvider> {
             periodic_sync: b("periodic_sync"),
             import_users: b("import_users"),
             sync_interval: interval(),
-            login_provisioning: some_if(r.text("login_provisioning") != "1", false),
+            login_provisioning: b("login_provisioning"),
             mappings,
             default_template,
         }),
@@ -354,7 +354,7 @@ fn identity_provider(r: &Record) -> Option<IdentityProvider> {
             import_users: b("import_users"),
             sync_interval: interval(),
             ignore_ssl_errors: b("ignore_ssl_error"),
-            login_provisioning: some_if(r.text("login_provisioning") != "1", false),
+            login_provisioning: b("login_provisioning"),
             mappings,
             default_template,
         }),
@@ -368,7 +368,7 @@ fn identity_provider(r: &Record) -> Option<IdentityProvider> {
             redirect_url_extra: list("redirect_url_extra").into_iter().map(loc).collect(),
             client_scopes: text(r, "client_scopes"),
             ignore_ssl_errors: b("ignore_ssl_error"),
-            login_provisioning: some_if(r.text("login_provisioning") != "1", false),
+            login_provisioning: b("login_provisioning"),
             mappings,
             default_template,
         }),

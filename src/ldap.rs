@@ -81,7 +81,7 @@ fn first(e: &SearchEntry, attr: &str) -> Option<String> {
 pub async fn fetch_users(s: &Settings<'_>) -> Result<Found, Problem> {
     let p = s.provider;
     let ssl = p.use_ssl.unwrap_or(false);
-    let port = p.port.unwrap_or(if ssl { 636 } else { 389 });
+    let port = p.port.as_ref().map_or(if ssl { 636 } else { 389 }, |p| p.value);
     let mut skipped = Vec::new();
     for host in p.hosts.iter() {
         let url = format!("{}://{}:{port}", if ssl { "ldaps" } else { "ldap" }, host.trim());

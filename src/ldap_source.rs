@@ -109,7 +109,7 @@ fn add_user(loaded: &mut Loaded, p: &crate::model::LdapProvider, user: &User) ->
     }
     entry.mailboxes.push(Mailbox {
         local_part: Located::new(local.to_string()),
-        name: user.display_name.clone(),
+        name: user.display_name.clone().map(Located::new),
         template: Some(Located::new(template.to_string())),
         authsource: Some(Located::new(AuthSource::Ldap)),
         ..empty_mailbox()

@@ -75,3 +75,26 @@ fn a_supplied_key_is_stored_as_given() {
     assert_eq!(hash(state.path(), "DKIM_PRIV_KEYS")["dkim.example.org"], std::fs::read_to_string(&key).unwrap().trim());
     apply(dir.path(), state.path());
 }
+
+/// mailcow imports PKCS#1 keys (`BEGIN RSA PRIVATE KEY`) too; the key's own size is what the
+/// server then shows, so a 3072-bit key under the default `dkim_key_size` plans no change.
+#[test]
+fn a_supplied_pkcs1_key_is_stored_as_given_and_converges() {
+    let (dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let key = dir.path().join("dkim.pem");
+    assert!(Proc::new("openssl").args(["genrsa", "-traditional", "-out"]).arg(&key).arg("3072").status().unwrap().success());
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{pem}");
+    write_domain(dir.path(), "    dkim_private_key: {file: dkim.pem}\n");
+    apply(dir.path(), state.path());
+    assert_eq!(hash(state.path(), "DKIM_PRIV_KEYS")["dkim.example.org"], pem.trim());
+    let plan = Command::cargo_bin("mailplane")
+        .unwrap()
+        .arg("plan")
+        .arg(dir.path())
+        .args(["--detailed-exitcode", "--target", &format!("sqlite://{}/mp.db", state.path().display())])
+        .env("MAILPLANE_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+}

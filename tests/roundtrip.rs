@@ -48,7 +48,7 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
     )
         .prop_map(|((local_part, name, password, quota), (state, protocols, tls, rate_limit, acl, password_policy))| Mailbox {
             local_part,
-            name,
+            name: name.map(Located::new),
             template: None,
             password,
             password_policy,
@@ -79,7 +79,7 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
             let d = name.value.clone();
             Domain {
                 name,
-                description: Some(format!("The {d} domain: \"quoted\", yes/no, #hash")),
+                description: Some(Located::new(format!("The {d} domain: \"quoted\", yes/no, #hash"))),
                 template: None,
                 relay_host: None,
                 dkim_private_key: Some(Located::new(Secret::Env("DKIM".into()))),
@@ -129,7 +129,7 @@ fn document() -> impl Strategy<Value = Document> {
         identity_provider: ldap.then(|| {
             Located::new(IdentityProvider::Ldap(LdapProvider {
                 hosts: Located::new(vec![Located::new("ldap1".into())]),
-                port: Some(636),
+                port: Some(Located::new(636)),
                 use_ssl: Some(true),
                 use_tls: None,
                 ignore_ssl_errors: None,

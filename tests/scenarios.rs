@@ -100,16 +100,23 @@ fn every_kind_round_trips_on_sqlite() {
     run_scenario(&t);
 }
 
+/// A fresh mailcow database and an emptied Redis database `redis` of its own; returns the target,
+/// the database URL and its name.
+fn mailcow_target(services: &support::Services, rt: &tokio::runtime::Runtime, tag: &str, redis: u32) -> (Target, String, String) {
+    let (url, db) = rt.block_on(services.fresh_mailcow_db(tag));
+    let t = Target {
+        args: vec!["--target".into(), url.clone(), "--redis".into(), services.redis_db(redis), "--memcached".into(), services.memcached.clone()],
+        _tmp: tempfile::tempdir().unwrap(),
+    };
+    services.flush_redis_db(redis);
+    (t, url, db)
+}
+
 #[test]
 fn every_kind_round_trips_on_mailcow_mariadb_and_redis() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (url, db) = rt.block_on(services.fresh_mailcow_db("scenarios"));
-    let t = Target {
-        args: vec!["--target".into(), url, "--redis".into(), services.redis_db(1), "--memcached".into(), services.memcached.clone()],
-        _tmp: tempfile::tempdir().unwrap(),
-    };
-    services.flush_redis_db(1);
+    let (t, _, db) = mailcow_target(&services, &rt, "scenarios", 1);
     run_scenario(&t);
     rt.block_on(services.drop_db(&db));
 }
@@ -293,4 +300,62 @@ fn forwarding_host_names_resolve_once_like_mailcow() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot resolve forwarding hosts") && err.contains("forwarding host `fwd.example.test`"), "{err}");
+}
+
+/// Rows of one query, as text.
+fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = mailplane::target::db::Db::connect(url, None).await.unwrap();
+        let rows = db.query(sql, &[]).await.unwrap();
+        db.close().await;
+        rows.into_iter().map(|r| r.into_iter().map(|c| c.unwrap_or_default()).collect()).collect()
+    })
+}
+
+/// On the real MariaDB: its utf8mb4_general_ci UNIQUE key would refuse the second alias at apply,
+/// after the domain was already written in the same run; validation refuses both first.
+#[test]
+fn aliases_differing_only_in_case_are_refused_before_anything_is_written() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "case_twins", 20);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "domains:\n  - name: a.org\n    aliases:\n      - {address: Info@a.org, goto: [x@b.org]}\n      - {address: info@a.org, goto: [y@b.org]}\n",
+    )
+    .unwrap();
+    let out = t.cmd("apply", dir.path()).arg("--auto-approve").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "apply accepted case twins");
+    assert!(stderr.contains("alias `info@a.org` is declared twice") && stderr.contains("a.yaml:4:19"), "{stderr}");
+    for table in ["domain", "alias"] {
+        assert_eq!(rows(&url, &format!("SELECT COUNT(*) FROM {table}")), [["0"]], "{table} was written");
+    }
+    rt.block_on(services.drop_db(&db));
+}
+
+/// mailcow lowercases recipient maps (both sides) and a BCC map's local destination, and stores
+/// `login_provisioning` as '' when it is not given; mailplane writes the same rows and then
+/// plans no changes.
+#[test]
+fn maps_are_lowercased_and_login_provisioning_stays_off_like_mailcow() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "lowercase_maps", 21);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "domains:\n  - name: a.org\n    mailboxes:\n      - local_part: alice\n\
+         recipient_maps:\n  - {old: Old.Name@A.org, new: New.Name@B.org}\n\
+         bcc_maps:\n  - {local_dest: Alice@a.org, bcc_dest: Archive@b.org, type: recipient}\n\
+         identity_provider:\n  ldap: {hosts: [ldap.example], base_dn: dc=x, bind_dn: cn=y}\n",
+    )
+    .unwrap();
+    t.apply(dir.path());
+    assert_eq!(rows(&url, "SELECT old_dest, new_dest FROM recipient_maps"), [["old.name@a.org", "new.name@b.org"]]);
+    assert_eq!(rows(&url, "SELECT local_dest, bcc_dest, type FROM bcc_maps"), [["alice@a.org", "Archive@b.org", "rcpt"]]);
+    assert_eq!(rows(&url, "SELECT value FROM identity_provider WHERE `key` = 'login_provisioning'"), [[""]]);
+    t.assert_no_changes(dir.path());
+    rt.block_on(services.drop_db(&db));
 }

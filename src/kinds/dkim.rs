@@ -1,6 +1,6 @@
 //! DKIM keys of domains and alias domains, kept in Redis like mailcow: DKIM_SELECTORS[domain],
 //! DKIM_PUB_KEYS[domain] (the public key's base64 DER, no PEM lines) and
-//! DKIM_PRIV_KEYS["selector.domain"] (PKCS#8 PEM). A key is generated when a domain is created;
+//! DKIM_PRIV_KEYS["selector.domain"] (PKCS#8 PEM; a supplied key as given, PKCS#1 too). A key is generated when a domain is created;
 //! an existing key is never replaced unless the declared selector changes (rotation) or a
 //! different key is supplied. Private keys exist only inside apply: never in records or plans.
 
@@ -50,13 +50,13 @@ pub fn declared(r: &Resolver) -> Vec<Declared> {
             let own = [Some(d.settings()), t.map(|t| t.settings())];
             let explicit = d.dkim_private_key.is_some() || own.iter().flatten().any(|s| s.dkim_selector.is_some() || s.dkim_key_size.is_some());
             let s = d.settings().effective(t.map(|t| t.settings()).as_ref());
-            let (selector, bits) = (s.dkim_selector.unwrap_or_else(|| "dkim".into()), s.dkim_key_size.unwrap_or(2048));
+            let (selector, bits) = (s.dkim_selector.map_or_else(|| "dkim".into(), |x| x.value), s.dkim_key_size.map_or(2048, |x| x.value));
             let supplied = d.dkim_private_key.as_ref().map(|k| k.value.clone());
             out.push(Declared { domain: name, selector, bits, supplied, explicit });
             for ad in d.alias_domains.iter().filter(|a| a.dkim_selector.is_some()) {
                 let Ok(adn) = normalize_domain(&ad.name) else { continue };
-                let selector = ad.dkim_selector.clone().unwrap_or_else(|| "dkim".into());
-                out.push(Declared { domain: adn, selector, bits: ad.dkim_key_size.unwrap_or(2048), supplied: None, explicit: true });
+                let selector = ad.dkim_selector.as_ref().map_or_else(|| "dkim".into(), |x| x.value.clone());
+                out.push(Declared { domain: adn, selector, bits: ad.dkim_key_size.as_ref().map_or(2048, |x| x.value), supplied: None, explicit: true });
             }
         }
     }
@@ -65,14 +65,14 @@ pub fn declared(r: &Resolver) -> Vec<Declared> {
 
 pub fn desired(r: &mut Resolver, out: &mut Desired) {
     for d in declared(r) {
-        let key = match &d.supplied {
-            Some(k) => supplied(r, out, &d.domain, k),
-            None => generated(d.bits),
+        let (key, bits) = match &d.supplied {
+            Some(k) => supplied(r, out, &d.domain, k).unwrap_or((token(""), d.bits)),
+            None => (generated(d.bits), d.bits),
         };
         if !d.explicit {
             out.dkim_defaulted.insert(d.domain.clone());
         }
-        out.records.push(record(&d.domain, &d.selector, d.bits, key));
+        out.records.push(record(&d.domain, &d.selector, bits, key));
     }
 }
 
@@ -94,27 +94,40 @@ pub fn keep_live_keys(desired: &mut Desired, live: &[Record]) {
     desired.dkim_defaulted = defaulted;
 }
 
-/// A supplied private key: compared by its public half, so the same key is no change.
-fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) -> Value {
+/// A supplied private key: compared by its public half, so the same key is no change; its size
+/// is the key's own, which is what the server shows afterwards.
+fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) -> Option<(Value, u32)> {
     let secret = secret.clone();
-    match secret.reveal(r.root).map_err(|e| e.to_string()).and_then(|pem| public_b64(&pem)) {
-        Ok(public) => {
+    match secret.reveal(r.root).map_err(|e| e.to_string()).and_then(|pem| public_key(&pem)) {
+        Ok((public, bits)) => {
             out.secrets.insert((Kind::DkimKey, domain.to_string(), "key"), SecretSource::Clear(secret));
-            token(&public)
+            Some((token(&public), bits))
         }
         Err(e) => {
             r.secret_errors.push(format!("dkim_key `{domain}`: {e}"));
-            token("")
+            None
         }
     }
 }
 
-/// The public half of a PKCS#8 PEM private key, as mailcow stores it (base64 DER, one line).
+/// The public half of a PEM private key, as mailcow stores it (base64 DER, one line).
 pub fn public_b64(private_pem: &str) -> Result<String, String> {
+    public_key(private_pem).map(|(public, _)| public)
+}
+
+/// The public half and the modulus size of an RSA private key in PEM: PKCS#8 (`BEGIN PRIVATE
+/// KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), both of which mailcow's import and rspamd read.
+fn public_key(private_pem: &str) -> Result<(String, u32), String> {
     use base64::Engine;
-    let key = rsa::PrivateKey::from_pkcs8_pem(private_pem.trim()).map_err(|_| "the DKIM private key is not a PKCS#8 PEM RSA key".to_string())?;
-    let der = key.to_public_key().to_public_key_der().map_err(|e| e.to_string())?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(der.as_bytes()))
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::traits::PublicKeyParts;
+    let pem = private_pem.trim();
+    let key = rsa::PrivateKey::from_pkcs8_pem(pem)
+        .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(pem))
+        .map_err(|_| "the DKIM private key is not an RSA private key in PEM (PKCS#8 or PKCS#1)".to_string())?;
+    let public = key.to_public_key();
+    let der = public.to_public_key_der().map_err(|e| e.to_string())?;
+    Ok((base64::engine::general_purpose::STANDARD.encode(der.as_bytes()), public.n().bit_width()))
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {

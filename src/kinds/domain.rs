@@ -24,7 +24,7 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
             tags.sort();
             tags.dedup();
             let rec = Record::new(Kind::Domain, &name)
-                .with("description", Value::text(d.description.clone().unwrap_or_else(|| name.clone())))
+                .with("description", Value::text(d.description.as_ref().map_or_else(|| name.clone(), |x| x.value.clone())))
                 .with("max_aliases", Value::Int(limits.max_aliases.as_ref().map_or(0, |x| x.value as i64)))
                 .with("max_mailboxes", Value::Int(limits.max_mailboxes.as_ref().map_or(0, |x| x.value as i64)))
                 .with("default_mailbox_quota", size(&limits.default_mailbox_quota))

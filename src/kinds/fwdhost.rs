@@ -14,7 +14,7 @@ use crate::plan::Change;
 use crate::record::{Record, Value};
 
 /// Whether `host` is an IP address or a CIDR network (not a host name).
-fn is_network(host: &str) -> bool {
+pub(crate) fn is_network(host: &str) -> bool {
     let (ip, len) = host.split_once('/').map_or((host, None), |(a, l)| (a, Some(l)));
     let Ok(ip) = ip.parse::<IpAddr>() else { return false };
     len.is_none_or(|l| l.parse::<u8>().is_ok_and(|l| l <= if ip.is_ipv4() { 32 } else { 128 }))

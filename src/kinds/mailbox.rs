@@ -67,7 +67,7 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
                     out.secrets.insert((Kind::Mailbox, username.clone(), "password"), secret);
                 }
                 let mut rec = Record::new(Kind::Mailbox, &username)
-                    .with("name", Value::text(m.name.clone().unwrap_or_default().trim_matches(['<', '>'])))
+                    .with("name", Value::text(m.name.as_ref().map_or("", |x| x.as_str()).trim_matches(['<', '>'])))
                     .with("quota", Value::Size(s.quota.as_ref().map(|q| q.value.bytes()).unwrap_or(0)))
                     .with("state", Value::text(state_name(s.state.unwrap_or(MailboxState::Active))))
                     .with("authsource", Value::text(source.mailcow()))

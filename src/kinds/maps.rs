@@ -12,7 +12,7 @@ fn bcc_key(local_dest: &str, kind: &str) -> String {
     format!("{local_dest} {kind}")
 }
 
-/// An address as written, or a domain as `@domain`, the way mailcow stores both.
+/// An address as written, or a domain as `@domain`, the way mailcow stores a BCC destination.
 fn address_or_domain(v: &str) -> String {
     let v = v.trim().trim_start_matches('@');
     if v.contains('@') {
@@ -22,19 +22,25 @@ fn address_or_domain(v: &str) -> String {
     }
 }
 
+/// A recipient map's old and new destination and a BCC map's local destination: mailcow
+/// lowercases the whole address (`strtolower`) before storing it.
+fn lowered(v: &str) -> String {
+    address_or_domain(v).to_lowercase()
+}
+
 pub fn desired(r: &Resolver, out: &mut Desired) {
     for doc in &r.docs {
         for m in &doc.bcc_maps {
             out.records.push(
-                Record::new(Kind::BccMap, bcc_key(&address_or_domain(&m.local_dest), m.kind.mailcow()))
+                Record::new(Kind::BccMap, bcc_key(&lowered(&m.local_dest), m.kind.mailcow()))
                     .with("bcc_dest", Value::text(address_or_domain(&m.bcc_dest)))
                     .with("active", Value::Bool(m.active.unwrap_or(true))),
             );
         }
         for m in &doc.recipient_maps {
             out.records.push(
-                Record::new(Kind::RecipientMap, address_or_domain(&m.old))
-                    .with("new_dest", Value::text(address_or_domain(&m.new)))
+                Record::new(Kind::RecipientMap, lowered(&m.old))
+                    .with("new_dest", Value::text(lowered(&m.new)))
                     .with("active", Value::Bool(m.active.unwrap_or(true))),
             );
         }

@@ -23,7 +23,7 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
     for doc in docs {
         for h in &doc.relay_hosts {
             let key = h.hostname.trim().to_string();
-            let mut rec = Record::new(Kind::RelayHost, &key).with("username", Value::text(escape(h.username.as_deref().unwrap_or(""))));
+            let mut rec = Record::new(Kind::RelayHost, &key).with("username", Value::text(escape(h.username.as_ref().map_or("", |u| u.as_str()))));
             // An undeclared password is left as it is on the server: not compared, not written.
             if let Some(p) = &h.password {
                 let token = r.clear_secret(out, Kind::RelayHost, &key, "password", Some(p));
@@ -36,7 +36,7 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
             let key = tr.destination.trim().to_lowercase();
             let mut rec = Record::new(Kind::Transport, &key)
                 .with("nexthop", Value::text(normalise_nexthop(&tr.nexthop)))
-                .with("username", Value::text(escape(tr.username.as_deref().unwrap_or(""))));
+                .with("username", Value::text(escape(tr.username.as_ref().map_or("", |u| u.as_str()))));
             if let Some(p) = &tr.password {
                 let token = r.clear_secret(out, Kind::Transport, &key, "password", Some(p));
                 rec.push("password", escaped_token(out, Kind::Transport, &key, token));

@@ -82,8 +82,8 @@ fn domain_attributes(s: &DomainSettings) -> Map<String, Json> {
         bit(s.backup_mx),
         bit(s.relay_all_recipients),
         bit(s.relay_unknown_only),
-        json!(s.dkim_selector.clone().unwrap_or_default()),
-        json!(s.dkim_key_size.unwrap_or(2048)),
+        json!(s.dkim_selector.as_ref().map_or("", |x| x.as_str())),
+        json!(s.dkim_key_size.as_ref().map_or(2048, |x| x.value)),
     ];
     DOMAIN_KEYS.iter().map(|k| k.to_string()).zip(vals).collect()
 }

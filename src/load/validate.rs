@@ -12,6 +12,18 @@ use crate::model::*;
 
 const TAG_LIMIT: usize = 25;
 const COMMENT_LIMIT: usize = 160;
+/// mailcow's VARCHAR(255) columns; MariaDB's utf8mb4 counts characters, not bytes.
+const TEXT_LIMIT: usize = 255;
+/// mailcow's INT columns (`domain.mailboxes`, `domain.aliases`) are signed 32-bit.
+const INT_LIMIT: u32 = i32::MAX as u32;
+/// `_sogo_static_view.ad_aliases` and `.ext_acl` (VARCHAR(6144)): a mailbox's addresses in its
+/// alias domains, and its external send-as addresses, each list joined with spaces.
+const SOGO_LIST_LIMIT: usize = 6144;
+/// The RSA key sizes mailcow's UI and API offer.
+const DKIM_KEY_SIZES: [u32; 4] = [1024, 2048, 3072, 4096];
+/// Namespaces whose keys are compared as written; every other key is a mailcow name, which
+/// MariaDB compares without regard to case (utf8mb4_general_ci).
+const CASE_SENSITIVE: [&str; 2] = ["service_file", "postfix_parameter"];
 
 pub fn validate(l: &Loaded) -> Vec<Diagnostic> {
     // The big indexes get their size up front: grown by doubling, their rehashing was a tenth of
@@ -49,12 +61,14 @@ type At = (usize, Span);
 struct Validator<'a> {
     l: &'a Loaded,
     diags: Vec<Diagnostic>,
-    /// (namespace, key) → what claimed it and where; finds objects declared twice.
-    claims: HashMap<(&'static str, String), (&'static str, At)>,
+    /// (namespace, key folded to lowercase) → what claimed it, where, and whether it was written
+    /// with capitals; finds objects declared twice, also those that differ only in case.
+    claims: HashMap<(&'static str, String), (&'static str, At, bool)>,
     domains: HashMap<String, (usize, &'a Domain)>,
     /// alias domain → target domain
     alias_domains: HashMap<String, String>,
     mailboxes: HashMap<String, (usize, &'a Mailbox, String)>,
+    /// Keyed by the lowercased address, as MariaDB compares them.
     aliases: HashMap<String, (usize, &'a Alias)>,
     domain_templates: HashMap<String, &'a DomainTemplate>,
     mailbox_templates: HashMap<String, &'a MailboxTemplate>,
@@ -84,9 +98,11 @@ impl<'a> Validator<'a> {
     /// Records that `key` in `ns` is declared by `what` at `at`; reports a second declaration.
     fn claim(&mut self, ns: &'static str, key: &str, what: &'static str, at: At) -> bool {
         use std::collections::hash_map::Entry;
-        let (prev_what, prev_at) = match self.claims.entry((ns, key.to_string())) {
+        let capitals = !CASE_SENSITIVE.contains(&ns) && key.chars().any(char::is_uppercase);
+        let folded = if capitals { key.to_lowercase() } else { key.to_string() };
+        let (prev_what, prev_at, prev_capitals) = match self.claims.entry((ns, folded)) {
             Entry::Vacant(slot) => {
-                slot.insert((what, at));
+                slot.insert((what, at, capitals));
                 return true;
             }
             Entry::Occupied(prev) => *prev.get(),
@@ -100,8 +116,27 @@ impl<'a> Validator<'a> {
         } else {
             format!("`{key}` is already declared as {prev_what}")
         };
-        self.error_help("duplicate", at.0, at.1, msg, format!("first declared at {prev}; declare it once"));
+        let case = if capitals || prev_capitals { " (mailcow compares names without regard to case)" } else { "" };
+        self.error_help("duplicate", at.0, at.1, msg, format!("first declared at {prev}{case}; declare it once"));
         false
+    }
+
+    /// A value mailcow keeps in a VARCHAR column: at most `limit` characters, on one line.
+    fn check_text(&mut self, file: usize, v: &Located<String>, what: &str, limit: usize) {
+        let n = v.chars().count();
+        if n > limit {
+            self.error_help("text-too-long", file, v.at, format!("{what} is {n} characters long; mailcow stores at most {limit}"), "shorten it");
+        }
+        self.check_one_line(file, v, what);
+    }
+
+    /// Text that ends up in a Postfix lookup or a one-line field: a newline or other control
+    /// character would end the entry or change what it means.
+    fn check_one_line(&mut self, file: usize, v: &Located<String>, what: &str) {
+        if let Some(c) = v.chars().find(|c| c.is_control()) {
+            self.error_help("control-character", file, v.at, format!("{what} contains the control character `{}`", c.escape_default()),
+                "write it on one line, without tabs, newlines or other control characters");
+        }
     }
 
     fn domain_name(&mut self, file: usize, name: &Located<String>) -> Option<String> {
@@ -157,6 +192,10 @@ impl<'a> Validator<'a> {
                         self.error_help("invalid-local-part", file, m.local_part.at, e, "use letters, digits and . _ - + (the part before the @)");
                         continue;
                     }
+                    if let Err(e) = names::check_address_length(&lp, &name) {
+                        self.error_help("invalid-address", file, m.local_part.at, e, "shorten the local part");
+                        continue;
+                    }
                     let addr = names::address(&lp, &name);
                     if self.claim("address", &addr, "a mailbox", (file, m.local_part.at)) {
                         self.mailboxes.insert(addr, (file, m, name.clone()));
@@ -170,7 +209,8 @@ impl<'a> Validator<'a> {
             for a in doc.aliases.iter().chain(nested) {
                 if let Some(addr) = self.alias_address(*file, &a.address)
                     && self.claim("address", &addr, "an alias", (*file, a.address.at)) {
-                        self.aliases.insert(addr, (*file, a));
+                        let key = if addr.chars().any(char::is_uppercase) { addr.to_lowercase() } else { addr };
+                        self.aliases.insert(key, (*file, a));
                     }
             }
         }
@@ -220,7 +260,7 @@ impl<'a> Validator<'a> {
         }
         for (file, doc) in &l.documents {
             let file = *file;
-            self.check_secrets(file, doc);
+            self.check_secret_references(file, doc);
             for d in &doc.domains {
                 self.check_domain(file, d);
             }
@@ -228,10 +268,17 @@ impl<'a> Validator<'a> {
                 self.check_alias(file, a, None);
             }
             for t in &doc.domain_templates {
+                self.check_text(file, &t.name, "the template name", TEXT_LIMIT);
                 self.check_tags(file, t.name.at, t.tags.as_deref());
+                self.check_limits(file, t.limits.as_ref());
+                self.check_dkim(file, t.dkim_selector.as_ref(), t.dkim_key_size.as_ref());
             }
             for t in &doc.mailbox_templates {
+                self.check_text(file, &t.name, "the template name", TEXT_LIMIT);
                 self.check_tags(file, t.name.at, t.tags.as_deref());
+            }
+            for f in &doc.forwarding_hosts {
+                self.check_forwarding_host(file, &f.host);
             }
             for b in &doc.bcc_maps {
                 self.check_bcc(file, b);
@@ -272,11 +319,72 @@ impl<'a> Validator<'a> {
             }
     }
 
+    /// Tags are rows of `tags_domain` / `tags_mailbox`, unique per object under MariaDB's
+    /// case-insensitive comparison; `at` is the object's name, since tags carry no position.
     fn check_tags(&mut self, file: usize, at: Span, tags: Option<&[String]>) {
-        if let Some(tags) = tags
-            && tags.len() > TAG_LIMIT {
-                self.error("too-many-tags", file, at, format!("{} tags declared; mailcow allows at most {TAG_LIMIT}", tags.len()));
+        let Some(tags) = tags else { return };
+        if tags.len() > TAG_LIMIT {
+            self.error("too-many-tags", file, at, format!("{} tags declared; mailcow allows at most {TAG_LIMIT}", tags.len()));
+        }
+        let mut seen = HashSet::new();
+        for tag in tags {
+            let n = tag.chars().count();
+            let bad = if tag.trim().is_empty() {
+                Some("a tag is empty".to_string())
+            } else if n > TEXT_LIMIT {
+                Some(format!("a tag is {n} characters long; mailcow stores at most {TEXT_LIMIT}"))
+            } else if tag.chars().any(char::is_control) {
+                Some(format!("tag `{}` contains a control character", names::printable(tag)))
+            } else {
+                None
+            };
+            if let Some(msg) = bad {
+                self.error_help("invalid-tag", file, at, msg, "a tag is a short text on one line");
+            } else if !seen.insert(tag.to_lowercase()) {
+                self.error_help("invalid-tag", file, at, format!("tag `{tag}` is listed twice"), "mailcow compares tags without regard to case; list each tag once");
             }
+        }
+    }
+
+    /// Limits where they are written (a domain or a domain template), against mailcow's columns.
+    fn check_limits(&mut self, file: usize, limits: Option<&DomainLimits>) {
+        let Some(l) = limits else { return };
+        for n in [&l.max_mailboxes, &l.max_aliases].into_iter().flatten() {
+            if n.value > INT_LIMIT {
+                self.error_help("out-of-range", file, n.at, format!("{} is more than mailcow's column holds ({INT_LIMIT})", n.value), "write a smaller number");
+            }
+        }
+        for q in [&l.default_mailbox_quota, &l.max_mailbox_quota, &l.domain_quota].into_iter().flatten() {
+            if !q.value.bytes().is_multiple_of(1024 * 1024) {
+                self.error_help("out-of-range", file, q.at, format!("{} is not a whole number of MiB", q.value), "mailcow keeps domain limits in MiB; write e.g. `512 MiB` or `2 GiB`");
+            }
+        }
+    }
+
+    /// The DKIM selector and key size mailcow's `dkim('add')` accepts, where they are written.
+    fn check_dkim(&mut self, file: usize, selector: Option<&Located<String>>, size: Option<&Located<u32>>) {
+        if let Some(sel) = selector {
+            let chars_ok = !sel.is_empty() && sel.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            let labels_ok = sel.split('.').all(|l| !l.is_empty() && l.len() <= 63);
+            if !chars_ok || !labels_ok {
+                self.error_help("invalid-dkim", file, sel.at, format!("`{}` is not a DKIM selector", names::printable(sel)),
+                    "use letters, digits, `_` and `-`, in dot-separated labels of at most 63 characters, e.g. `dkim` or `s2026`");
+            }
+        }
+        if let Some(bits) = size
+            && !DKIM_KEY_SIZES.contains(&bits.value) {
+                self.error_help("invalid-dkim", file, bits.at, format!("a DKIM key of {} bits is not one mailcow makes", bits.value), "use 1024, 2048, 3072 or 4096");
+            }
+    }
+
+    /// A forwarding host becomes Redis keys and is resolved when planning: an IP, a network or a host name.
+    fn check_forwarding_host(&mut self, file: usize, host: &Located<String>) {
+        let h = host.trim();
+        let ok = crate::kinds::fwdhost::is_network(h) || (!h.is_empty() && names::check_host_labels(&h.to_ascii_lowercase()).is_ok());
+        if !ok {
+            self.error_help("invalid-forwarding-host", file, host.at, format!("`{}` is not an IP address, a network or a host name", names::printable(h)),
+                "write e.g. `192.0.2.10`, `198.51.100.0/24` or `mx.partner.example`");
+        }
     }
 
     fn template_exists(&mut self, file: usize, name: &Located<String>, domain: bool) -> bool {
@@ -320,6 +428,17 @@ impl<'a> Validator<'a> {
             }
         let s = self.domain_settings(file, d);
         self.check_tags(file, d.name.at, d.tags.as_deref());
+        if let Some(desc) = &d.description {
+            self.check_text(file, desc, &format!("domain `{name}`: the description"), TEXT_LIMIT);
+        }
+        self.check_limits(file, d.limits.as_ref());
+        self.check_dkim(file, d.dkim_selector.as_ref(), d.dkim_key_size.as_ref());
+        for ad in &d.alias_domains {
+            self.check_dkim(file, ad.dkim_selector.as_ref(), ad.dkim_key_size.as_ref());
+        }
+        if let Some(k) = &d.dkim_private_key {
+            self.check_dkim_key(file, k, &name);
+        }
         if let Some(r) = &d.relay_host {
             self.relay_host_exists(file, r);
         }
@@ -335,12 +454,15 @@ impl<'a> Validator<'a> {
         if max.is_unlimited() {
             self.error("quota-order", file, at_own(&own.max_mailbox_quota), format!("domain `{name}`: the maximum mailbox quota cannot be unlimited"));
         }
+        if total.is_unlimited() {
+            self.error("quota-order", file, at_own(&own.domain_quota), format!("domain `{name}`: the domain quota cannot be unlimited"));
+        }
         if def > max && !max.is_unlimited() {
             self.error_help("quota-order", file, at_own(&own.default_mailbox_quota),
                 format!("domain `{name}`: default mailbox quota {def} exceeds the maximum mailbox quota {max}"),
                 "the default must be at most the maximum, which must be at most the domain quota");
         }
-        if max > total {
+        if max > total && !total.is_unlimited() {
             self.error_help("quota-order", file, at_own(&own.max_mailbox_quota),
                 format!("domain `{name}`: maximum mailbox quota {max} exceeds the domain quota {total}"),
                 "the default must be at most the maximum, which must be at most the domain quota");
@@ -366,6 +488,7 @@ impl<'a> Validator<'a> {
 
         let mut quota_sum = Size(0);
         let mut counted = 0u32;
+        let mut longest_local = 0;
         for m in &d.mailboxes {
             let lp = m.local_part.trim().to_lowercase();
             let addr = names::address(&lp, &name);
@@ -373,8 +496,9 @@ impl<'a> Validator<'a> {
                 continue;
             }
             counted += 1;
+            longest_local = longest_local.max(lp.len());
             let q = self.check_mailbox(file, m, &addr, max);
-            quota_sum = Size(quota_sum.0 + q.0);
+            quota_sum = Size(quota_sum.0.saturating_add(q.0));
         }
         if let Some(maxn) = lim.max_mailboxes.as_ref().map(|x| x.value)
             && counted > maxn {
@@ -388,6 +512,12 @@ impl<'a> Validator<'a> {
         }
         let local: HashSet<String> =
             std::iter::once(name.clone()).chain(self.alias_domains_of.get(&name).into_iter().flatten().cloned()).collect();
+        let listed = local.iter().filter(|x| **x != name).map(|ad| longest_local + 2 + ad.len()).sum::<usize>().saturating_sub(1);
+        if longest_local > 0 && listed > SOGO_LIST_LIMIT {
+            self.error_help("text-too-long", file, d.name.at,
+                format!("domain `{name}`: a mailbox's addresses in its {} alias domains add up to {listed} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}", local.len() - 1),
+                "use fewer or shorter alias domains (or shorter local parts)");
+        }
         for a in &d.aliases {
             self.check_alias(file, a, Some((&name, &local)));
         }
@@ -416,6 +546,9 @@ impl<'a> Validator<'a> {
             // mailcow allows unlimited mailboxes only to admins; that is what mailplane is.
         }
         self.check_tags(file, m.local_part.at, m.tags.as_deref());
+        if let Some(n) = &m.name {
+            self.check_text(file, n, &format!("mailbox `{addr}`: the name"), TEXT_LIMIT);
+        }
         if let Some(r) = &m.relay_host {
             self.relay_host_exists(file, r);
         }
@@ -443,12 +576,20 @@ impl<'a> Validator<'a> {
         for e in &m.external_sender_acl {
             self.check_sender_acl(file, e, addr, true);
         }
+        let ext = m.external_sender_acl.iter().map(|e| e.trim()).filter(|e| !e.starts_with('@')).map(|e| e.len() + 1).sum::<usize>().saturating_sub(1);
+        if ext > SOGO_LIST_LIMIT {
+            self.error_help("text-too-long", file, m.local_part.at,
+                format!("mailbox `{addr}`: its external sender addresses add up to {ext} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}"),
+                "send as whole domains (`@example.net`), which are not listed there, or list fewer addresses");
+        }
         quota
     }
 
     fn check_password(&mut self, file: usize, p: &Located<Secret>, addr: &str) {
         if let Secret::Literal(v) = &p.value {
-            if v.starts_with('{') && !crate::password::is_prehashed(v) {
+            if v.chars().count() > TEXT_LIMIT {
+                self.error_help("text-too-long", file, p.at, format!("mailbox `{addr}`: the password is longer than mailcow stores ({TEXT_LIMIT} characters)"), "use a shorter hash, e.g. {BLF-CRYPT} from `doveadm pw -s BLF-CRYPT`");
+            } else if v.starts_with('{') && !crate::password::is_prehashed(v) {
                 let scheme: String = v.chars().take_while(|c| *c != '}').chain(std::iter::once('}')).collect();
                 self.error_help("unknown-hash-scheme", file, p.at, format!("mailbox `{addr}`: `{scheme}` is not a password scheme mailcow accepts"),
                     "use e.g. {BLF-CRYPT}, {SHA512-CRYPT}, {ARGON2ID}, {SSHA256}; make one with `doveadm pw -s BLF-CRYPT`");
@@ -457,6 +598,24 @@ impl<'a> Validator<'a> {
                     .help("store a hash (`doveadm pw -s BLF-CRYPT`) or a reference such as `{env: ALICE_PASSWORD}`"));
             }
         }
+    }
+
+    /// A DKIM key written in the file is checked now; references are read when planning.
+    fn check_dkim_key(&mut self, file: usize, k: &Located<Secret>, domain: &str) {
+        if let Secret::Literal(pem) = &k.value
+            && let Err(e) = crate::kinds::dkim::public_b64(pem) {
+                self.error_help("invalid-dkim", file, k.at, format!("domain `{domain}`: {e}"), "supply an RSA private key in PEM, `BEGIN PRIVATE KEY` (PKCS#8) or `BEGIN RSA PRIVATE KEY` (PKCS#1)");
+            }
+    }
+
+    /// A username or password of a relay host or transport: mailcow escapes `:` for Postfix's
+    /// `user:password` lookup and stores the result in a VARCHAR(255).
+    fn check_credential(&mut self, file: usize, v: &Located<String>, what: &str) {
+        let n = v.chars().count() + v.matches(':').count();
+        if n > TEXT_LIMIT {
+            self.error_help("text-too-long", file, v.at, format!("{what} is {n} characters long as mailcow stores it (`:` escaped); at most {TEXT_LIMIT} fit"), "shorten it");
+        }
+        self.check_one_line(file, v, what);
     }
 
     fn warn_literal_secret(&mut self, file: usize, s: &Located<Secret>, what: String) {
@@ -489,7 +648,8 @@ impl<'a> Validator<'a> {
             self.error_help("sender-acl", file, e.at, format!("mailbox `{owner}`: `{v}` is not in a domain of this server"), "move it to `external_sender_acl`");
         } else if !external && !is_domain {
             let key = normalize_address(v).map(|(l, d)| names::address(&l, &d)).unwrap_or_default();
-            if !self.aliases.contains_key(&key) && !self.mailboxes.contains_key(&key.to_lowercase()) {
+            let key = key.to_lowercase();
+            if !self.aliases.contains_key(&key) && !self.mailboxes.contains_key(&key) {
                 self.error_help("unknown-reference", file, e.at, format!("mailbox `{owner}` may send as `{v}`, but no alias or mailbox has that address"), "declare the alias, or send-as a whole domain with `@domain`");
             }
         }
@@ -497,7 +657,7 @@ impl<'a> Validator<'a> {
 
     fn check_alias(&mut self, file: usize, a: &'a Alias, in_domain: Option<(&str, &HashSet<String>)>) {
         let Some(addr) = self.alias_address(file, &a.address) else { return };
-        if !matches!(self.aliases.get(&addr), Some((f, x)) if *f == file && std::ptr::eq(*x, a)) {
+        if !matches!(self.aliases.get(fold(&addr).as_ref()), Some((f, x)) if *f == file && std::ptr::eq(*x, a)) {
             return;
         }
         let domain = names::domain_of(&addr).to_string();
@@ -546,7 +706,6 @@ impl<'a> Validator<'a> {
     fn check_alias_loops(&mut self) {
         // Only edges from an alias to another alias can close a loop; most aliases point at
         // mailboxes, so the graph keeps just the alias → alias edges.
-        let lowered: HashSet<String> = self.aliases.keys().map(|a| a.to_lowercase()).collect();
         let target_of = |g: &str| {
             let g = g.trim().to_lowercase();
             if g.is_ascii() { Some(g) } else { normalize_address(&g).ok().map(|(l, d)| names::address(&l, &d).to_lowercase()) }
@@ -555,8 +714,8 @@ impl<'a> Validator<'a> {
             .aliases
             .iter()
             .filter_map(|(addr, (_, a))| {
-                let targets: Vec<String> = a.goto.iter().filter_map(|g| target_of(g)).filter(|t| lowered.contains(t)).collect();
-                (!targets.is_empty()).then(|| (addr.to_lowercase(), targets))
+                let targets: Vec<String> = a.goto.iter().filter_map(|g| target_of(g)).filter(|t| self.aliases.contains_key(t)).collect();
+                (!targets.is_empty()).then(|| (addr.clone(), targets))
             })
             .collect();
         let mut done: HashSet<&str> = HashSet::new();
@@ -569,7 +728,7 @@ impl<'a> Validator<'a> {
         }
         for cycle in cycles {
             let first = cycle[0].clone();
-            if let Some((addr, (file, a))) = self.aliases.iter().find(|(k, _)| k.to_lowercase() == first) {
+            if let Some((addr, (file, a))) = self.aliases.get_key_value(&first) {
                 let (file, at, addr) = (*file, a.address.at, addr.clone());
                 let shown = cycle.iter().chain(std::iter::once(&cycle[0])).cloned().collect::<Vec<_>>().join(" → ");
                 self.error_help("alias-loop", file, at, format!("alias `{addr}` is part of a loop: {shown}"), "mail in a loop bounces; break it by pointing one alias at a mailbox");
@@ -583,7 +742,8 @@ impl<'a> Validator<'a> {
             match normalize_address(v) {
                 Ok((l, d)) => {
                     let addr = names::address(&l, &d);
-                    if !self.aliases.contains_key(&addr) && !self.mailboxes.contains_key(&addr.to_lowercase()) {
+                    let addr = addr.to_lowercase();
+                    if !self.aliases.contains_key(&addr) && !self.mailboxes.contains_key(&addr) {
                         self.error_help("unknown-reference", file, b.local_dest.at, format!("BCC map: `{addr}` is not a declared mailbox or alias"), "BCC maps apply to local addresses or local domains");
                     }
                     addr
@@ -623,15 +783,16 @@ impl<'a> Validator<'a> {
     fn check_tls_policy(&mut self, file: usize, t: &TlsPolicy) {
         let dest = t.destination.trim();
         let host = dest.strip_prefix('[').and_then(|r| r.split_once(']')).map_or(Ok(dest), |(h, port)| {
-            if port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok()) { Ok(h) } else { Err(()) }
+            if port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p >= 1)) { Ok(h) } else { Err(()) }
         });
         let valid = host.is_ok_and(|h| h.parse::<std::net::IpAddr>().is_ok() || normalize_domain(h).is_ok());
-        if !valid || dest.contains('*') || dest.contains('@') {
+        if !valid || dest.contains('*') || dest.contains('@') || dest.chars().count() > TEXT_LIMIT {
             self.error_help("tls-destination", file, t.destination.at, format!("`{dest}` is not a TLS policy destination"), "write a domain (`gmail.com`) or a next hop (`[mx.example.net]:25`)");
         } else {
             self.claim("tls_policy", &dest.to_lowercase(), "TLS policy", (file, t.destination.at));
         }
         if let Some(p) = &t.parameters {
+            self.check_text(file, p, &format!("TLS policy `{dest}`: the parameter list"), TEXT_LIMIT);
             for token in p.split_whitespace() {
                 let ok = token.split_once('=').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
                 if !ok {
@@ -644,9 +805,33 @@ impl<'a> Validator<'a> {
     fn check_relay_host(&mut self, file: usize, r: &RelayHost) {
         if r.hostname.trim().is_empty() {
             self.error("invalid-nexthop", file, r.hostname.at, format!("relay host `{}` has no hostname", r.name.value));
+        } else {
+            self.check_nexthop(file, &r.hostname);
         }
-        if let Some(p) = &r.password {
-            self.warn_literal_secret(file, p, format!("relay host `{}`: the password", r.name.value));
+        self.check_secrets(file, r.username.as_ref(), r.password.as_ref(), &format!("relay host `{}`", r.name.value));
+    }
+
+    /// Next hops go verbatim into Postfix's transport lookups (`smtp_via_transport_maps:<hop>`).
+    fn check_nexthop(&mut self, file: usize, hop: &Located<String>) {
+        let e = names::check_nexthop(hop).err().or_else(|| {
+            let n = hop.trim().chars().count();
+            (n > TEXT_LIMIT).then(|| format!("the next hop is {n} characters long; mailcow stores at most {TEXT_LIMIT}"))
+        });
+        if let Some(e) = e {
+            self.error_help("invalid-nexthop", file, hop.at, e, "write `host`, `host:port`, `[host]` or `[host]:port` with a port from 1 to 65535, e.g. `[smtp.example.com]:587`");
+        }
+    }
+
+    /// The username, and a password written in the file; references are read when planning.
+    fn check_secrets(&mut self, file: usize, user: Option<&Located<String>>, password: Option<&Located<Secret>>, owner: &str) {
+        if let Some(u) = user {
+            self.check_credential(file, u, &format!("{owner}: the username"));
+        }
+        if let Some(p) = password {
+            if let Secret::Literal(v) = &p.value {
+                self.check_credential(file, &Located { value: v.clone(), at: p.at }, &format!("{owner}: the password"));
+            }
+            self.warn_literal_secret(file, p, format!("{owner}: the password"));
         }
     }
 
@@ -666,13 +851,17 @@ impl<'a> Validator<'a> {
                     self.error_help("transport-destination", file, t.destination.at, format!("`{dest}` is not a transport destination"), "write a domain, `.domain` for its subdomains, an address, or `*`");
                 }
             }
+            if dest.chars().count() > TEXT_LIMIT {
+                self.error_help("text-too-long", file, t.destination.at, format!("the transport destination is {} characters long; mailcow stores at most {TEXT_LIMIT}", dest.chars().count()), "shorten it");
+            }
+            self.check_one_line(file, &t.destination, "the transport destination");
             if t.nexthop.trim().is_empty() {
                 self.error("invalid-nexthop", file, t.nexthop.at, format!("transport for `{dest}` has no nexthop"));
+            } else {
+                self.check_nexthop(file, &t.nexthop);
             }
             self.claim("transport", &dest.to_lowercase(), "transport", (file, t.destination.at));
-            if let Some(p) = &t.password {
-                self.warn_literal_secret(file, p, format!("transport `{dest}`: the password"));
-            }
+            self.check_secrets(file, t.username.as_ref(), t.password.as_ref(), &format!("transport `{dest}`"));
         }
     }
 
@@ -688,12 +877,12 @@ impl<'a> Validator<'a> {
                     if prev_hop != hop {
                         let prev = self.place((f, at));
                         self.error_help("nexthop-conflict", *file, t.nexthop.at, format!("nexthop `{hop}` is also written `{prev_hop}`"), format!("see {prev}; use one form"));
-                    } else if user != t.username {
+                    } else if user.as_deref() != t.username.as_deref().map(String::as_str) {
                         let prev = self.place((f, at));
                         self.error_help("nexthop-conflict", *file, t.nexthop.at, format!("transports to `{hop}` use different usernames"), format!("mailcow shares credentials per nexthop; see {prev}"));
                     }
                 } else {
-                    seen.insert(bare, (t.username.clone(), hop, *file, t.nexthop.at));
+                    seen.insert(bare, (t.username.as_ref().map(|u| u.value.clone()), hop, *file, t.nexthop.at));
                 }
             }
         }
@@ -717,6 +906,15 @@ impl<'a> Validator<'a> {
                 if p.hosts.is_empty() {
                     self.error("idp-settings", file, p.hosts.at, "LDAP needs at least one host");
                 }
+                for h in p.hosts.iter() {
+                    // mailcow strips spaces and joins the hosts with commas into one value.
+                    if h.trim().is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
+                        self.error_help("idp-settings", file, h.at, format!("`{}` is not an LDAP host", names::printable(h)), "write one host name or IP address per list item, without spaces or commas");
+                    }
+                }
+                if let Some(port) = p.port.as_ref().filter(|p| p.value == 0) {
+                    self.error("idp-settings", file, port.at, "the LDAP port must be from 1 to 65535");
+                }
                 p.sync_interval.as_ref()
             }
             IdentityProvider::Keycloak(p) => p.sync_interval.as_ref(),
@@ -727,6 +925,11 @@ impl<'a> Validator<'a> {
                 self.error("idp-settings", file, i.at, "sync_interval is in minutes and must be at least 1");
             }
     }
+}
+
+/// A name as MariaDB compares it; most are lowercase already and are not copied.
+fn fold(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) { s.to_lowercase().into() } else { s.into() }
 }
 
 /// Depth-first search; records each cycle once, starting at its smallest address.

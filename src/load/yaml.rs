@@ -106,7 +106,15 @@ fn classify(msg: &str) -> (&'static str, Option<&'static str>) {
 }
 
 /// Messages of mailplane's own value parsers (sizes, rate limits, secrets).
-const VALUE_MESSAGES: [&str; 5] = ["is not a rate limit", "no binary unit", "has no unit", "is not a size", "a secret reference"];
+const VALUE_MESSAGES: [&str; 7] = [
+    "is not a rate limit",
+    "no binary unit",
+    "has no unit",
+    "is not a size",
+    "a secret reference",
+    "more than mailcow can store",
+    "would mean unlimited",
+];
 
 /// The YAML library's words for type errors, in an admin's words.
 fn plain_words(msg: &str) -> String {

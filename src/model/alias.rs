@@ -13,11 +13,13 @@ pub struct Alias {
     pub address: Located<String>,
     /// Target addresses, or one of the special targets `discard`, `learn-as-spam`, `learn-as-ham`.
     pub goto: Located<Vec<Located<String>>>,
-    /// Comment shown to users.
+    /// Comment shown to users (at most 160 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 160))]
     pub public_comment: Option<Located<String>>,
-    /// Comment shown to admins only.
+    /// Comment shown to admins only (at most 160 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 160))]
     pub private_comment: Option<Located<String>>,
     /// Show the alias in SOGo (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -19,8 +19,8 @@ pub fn domain_template() -> DomainSettings {
         relay_unknown_only: Some(false),
         rate_limit: None,
         tags: Some(vec![]),
-        dkim_selector: Some("dkim".into()),
-        dkim_key_size: Some(2048),
+        dkim_selector: Some(Located::new("dkim".into())),
+        dkim_key_size: Some(Located::new(2048)),
     }
 }
 

@@ -24,12 +24,15 @@ macro_rules! domain_common {
             relay_unknown_only: bool,
             /// Outgoing messages allowed per time frame for the whole domain, e.g. `1000/1h`.
             rate_limit: Located<RateLimit>,
-            /// Tags (at most 25).
+            /// Tags (at most 25, each at most 255 characters; tags differing only in case are one tag to mailcow).
+            #[schemars(length(max = 25), inner(length(min = 1, max = 255)))]
             tags: Vec<String>,
-            /// DKIM selector used when mailcow creates the domain's key (default `dkim`).
-            dkim_selector: String,
-            /// DKIM key size in bits (default 2048).
-            dkim_key_size: u32,
+            /// DKIM selector used when mailcow creates the domain's key (default `dkim`): letters, digits, `.`, `_`, `-`.
+            #[schemars(length(max = 255), pattern(r"^[A-Za-z0-9._-]+$"))]
+            dkim_selector: Located<String>,
+            /// DKIM key size in bits: 1024, 2048 (default), 3072 or 4096.
+            #[schemars(extend("enum" = [1024, 2048, 3072, 4096]))]
+            dkim_key_size: Located<u32>,
         }}
     };
 }
@@ -48,9 +51,10 @@ domain_common!(settings_struct!(@object
     Domain {
         /// The domain name; stored lowercase and in its ASCII (punycode) form.
         pub name: Located<String>,
-        /// Description shown in mailcow's UI (default: the domain name).
+        /// Description shown in mailcow's UI (default: the domain name); at most 255 characters.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub description: Option<String>,
+        #[schemars(length(max = 255))]
+        pub description: Option<Located<String>>,
         /// Domain template whose settings fill the unset fields (default: mailcow's `Default`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub template: Option<Located<String>>,
@@ -77,6 +81,7 @@ domain_common!(settings_struct!(@object
     #[serde(deny_unknown_fields)]
     DomainTemplate {
         /// Template name, referenced by domains.
+        #[schemars(length(min = 1, max = 255))]
         pub name: Located<String>,
     }
 ));
@@ -87,9 +92,11 @@ domain_common!(settings_struct!(@object
 pub struct DomainLimits {
     /// Most mailboxes the domain may have (0: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 2147483647))]
     pub max_mailboxes: Option<Located<u32>>,
     /// Most aliases the domain may have, its alias domains included (0: none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 2147483647))]
     pub max_aliases: Option<Located<u32>>,
     /// Quota a new mailbox gets when it declares none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,10 +134,12 @@ pub struct AliasDomain {
     pub rate_limit: Option<Located<RateLimit>>,
     /// Give the alias domain a DKIM key of its own under this selector (mailcow does only when asked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dkim_selector: Option<String>,
-    /// DKIM key size in bits (default 2048).
+    #[schemars(length(max = 255), pattern(r"^[A-Za-z0-9._-]+$"))]
+    pub dkim_selector: Option<Located<String>>,
+    /// DKIM key size in bits: 1024, 2048 (default), 3072 or 4096.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dkim_key_size: Option<u32>,
+    #[schemars(extend("enum" = [1024, 2048, 3072, 4096]))]
+    pub dkim_key_size: Option<Located<u32>>,
 }
 
 impl DomainSettings {

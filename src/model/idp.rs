@@ -69,7 +69,8 @@ pub struct LdapProvider {
     pub hosts: Located<Vec<Located<String>>>,
     /// Default 389.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
+    #[schemars(range(min = 1))]
+    pub port: Option<Located<u16>>,
     /// LDAPS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_ssl: Option<bool>,
@@ -100,8 +101,10 @@ pub struct LdapProvider {
     pub import_users: Option<bool>,
     /// Minutes between syncs (default 15).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub sync_interval: Option<Located<u32>>,
-    /// Create a mailbox when an unknown user logs in (default true).
+    /// Create a mailbox when an unknown user logs in (default false, as mailcow stores it when unset).
+    /// Create a mailbox when an unknown user logs in (default false, as mailcow stores it when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_provisioning: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -134,9 +137,11 @@ pub struct KeycloakProvider {
     pub import_users: Option<bool>,
     /// Minutes between syncs (default 15).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub sync_interval: Option<Located<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_ssl_errors: Option<bool>,
+    /// Create a mailbox when an unknown user logs in (default false, as mailcow stores it when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_provisioning: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -163,6 +168,7 @@ pub struct OidcProvider {
     pub client_scopes: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_ssl_errors: Option<bool>,
+    /// Create a mailbox when an unknown user logs in (default false, as mailcow stores it when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_provisioning: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

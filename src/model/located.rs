@@ -44,6 +44,12 @@ impl<T> From<T> for Located<T> {
     }
 }
 
+impl From<&str> for Located<String> {
+    fn from(value: &str) -> Self {
+        Located::new(value.to_string())
+    }
+}
+
 impl<T> Deref for Located<T> {
     type Target = T;
     fn deref(&self) -> &T {

@@ -11,7 +11,7 @@ use super::{Located, RateLimit, Secret, Size};
 macro_rules! mailbox_common {
     ($m:ident ! ( $($args:tt)* )) => {
         $m! { $($args)* common: MailboxSettings {
-            /// Mailbox quota; `unlimited` (0) needs no limit. Default from the template (mailcow's Default: unlimited).
+            /// Mailbox quota, or `unlimited`. Default from the template (mailcow's Default: unlimited).
             quota: Located<Size>,
             /// `active`, `no-login` (refuses logins, still accepts mail) or `inactive`.
             state: MailboxState,
@@ -31,7 +31,8 @@ macro_rules! mailbox_common {
             force_tfa: bool,
             /// Outgoing messages allowed per time frame, e.g. `100/1h`.
             rate_limit: Located<RateLimit>,
-            /// Tags (at most 25).
+            /// Tags (at most 25, each at most 255 characters; tags differing only in case are one tag to mailcow).
+            #[schemars(length(max = 25), inner(length(min = 1, max = 255)))]
             tags: Vec<String>,
             /// What to do with `user+tag@` mail: `none`, `subject` or `subfolder`.
             tagged_mail_handler: TaggedMailHandler,
@@ -54,10 +55,12 @@ mailbox_common!(settings_struct!(@object
     #[serde(deny_unknown_fields)]
     Mailbox {
         /// The part before the `@`; stored lowercased, like mailcow.
+        #[schemars(length(min = 1, max = 64))]
         pub local_part: Located<String>,
-        /// Display name.
+        /// Display name; at most 255 characters.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub name: Option<String>,
+        #[schemars(length(max = 255))]
+        pub name: Option<Located<String>>,
         /// Mailbox template whose settings fill the unset fields (default: mailcow's `Default`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub template: Option<Located<String>>,
@@ -91,6 +94,7 @@ mailbox_common!(settings_struct!(@object
     #[serde(deny_unknown_fields)]
     MailboxTemplate {
         /// Template name, referenced by mailboxes and identity-provider mappings.
+        #[schemars(length(min = 1, max = 255))]
         pub name: Located<String>,
     }
 ));

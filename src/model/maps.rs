@@ -55,8 +55,9 @@ pub struct TlsPolicy {
     /// A domain (`gmail.com`) or a next hop (`[mx.example.net]:25`).
     pub destination: Located<String>,
     pub policy: TlsPolicyKind,
-    /// Space-separated `name=value` pairs, e.g. `match=.google.com protocols=>=TLSv1.2`.
+    /// Space-separated `name=value` pairs, e.g. `match=.google.com protocols=>=TLSv1.2`; at most 255 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub parameters: Option<Located<String>>,
     /// Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]

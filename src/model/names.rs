@@ -15,11 +15,16 @@ pub fn normalize_domain(input: &str) -> Result<String, String> {
 
 /// mailcow's rule: labels of letters, digits and inner hyphens; ≤ 63 per label, ≤ 253 in all.
 fn check_domain_syntax(d: &str) -> Result<(), &'static str> {
+    if !d.contains('.') && d.len() <= 253 {
+        return Err("it needs at least two labels, e.g. `example.org`");
+    }
+    check_host_labels(d)
+}
+
+/// A host name as DNS allows it: like a domain, but a single label (`relay`) will do.
+pub fn check_host_labels(d: &str) -> Result<(), &'static str> {
     if d.len() > 253 {
         return Err("longer than 253 characters");
-    }
-    if !d.contains('.') {
-        return Err("it needs at least two labels, e.g. `example.org`");
     }
     for label in d.split('.') {
         if label.is_empty() {
@@ -56,13 +61,72 @@ pub fn check_local_part(lp: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// mailcow's address columns (`alias.address`, `mailbox.username`, the map columns) are VARCHAR(255).
+pub const ADDRESS_LIMIT: usize = 255;
+
 /// Splits and normalises `local@domain`: the domain as [`normalize_domain`], the local part kept as written.
 pub fn normalize_address(input: &str) -> Result<(String, String), String> {
     let input = input.trim();
     let (local, domain) = input.rsplit_once('@').ok_or_else(|| format!("`{input}` is not an e-mail address"))?;
     check_local_part(local)?;
     let domain = normalize_domain(domain).map_err(|e| format!("in `{input}`: {e}"))?;
+    check_address_length(local, &domain)?;
     Ok((local.to_string(), domain))
+}
+
+/// The stored address `local@domain` must fit mailcow's VARCHAR(255) columns.
+pub fn check_address_length(local: &str, domain: &str) -> Result<(), String> {
+    let len = local.len() + 1 + domain.len();
+    if len > ADDRESS_LIMIT {
+        return Err(format!("`{local}@{domain}` is {len} characters long; mailcow stores at most {ADDRESS_LIMIT}"));
+    }
+    Ok(())
+}
+
+/// A Postfix next hop as mailcow writes it into its transport maps: `host`, `host:port`,
+/// `[host]` or `[host]:port`, where host is a host name or an IP address (IPv6 only in brackets,
+/// or bare without a port) and port is 1..65535.
+pub fn check_nexthop(input: &str) -> Result<(), String> {
+    let hop = input.trim();
+    let bad = |why: &str| Err(format!("`{}` is not a next hop: {why}", printable(hop)));
+    if hop.is_empty() {
+        return bad("it is empty");
+    }
+    if hop.chars().any(|c| c.is_control() || c.is_whitespace() || c == ',') {
+        return bad("it contains a space, a comma or a control character");
+    }
+    if hop.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let (host, port, bracketed) = match hop.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((h, p)) => (h, p, true),
+            None => return bad("the `[` is not closed"),
+        },
+        None => match hop.rsplit_once(':') {
+            Some((h, _)) => (h, &hop[h.len()..], false),
+            None => (hop, "", false),
+        },
+    };
+    if !port.is_empty() {
+        let ok = port.strip_prefix(':').and_then(|p| p.parse::<u16>().ok()).is_some_and(|p| p >= 1);
+        if !ok {
+            return bad("the port must be a number from 1 to 65535, written `[host]:port`");
+        }
+    }
+    let ip = host.parse::<std::net::IpAddr>();
+    if ip.as_ref().is_ok_and(|ip| ip.is_ipv6()) && !bracketed {
+        return bad("an IPv6 address with a port must be in brackets, e.g. `[2001:db8::1]:25`");
+    }
+    if ip.is_err() {
+        check_host_labels(&host.to_ascii_lowercase()).or_else(|why| bad(why))?;
+    }
+    Ok(())
+}
+
+/// Text as it can be shown in one line of a message: control characters escaped, the rest as written.
+pub fn printable(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 pub fn address(local: &str, domain: &str) -> String {
@@ -98,5 +162,17 @@ mod tests {
         assert!(normalize_address("a..b@example.org").is_err());
         assert!(normalize_address("a b@example.org").is_err());
         assert!(normalize_address("nobody").is_err());
+        let long = format!("{}@{}.example", "a".repeat(64), ["b".repeat(63), "c".repeat(63), "d".repeat(63)].join("."));
+        assert!(normalize_address(&long).unwrap_err().contains("at most 255"));
+    }
+
+    #[test]
+    fn next_hops_are_checked_like_postfix_reads_them() {
+        for ok in ["[smtp.example.com]:587", "smtp.example.com", "relay", "relay:25", "[192.0.2.1]", "192.0.2.1", "2001:db8::1", "[2001:db8::1]:25"] {
+            assert_eq!(check_nexthop(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "[a.example]:99999", "[a.example]:0", "a.example:x", "'; DROP TABLE transports; --", "a.example\nrelay_domains = *", "[a.example", "a b", "a,b", "a_b.example"] {
+            assert!(check_nexthop(bad).is_err(), "{bad}");
+        }
     }
 }

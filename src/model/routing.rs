@@ -11,10 +11,12 @@ use super::{Located, Secret};
 pub struct RelayHost {
     /// The name domains and mailboxes use in `relay_host:`. Only in YAML; mailcow identifies relay hosts by hostname.
     pub name: Located<String>,
-    /// Postfix next hop, e.g. `[smtp.example.com]:587`.
+    /// Postfix next hop: `host`, `host:port`, `[host]` or `[host]:port`, e.g. `[smtp.example.com]:587`.
+    #[schemars(length(min = 1, max = 255))]
     pub hostname: Located<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    #[schemars(length(max = 255))]
+    pub username: Option<Located<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Located<Secret>>,
     /// Default true.
@@ -27,11 +29,14 @@ pub struct RelayHost {
 #[serde(deny_unknown_fields)]
 pub struct Transport {
     /// A domain, `.domain` (its subdomains), `*`, or an address; with `mx_based`, a regular expression matched against the MX host names.
+    #[schemars(length(min = 1, max = 255))]
     pub destination: Located<String>,
-    /// Next hop, e.g. `[mx.partner.example]:25`; a bare IP address is written as `[ip]`.
+    /// Next hop: `host`, `host:port`, `[host]` or `[host]:port` (port 1..65535), e.g. `[mx.partner.example]:25`; a bare IP address is written as `[ip]`.
+    #[schemars(length(min = 1, max = 255))]
     pub nexthop: Located<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    #[schemars(length(max = 255))]
+    pub username: Option<Located<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Located<Secret>>,
     /// Match the destination's MX host names instead of the recipient domain.

@@ -11,7 +11,11 @@ const GIB: u64 = MIB * 1024;
 const TIB: u64 = GIB * 1024;
 const UNITS: [(&str, u64); 5] = [("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB), ("B", 1)];
 
-/// A size in bytes. Written with a binary unit (`512 MiB`, `2 GiB`, `1 TiB`); `unlimited` and `0` mean no limit.
+/// mailcow's size columns are BIGINT and its PHP computes in signed 64-bit integers.
+const MAX_BYTES: u64 = i64::MAX as u64;
+
+/// A size in bytes. Written with a binary unit (`512 MiB`, `2 GiB`, `1 TiB`), or `unlimited`.
+/// A zero size is refused: mailcow reads 0 as unlimited, which nobody writing `0 GiB` means.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Size(pub u64);
 
@@ -46,14 +50,18 @@ impl std::str::FromStr for Size {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim();
-        if t == "unlimited" || t == "0" {
+        if t == "unlimited" {
             return Ok(Size(0));
         }
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = (&t[..split], t[split..].trim());
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is not a size; write a number and a unit, e.g. `2 GiB` or `512 MiB`"))?;
+        let too_large = || format!("`{s}` is more than mailcow can store; the largest size is `8388607 TiB`");
+        let n: u64 = num.parse().map_err(|_| {
+            if num.is_empty() { format!("`{s}` is not a size; write a number and a unit, e.g. `2 GiB` or `512 MiB`") } else { too_large() }
+        })?;
+        if n == 0 {
+            return Err(zero(s));
+        }
         let factor = UNITS
             .iter()
             .find(|(u, _)| u.eq_ignore_ascii_case(unit))
@@ -61,8 +69,15 @@ impl std::str::FromStr for Size {
             .ok_or_else(|| {
                 format!("`{s}` has no binary unit; write one of B, KiB, MiB, GiB, TiB (e.g. `2 GiB`), or `unlimited`")
             })?;
-        n.checked_mul(factor).map(Size).ok_or_else(|| format!("`{s}` is too large"))
+        n.checked_mul(factor)
+            .filter(|b| *b <= MAX_BYTES)
+            .map(Size)
+            .ok_or_else(too_large)
     }
+}
+
+fn zero(s: &str) -> String {
+    format!("`{s}` would mean unlimited in mailcow; write `unlimited` for no limit, or a size of at least 1 MiB")
 }
 
 impl Serialize for Size {
@@ -81,7 +96,7 @@ impl<'de> Deserialize<'de> for Size {
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
                 if v == 0 {
-                    Ok(Size(0))
+                    Err(E::custom(zero("0")))
                 } else {
                     Err(E::custom(format!("`{v}` has no unit; write e.g. `{v} MiB` or `{v} GiB`")))
                 }
@@ -106,11 +121,9 @@ impl JsonSchema for Size {
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A size with a binary unit (`512 MiB`, `2 GiB`); `unlimited` or 0 for no limit.",
-            "anyOf": [
-                {"type": "string", "pattern": "^\\s*(unlimited|0|[0-9]+\\s*([KMGT]i)?B)\\s*$"},
-                {"const": 0}
-            ]
+            "description": "A size with a binary unit (`512 MiB`, `2 GiB`), at most `8388607 TiB`; `unlimited` for no limit (0 is refused: mailcow would read it as unlimited).",
+            "type": "string",
+            "pattern": "^\\s*(unlimited|0*[1-9][0-9]*\\s*([KMGT]i)?B)\\s*$"
         })
     }
 }
@@ -223,6 +236,12 @@ mod tests {
         }
         assert!("2 GB".parse::<Size>().unwrap_err().contains("binary unit"));
         assert!("lots".parse::<Size>().is_err());
+        assert_eq!("8388607 TiB".parse::<Size>().unwrap().bytes(), 8388607 * TIB);
+        // 2^63 bytes overflowed mailcow's BIGINT into a negative quota.
+        assert!("8388608 TiB".parse::<Size>().unwrap_err().contains("more than mailcow can store"));
+        for zero in ["0", "0 GiB", "0B"] {
+            assert!(zero.parse::<Size>().unwrap_err().contains("write `unlimited`"), "{zero}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::model::{Document, Secret};
 pub const UNRESOLVED: &str = "unresolved-secret";
 
 impl Validator<'_> {
-    pub(super) fn check_secrets(&mut self, file: usize, doc: &Document) {
+    pub(super) fn check_secret_references(&mut self, file: usize, doc: &Document) {
         for (what, s) in doc.secrets() {
             match &s.value {
                 Secret::Literal(v) => {
