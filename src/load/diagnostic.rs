@@ -110,7 +110,8 @@ impl fmt::Display for Rendered<'_> {
             let pad = " ".repeat(num.len());
             let (line, start) = window(&line, (d.span.column as usize).saturating_sub(1));
             let line = line.as_str();
-            let width = caret_width(line, start, d.span.len as usize);
+            // Within the part shown (a long value is cut).
+            let width = caret_width(line, start, d.span.len as usize).min(line.chars().count().saturating_sub(start).max(1));
             let indent: String = line.chars().take(start).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             // A warning about a clear-text secret must not print the secret it warns about.
             let line = if d.code == "plaintext-secret" { mask(line, start, width) } else { line.to_string() };
