@@ -180,3 +180,81 @@ fn mutated_files_are_read_alike_or_left_to_serde_saphyr() {
     eprintln!("{taken} of {tried} variants taken by the fast path");
     assert!(tried > 10_000 && taken > tried / 8, "{taken} of {tried} variants taken");
 }
+
+/// A small valid file that the fast path takes, for the edits below.
+const DOMAIN: &str = "domains:\n  - name: example.org\n    description: Example Org\n    tags: [a, 'b']\n    mailboxes:\n      - local_part: alice\n        name: \"Alice\"\n        quota: 4 GiB\n";
+
+/// Characters that look like (or sit where) a space would, several bytes long in UTF-8.
+const MULTIBYTE: [char; 8] = ['\u{a0}', '\u{2003}', '\u{3000}', '\u{2007}', '\u{200b}', '\u{2028}', 'é', '\u{1f600}'];
+
+/// Every place of interest on `line`: each leading space replaced by `c`, and `c` put before
+/// and after the indentation, before and after the colon, after `- ` and at the end.
+fn placements(line: &str, c: char) -> Vec<String> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let mut out: Vec<String> = (0..indent).map(|j| format!("{}{c}{}", &line[..j], &line[j + 1..])).collect();
+    let mut cuts = vec![0, indent, line.len()];
+    cuts.extend(line.find(':').into_iter().flat_map(|i| [i, i + 1, i + 2]));
+    cuts.extend(line.find("- ").map(|i| i + 2));
+    for at in cuts.into_iter().filter(|&at| at <= line.len()) {
+        out.push(format!("{}{c}{}", &line[..at], &line[at..]));
+    }
+    out
+}
+
+/// Every line of DOMAIN changed by `edit` in each of its `placements`.
+fn variants(c: char) -> Vec<String> {
+    let lines: Vec<&str> = DOMAIN.lines().collect();
+    let mut out = Vec::new();
+    for i in 0..lines.len() {
+        for new in placements(lines[i], c) {
+            let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+            changed[i] = new;
+            out.push(changed.join("\n") + "\n");
+        }
+    }
+    out
+}
+
+#[test]
+fn multibyte_characters_in_indentation_and_keys_are_read_alike_without_a_panic() {
+    assert!(agrees("DOMAIN", DOMAIN), "the fast path must take the unedited file");
+    for c in MULTIBYTE {
+        for text in variants(c) {
+            agrees(&format!("{:?} in {text:?}", c), &text);
+        }
+    }
+}
+
+#[test]
+fn a_non_breaking_space_in_indentation_is_a_diagnostic_of_the_directory_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.yaml"), "domains:\n  - name: example.org\n \u{a0}  description: x\n").unwrap();
+    let loaded = mailplane::load::load_dir(dir.path()).unwrap();
+    let error = loaded.diagnostics.iter().find(|d| d.is_error()).expect("an error for the NBSP");
+    assert_eq!(error.span.line, 3, "{error:?}");
+}
+
+#[test]
+fn control_characters_and_byte_order_marks_are_left_to_serde_saphyr() {
+    let unprintable = (0..0x20u32).filter(|c| ![0x09, 0x0a, 0x0d].contains(c)).chain([0x7f]).chain(0x80..=0x9f).chain([0xfeff, 0xfffe, 0xffff]);
+    for c in unprintable.map(|c| char::from_u32(c).unwrap()) {
+        for text in [DOMAIN.replace("Org", &format!("O{c}rg")), DOMAIN.replace("alice", &format!("al{c}ice")), format!("{DOMAIN}# {c}\n")] {
+            agrees(&format!("{c:?}"), &text);
+            assert!(fast::parse::<Document>(&text).is_none(), "the fast path took {c:?}");
+        }
+    }
+}
+
+/// Many keys in one mapping: the duplicate check must not compare each key with all before it.
+#[test]
+fn a_mapping_of_100_000_keys_is_read_and_a_duplicate_among_them_found() {
+    use std::collections::BTreeMap;
+    let mut text: String = (0..100_000).map(|i| format!("key{i}: v{i}\n")).collect();
+    let map = fast::parse::<BTreeMap<String, String>>(&text).expect("the fast path takes distinct keys");
+    assert_eq!(map.len(), 100_000);
+    assert_eq!(map["key99999"], "v99999");
+    text.push_str("key5: again\n");
+    assert!(fast::parse::<BTreeMap<String, String>>(&text).is_none(), "a duplicate key is serde-saphyr's to report");
+    let flow = format!("m: {{{}, k7: x}}\n", (0..100).map(|i| format!("k{i}: v")).collect::<Vec<_>>().join(", "));
+    assert!(fast::parse::<BTreeMap<String, BTreeMap<String, String>>>(&flow).is_none(), "a duplicate in a flow mapping too");
+}

@@ -10,8 +10,11 @@
 //! parses the file with serde-saphyr, which stays the authority for every value it takes and
 //! for every diagnostic. `tests/yaml_fast.rs` checks both agree.
 
+#![deny(clippy::indexing_slicing, clippy::string_slice)]
+
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
@@ -99,14 +102,14 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Option<Parser<'a>> {
-        if text.contains(['\t', '\r', '\u{feff}']) || text.contains("${") {
+        if text.contains("${") || !plain_characters(text) {
             return None;
         }
         let mut lines = Vec::new();
         let mut offset = 0;
         for (i, raw) in text.split('\n').enumerate() {
-            let indent = raw.len() - raw.trim_start_matches(' ').len();
-            let rest = &raw[indent..];
+            let rest = raw.trim_start_matches(' ');
+            let indent = raw.len() - rest.len();
             if !rest.is_empty() && !rest.starts_with('#') {
                 if rest.starts_with("---") || rest.starts_with("...") || rest.starts_with('%') {
                     return None;
@@ -127,9 +130,9 @@ impl<'a> Parser<'a> {
         (self.at == self.lines.len()).then_some(node)
     }
 
-    fn span(line: &Line, col: usize, len: usize) -> Span {
-        let column = if line.ascii { col } else { line.text[..col].chars().count() };
-        Span { line: line.number, column: column as u32 + 1, offset: (line.offset + col) as u32, len: len as u32 }
+    fn span(line: &Line, col: usize, len: usize) -> Option<Span> {
+        let column = if line.ascii { col } else { line.text.get(..col)?.chars().count() };
+        Some(Span { line: line.number, column: column as u32 + 1, offset: (line.offset + col) as u32, len: len as u32 })
     }
 
     /// The block node starting on the current line at column `col` (a mapping or a sequence).
@@ -137,29 +140,28 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let text = self.lines[line].text;
-        let rest = &text[col..];
+        let rest = self.lines.get(line)?.text.get(col..)?;
         if rest == "-" || rest.starts_with("- ") { self.sequence(col, depth) } else { self.mapping(line, col, depth) }
     }
 
     fn sequence(&mut self, col: usize, depth: usize) -> Option<Node<'a>> {
-        let start = &self.lines[self.at];
-        let span = Self::span(start, col, 0);
+        let span = Self::span(self.lines.get(self.at)?, col, 0)?;
         let mut items = Vec::new();
         while let Some(line) = self.lines.get(self.at) {
-            let rest = &line.text[col.min(line.text.len())..];
+            let rest = line.text.get(col.min(line.text.len())..)?;
             if line.indent != col || !rest.starts_with("- ") {
                 if line.indent > col || line.indent == col && rest == "-" {
                     return None;
                 }
                 break;
             }
-            let item_col = col + 2 + (rest[2..].len() - rest[2..].trim_start_matches(' ').len());
+            let after_dash = rest.get(2..)?;
+            let item = after_dash.trim_start_matches(' ');
+            let item_col = col + 2 + (after_dash.len() - item.len());
             let here = self.at;
-            let item = &line.text[item_col..];
             if key_end(item).is_some() && !item.starts_with(['{', '[', '"', '\'']) {
                 items.push(self.mapping(here, item_col, depth + 1)?);
-            } else if line.text[item_col..].starts_with("- ") {
+            } else if item.starts_with("- ") {
                 return None;
             } else {
                 items.push(self.inline(here, item_col)?);
@@ -172,24 +174,25 @@ impl<'a> Parser<'a> {
 
     /// A mapping whose first key is on line `first` at column `col`.
     fn mapping(&mut self, first: usize, col: usize, depth: usize) -> Option<Node<'a>> {
-        let span = Self::span(&self.lines[first], col, 0);
+        let span = Self::span(self.lines.get(first)?, col, 0)?;
         let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+        let mut seen = Keys::default();
         let mut line_no = first;
         loop {
-            let line = &self.lines[line_no];
-            let text = &line.text[col..];
+            let line = self.lines.get(line_no)?;
+            let text = line.text.get(col..)?;
             let end = key_end(text)?;
-            let key = &text[..end];
-            if !plain_ok(key) || key == "<<" || entries.iter().any(|(k, _)| matches!(k.kind, Kind::Plain(p) if p == key)) {
+            let key = text.get(..end)?;
+            if !plain_ok(key) || key == "<<" || !seen.insert(key) {
                 return None;
             }
-            let key_node = Node { kind: Kind::Plain(key), span: Self::span(line, col, key.len()) };
-            let after = text[end + 1..].trim_start_matches(' ');
+            let key_node = Node { kind: Kind::Plain(key), span: Self::span(line, col, key.len())? };
+            let after = text.get(end + 1..)?.trim_start_matches(' ');
             let value = if after.is_empty() || after.starts_with('#') {
                 // The value is the block below: deeper, or a sequence at this very column.
                 self.at = line_no + 1;
                 let next = self.lines.get(self.at)?;
-                let next_rest = &next.text[next.indent..];
+                let next_rest = next.text.get(next.indent..)?;
                 if next.indent > col || next.indent == col && next_rest.starts_with("- ") {
                     self.block(self.at, next.indent, depth + 1)?
                 } else {
@@ -204,7 +207,7 @@ impl<'a> Parser<'a> {
             };
             entries.push((key_node, value));
             match self.lines.get(self.at) {
-                Some(next) if next.indent == col && !next.text[col..].starts_with('-') => line_no = self.at,
+                Some(next) if next.indent == col && next.text.get(col..).is_some_and(|t| !t.starts_with('-')) => line_no = self.at,
                 Some(next) if next.indent > col => return None,
                 _ => break,
             }
@@ -222,23 +225,24 @@ impl<'a> Parser<'a> {
 
     /// A one-line value starting at `col` of line `line`: a scalar or a flow list.
     fn inline(&self, line: usize, col: usize) -> Option<Node<'a>> {
-        let l = &self.lines[line];
-        let text = &l.text[col..];
+        let l = self.lines.get(line)?;
+        let text = l.text.get(col..)?;
         if let Some(parts) = flow(text, '{', '}', col) {
             // `{env: NAME}`: plain keys, scalar values.
             let mut entries: Vec<(Node<'a>, Node<'a>)> = Vec::new();
+            let mut seen = Keys::default();
             for (entry, at) in parts? {
                 let (key, value) = entry.split_once(": ")?;
-                if !plain_ok(key) || key.contains(['[', ']', '{', '}', ':', '"', '\'']) || entries.iter().any(|(k, _)| matches!(k.kind, Kind::Plain(p) if p == key)) {
+                if !plain_ok(key) || key.contains(['[', ']', '{', '}', ':', '"', '\'']) || !seen.insert(key) {
                     return None;
                 }
                 let value = value.trim_start_matches(' ');
                 let value_at = at + entry.len() - value.len();
                 let (node, used) = scalar(value, l, value_at, true)?;
                 (used == value.len()).then_some(())?;
-                entries.push((Node { kind: Kind::Plain(key), span: Self::span(l, at, key.len()) }, node));
+                entries.push((Node { kind: Kind::Plain(key), span: Self::span(l, at, key.len())? }, node));
             }
-            return Some(Node { kind: Kind::Map(entries), span: Self::span(l, col, 1) });
+            return Some(Node { kind: Kind::Map(entries), span: Self::span(l, col, 1)? });
         }
         if let Some(parts) = flow(text, '[', ']', col) {
             let mut items = Vec::new();
@@ -247,10 +251,10 @@ impl<'a> Parser<'a> {
                 (used == item.len()).then_some(())?;
                 items.push(node);
             }
-            return Some(Node { kind: Kind::Seq(items), span: Self::span(l, col, 1) });
+            return Some(Node { kind: Kind::Seq(items), span: Self::span(l, col, 1)? });
         }
         let (node, used) = scalar(text, l, col, false)?;
-        comment_only(&text[used..])?;
+        comment_only(text.get(used..)?)?;
         Some(node)
     }
 }
@@ -260,8 +264,7 @@ impl<'a> Parser<'a> {
 /// comma-separated parts (trimmed) with their columns.
 fn flow(text: &str, open: char, close: char, col: usize) -> Option<Option<Vec<(&str, usize)>>> {
     let inner = text.strip_prefix(open)?;
-    let Some(end) = inner.find(close).filter(|&end| comment_only(&inner[end + 1..]).is_some()) else { return Some(None) };
-    let body = &inner[..end];
+    let Some((body, _)) = inner.split_once(close).filter(|(_, after)| comment_only(after).is_some()) else { return Some(None) };
     if body.trim().is_empty() {
         return Some(Some(Vec::new()));
     }
@@ -278,11 +281,45 @@ fn flow(text: &str, open: char, close: char, col: usize) -> Option<Option<Vec<(&
     Some(Some(parts))
 }
 
+/// No character that YAML reads other than as text, or that looks like a space but is not one
+/// (a copied non-breaking space in indentation): such files go to serde-saphyr for its diagnostic.
+fn plain_characters(text: &str) -> bool {
+    let ascii_ok = |b: u8| b >= 0x20 && b != 0x7f || b == b'\n';
+    if text.is_ascii() {
+        return text.bytes().all(ascii_ok);
+    }
+    text.chars().all(|c| if c.is_ascii() { ascii_ok(c as u8) } else { !c.is_control() && !c.is_whitespace() && !matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{200b}'..='\u{200d}' | '\u{2060}') })
+}
+
+/// The keys of one mapping, to refuse a duplicate: a scan while they are few, a set once they
+/// are many (a 100,000-key mapping must not compare each key with all before it).
+#[derive(Default)]
+struct Keys<'a> {
+    few: Vec<&'a str>,
+    many: HashSet<&'a str>,
+}
+
+impl<'a> Keys<'a> {
+    /// False when `key` is there already.
+    fn insert(&mut self, key: &'a str) -> bool {
+        if !self.many.is_empty() {
+            return self.many.insert(key);
+        }
+        if self.few.contains(&key) {
+            return false;
+        }
+        self.few.push(key);
+        if self.few.len() == 16 {
+            self.many = self.few.drain(..).collect();
+        }
+        true
+    }
+}
+
 /// Where a `key:` ends (the colon), if the text starts with a plain key followed by `: ` or `:` at the end.
 fn key_end(text: &str) -> Option<usize> {
-    let colon = text.find(':')?;
-    let after = &text[colon + 1..];
-    (after.is_empty() || after.starts_with(' ')).then_some(colon).filter(|&c| c > 0 && !text[..c].contains(['#', '"', '\'']))
+    let (key, after) = text.split_once(':')?;
+    (!key.is_empty() && !key.contains(['#', '"', '\'']) && (after.is_empty() || after.starts_with(' '))).then_some(key.len())
 }
 
 /// Nothing, or spaces and a comment.
@@ -306,47 +343,50 @@ fn scalar<'a>(text: &'a str, line: &Line, col: usize, in_flow: bool) -> Option<(
         b'"' => double_quoted(text)?,
         b'\'' => single_quoted(text)?,
         _ => {
-            let end = text.find(" #").unwrap_or(text.len());
-            let plain = text[..end].trim_end_matches(' ');
+            let plain = text.split_once(" #").map_or(text, |(before, _)| before).trim_end_matches(' ');
             if !plain_ok(plain) || in_flow && plain.contains([',', '[', ']', '{', '}', ':']) {
                 return None;
             }
             (Kind::Plain(plain), plain.len())
         }
     };
-    Some((Node { kind, span: Parser::span(line, col, used) }, used))
+    Some((Node { kind, span: Parser::span(line, col, used)? }, used))
 }
 
 fn single_quoted(text: &str) -> Option<(Kind<'_>, usize)> {
-    let body = &text[1..];
+    let body = text.strip_prefix('\'')?;
     let mut out: Option<String> = None;
-    let mut i = 0;
+    let mut rest = body;
     loop {
-        let q = body[i..].find('\'')? + i;
-        if body[q + 1..].starts_with('\'') {
-            out.get_or_insert_with(String::new).push_str(&body[i..=q]);
-            i = q + 2;
+        let (part, after) = rest.split_once('\'')?;
+        if let Some(after_pair) = after.strip_prefix('\'') {
+            let s = out.get_or_insert_with(String::new);
+            s.push_str(part);
+            s.push('\'');
+            rest = after_pair;
             continue;
         }
+        let used = text.len() - after.len();
         let value = match out {
             Some(mut s) => {
-                s.push_str(&body[i..q]);
+                s.push_str(part);
                 Cow::Owned(s)
             }
-            None => Cow::Borrowed(&body[..q]),
+            None => Cow::Borrowed(part),
         };
-        return Some((Kind::Quoted(value), q + 2));
+        return Some((Kind::Quoted(value), used));
     }
 }
 
 fn double_quoted(text: &str) -> Option<(Kind<'_>, usize)> {
-    let body = &text[1..];
+    let body = text.strip_prefix('"')?;
     let close = body.find(['"', '\\'])?;
-    if body.as_bytes()[close] == b'"' {
-        return Some((Kind::Quoted(Cow::Borrowed(&body[..close])), close + 2));
+    let (head, tail) = body.split_at_checked(close)?;
+    if tail.starts_with('"') {
+        return Some((Kind::Quoted(Cow::Borrowed(head)), close + 2));
     }
-    let mut out = String::from(&body[..close]);
-    let mut chars = body[close..].char_indices();
+    let mut out = String::from(head);
+    let mut chars = tail.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
             '"' => return Some((Kind::Quoted(Cow::Owned(out)), close + i + 2)),
@@ -388,7 +428,7 @@ fn classify(s: &str) -> Plain {
     if WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
         return Plain::Unsure;
     }
-    let first = s.as_bytes()[0];
+    let Some(&first) = s.as_bytes().first() else { return Plain::Unsure };
     if first.is_ascii_digit() || b"+-.".contains(&first) {
         if s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || first != b'0') {
             return s.parse().map_or(Plain::Unsure, Plain::Unsigned);
@@ -506,7 +546,10 @@ impl<'de, 'a> de::Deserializer<'de> for &'de Node<'a> {
     fn deserialize_enum<V: Visitor<'de>>(self, _: &'static str, _: &'static [&'static str], visitor: V) -> Result<V::Value, GiveUp> {
         match &self.kind {
             // `ldap: {…}`: the variant and its content.
-            Kind::Map(entries) if entries.len() == 1 => visitor.visit_enum(Variant(&entries[0])),
+            Kind::Map(entries) => match entries.as_slice() {
+                [only] => visitor.visit_enum(Variant(only)),
+                _ => Err(GiveUp),
+            },
             _ => visitor.visit_enum(self.text()?.into_deserializer()),
         }
     }
