@@ -22,7 +22,7 @@ pub enum ApplyError {
     Db(#[from] DbError),
     #[error("the database was updated, but a new DKIM key could not be made: {0}; run plan again to see what is left")]
     Dkim(WriteError),
-    #[error("the database was updated, but updating Redis failed: {0}; run plan again to see what is left")]
+    #[error("the database was updated, but updating {store} failed: {0}; run plan again to see what is left", store = .0.store())]
     Kv(#[from] KvError),
     #[error("the database was updated, but flushing memcached at {0} failed: {1}; SOGo may show stale data until it expires")]
     Memcached(String, String),

@@ -69,8 +69,8 @@ pub struct Verified {
     pub from_cache: usize,
 }
 
-/// Without `key` nothing is looked up in the cache; on a read-only target nothing is added to it
-/// (the next apply does that).
+/// Without `key` nothing is looked up in or added to the cache; a read-only command adds to it
+/// only if the database can be written.
 pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: Option<&[u8]>) -> Result<Verified, DbError> {
     let stored: HashMap<&str, &str> = live.mailboxes.iter().map(|r| (r.s(0), r.s(5))).collect();
     let cache: HashMap<String, String> = match key {
@@ -98,7 +98,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         }
         if ok {
             rec.set("password", crate::kinds::token(hash));
-            if let Some(digest) = digest.filter(|_| !known && !db.read_only()) {
+            if let Some(digest) = digest.filter(|_| !known) {
                 let u = Arg::Text(rec.key.clone());
                 remember.push(Stmt { sql: "DELETE FROM mailplane_password_cache WHERE username = ?".into(), args: vec![u.clone()] });
                 remember.push(Stmt {
@@ -109,7 +109,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         }
     }
     if !remember.is_empty() {
-        db.execute_all(&remember).await?;
+        db.execute_cache(&remember).await?;
     }
     Ok(report)
 }

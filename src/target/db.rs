@@ -147,6 +147,8 @@ pub struct Db {
     read_only: bool,
     /// The SQLite file did not exist when the target was opened.
     absent: Option<Absent>,
+    /// The SQLite file on disk, if any.
+    file: Option<PathBuf>,
 }
 
 /// What a connection may do to the target.
@@ -320,6 +322,27 @@ impl Db {
         }
     }
 
+    /// `execute_all` for a cache that a read-only command may keep up to date: on a SQLite file
+    /// opened read-only, on a connection of its own that may write the file (never create it),
+    /// and only if the file can be written; nothing is said if it cannot.
+    pub async fn execute_cache(&self, stmts: &[Stmt]) -> Result<(), DbError> {
+        let Some(file) = self.file.as_deref().filter(|_| self.read_only) else {
+            return if self.read_only { Ok(()) } else { self.execute_all(stmts).await };
+        };
+        let options = SqliteConnectOptions::new().filename(file).foreign_keys(true).busy_timeout(Duration::from_secs(10));
+        let write = async {
+            let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+            let mut tx = conn.begin().await?;
+            for stmt in stmts {
+                tx.execute(bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args)).await?;
+            }
+            tx.commit().await?;
+            conn.close().await
+        };
+        let _ = write.await;
+        Ok(())
+    }
+
     pub async fn close(self) {
         match self.pool {
             Pool::MySql(p) => p.close().await,
@@ -328,7 +351,12 @@ impl Db {
     }
 
     fn scrub(&self, e: &dyn std::fmt::Display) -> String {
-        scrub(&e.to_string(), &self.secrets)
+        let message = scrub(&e.to_string(), &self.secrets);
+        // SQLite only says "disk I/O error" or "attempt to write a readonly database" then.
+        match self.file.as_deref().filter(|f| !f.exists()) {
+            Some(f) => format!("{message} (the database file {} was deleted or moved while mailplane was using it)", f.display()),
+            None => message,
+        }
     }
 
     fn stmt_error(&self, index: usize, total: usize, stmt: &Stmt, e: &sqlx::Error) -> DbError {
@@ -426,7 +454,9 @@ async fn connect_sqlite(url: &str, rest: &str, access: Access) -> Result<Db, DbE
             }
         }
     };
-    Ok(Db { pool: Pool::Sqlite(pool), label: url.to_string(), secrets: Vec::new(), read_only: !access.write, absent })
+    // The stand-in for a missing file is in memory.
+    let file = parsed.file.filter(|_| access.write || absent.is_none());
+    Ok(Db { pool: Pool::Sqlite(pool), label: url.to_string(), secrets: Vec::new(), read_only: !access.write, absent, file })
 }
 
 /// Opens the pool and applies the schema (`sqlite_schema.sql`, `mailplane_tables.sql`, the kv
@@ -521,7 +551,7 @@ async fn connect_mysql(url: &str, password: Option<&str>, setup: bool) -> Result
         .connect_with(options)
         .await
         .map_err(|e| DbError::Connect { url: label.clone(), message: scrub(&e.to_string(), &secrets) })?;
-    let db = Db { pool: Pool::MySql(pool.clone()), label, secrets, read_only: false, absent: None };
+    let db = Db { pool: Pool::MySql(pool.clone()), label, secrets, read_only: false, absent: None, file: None };
     let found = db
         .query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'mailbox'", &[])
         .await?;

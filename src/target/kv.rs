@@ -21,6 +21,16 @@ pub enum KvError {
 /// Created with the rest of the SQLite schema (`Db::connect`).
 pub(crate) const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) NOT NULL, f VARCHAR(255) NOT NULL, v TEXT NOT NULL, PRIMARY KEY (k, f))";
 
+impl KvError {
+    /// What failed, for messages: on a SQLite target the hashes are a table of the database.
+    pub fn store(&self) -> &'static str {
+        match self {
+            KvError::Redis(_) => "Redis",
+            KvError::Db(_) => "the Redis hashes (table mailplane_kv)",
+        }
+    }
+}
+
 impl Kv {
     pub async fn redis(url: &str) -> Result<Kv, KvError> {
         let client = redis::Client::open(url)?;
