@@ -397,3 +397,22 @@ pub fn report_absent(db: &Db, printer: Printer) {
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sqlite_paths_in_the_settings_are_taken_from_their_directory() {
+        let settings = |t: &str| SettingsFile { target: Some(crate::model::Located::new(t.to_string())), ..Default::default() };
+        let dir = Path::new("/srv/mail");
+        assert_eq!(resolve_target(None, &settings("sqlite://state/m.db?mode=ro"), dir), "sqlite:///srv/mail/state/m.db?mode=ro");
+        assert_eq!(resolve_target(None, &settings("sqlite:m.db"), dir), "sqlite:///srv/mail/m.db");
+        for kept in ["sqlite:///var/lib/m.db", "sqlite::memory:", "mysql://u@h:1/db"] {
+            assert_eq!(resolve_target(None, &settings(kept), dir), kept);
+        }
+        // A flag (or the environment) and the default are the working directory's.
+        assert_eq!(resolve_target(Some("sqlite://x.db"), &settings("sqlite://y.db"), dir), "sqlite://x.db");
+        assert_eq!(resolve_target(None, &SettingsFile::default(), dir), DEFAULT_TARGET);
+    }
+}

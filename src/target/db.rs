@@ -951,6 +951,50 @@ mod tests {
         db.close().await;
     }
 
+    /// Issue 16.10/17.11: `?mode=` is an option, not part of the file name; read-only access
+    /// creates nothing and reads a missing file as a new one would be.
+    #[tokio::test]
+    async fn sqlite_url_parameters_and_read_only_access() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state/m.db");
+        let url = format!("sqlite://{}", file.display());
+        let count = |db: Db, sql: &'static str| async move { db.query(sql, &[]).await.unwrap()[0][0].clone().unwrap() };
+
+        let missing = Db::open(&url, None, Access::READ).await.unwrap();
+        assert_eq!(missing.absent(), Some(&Absent { path: file.clone(), applied_before: false }));
+        assert_eq!(count(missing.clone(), "SELECT COUNT(*) FROM templates").await, "2", "mailcow's two Default templates");
+        assert_eq!(count(missing, "SELECT COUNT(*) FROM mailplane_kv").await, "0");
+        assert!(!dir.path().join("state").exists(), "a read-only open creates nothing");
+        let peek = Access { write: true, setup: false };
+        assert!(matches!(Db::open(&url, None, peek).await, Err(DbError::SqliteOpen { .. })));
+        assert!(matches!(Db::open(&format!("{url}?mode=rw"), None, Access::WRITE).await, Err(DbError::SqliteMissing { .. })));
+        assert!(!dir.path().join("state").exists());
+
+        let db = Db::connect(&url, None).await.unwrap();
+        assert!(!db.read_only() && db.absent().is_some());
+        db.execute_all(&[stmt("INSERT INTO mailplane_meta (k, v) VALUES ('a', 'b')", vec![])]).await.unwrap();
+        db.close().await;
+        for url in [format!("{url}?mode=ro"), url.clone()] {
+            let ro = Db::open(&url, None, Access::READ).await.unwrap();
+            assert!(ro.read_only() && ro.absent().is_none());
+            assert_eq!(count(ro.clone(), "SELECT COUNT(*) FROM mailplane_meta").await, "1");
+            assert!(ro.execute_all(&[stmt("DELETE FROM mailplane_meta", vec![])]).await.is_err(), "{url} is opened read-only");
+            ro.close().await;
+        }
+        let e = Db::connect(&format!("{url}?mode=ro"), None).await.unwrap_err();
+        assert!(e.to_string().contains("`mode=ro`") && e.to_string().contains("apply cannot write"), "{e}");
+        let e = Db::open(&format!("{url}?mode=ro&cache=shared"), None, Access::READ).await.unwrap_err();
+        assert!(e.to_string().contains("unknown parameter `cache=shared`"), "{e}");
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("state")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["m.db"], "no file named after the parameters");
+
+        // A file that is gone but was applied to (its lock file is left) is reported as such.
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(crate::lock::lock_file(&file), "").unwrap();
+        let gone = Db::open(&url, None, Access::READ).await.unwrap();
+        assert!(gone.absent().unwrap().applied_before);
+    }
+
     #[tokio::test]
     async fn memory_urls_and_many_rows() {
         let db = Db::connect("sqlite::memory:", None).await.unwrap();
