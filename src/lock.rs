@@ -64,7 +64,15 @@ pub async fn acquire(db: &Db, timeout: Duration) -> Result<LockGuard, LockError>
     if file.is_empty() {
         return Ok(LockGuard::None);
     }
-    acquire_file(&format!("{file}.lock"), db.label(), timeout).await
+    acquire_file(&lock_file(std::path::Path::new(&file)), db.label(), timeout).await
+}
+
+/// `<database>.lock`, next to the database file. Also the evidence that mailplane applied to a
+/// file that has since disappeared (the journal went with it).
+pub fn lock_file(db_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = db_file.as_os_str().to_owned();
+    name.push(".lock");
+    name.into()
 }
 
 /// GET_LOCK names are server-wide: one per database, so that two mailcow databases on one server
@@ -109,8 +117,8 @@ async fn acquire_mysql(mut conn: sqlx::MySqlConnection, target: &str, timeout: D
     Err(LockError::Busy { target: target.into(), holder, waited: timeout.as_secs() })
 }
 
-async fn acquire_file(path: &str, target: &str, timeout: Duration) -> Result<LockGuard, LockError> {
-    let fail = |e: &dyn std::fmt::Display| LockError::Failed(target.to_string(), format!("{path}: {e}"));
+async fn acquire_file(path: &std::path::Path, target: &str, timeout: Duration) -> Result<LockGuard, LockError> {
+    let fail = |e: &dyn std::fmt::Display| LockError::Failed(target.to_string(), format!("{}: {e}", path.display()));
     let mut file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path).map_err(|e| fail(&e))?;
     let started = Instant::now();
     loop {
@@ -119,7 +127,7 @@ async fn acquire_file(path: &str, target: &str, timeout: Duration) -> Result<Loc
             Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => tokio::time::sleep(Duration::from_millis(100)).await,
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(path).unwrap_or_default().trim().to_string();
-                let holder = if holder.is_empty() { format!("a process that did not record itself in {path}") } else { holder };
+                let holder = if holder.is_empty() { format!("a process that did not record itself in {}", path.display()) } else { holder };
                 return Err(LockError::Busy { target: target.into(), holder, waited: timeout.as_secs() });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(fail(&e)),

@@ -213,7 +213,7 @@ mod tests {
     #[tokio::test]
     async fn replay_finishes_the_work_journals_it_and_clears_the_rows() {
         let db = Db::connect("sqlite::memory:", None).await.unwrap();
-        let kv = Kv::table(db.clone(), true).await.unwrap();
+        let kv = Kv::table(db.clone());
         assert!(replay(&db, &kv, None).await.unwrap().is_empty());
         let apply = Entry {
             id: "0001-apply".into(),

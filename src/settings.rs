@@ -11,13 +11,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsFile {
-    /// Database of the live server: `sqlite://state/mailplane.db` (default) or `mysql://user@host:port/db`.
-    /// Keep passwords out of this file: use MAILPLANE_DATABASE_PASSWORD or `database_password_file`.
+    /// Database of the live server: `sqlite://path` or `mysql://user@host:port/db`; default
+    /// `sqlite://state/mailplane.db` in the working directory. A relative SQLite path written
+    /// here is taken from this file's directory. Keep passwords out of this file: use
+    /// MAILPLANE_DATABASE_PASSWORD or `database_password_file`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<crate::model::Located<String>>,
-    /// File holding the database password.
+    /// File holding the database password (a relative path: from this file's directory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_password_file: Option<PathBuf>,
+    /// Where apply keeps `password-cache.key` (a relative path: from this file's directory);
+    /// MAILPLANE_STATE_DIR takes precedence; default `state` in the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
     /// mailcow's Redis, e.g. `redis://127.0.0.1:6379/0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,

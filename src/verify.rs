@@ -30,11 +30,17 @@ fn hmac(key: &[u8], msg: &[u8]) -> String {
     hex(&Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize())
 }
 
-/// The cache key lives in the state directory, created once with mode 0600.
-pub fn load_key(state_dir: &Path) -> std::io::Result<Vec<u8>> {
-    let path = state_dir.join("password-cache.key");
-    if let Ok(k) = std::fs::read(&path) {
-        return Ok(k);
+pub const KEY_FILE: &str = "password-cache.key";
+
+/// The cache key in the state directory, if it is there; with `create`, one is made (mode
+/// 0600) when it is not. Read-only commands never create it: without it nothing is cached.
+pub fn key(state_dir: &Path, create: bool) -> std::io::Result<Option<Vec<u8>>> {
+    let path = state_dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(k) => return Ok(Some(k)),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        Err(_) if !create => return Ok(None),
+        Err(_) => {}
     }
     std::fs::create_dir_all(state_dir)?;
     let key: [u8; 32] = rand::random();
@@ -44,7 +50,17 @@ pub fn load_key(state_dir: &Path) -> std::io::Result<Vec<u8>> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     }
-    Ok(key.to_vec())
+    Ok(Some(key.to_vec()))
+}
+
+/// A mailbox whose `enforce`d password is a reference, to be checked against the live hash.
+fn enforced(rec: &crate::record::Record) -> bool {
+    rec.kind == Kind::Mailbox && matches!(rec.get("password"), Some(Value::Secret(tok)) if !tok.create_only && tok.token == "pending")
+}
+
+/// Whether any password is checked (and so the cache key is used at all).
+pub fn needs_key(desired: &Desired) -> bool {
+    desired.records.iter().any(enforced)
 }
 
 #[derive(Debug, Default)]
@@ -53,27 +69,28 @@ pub struct Verified {
     pub from_cache: usize,
 }
 
-pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: &[u8]) -> Result<Verified, DbError> {
+/// Without `key` nothing is looked up in or added to the cache; a read-only command adds to it
+/// only if the database can be written.
+pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: Option<&[u8]>) -> Result<Verified, DbError> {
     let stored: HashMap<&str, &str> = live.mailboxes.iter().map(|r| (r.s(0), r.s(5))).collect();
-    let cache: HashMap<String, String> = db
-        .query("SELECT username, stored_hash_sha256, secret_sha256 FROM mailplane_password_cache", &[])
-        .await?
-        .into_iter()
-        .map(|r| (format!("{}\n{}", r.s(0), r.s(1)), r.s(2).to_string()))
-        .collect();
+    let cache: HashMap<String, String> = match key {
+        Some(_) => db
+            .query("SELECT username, stored_hash_sha256, secret_sha256 FROM mailplane_password_cache", &[])
+            .await?
+            .into_iter()
+            .map(|r| (format!("{}\n{}", r.s(0), r.s(1)), r.s(2).to_string()))
+            .collect(),
+        None => HashMap::new(),
+    };
     let mut report = Verified::default();
     let mut remember = Vec::new();
-    for rec in desired.records.iter_mut().filter(|r| r.kind == Kind::Mailbox) {
-        let Some(Value::Secret(tok)) = rec.get("password") else { continue };
-        if tok.create_only || tok.token != "pending" {
-            continue;
-        }
+    for rec in desired.records.iter_mut().filter(|r| enforced(r)) {
         let Some(hash) = stored.get(rec.key.as_str()) else { continue };
         let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(Kind::Mailbox, rec.key.clone(), "password")) else { continue };
         let Ok(plain) = secret.reveal(&desired.root) else { continue };
         let hash_id = hex(&Sha256::digest(hash.as_bytes()));
-        let digest = hmac(key, format!("{hash}\n{plain}").as_bytes());
-        let known = cache.get(&format!("{}\n{hash_id}", rec.key)) == Some(&digest);
+        let digest = key.map(|key| hmac(key, format!("{hash}\n{plain}").as_bytes()));
+        let known = digest.is_some() && cache.get(&format!("{}\n{hash_id}", rec.key)) == digest.as_ref();
         let ok = known || matches!(crate::password::verify(hash, &plain), Ok(true));
         report.checked += 1;
         if known {
@@ -81,7 +98,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         }
         if ok {
             rec.set("password", crate::kinds::token(hash));
-            if !known {
+            if let Some(digest) = digest.filter(|_| !known) {
                 let u = Arg::Text(rec.key.clone());
                 remember.push(Stmt { sql: "DELETE FROM mailplane_password_cache WHERE username = ?".into(), args: vec![u.clone()] });
                 remember.push(Stmt {
@@ -92,7 +109,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         }
     }
     if !remember.is_empty() {
-        db.execute_all(&remember).await?;
+        db.execute_cache(&remember).await?;
     }
     Ok(report)
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
@@ -16,7 +16,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
-use super::target::{DEFAULT_TARGET, TargetArgs, connect, runtime};
+use super::target::{TargetArgs, connect, runtime};
 use crate::dns::{self, DkimKey, Domain, RType, Row};
 use crate::model::names::normalize_domain;
 use crate::printer::{ExitStatus, Printer};
@@ -144,13 +144,6 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
 /// Per domain, the live DKIM selector (if any) and public key. `dns` never creates a database:
 /// a SQLite target that does not exist yet has no keys.
 async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<HashMap<String, (Option<String>, String)>, String> {
-    let url = args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.into());
-    if let Some(file) = url.strip_prefix("sqlite:").map(|p| p.strip_prefix("//").unwrap_or(p))
-        && !Path::new(file).exists()
-    {
-        printer.err(&format!("note: {url} does not exist yet; DKIM keys come from `dkim_private_key` only"));
-        return Ok(HashMap::new());
-    }
     let targs = TargetArgs {
         dir: args.dir.clone(),
         target: args.target.clone(),
@@ -161,7 +154,7 @@ async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Re
         refresh_forwarding_hosts: false,
         lock_timeout: 0,
     };
-    let (db, kv, _) = connect(&targs, Some(settings), printer).await.map_err(|()| String::new())?;
+    let (db, kv, _) = connect(&targs, settings, printer).await.map_err(|()| String::new())?;
     let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| e.to_string())?;
     let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| e.to_string())?;
     db.close().await;

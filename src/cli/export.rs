@@ -22,7 +22,15 @@ const HEADER: &str = "# yaml-language-server: $schema=https://raw.githubusercont
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let Ok((db, kv, _)) = connect(&args.target, None, printer).await else { return ExitStatus::Error };
+        // Only mailplane.yaml (it may name the target): the other files need not be valid.
+        let settings = match super::target::settings_only(&args.target.dir) {
+            Ok(s) => s,
+            Err(e) => {
+                printer.err(&format!("error: {e}"));
+                return ExitStatus::Error;
+            }
+        };
+        let Ok((db, kv, _)) = connect(&args.target, &settings, printer).await else { return ExitStatus::Error };
         let live = match crate::observe::observe(&db, &kv).await {
             Ok(l) => l,
             Err(e) => {

@@ -3,10 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use super::Format;
-use super::target::{DEFAULT_TARGET, runtime};
+use super::target::runtime;
 use crate::printer::{ExitStatus, Printer};
-use crate::settings::SettingsFile;
-use crate::target::db::Db;
+use crate::target::db::{Access, Db};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -26,13 +25,12 @@ pub struct Args {
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let entries = match connect(&args.dir, args.target.as_deref()).await {
-            Ok(Some(db)) => {
+        let entries = match connect(&args.dir, args.target.as_deref(), printer).await {
+            Ok(db) => {
                 let entries = crate::journal::read(&db, args.limit).await.map_err(|e| e.to_string());
                 db.close().await;
                 entries
             }
-            Ok(None) => Ok(Vec::new()),
             Err(e) => Err(e),
         };
         let entries = match entries {
@@ -53,32 +51,16 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
 
 /// Only the database is needed (no Redis), resolved like plan and apply resolve it:
 /// flag or MAILPLANE_DATABASE_URL > mailplane.yaml `target` > the embedded default.
-/// `None` when the SQLite file does not exist: a read-only command must not create it.
-async fn connect(dir: &Path, target: Option<&str>) -> Result<Option<Db>, String> {
+/// A SQLite file that does not exist has no history (and is not created).
+async fn connect(dir: &Path, target: Option<&str>, printer: Printer) -> Result<Db, String> {
     if !dir.is_dir() && target.is_none() {
         return Err(format!("{} is not a directory: give the desired-state directory, or --target", dir.display()));
     }
-    // Only mailplane.yaml: the history of a target must not depend on the other files being valid.
-    let path = dir.join(crate::load::SETTINGS_FILE);
-    let settings: Option<SettingsFile> = match std::fs::read_to_string(&path) {
-        Ok(text) => Some(crate::load::yaml::parse(&text, 0).map_err(|_| format!("{} has errors: run `mailplane validate` on it, or give --target", path.display()))?),
-        Err(_) if !path.exists() => None,
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let settings = settings.unwrap_or_default();
-    let url = target.map(str::to_string).or(settings.target.map(|t| t.value)).unwrap_or_else(|| DEFAULT_TARGET.to_string());
-    if let Some(file) = url.strip_prefix("sqlite:").map(|f| f.strip_prefix("//").unwrap_or(f))
-        && !file.starts_with(':')
-        && !Path::new(file.split('?').next().unwrap_or(file)).exists()
-    {
-        return Ok(None);
-    }
-    let password = match (std::env::var("MAILPLANE_DATABASE_PASSWORD"), &settings.database_password_file) {
-        (Ok(p), _) => Some(p),
-        (Err(_), Some(f)) => Some(std::fs::read_to_string(f).map(|s| s.trim_end().to_string()).map_err(|e| format!("cannot read {}: {e}", f.display()))?),
-        (Err(_), None) => None,
-    };
-    Db::connect(&url, password.as_deref()).await.map(Some).map_err(|e| e.to_string())
+    // The history of a target must not depend on the other files being valid.
+    let settings = super::target::settings_only(dir)?;
+    let db = super::target::open_db(target, &settings, dir, Access::READ).await?;
+    super::target::report_absent(&db, printer);
+    Ok(db)
 }
 
 fn table(entries: &[crate::journal::Entry]) -> String {

@@ -68,7 +68,15 @@ pub fn default_dir() -> PathBuf {
 }
 
 pub fn run() -> ExitStatus {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap exits 2 on a usage error, which `plan --detailed-exitcode` means as "changes":
+            // a mistyped flag in CI would pass. `--help` and `--version` are not errors.
+            return if e.use_stderr() { ExitStatus::Error } else { ExitStatus::Success };
+        }
+    };
     let printer = Printer::new(cli.quiet);
     match cli.command {
         Command::Validate(args) => validate::run(args, printer),

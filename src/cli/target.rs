@@ -1,14 +1,15 @@
 //! Shared by plan and apply: resolve connection settings (flag > environment > mailplane.yaml >
 //! the embedded default), load and validate the directory, observe the target, compute the plan.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::kinds::{self, Desired};
 use crate::load::{self, Loaded};
 use crate::observe::{self, LiveData};
 use crate::plan::{self, Plan};
 use crate::printer::Printer;
-use crate::target::db::Db;
+use crate::settings::SettingsFile;
+use crate::target::db::{Access, Db};
 use crate::target::kv::Kv;
 
 pub const DEFAULT_TARGET: &str = "sqlite://state/mailplane.db";
@@ -178,7 +179,7 @@ async fn observe_target(
 ) -> Result<Observed, (bool, String)> {
     // Only SQLite needs setting up before a connection works (the file is created then).
     let final_error = !target_url(&args, &settings).starts_with("sqlite:");
-    let (db, kv, memcached) = try_connect(&args, Some(&settings), setup).await.map_err(|e| (final_error, e))?;
+    let (db, kv, memcached) = try_connect(&args, Some(&settings), Access { write: lock, setup }).await.map_err(|e| (final_error, e))?;
     observe_connected(&args, db, kv, memcached, lock, gate).await.map_err(|e| (false, e))
 }
 
@@ -270,9 +271,13 @@ async fn finish(
         crate::ldap_source::keep_missing(&mut desired, &live_records, &merged, cfg);
         desired.bookkeeping.extend(merged.state);
     }
-    let state_dir = std::env::var_os("MAILPLANE_STATE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("state"));
-    let key = crate::verify::load_key(&state_dir).map_err(|e| format!("cannot use {}: {e}", state_dir.display()))?;
-    crate::verify::resolve_enforced(&mut desired, &live, &db, &key).await.map_err(|e| e.to_string())?;
+    report_absent(&db, printer);
+    let key = match crate::verify::needs_key(&desired) {
+        // Only apply (which holds the lock) makes the key.
+        true => password_cache_key(&settings, &loaded.root, lock.is_some())?,
+        false => None,
+    };
+    crate::verify::resolve_enforced(&mut desired, &live, &db, key.as_deref()).await.map_err(|e| e.to_string())?;
     let t = crate::timing::lap("verify", t);
     let policy = plan::Policy {
         prune: settings.prune.iter().map(|(k, m)| (*k, *m)).collect(),
@@ -303,32 +308,22 @@ async fn finish(
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
 }
 
-/// Connects to the database and its Redis (or the SQLite file's kv table).
-pub async fn connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, printer: Printer) -> Result<(Db, Kv, Option<String>), ()> {
-    try_connect(args, settings, true).await.map_err(|msg| printer.err(&format!("error: {msg}")))
+/// Connects a read-only command (export, dns) to the database and its Redis (or the SQLite
+/// file's kv table).
+pub async fn connect(args: &TargetArgs, settings: &SettingsFile, printer: Printer) -> Result<(Db, Kv, Option<String>), ()> {
+    let connected = try_connect(args, Some(settings), Access::READ).await.map_err(|msg| printer.err(&format!("error: {msg}")))?;
+    report_absent(&connected.0, printer);
+    Ok(connected)
 }
 
-/// `connect` that returns what went wrong instead of printing it. Without `setup`, nothing is
-/// created: a target that is not set up yet is an error.
-pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::SettingsFile>, setup: bool) -> Result<(Db, Kv, Option<String>), String> {
+/// `connect` that returns what went wrong instead of printing it.
+pub async fn try_connect(args: &TargetArgs, settings: Option<&SettingsFile>, access: Access) -> Result<(Db, Kv, Option<String>), String> {
     let settings = settings.cloned().unwrap_or_default();
-    let url = target_url(args, &settings);
-    let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
-        Ok(p) => Some(p),
-        Err(_) => match &settings.database_password_file {
-            Some(f) => Some(std::fs::read_to_string(f).map(|s| s.trim_end().to_string()).map_err(|e| format!("cannot read {}: {e}", f.display()))?),
-            None => None,
-        },
-    };
-    let db = match setup {
-        true => Db::connect(&url, password.as_deref()).await,
-        false => Db::connect_existing(&url, password.as_deref()).await,
-    }
-    .map_err(|e| e.to_string())?;
+    let db = open_db(args.target.as_deref(), &settings, &args.dir, access).await?;
     let redis = args.redis.clone().or(settings.redis.clone());
     let kv = match (&redis, db.dialect()) {
         (Some(r), _) => Kv::redis(r).await.map_err(|e| format!("cannot connect to Redis: {e}"))?,
-        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone(), setup).await.map_err(|e| e.to_string())?,
+        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone()),
         (None, crate::target::db::Dialect::MySql) => {
             return Err("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
         }
@@ -336,11 +331,118 @@ pub async fn try_connect(args: &TargetArgs, settings: Option<&crate::settings::S
     Ok((db, kv, args.memcached.clone().or(settings.memcached.clone())))
 }
 
-/// The target: flag or environment, else mailplane.yaml, else the embedded default.
-fn target_url(args: &TargetArgs, settings: &crate::settings::SettingsFile) -> String {
-    args.target.clone().or(settings.target.as_ref().map(|t| t.value.clone())).unwrap_or_else(|| DEFAULT_TARGET.to_string())
+/// `dir/mailplane.yaml` alone (the default settings when there is none), for the commands that
+/// need only the target.
+pub fn settings_only(dir: &Path) -> Result<SettingsFile, String> {
+    let path = dir.join(crate::load::SETTINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => crate::load::yaml::parse(&text, 0).map_err(|_| format!("{} has errors: run `mailplane validate` on it, or give --target", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SettingsFile::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The database of `target` (a flag or the environment), else of `dir/mailplane.yaml`'s settings.
+pub async fn open_db(target: Option<&str>, settings: &SettingsFile, dir: &Path, access: Access) -> Result<Db, String> {
+    let url = resolve_target(target, settings, dir);
+    let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
+        Ok(p) => Some(p),
+        Err(_) => match &settings.database_password_file {
+            Some(f) => {
+                let f = dir.join(f);
+                Some(std::fs::read_to_string(&f).map(|s| s.trim_end().to_string()).map_err(|e| format!("cannot read {}: {e}", f.display()))?)
+            }
+            None => None,
+        },
+    };
+    Db::open(&url, password.as_deref(), access).await.map_err(|e| e.to_string())
+}
+
+fn target_url(args: &TargetArgs, settings: &SettingsFile) -> String {
+    resolve_target(args.target.as_deref(), settings, &args.dir)
+}
+
+/// The target: `flag` (a flag or the environment; a relative SQLite path from the working
+/// directory, as a CLI user expects), else mailplane.yaml's `target` (a relative SQLite path
+/// from `dir`, the directory holding it, like `{file:}` secrets), else the embedded default
+/// (from the working directory, like Terraform's local state).
+pub fn resolve_target(flag: Option<&str>, settings: &SettingsFile, dir: &Path) -> String {
+    match (flag, &settings.target) {
+        (Some(url), _) => url.to_string(),
+        (None, Some(t)) => sqlite_from(&t.value, dir),
+        (None, None) => DEFAULT_TARGET.to_string(),
+    }
+}
+
+/// A relative `sqlite:` path taken from `dir`; any other URL as it is.
+fn sqlite_from(url: &str, dir: &Path) -> String {
+    let Some(rest) = url.trim().strip_prefix("sqlite:") else { return url.to_string() };
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let relative = !(path.is_empty() || path.starts_with([':', '?', '/']) || dir == Path::new("."));
+    if !relative {
+        return url.to_string();
+    }
+    format!("sqlite://{}", dir.join(path).display())
+}
+
+/// Where apply keeps `password-cache.key`: MAILPLANE_STATE_DIR (from the working directory),
+/// else `state_dir` in mailplane.yaml (from `dir`), else `state` in the working directory.
+pub fn state_dir(settings: &SettingsFile, dir: &Path) -> PathBuf {
+    match (std::env::var_os("MAILPLANE_STATE_DIR"), &settings.state_dir) {
+        (Some(env), _) => PathBuf::from(env),
+        (None, Some(d)) => dir.join(d),
+        (None, None) => PathBuf::from("state"),
+    }
+}
+
+/// The password cache's key; `create` (apply) makes it when it is missing.
+fn password_cache_key(settings: &SettingsFile, dir: &Path, create: bool) -> Result<Option<Vec<u8>>, String> {
+    let state = state_dir(settings, dir);
+    crate::verify::key(&state, create).map_err(|e| {
+        format!(
+            "cannot use {}: {e} (apply keeps the key of the password cache in the state directory {}, which must be writable by this user: make it writable, or set MAILPLANE_STATE_DIR or `state_dir` in mailplane.yaml)",
+            state.join(crate::verify::KEY_FILE).display(),
+            state.display()
+        )
+    })
+}
+
+/// Says that the SQLite file is not there, loudly (even with --quiet) when mailplane applied to
+/// it before: the database, and the journal in it, was deleted or moved.
+pub fn report_absent(db: &Db, printer: Printer) {
+    let Some(absent) = db.absent() else { return };
+    let path = absent.path.display();
+    let lock = crate::lock::lock_file(&absent.path);
+    if absent.applied_before {
+        Printer::new(false).err(&format!(
+            "warning: the SQLite database {path} does not exist, but mailplane has applied to it before ({} is left from then): it was deleted or moved, and its journal with it.\n  Everything is read as an EMPTY server, and apply would create every object anew. If the file was moved, point the target at it (--target, MAILPLANE_DATABASE_URL or `target` in mailplane.yaml); if starting afresh is intended, delete {} too.",
+            lock.display(),
+            lock.display()
+        ));
+    } else if db.read_only() {
+        printer.err(&format!("note: {path} does not exist yet: read as an empty server (mailcow's two Default templates); apply creates it"));
+    }
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_sqlite_paths_in_the_settings_are_taken_from_their_directory() {
+        let settings = |t: &str| SettingsFile { target: Some(crate::model::Located::new(t.to_string())), ..Default::default() };
+        let dir = Path::new("/srv/mail");
+        assert_eq!(resolve_target(None, &settings("sqlite://state/m.db?mode=ro"), dir), "sqlite:///srv/mail/state/m.db?mode=ro");
+        assert_eq!(resolve_target(None, &settings("sqlite:m.db"), dir), "sqlite:///srv/mail/m.db");
+        for kept in ["sqlite:///var/lib/m.db", "sqlite::memory:", "mysql://u@h:1/db"] {
+            assert_eq!(resolve_target(None, &settings(kept), dir), kept);
+        }
+        // A flag (or the environment) and the default are the working directory's.
+        assert_eq!(resolve_target(Some("sqlite://x.db"), &settings("sqlite://y.db"), dir), "sqlite://x.db");
+        assert_eq!(resolve_target(None, &SettingsFile::default(), dir), DEFAULT_TARGET);
+    }
 }

@@ -42,6 +42,8 @@ pub struct Loaded {
 pub enum LoadError {
     #[error("`{0}` is not a directory of desired-state files")]
     NotADirectory(PathBuf),
+    #[error("`{0}` is a directory: the settings file must be a file (rename the directory, or make it the desired-state directory itself)")]
+    SettingsNotAFile(PathBuf),
     #[error("cannot read `{path}`: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("`{0}` is nested too deeply; a desired-state directory has at most 32 levels of folders")]
@@ -67,6 +69,9 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
 pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T + Send) -> Result<(Loaded, T), LoadError> {
     if !root.is_dir() {
         return Err(LoadError::NotADirectory(root.to_path_buf()));
+    }
+    if root.join(SETTINGS_FILE).is_dir() {
+        return Err(LoadError::SettingsNotAFile(root.join(SETTINGS_FILE)));
     }
     let t = std::time::Instant::now();
     let found = walk::walk(root)?;

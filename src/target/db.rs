@@ -96,8 +96,19 @@ pub enum DbError {
     BadUrl(String),
     #[error("`{url}` names no database: append it, e.g. mysql://mailcow@127.0.0.1:13306/mailcow (DBNAME in mailcow.conf)")]
     NoDatabase { url: String },
-    #[error("cannot open the SQLite database {path}: {message} (check that the directory is writable)")]
+    #[error("cannot open the SQLite database {path}: {message}")]
     SqliteOpen { path: String, message: String },
+    /// apply writes the file and, while a transaction runs, a journal next to it.
+    #[error(
+        "cannot write the SQLite database {path}: {message} (apply needs the file and its directory {dir} to be writable by this user: make them writable, or point the target elsewhere)"
+    )]
+    SqliteWrite { path: String, dir: String, message: String },
+    #[error("`{url}`: unknown parameter `{param}` (a sqlite:// target takes only `mode=rwc` (the default), `mode=rw` or `mode=ro`)")]
+    SqliteParam { url: String, param: String },
+    #[error("`{url}` is read-only (`mode=ro`): apply cannot write to it; drop `?mode=ro` to apply")]
+    SqliteReadOnly { url: String },
+    #[error("the SQLite database {path} does not exist, and `mode=rw` says not to create it: drop `?mode=rw` to create it")]
+    SqliteMissing { path: String },
     #[error(
         "cannot connect to {url}: {message} (check host, port and user; the password comes from the URL, MAILPLANE_DATABASE_PASSWORD or database_password_file)"
     )]
@@ -131,6 +142,39 @@ pub struct Db {
     label: String,
     /// Text that must never appear in a message (the password), if any.
     secrets: Vec<String>,
+    /// A SQLite file opened for a read-only command, or the stand-in for a missing one:
+    /// nothing can be written. (A MariaDB connection is never read-only.)
+    read_only: bool,
+    /// The SQLite file did not exist when the target was opened.
+    absent: Option<Absent>,
+    /// The SQLite file on disk, if any.
+    file: Option<PathBuf>,
+}
+
+/// What a connection may do to the target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// `apply`: the SQLite file is opened for writing. Otherwise it is opened read-only, and one
+    /// that does not exist yet reads as a new one would (mailcow's tables and its two Default
+    /// templates, in memory): a read-only command creates nothing on disk.
+    pub write: bool,
+    /// Create what is missing: a SQLite file (when writing) and mailplane's own tables. Without
+    /// it nothing is created anywhere, and a missing file to write is an error (the read-ahead
+    /// while the directory is validated: bad input writes nothing).
+    pub setup: bool,
+}
+
+impl Access {
+    pub const WRITE: Access = Access { write: true, setup: true };
+    pub const READ: Access = Access { write: false, setup: true };
+}
+
+/// A SQLite file that did not exist when the target was opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Absent {
+    pub path: PathBuf,
+    /// `<file>.lock` is there: an apply ran on this file before, so it was deleted or moved.
+    pub applied_before: bool,
 }
 
 impl std::fmt::Debug for Db {
@@ -148,24 +192,29 @@ impl Db {
     /// foreign keys are enforced. MySQL: the database must already hold mailcow's schema; the
     /// session runs in UTC with mailcow's sql_mode; mailplane's own tables are created if missing.
     pub async fn connect(url: &str, password: Option<&str>) -> Result<Db, DbError> {
-        Self::open(url, password, true).await
+        Self::open(url, password, Access::WRITE).await
     }
 
-    /// Connects without creating or changing anything: no new SQLite file, no mailplane tables.
-    /// For reading ahead while the directory is still being validated (bad input writes nothing).
-    pub async fn connect_existing(url: &str, password: Option<&str>) -> Result<Db, DbError> {
-        Self::open(url, password, false).await
-    }
-
-    async fn open(url: &str, password: Option<&str>, setup: bool) -> Result<Db, DbError> {
+    /// Connects as `access` allows; `connect` is `open` with `Access::WRITE`.
+    pub async fn open(url: &str, password: Option<&str>, access: Access) -> Result<Db, DbError> {
         let url = url.trim();
         if let Some(rest) = url.strip_prefix("sqlite:") {
-            return connect_sqlite(url, rest, setup).await;
+            return connect_sqlite(url, rest, access).await;
         }
         if let Some(rest) = url.strip_prefix("mysql://").or_else(|| url.strip_prefix("mariadb://")) {
-            return connect_mysql(&format!("mysql://{rest}"), password, setup).await;
+            return connect_mysql(&format!("mysql://{rest}"), password, access.setup).await;
         }
         Err(DbError::BadUrl(redact_url(url)))
+    }
+
+    /// Nothing can be written: a SQLite target opened by a read-only command.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The SQLite file that did not exist when the target was opened (`Access::WRITE` created it).
+    pub fn absent(&self) -> Option<&Absent> {
+        self.absent.as_ref()
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -247,6 +296,27 @@ impl Db {
         Ok(Tx { db: self, inner: Some(inner.map_err(|e| self.tx_error(&e))?), done: 0 })
     }
 
+    /// `execute_all` for a cache that a read-only command may keep up to date: on a SQLite file
+    /// opened read-only, on a connection of its own that may write the file (never create it),
+    /// and only if the file can be written; nothing is said if it cannot.
+    pub async fn execute_cache(&self, stmts: &[Stmt]) -> Result<(), DbError> {
+        let Some(file) = self.file.as_deref().filter(|_| self.read_only) else {
+            return if self.read_only { Ok(()) } else { self.execute_all(stmts).await };
+        };
+        let options = SqliteConnectOptions::new().filename(file).foreign_keys(true).busy_timeout(Duration::from_secs(10));
+        let write = async {
+            let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
+            let mut tx = conn.begin().await?;
+            for stmt in stmts {
+                tx.execute(bind_args!(sqlx::query::<Sqlite>(AssertSqlSafe(stmt.sql.as_str())), &stmt.args)).await?;
+            }
+            tx.commit().await?;
+            conn.close().await
+        };
+        let _ = write.await;
+        Ok(())
+    }
+
     pub async fn close(self) {
         match self.pool {
             Pool::MySql(p) => p.close().await,
@@ -255,7 +325,12 @@ impl Db {
     }
 
     fn scrub(&self, e: &dyn std::fmt::Display) -> String {
-        scrub(&e.to_string(), &self.secrets)
+        let message = scrub(&e.to_string(), &self.secrets);
+        // SQLite only says "disk I/O error" or "attempt to write a readonly database" then.
+        match self.file.as_deref().filter(|f| !f.exists()) {
+            Some(f) => format!("{message} (the database file {} was deleted or moved while mailplane was using it)", f.display()),
+            None => message,
+        }
     }
 
     fn stmt_error(&self, index: usize, total: usize, stmt: &Stmt, e: &sqlx::Error) -> DbError {
@@ -360,15 +435,36 @@ pub fn now_utc() -> String {
 
 // ------------------------------------------------------------------------------------- SQLite
 
-async fn connect_sqlite(url: &str, rest: &str, setup: bool) -> Result<Db, DbError> {
-    let label = url.to_string();
-    let memory = rest == ":memory:" || rest == "//:memory:";
-    let path = rest.strip_prefix("//").unwrap_or(rest);
-    if path.is_empty() {
-        return Err(DbError::BadUrl(label));
+/// A `sqlite:` URL: the file (`None`: `:memory:`), and whether `mode=` allows creating it or writing.
+#[derive(Debug, PartialEq, Eq)]
+struct SqliteUrl {
+    file: Option<PathBuf>,
+    create: bool,
+    write: bool,
+}
+
+fn parse_sqlite(url: &str, rest: &str) -> Result<SqliteUrl, DbError> {
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut parsed = SqliteUrl { file: Some(PathBuf::from(path)), create: true, write: true };
+    for param in query.split('&').filter(|p| !p.is_empty()) {
+        match param {
+            "mode=rwc" => {}
+            "mode=rw" => parsed.create = false,
+            "mode=ro" => (parsed.create, parsed.write) = (false, false),
+            _ => return Err(DbError::SqliteParam { url: url.to_string(), param: param.to_string() }),
+        }
     }
-    let open_err = |e: &dyn std::fmt::Display| DbError::SqliteOpen { path: path.to_string(), message: e.to_string() };
-    let mut options = SqliteConnectOptions::new()
+    match path {
+        "" => Err(DbError::BadUrl(url.to_string())),
+        ":memory:" => Ok(SqliteUrl { file: None, ..parsed }),
+        _ => Ok(parsed),
+    }
+}
+
+async fn connect_sqlite(url: &str, rest: &str, access: Access) -> Result<Db, DbError> {
+    let parsed = parse_sqlite(url, rest)?;
+    let options = SqliteConnectOptions::new()
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         // Callers read every value back as text anyway; no need to cache many statement plans.
@@ -376,34 +472,60 @@ async fn connect_sqlite(url: &str, rest: &str, setup: bool) -> Result<Db, DbErro
         // Rows cross from sqlx's SQLite thread in batches: with its default of 50, reading
         // 500,000 rows was 7 s of thread hand-offs (0.6 s now).
         .row_buffer_size(4096);
-    let mut pool_options = SqlitePoolOptions::new().max_connections(POOL_SIZE);
-    if memory {
-        // Every connection to :memory: is its own database: keep exactly one, forever.
-        options = options.in_memory(true);
-        pool_options = pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
-    } else {
-        let file = PathBuf::from(path);
-        if let Some(dir) = file.parent().filter(|d| setup && !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(&e))?;
+    let open_err = |path: &str, e: sqlx::Error| DbError::SqliteOpen { path: path.to_string(), message: e.to_string() };
+    let mut absent = None;
+    let pool = match &parsed.file {
+        None => setup_sqlite(options.in_memory(true), true).await.map_err(|e| open_err(url, e))?,
+        Some(file) => {
+            let shown = file.display().to_string();
+            if !file.exists() {
+                absent = Some(Absent { path: file.clone(), applied_before: crate::lock::lock_file(file).exists() });
+                if !parsed.create {
+                    return Err(DbError::SqliteMissing { path: shown });
+                }
+            }
+            match access {
+                Access { write: true, .. } if !parsed.write => return Err(DbError::SqliteReadOnly { url: url.to_string() }),
+                // Nothing on disk to read: what a new file would hold, in memory.
+                Access { write: false, .. } if absent.is_some() => setup_sqlite(options.in_memory(true), true).await.map_err(|e| open_err(&shown, e))?,
+                Access { write: false, .. } => pool_options(false).connect_with(options.filename(file).read_only(true)).await.map_err(|e| open_err(&shown, e))?,
+                Access { write: true, setup: false } if absent.is_some() => {
+                    return Err(DbError::SqliteOpen { path: shown, message: "the file does not exist (yet)".into() });
+                }
+                Access { write: true, setup: false } => pool_options(false).connect_with(options.filename(file)).await.map_err(|e| open_err(&shown, e))?,
+                Access { write: true, setup: true } => {
+                    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                    let write_err = |message: String| DbError::SqliteWrite { path: shown.clone(), dir: dir.display().to_string(), message };
+                    std::fs::create_dir_all(dir).map_err(|e| write_err(e.to_string()))?;
+                    setup_sqlite(options.filename(file).create_if_missing(true), false).await.map_err(|e| write_err(e.to_string()))?
+                }
+            }
         }
-        options = options.filename(&file).create_if_missing(setup);
-    }
-    let pool = pool_options.connect_with(options).await.map_err(|e| open_err(&e))?;
-    let db = Db { pool: Pool::Sqlite(pool.clone()), label, secrets: Vec::new() };
-    if !setup {
-        return Ok(db);
-    }
-    // One transaction: two processes opening a new file at once cannot both seed the templates.
-    let setup = async {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        tx.execute(sqlx::raw_sql(SQLITE_SCHEMA)).await?;
-        tx.execute(sqlx::raw_sql(MAILPLANE_TABLES)).await?;
-        tx.commit().await
     };
-    if let Err(e) = setup.await {
-        return Err(DbError::Setup { url: db.label.clone(), message: e.to_string() });
+    // The stand-in for a missing file is in memory.
+    let file = parsed.file.filter(|_| access.write || absent.is_none());
+    Ok(Db { pool: Pool::Sqlite(pool), label: url.to_string(), secrets: Vec::new(), read_only: !access.write, absent, file })
+}
+
+/// Opens the pool and applies the schema (`sqlite_schema.sql`, `mailplane_tables.sql`, the kv
+/// table) idempotently.
+async fn setup_sqlite(options: SqliteConnectOptions, memory: bool) -> Result<SqlitePool, sqlx::Error> {
+    let pool = pool_options(memory).connect_with(options).await?;
+    // One transaction: two processes opening a new file at once cannot both seed the templates.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    tx.execute(sqlx::raw_sql(SQLITE_SCHEMA)).await?;
+    tx.execute(sqlx::raw_sql(MAILPLANE_TABLES)).await?;
+    tx.execute(sqlx::raw_sql(super::kv::KV_TABLE)).await?;
+    tx.commit().await?;
+    Ok(pool)
+}
+
+fn pool_options(memory: bool) -> SqlitePoolOptions {
+    match memory {
+        // Every connection to :memory: is its own database: keep exactly one, forever.
+        true => SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
+        false => SqlitePoolOptions::new().max_connections(POOL_SIZE),
     }
-    Ok(db)
 }
 
 fn sqlite_row(row: &SqliteRow, buf: &mut RowBuf) -> Result<(), sqlx::Error> {
@@ -477,7 +599,7 @@ async fn connect_mysql(url: &str, password: Option<&str>, setup: bool) -> Result
         .connect_with(options)
         .await
         .map_err(|e| DbError::Connect { url: label.clone(), message: scrub(&e.to_string(), &secrets) })?;
-    let db = Db { pool: Pool::MySql(pool.clone()), label, secrets };
+    let db = Db { pool: Pool::MySql(pool.clone()), label, secrets, read_only: false, absent: None, file: None };
     let found = db
         .query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'mailbox'", &[])
         .await?;
@@ -875,6 +997,50 @@ mod tests {
         assert_eq!(db.execute_chunks(chunks.into_iter()).await.unwrap(), 2);
         assert_eq!(count(&db).await.as_deref(), Some("2"));
         db.close().await;
+    }
+
+    /// Issue 16.10/17.11: `?mode=` is an option, not part of the file name; read-only access
+    /// creates nothing and reads a missing file as a new one would be.
+    #[tokio::test]
+    async fn sqlite_url_parameters_and_read_only_access() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state/m.db");
+        let url = format!("sqlite://{}", file.display());
+        let count = |db: Db, sql: &'static str| async move { db.query(sql, &[]).await.unwrap()[0][0].clone().unwrap() };
+
+        let missing = Db::open(&url, None, Access::READ).await.unwrap();
+        assert_eq!(missing.absent(), Some(&Absent { path: file.clone(), applied_before: false }));
+        assert_eq!(count(missing.clone(), "SELECT COUNT(*) FROM templates").await, "2", "mailcow's two Default templates");
+        assert_eq!(count(missing, "SELECT COUNT(*) FROM mailplane_kv").await, "0");
+        assert!(!dir.path().join("state").exists(), "a read-only open creates nothing");
+        let peek = Access { write: true, setup: false };
+        assert!(matches!(Db::open(&url, None, peek).await, Err(DbError::SqliteOpen { .. })));
+        assert!(matches!(Db::open(&format!("{url}?mode=rw"), None, Access::WRITE).await, Err(DbError::SqliteMissing { .. })));
+        assert!(!dir.path().join("state").exists());
+
+        let db = Db::connect(&url, None).await.unwrap();
+        assert!(!db.read_only() && db.absent().is_some());
+        db.execute_all(&[stmt("INSERT INTO mailplane_meta (k, v) VALUES ('a', 'b')", vec![])]).await.unwrap();
+        db.close().await;
+        for url in [format!("{url}?mode=ro"), url.clone()] {
+            let ro = Db::open(&url, None, Access::READ).await.unwrap();
+            assert!(ro.read_only() && ro.absent().is_none());
+            assert_eq!(count(ro.clone(), "SELECT COUNT(*) FROM mailplane_meta").await, "1");
+            assert!(ro.execute_all(&[stmt("DELETE FROM mailplane_meta", vec![])]).await.is_err(), "{url} is opened read-only");
+            ro.close().await;
+        }
+        let e = Db::connect(&format!("{url}?mode=ro"), None).await.unwrap_err();
+        assert!(e.to_string().contains("`mode=ro`") && e.to_string().contains("apply cannot write"), "{e}");
+        let e = Db::open(&format!("{url}?mode=ro&cache=shared"), None, Access::READ).await.unwrap_err();
+        assert!(e.to_string().contains("unknown parameter `cache=shared`"), "{e}");
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("state")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["m.db"], "no file named after the parameters");
+
+        // A file that is gone but was applied to (its lock file is left) is reported as such.
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(crate::lock::lock_file(&file), "").unwrap();
+        let gone = Db::open(&url, None, Access::READ).await.unwrap();
+        assert!(gone.absent().unwrap().applied_before);
     }
 
     #[tokio::test]

@@ -18,7 +18,8 @@ pub enum KvError {
     Db(#[from] DbError),
 }
 
-const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) NOT NULL, f VARCHAR(255) NOT NULL, v TEXT NOT NULL, PRIMARY KEY (k, f))";
+/// Created with the rest of the SQLite schema (`Db::connect`).
+pub(crate) const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) NOT NULL, f VARCHAR(255) NOT NULL, v TEXT NOT NULL, PRIMARY KEY (k, f))";
 
 impl Kv {
     pub async fn redis(url: &str) -> Result<Kv, KvError> {
@@ -31,12 +32,9 @@ impl Kv {
         Ok(Kv::Redis(client.get_multiplexed_async_connection_with_config(&config).await?))
     }
 
-    /// With `setup`, the table is created if it is missing.
-    pub async fn table(db: Db, setup: bool) -> Result<Kv, KvError> {
-        if setup {
-            db.execute_all(&[Stmt { sql: KV_TABLE.into(), args: vec![] }]).await?;
-        }
-        Ok(Kv::Table(db))
+    /// The `mailplane_kv` table of a SQLite target.
+    pub fn table(db: Db) -> Kv {
+        Kv::Table(db)
     }
 
     pub async fn hgetall(&self, key: &str) -> Result<HashMap<String, String>, KvError> {
