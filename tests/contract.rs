@@ -189,6 +189,11 @@ fn fields(rng: &mut Rng, candidates: &[(&str, &[&str])], percent: usize) -> Stri
     parts.join(", ")
 }
 
+/// Flow-mapping fields, the empty ones left out.
+fn join_fields<const N: usize>(parts: [String; N]) -> String {
+    parts.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+}
+
 fn addresses(domains: &[&str], locals: &[&str]) -> Vec<String> {
     domains.iter().flat_map(|d| locals.iter().map(move |l| format!("{l}@{d}"))).collect()
 }
@@ -220,7 +225,7 @@ impl State {
                 // Two names never share a hostname (validate refuses that).
                 let host = format!("hostname: \"[smtp.{name}.example]:{}\"", rng.pick(&["587", "25", "2525"]));
                 let user = fields(rng, &[("username", &["relayuser", "other"])], 50);
-                [host, user].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+                join_fields([host, user])
             }),
             bcc_maps: BTreeMap::new(),
             recipient_maps: evolve(rng, &self.recipient_maps, &names(&["old1@legacy.example", "old2@legacy.example", "legacy.example"]), mode, |rng, _, _| {
@@ -229,12 +234,12 @@ impl State {
             tls_policies: evolve(rng, &self.tls_policies, &names(&["p1.example", "p2.example", "b.example"]), mode, |rng, _, _| {
                 let policy = format!("policy: {}", rng.pick(&["may", "encrypt", "verify", "secure", "dane"]));
                 let params = fields(rng, &[("parameters", &["match=.p1.example", "protocols=>=TLSv1.2"])], 40);
-                [policy, params].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+                join_fields([policy, params])
             }),
             transports: evolve(rng, &self.transports, &names(&["t1.example", "t2.example"]), mode, |rng, _, _| {
                 let hop = format!("nexthop: \"{}\"", rng.pick(&["[gw1.example]:25", "[gw2.example]:587"]));
                 let rest = fields(rng, &[("mx_based", &["true"]), ("active", &["false"])], 30);
-                [hop, rest].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+                join_fields([hop, rest])
             }),
             forwarding_hosts: evolve(rng, &self.forwarding_hosts, &names(&["192.0.2.1", "192.0.2.7", "198.51.100.0/24"]), mode, |rng, _, _| {
                 fields(rng, &[("filter_spam", &["false", "true"])], 50)
@@ -421,7 +426,7 @@ impl State {
                 for (address, a) in aliases {
                     let goto: Vec<&str> = a.goto.iter().map(String::as_str).filter(|g| g != address).collect();
                     let goto = format!("goto: [{}]", if goto.is_empty() { "ext@outside.example".to_string() } else { goto.join(", ") });
-                    let rest = [goto, a.fields.clone()].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ");
+                    let rest = join_fields([goto, a.fields.clone()]);
                     let _ = writeln!(y, "      - {}", flow(&format!("address: \"{address}\""), &rest));
                 }
             }
