@@ -883,12 +883,13 @@ fn run_seeds(label: &str, default_seeds: u64, mut fresh: impl FnMut(&tokio::runt
     assert!(passed + known.values().sum::<u32>() as usize >= n / 2, "too many seeds skipped on {label}");
 }
 
-/// Seeds that once found a bug; run first on every target.
-const REGRESSIONS: &[u64] = &[];
+/// Seeds that found a bug outside the default range (54: alias domain delete, 3025: known (1) through
+/// a send-as right granted in the same plan); run first on every target.
+const REGRESSIONS: &[u64] = &[54, 3025];
 
 #[test]
 fn plan_is_a_contract_on_sqlite() {
-    run_seeds("sqlite", 25, |_| sqlite_target());
+    run_seeds("sqlite", 20, |_| sqlite_target());
 }
 
 #[test]
@@ -898,7 +899,7 @@ fn plan_is_a_contract_on_mailcow_mariadb_and_redis() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     // One database, emptied between seeds: creating mailcow's 54 tables takes seconds.
     let (url, name) = rt.block_on(services.fresh_mailcow_db("contract"));
-    run_seeds("mariadb", 12, |rt| {
+    run_seeds("mariadb", 10, |rt| {
         rt.block_on(support::reset_mailcow_db(&url));
         services.flush_redis_db(redis_db);
         let redis = services.redis_db(redis_db);
