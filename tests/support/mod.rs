@@ -120,3 +120,25 @@ pub fn idp_test(dir: &std::path::Path, timeout: u32, secret: (&str, &str)) -> (i
         .unwrap();
     (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
+
+/// Empties every table of the mailcow database at `url` (mailplane's own tables too, except the
+/// schema facts in `mailplane_meta`) and loads mailcow's seed rows again: as fresh as
+/// `fresh_mailcow_db`, in a fraction of its time.
+pub async fn reset_mailcow_db(url: &str) {
+    use sqlx::Executor;
+    let pool = sqlx::MySqlPool::connect(url).await.unwrap();
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut sql = String::from("SET FOREIGN_KEY_CHECKS = 0;\n");
+    for (t,) in tables.iter().filter(|(t,)| t != "mailplane_meta") {
+        sql.push_str(&format!("DELETE FROM `{t}`;\n"));
+    }
+    sql.push_str("SET FOREIGN_KEY_CHECKS = 1;\n");
+    let seed = std::fs::read_to_string("tests/fixtures/mailcow-schema/seed.sql").unwrap();
+    sql.extend(seed.lines().filter(|l| !l.starts_with("/*M!999999")).map(|l| format!("{l}\n")));
+    pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))).await.unwrap();
+    pool.close().await;
+}

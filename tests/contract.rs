@@ -1,0 +1,1044 @@
+//! The plan is a contract (issue 17), machine-checked: a seeded generator makes a live server
+//! (by applying a random "history" directory, then forgetting that mailplane owns some of its
+//! objects) and a desired state that differs from it at random; plan; apply; then
+//!   (a) the next plan is empty,
+//!   (b) every row of every table (mailcow's and the Redis hashes; not mailplane's bookkeeping)
+//!       that changed belongs to an object the plan listed,
+//!   (c) every change the plan listed changed at least one row of its object,
+//!   (d) a plan that passes is applied without error.
+//! The history directory is checked the same way on the empty server.
+//!
+//! The suite runs a few seeds per target; more by hand:
+//!   MAILPLANE_CONTRACT_SEEDS=2000 MAILPLANE_CONTRACT_SEED_START=100000 cargo test --test contract -- --nocapture
+//! `MAILPLANE_CONTRACT_SEED=n` runs one seed and prints its directories. `MAILPLANE_CONTRACT_STRICT=1`
+//! also fails on the known defects below.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use assert_cmd::Command;
+use mailplane::target::db::{Arg, Db, Stmt};
+use serde_json::Value;
+
+/// Defects known and being fixed elsewhere. A failing case whose plan and live server show one of
+/// these situations is counted under the defect's name instead of failing the test, unless
+/// MAILPLANE_CONTRACT_STRICT=1. Remove an entry when its fix lands: the seeds then check it.
+/// Each entry: (defect, where it is tracked, whether the case shows the situation).
+type Applies = fn(&Case) -> bool;
+const KNOWN_DEFECTS: &[(&str, &str, Applies)] = &[
+    ("alias update deletes its goto members' sender_acl rows", "issue 17 known (1), src/kinds/alias.rs", |c| {
+        c.changes.iter().any(|(a, k, key)| a == "update" && k == "alias" && (c.before.rows("sender_acl").any(|r| r.get("send_as") == key) || c.grants(key)))
+    }),
+    ("mailbox create deletes an undeclared alias with the same address", "issue 17 known (2)", |c| {
+        c.changes.iter().any(|(a, k, key)| a == "create" && k == "mailbox" && c.before.rows("alias").any(|r| r.get("address") == key && r.get("goto") != key))
+    }),
+    ("domain delete deletes the domain's undeclared objects", "issue 17 known (3)", |c| {
+        c.changes.iter().any(|(a, k, d)| {
+            a == "delete"
+                && k == "domain"
+                && (c.before.rows("alias").any(|r| r.get("domain") == d && !c.lists("alias", r.get("address")) && !c.lists("mailbox", r.get("address")))
+                    || c.before.rows("alias_domain").any(|r| r.get("target_domain") == d && !c.lists("alias_domain", r.get("alias_domain")))
+                    || c.before.rows("mailbox").any(|r| r.get("domain") == d && !c.lists("mailbox", r.get("username"))))
+        })
+    }),
+    ("NEW: mailbox delete rewrites or deletes aliases and BCC maps pointing at it that the plan does not list", "found by this test; tests contract::regression_mailbox_delete_*", |c| {
+        c.changes.iter().any(|(a, k, u)| {
+            a == "delete"
+                && k == "mailbox"
+                && (c.before.rows("alias").any(|r| r.get("address") != u && r.get("goto").split(',').any(|g| g == u))
+                    || c.before.rows("bcc_maps").any(|r| r.get("local_dest") == u))
+        })
+    }),
+    ("NEW: an alias declared at the address of a live mailbox that stays (unmanaged or disabled) passes plan and fails apply", "found by this test; tests contract::regression_alias_at_a_live_mailbox", |c| {
+        c.changes.iter().any(|(a, k, key)| a == "create" && k == "alias" && !c.deletes("mailbox", key) && c.before.rows("alias").any(|r| r.get("address") == key))
+    }),
+    ("NEW: alias domain delete deletes its aliases and BCC maps that the plan does not list", "found by this test; tests contract::regression_alias_domain_delete_deletes_unmanaged_aliases", |c| {
+        c.changes.iter().any(|(a, k, ad)| {
+            a == "delete"
+                && k == "alias_domain"
+                && (c.before.rows("alias").any(|r| r.get("domain") == ad && !c.lists("alias", r.get("address"))) || c.before.rows("bcc_maps").any(|r| r.get("local_dest") == ad))
+        })
+    }),
+    ("NEW: alias delete deletes send-as rights naming it that a mailbox declares (e.g. \"@domain\" when the catch-all goes)", "found by this test; tests contract::regression_alias_delete_keeps_declared_sender_acl", |c| {
+        c.changes.iter().any(|(a, k, key)| a == "delete" && k == "alias" && (c.before.rows("sender_acl").any(|r| r.get("send_as") == key) || c.grants(key)))
+    }),
+    ("NEW: relay host delete resets the relay host of domains the plan does not list", "found by this test; tests contract::regression_relay_host_delete_keeps_unmanaged_domains", |c| {
+        c.changes.iter().any(|(a, k, h)| {
+            a == "delete"
+                && k == "relay_host"
+                && c.before.rows("relayhosts").filter(|r| r.get("hostname") == h).any(|r| {
+                    c.before.rows("domain").any(|d| d.get("relayhost") == r.get("id") && !c.lists("domain", d.get("domain")))
+                })
+        })
+    }),
+];
+
+// ---------------------------------------------------------------------------------------------
+// A small, deterministic PRNG (splitmix64): the same seed gives the same case on every machine.
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+    /// Each of `xs` with probability `percent`, in order.
+    fn subset(&mut self, xs: &[String], percent: usize) -> Vec<String> {
+        xs.iter().filter(|_| self.chance(percent)).cloned().collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generated desired state. Leaf objects are kept as their YAML fields (a flow mapping's
+// inside); references between objects are kept apart and dropped when rendering if their target
+// is not declared, so that a generated directory is valid more often than not.
+
+#[derive(Clone, Default)]
+struct State {
+    domain_templates: BTreeMap<String, String>,
+    mailbox_templates: BTreeMap<String, String>,
+    relay_hosts: BTreeMap<String, String>,
+    domains: BTreeMap<String, Domain>,
+    bcc_maps: BTreeMap<String, String>,
+    recipient_maps: BTreeMap<String, String>,
+    tls_policies: BTreeMap<String, String>,
+    transports: BTreeMap<String, String>,
+    forwarding_hosts: BTreeMap<String, String>,
+    prune: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Default)]
+struct Domain {
+    fields: String,
+    template: Option<String>,
+    relay_host: Option<String>,
+    alias_domains: BTreeMap<String, String>,
+    mailboxes: BTreeMap<String, Mailbox>,
+    aliases: BTreeMap<String, Alias>,
+}
+
+#[derive(Clone, Default)]
+struct Mailbox {
+    fields: String,
+    template: Option<String>,
+    sender_acl: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct Alias {
+    fields: String,
+    goto: Vec<String>,
+}
+
+/// How a state evolves, in percent per object: added (when absent), dropped, changed.
+#[derive(Clone, Copy)]
+struct Mode {
+    add: usize,
+    drop: usize,
+    change: usize,
+}
+
+const FIRST: Mode = Mode { add: 55, drop: 0, change: 0 };
+const NEXT: Mode = Mode { add: 30, drop: 15, change: 30 };
+
+const DOMAINS: [&str; 3] = ["a.example", "b.example", "c.example"];
+const LOCALS: [&str; 4] = ["u0", "u1", "u2", "u3"];
+const ALIAS_LOCALS: [&str; 4] = ["info", "sales", "team", "u1"];
+const PASSWORD: &str = "{BLF-CRYPT}$2y$05$.oAVYApCgu2zcqetkRFd1u9r2gWVBATqFv5eGZJgPp3iqrVlMuysa";
+const PRUNABLE: [&str; 11] =
+    ["domain_template", "mailbox_template", "relay_host", "domain", "alias_domain", "mailbox", "alias", "bcc_map", "recipient_map", "tls_policy", "transport"];
+
+fn names(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+/// The next generation of a map: each of `keys` is added, dropped, changed (made anew by `make`,
+/// which sees the old value) or kept as it was.
+fn evolve<V: Clone>(rng: &mut Rng, old: &BTreeMap<String, V>, keys: &[String], mode: Mode, mut make: impl FnMut(&mut Rng, &str, Option<&V>) -> V) -> BTreeMap<String, V> {
+    let mut out = BTreeMap::new();
+    for k in keys {
+        match old.get(k) {
+            None if rng.chance(mode.add) => {
+                out.insert(k.clone(), make(rng, k, None));
+            }
+            None => {}
+            Some(_) if rng.chance(mode.drop) => {}
+            Some(v) if rng.chance(mode.change) => {
+                out.insert(k.clone(), make(rng, k, Some(v)));
+            }
+            Some(v) => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// A flow mapping's fields: each candidate (key, values) is set with probability `percent`.
+fn fields(rng: &mut Rng, candidates: &[(&str, &[&str])], percent: usize) -> String {
+    let mut parts = Vec::new();
+    for (k, values) in candidates {
+        if rng.chance(percent) {
+            parts.push(format!("{k}: {}", rng.pick(values)));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Flow-mapping fields, the empty ones left out.
+fn join_fields<const N: usize>(parts: [String; N]) -> String {
+    parts.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")
+}
+
+fn addresses(domains: &[&str], locals: &[&str]) -> Vec<String> {
+    domains.iter().flat_map(|d| locals.iter().map(move |l| format!("{l}@{d}"))).collect()
+}
+
+fn alias_domains_of(d: &str) -> Vec<String> {
+    let label = d.trim_end_matches(".example");
+    vec![format!("{label}-alias.example"), format!("{label}-two.example")]
+}
+
+impl State {
+    fn evolve(&self, rng: &mut Rng, mode: Mode) -> State {
+        let mut s = State {
+            domain_templates: evolve(rng, &self.domain_templates, &names(&["dt1", "dt2"]), mode, |rng, _, _| {
+                fields(rng, &[("rate_limit", &["100/1h", "5/1m"]), ("limits", &["{max_mailboxes: 50}", "{default_mailbox_quota: 512 MiB}"]), ("gal", &["false", "true"])], 60)
+            }),
+            mailbox_templates: evolve(rng, &self.mailbox_templates, &names(&["mt1", "mt2"]), mode, |rng, _, _| {
+                fields(
+                    rng,
+                    &[
+                        ("quota", &["256 MiB", "1 GiB"]),
+                        ("protocols", &["[imap, smtp]", "[imap, smtp, sogo]"]),
+                        ("acl", &["{pw_reset: false}", "{app_passwds: true}"]),
+                        ("tagged_mail_handler", &["subject", "subfolder"]),
+                    ],
+                    60,
+                )
+            }),
+            relay_hosts: evolve(rng, &self.relay_hosts, &names(&["r1", "r2"]), mode, |rng, name, _| {
+                // Two names never share a hostname (validate refuses that).
+                let host = format!("hostname: \"[smtp.{name}.example]:{}\"", rng.pick(&["587", "25", "2525"]));
+                let user = fields(rng, &[("username", &["relayuser", "other"])], 50);
+                join_fields([host, user])
+            }),
+            bcc_maps: BTreeMap::new(),
+            recipient_maps: evolve(rng, &self.recipient_maps, &names(&["old1@legacy.example", "old2@legacy.example", "legacy.example"]), mode, |rng, _, _| {
+                format!("new: {}", rng.pick(&["u0@a.example", "u1@b.example", "a.example"]))
+            }),
+            tls_policies: evolve(rng, &self.tls_policies, &names(&["p1.example", "p2.example", "b.example"]), mode, |rng, _, _| {
+                let policy = format!("policy: {}", rng.pick(&["may", "encrypt", "verify", "secure", "dane"]));
+                let params = fields(rng, &[("parameters", &["match=.p1.example", "protocols=>=TLSv1.2"])], 40);
+                join_fields([policy, params])
+            }),
+            transports: evolve(rng, &self.transports, &names(&["t1.example", "t2.example"]), mode, |rng, _, _| {
+                let hop = format!("nexthop: \"{}\"", rng.pick(&["[gw1.example]:25", "[gw2.example]:587"]));
+                let rest = fields(rng, &[("mx_based", &["true"]), ("active", &["false"])], 30);
+                join_fields([hop, rest])
+            }),
+            forwarding_hosts: evolve(rng, &self.forwarding_hosts, &names(&["192.0.2.1", "192.0.2.7", "198.51.100.0/24"]), mode, |rng, _, _| {
+                fields(rng, &[("filter_spam", &["false", "true"])], 50)
+            }),
+            domains: BTreeMap::new(),
+            prune: BTreeMap::new(),
+        };
+        s.domains = evolve(rng, &self.domains, &names(&DOMAINS), mode, |rng, name, old| {
+            let old = old.cloned().unwrap_or_default();
+            domain(rng, name, &old, mode)
+        });
+        // Domains that the loop above kept unchanged still have their contents evolved.
+        for (name, d) in s.domains.iter_mut() {
+            if let Some(old) = self.domains.get(name)
+                && mode.change > 0
+            {
+                let next = domain(rng, name, old, Mode { change: 0, ..mode });
+                (d.alias_domains, d.mailboxes, d.aliases) = (next.alias_domains, next.mailboxes, next.aliases);
+            }
+        }
+        let mut local_dests = addresses(&DOMAINS, &["u0", "u2"]);
+        local_dests.extend(names(&["a.example", "b-alias.example"]));
+        let bcc_keys: Vec<String> = local_dests.iter().flat_map(|d| [format!("{d} sender"), format!("{d} recipient")]).collect();
+        s.bcc_maps = evolve(rng, &self.bcc_maps, &bcc_keys, Mode { add: mode.add / 4, ..mode }, |rng, _, _| {
+            format!("bcc_dest: {}", rng.pick(&["archive@outside.example", "journal@outside.example"]))
+        });
+        if mode.change > 0 {
+            for kind in PRUNABLE {
+                let how = match rng.below(10) {
+                    0..=4 => continue,
+                    5..=8 => "delete",
+                    _ if matches!(kind, "mailbox" | "alias" | "domain" | "alias_domain" | "transport") => "disable",
+                    _ => "delete",
+                };
+                s.prune.insert(kind.to_string(), how.to_string());
+            }
+        }
+        s
+    }
+}
+
+/// A domain: its own fields changed (when `mode.change` > 0 or it is new) and its contents evolved.
+fn domain(rng: &mut Rng, name: &str, old: &Domain, mode: Mode) -> Domain {
+    let fresh = old.fields.is_empty() && old.template.is_none() || mode.change > 0;
+    let (fields_, template, relay_host) = if fresh {
+        (
+            fields(
+                rng,
+                &[
+                    ("description", &["\"Customer one\"", "\"Customer two\""]),
+                    ("gal", &["false", "true"]),
+                    ("rate_limit", &["10/1h", "500/1d"]),
+                    ("tags", &["[x]", "[y]"]), // no ", ": rendered as block lines
+                    ("dkim_selector", &["dkim", "s2"]),
+                    ("active", &["false"]),
+                ],
+                35,
+            ),
+            rng.chance(40).then(|| rng.pick(&["dt1", "dt2"]).to_string()),
+            rng.chance(30).then(|| rng.pick(&["r1", "r2"]).to_string()),
+        )
+    } else {
+        (old.fields.clone(), old.template.clone(), old.relay_host.clone())
+    };
+    let sub = Mode { change: mode.change.max(25) * usize::from(mode.drop > 0 || mode.change > 0), ..mode };
+    let alias_domains = evolve(rng, &old.alias_domains, &alias_domains_of(name), sub, |rng, _, _| fields(rng, &[("active", &["false", "true"])], 30));
+    let mailboxes = evolve(rng, &old.mailboxes, &names(&LOCALS), sub, |rng, _, _| mailbox(rng));
+    let mut alias_addresses = addresses(&[name], &ALIAS_LOCALS);
+    alias_addresses.push(format!("@{name}"));
+    alias_addresses.extend(addresses(&[&alias_domains_of(name)[0]], &["sales"]));
+    let aliases = evolve(rng, &old.aliases, &alias_addresses, sub, |rng, _, _| alias(rng));
+    Domain { fields: fields_, template, relay_host, alias_domains, mailboxes, aliases }
+}
+
+fn mailbox(rng: &mut Rng) -> Mailbox {
+    let f = fields(
+        rng,
+        &[
+            ("name", &["\"User One\"", "\"User Two\""]),
+            ("quota", &["256 MiB", "512 MiB", "1 GiB"]),
+            ("state", &["active", "no-login", "inactive"]),
+            ("rate_limit", &["10/1m", "100/1h"]),
+            ("tags", &["[vip]", "[vip, staff]"]),
+            ("tagged_mail_handler", &["subject", "subfolder", "none"]),
+            ("external_sender_acl", &["[ext@outside.example]"]),
+        ],
+        30,
+    );
+    let mut senders = addresses(&DOMAINS, &["info", "sales", "u0"]);
+    senders.extend(names(&["@a-alias.example", "@b.example", "sales@a-alias.example"]));
+    Mailbox { fields: f, template: rng.chance(40).then(|| rng.pick(&["mt1", "mt2"]).to_string()), sender_acl: rng.subset(&senders, 8) }
+}
+
+fn alias(rng: &mut Rng) -> Alias {
+    let mut targets = addresses(&DOMAINS, &["u0", "u1", "u2"]);
+    targets.push("ext@outside.example".into());
+    let goto = match rng.below(12) {
+        0 => vec![rng.pick(&["discard", "learn-as-spam", "learn-as-ham"]).to_string()],
+        _ => {
+            let mut g = rng.subset(&targets, 20);
+            if g.is_empty() {
+                g.push(targets[rng.below(targets.len())].clone());
+            }
+            g
+        }
+    };
+    let f = fields(
+        rng,
+        &[("active", &["false", "true"]), ("sogo_visible", &["false"]), ("internal", &["true"]), ("public_comment", &["\"hello\""]), ("sender_allowed", &["false"])],
+        25,
+    );
+    Alias { fields: f, goto }
+}
+
+fn flow(lead: &str, rest: &str) -> String {
+    if rest.is_empty() { format!("{{{lead}}}") } else { format!("{{{lead}, {rest}}}") }
+}
+
+impl State {
+    /// The directory's files: (name, text).
+    fn render(&self) -> Vec<(String, String)> {
+        let mut y = String::new();
+        let list = |y: &mut String, title: &str, key: &str, map: &BTreeMap<String, String>| {
+            if !map.is_empty() {
+                let _ = writeln!(y, "{title}:");
+                for (k, v) in map {
+                    let _ = writeln!(y, "  - {}", flow(&format!("{key}: \"{k}\""), v));
+                }
+            }
+        };
+        list(&mut y, "domain_templates", "name", &self.domain_templates);
+        list(&mut y, "mailbox_templates", "name", &self.mailbox_templates);
+        list(&mut y, "relay_hosts", "name", &self.relay_hosts);
+        list(&mut y, "recipient_maps", "old", &self.recipient_maps);
+        list(&mut y, "tls_policies", "destination", &self.tls_policies);
+        list(&mut y, "transports", "destination", &self.transports);
+        list(&mut y, "forwarding_hosts", "host", &self.forwarding_hosts);
+        let bcc: BTreeMap<String, String> = self.bcc_maps.iter().filter(|(k, _)| self.declares_local_dest(k.rsplit_once(' ').unwrap().0)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        if !bcc.is_empty() {
+            y.push_str("bcc_maps:\n");
+            for (k, v) in &bcc {
+                let (dest, kind) = k.rsplit_once(' ').unwrap();
+                let _ = writeln!(y, "  - {}", flow(&format!("local_dest: \"{dest}\", type: {kind}"), v));
+            }
+        }
+        let mut files = vec![("objects.yaml".to_string(), y)];
+        for (name, d) in &self.domains {
+            let mut y = format!("domains:\n  - name: {name}\n");
+            for part in d.fields.split(", ").filter(|p| !p.is_empty()) {
+                let _ = writeln!(y, "    {part}");
+            }
+            if let Some(t) = d.template.as_ref().filter(|t| self.domain_templates.contains_key(*t)) {
+                let _ = writeln!(y, "    template: {t}");
+            }
+            if let Some(r) = d.relay_host.as_ref().filter(|r| self.relay_hosts.contains_key(*r)) {
+                let _ = writeln!(y, "    relay_host: {r}");
+            }
+            y.push_str("    dkim_key_size: 1024\n");
+            if !d.alias_domains.is_empty() {
+                y.push_str("    alias_domains:\n");
+                for (ad, f) in &d.alias_domains {
+                    let _ = writeln!(y, "      - {}", flow(&format!("name: {ad}"), f));
+                }
+            }
+            if !d.mailboxes.is_empty() {
+                y.push_str("    mailboxes:\n");
+                for (local, m) in &d.mailboxes {
+                    let mut rest = vec![format!("password: \"{PASSWORD}\"")];
+                    rest.extend((!m.fields.is_empty()).then(|| m.fields.clone()));
+                    rest.extend(m.template.as_ref().filter(|t| self.mailbox_templates.contains_key(*t)).map(|t| format!("template: {t}")));
+                    let senders: Vec<String> = m.sender_acl.iter().filter(|s| self.declares_sender(s)).map(|s| format!("\"{s}\"")).collect();
+                    if !senders.is_empty() {
+                        rest.push(format!("sender_acl: [{}]", senders.join(", ")));
+                    }
+                    let _ = writeln!(y, "      - {}", flow(&format!("local_part: {local}"), &rest.join(", ")));
+                }
+            }
+            let aliases: Vec<_> = d.aliases.iter().filter(|(a, _)| {
+                    let mailbox = a.strip_suffix(&format!("@{name}")).is_some_and(|l| d.mailboxes.contains_key(l));
+                    !mailbox && (a.ends_with(&format!("@{name}")) || alias_domain_declared(a, d))
+                }).collect();
+            if !aliases.is_empty() {
+                y.push_str("    aliases:\n");
+                for (address, a) in aliases {
+                    let goto: Vec<&str> = a.goto.iter().map(String::as_str).filter(|g| g != address).collect();
+                    let goto = format!("goto: [{}]", if goto.is_empty() { "ext@outside.example".to_string() } else { goto.join(", ") });
+                    let rest = join_fields([goto, a.fields.clone()]);
+                    let _ = writeln!(y, "      - {}", flow(&format!("address: \"{address}\""), &rest));
+                }
+            }
+            files.push((format!("{name}.yaml"), y));
+        }
+        let mut settings = String::new();
+        if !self.prune.is_empty() {
+            settings.push_str("prune:\n");
+            for (k, v) in &self.prune {
+                let _ = writeln!(settings, "  {k}: {v}");
+            }
+        }
+        files.push(("mailplane.yaml".into(), settings));
+        files
+    }
+}
+
+impl State {
+    fn declares_local_dest(&self, dest: &str) -> bool {
+        self.domains.iter().any(|(n, d)| {
+            n == dest || d.alias_domains.contains_key(dest) || dest.strip_suffix(&format!("@{n}")).is_some_and(|l| d.mailboxes.contains_key(l)) || self.declares_sender(dest)
+        })
+    }
+
+    /// Whether a sender_acl entry names something declared (validate refuses anything else).
+    fn declares_sender(&self, s: &str) -> bool {
+        match s.strip_prefix('@') {
+            Some(dom) => self.domains.iter().any(|(n, d)| n == dom || d.alias_domains.contains_key(dom)),
+            None => self.domains.iter().any(|(n, d)| d.aliases.contains_key(s) && (s.ends_with(&format!("@{n}")) || alias_domain_declared(s, d))),
+        }
+    }
+}
+
+fn alias_domain_declared(address: &str, d: &Domain) -> bool {
+    d.alias_domains.keys().any(|ad| address.ends_with(&format!("@{ad}")))
+}
+
+fn write_dir(files: &[(String, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+fn show(files: &[(String, String)]) -> String {
+    files.iter().filter(|(_, t)| !t.is_empty()).map(|(n, t)| format!("--- {n}\n{t}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole-target dumps: every table, and every Redis hash (on SQLite, `mailplane_kv`) as a table
+// `redis:<KEY>` of (field, value) rows.
+
+#[derive(Default, Clone)]
+struct Dump(BTreeMap<String, (Vec<String>, Vec<Vec<String>>)>);
+
+struct RowRef<'a> {
+    cols: &'a [String],
+    row: &'a [String],
+}
+
+impl RowRef<'_> {
+    fn get(&self, col: &str) -> &str {
+        self.cols.iter().position(|c| c.eq_ignore_ascii_case(col)).map_or("", |i| self.row[i].as_str())
+    }
+}
+
+impl Dump {
+    fn rows<'a>(&'a self, table: &str) -> impl Iterator<Item = RowRef<'a>> {
+        self.0.get(table).into_iter().flat_map(|(cols, rows)| rows.iter().map(move |row| RowRef { cols, row }))
+    }
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "NULL".into())
+}
+
+async fn dump(url: &str, redis: Option<&str>) -> Dump {
+    let db = Db::connect(url, None).await.unwrap();
+    let mysql = url.starts_with("mysql");
+    let tables = if mysql {
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    };
+    let mut out = Dump::default();
+    for t in db.query(tables, &[]).await.unwrap() {
+        let table = text(&t[0]);
+        if table.starts_with("mailplane_") && table != "mailplane_kv" {
+            continue; // mailplane's own bookkeeping
+        }
+        let cols = if mysql {
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
+        } else {
+            "SELECT name FROM pragma_table_info(?) ORDER BY cid"
+        };
+        let cols: Vec<String> = db.query(cols, &[Arg::Text(table.clone())]).await.unwrap().iter().map(|r| text(&r[0])).collect();
+        let q = if mysql { format!("SELECT * FROM `{table}`") } else { format!("SELECT * FROM \"{table}\"") };
+        let mut rows: Vec<Vec<String>> = db.query(&q, &[]).await.unwrap().iter().map(|r| r.iter().map(text).collect()).collect();
+        if table == "mailplane_kv" {
+            for r in rows {
+                out.0.entry(format!("redis:{}", r[0])).or_insert_with(|| (names(&["field", "value"]), vec![])).1.push(vec![r[1].clone(), r[2].clone()]);
+            }
+            continue;
+        }
+        rows.sort();
+        out.0.insert(table, (cols, rows));
+    }
+    db.close().await;
+    if let Some(redis) = redis {
+        let mut c = redis::Client::open(redis).unwrap().get_connection().unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).unwrap();
+        for k in keys {
+            let kind: String = redis::cmd("TYPE").arg(&k).query(&mut c).unwrap();
+            let rows: Vec<Vec<String>> = if kind == "hash" {
+                let h: BTreeMap<String, String> = redis::cmd("HGETALL").arg(&k).query(&mut c).unwrap();
+                h.into_iter().map(|(f, v)| vec![f, v]).collect()
+            } else {
+                let v: Vec<u8> = redis::cmd("DUMP").arg(&k).query(&mut c).unwrap();
+                vec![vec![format!("({kind})"), format!("{v:?}")]]
+            };
+            out.0.insert(format!("redis:{k}"), (names(&["field", "value"]), rows));
+        }
+    }
+    for (_, rows) in out.0.values_mut() {
+        rows.sort();
+    }
+    out
+}
+
+/// The objects (kind, key) a row may belong to: a row may change only when the plan lists one.
+/// Deliberately strict: a cleanup that reaches rows of objects the plan does not list is a violation.
+fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static str, String)> {
+    let one = |kind: &'static str, col: &str| vec![(kind, r.get(col).to_string())];
+    let field = r.get("field").to_string();
+    match table {
+        "domain" | "tags_domain" | "domain_admins" | "mta_sts" => one("domain", "domain"),
+        "alias_domain" => one("alias_domain", "alias_domain"),
+        "mailbox" | "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "pushover" | "sieve_filters" | "tfa" | "fido2" => one("mailbox", "username"),
+        "spamalias" => one("mailbox", "goto"),
+        "imapsync" => one("mailbox", "user2"),
+        "filterconf" => one("mailbox", "object"),
+        "app_passwd" => one("mailbox", "mailbox"),
+        "quarantine" => one("mailbox", "rcpt"),
+        "sogo_user_profile" | "sogo_cache_folder" | "sogo_acl" => one("mailbox", "c_uid"),
+        "sogo_folder_info" => one("mailbox", "c_path2"),
+        "oauth_access_tokens" | "oauth_refresh_tokens" | "oauth_authorization_codes" => one("mailbox", "user_id"),
+        "alias" => {
+            let a = r.get("address").to_string();
+            // A mailbox's self-alias belongs to the mailbox; any other alias row only to its alias.
+            if r.get("goto") == a { vec![("mailbox", a)] } else { vec![("alias", a)] }
+        }
+        "sender_acl" => vec![("mailbox", r.get("logged_in_as").into()), ("mailbox", r.get("send_as").into()), ("alias", r.get("send_as").into())],
+        "bcc_maps" => vec![("bcc_map", format!("{} {}", r.get("local_dest"), r.get("type")))],
+        "recipient_maps" => one("recipient_map", "old_dest"),
+        "tls_policy_override" => one("tls_policy", "dest"),
+        "transports" => one("transport", "destination"),
+        "relayhosts" => one("relay_host", "hostname"),
+        "templates" => vec![(if r.get("type") == "domain" { "domain_template" } else { "mailbox_template" }, r.get("template").into())],
+        "identity_provider" => vec![("identity_provider", "identity_provider".into())],
+        "_sogo_static_view" => {
+            // A user's SOGo row lists the aliases pointing at them and their domain's alias domains.
+            let uid = r.get("c_uid").to_string();
+            let mut v = vec![("mailbox", uid.clone())];
+            for d in [before, after] {
+                v.extend(d.rows("alias").filter(|a| a.get("goto").split(',').any(|g| g == uid)).map(|a| ("alias", a.get("address").to_string())));
+                v.extend(d.rows("alias_domain").filter(|a| a.get("target_domain") == r.get("domain")).map(|a| ("alias_domain", a.get("alias_domain").to_string())));
+            }
+            v
+        }
+        "redis:DOMAIN_MAP" => vec![("domain", field.clone()), ("alias_domain", field)],
+        "redis:RL_VALUE" => vec![("domain", field.clone()), ("alias_domain", field.clone()), ("mailbox", field)],
+        "redis:RCPT_WANTS_SUBJECT_TAG" | "redis:RCPT_WANTS_SUBFOLDER_TAG" => vec![("mailbox", field)],
+        "redis:DKIM_SELECTORS" | "redis:DKIM_PUB_KEYS" => vec![("dkim_key", field)],
+        "redis:DKIM_PRIV_KEYS" => vec![("dkim_key", field.split_once('.').map_or(field.clone(), |(_, d)| d.to_string()))],
+        "redis:WHITELISTED_FWD_HOST" | "redis:KEEP_SPAM" => vec![("forwarding_host", field.strip_suffix("/32").unwrap_or(&field).to_string())],
+        _ => vec![],
+    }
+}
+
+struct Diff {
+    table: String,
+    sign: char,
+    row: String,
+    owners: Vec<(&'static str, String)>,
+}
+
+fn count(rows: &[Vec<String>]) -> BTreeMap<&Vec<String>, i64> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(r).or_default() += 1;
+    }
+    m
+}
+
+/// Rows only in `before` (-) or only in `after` (+), per table, as multisets.
+fn diff(before: &Dump, after: &Dump) -> Vec<Diff> {
+    let tables: BTreeSet<&String> = before.0.keys().chain(after.0.keys()).collect();
+    let mut out = Vec::new();
+    let empty = (Vec::new(), Vec::new());
+    for table in tables {
+        let (b, a) = (before.0.get(table).unwrap_or(&empty), after.0.get(table).unwrap_or(&empty));
+        let (cb, ca) = (count(&b.1), count(&a.1));
+        for (rows, other, sign, cols) in [(&cb, &ca, '-', &b.0), (&ca, &cb, '+', &a.0)] {
+            for (row, n) in rows {
+                for _ in 0..(*n - other.get(row).copied().unwrap_or(0)).max(0) {
+                    let r = RowRef { cols, row };
+                    let shown = cols.iter().zip(row.iter()).map(|(c, v)| format!("{c}={}", if v.len() > 60 { &v[..60] } else { v })).collect::<Vec<_>>().join(" ");
+                    out.push(Diff { table: table.clone(), sign, row: shown, owners: owners(table, &r, before, after) });
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// One case, through the CLI.
+
+struct Target {
+    args: Vec<String>,
+    url: String,
+    redis: Option<String>,
+    state: tempfile::TempDir,
+}
+
+struct Case {
+    changes: Vec<(String, String, String)>,
+    plan: Value,
+    before: Dump,
+}
+
+impl Case {
+    /// Whether the plan writes a mailbox's sender_acl that names `send_as`.
+    fn grants(&self, send_as: &str) -> bool {
+        self.plan["changes"].as_array().unwrap().iter().filter(|c| c["kind"] == "mailbox").flat_map(|c| c["fields"].as_array().unwrap()).any(|f| {
+            f["field"] == "sender_acl" && f["new"].as_array().is_some_and(|l| l.iter().any(|x| x == send_as))
+        })
+    }
+
+    fn deletes(&self, kind: &str, key: &str) -> bool {
+        self.changes.iter().any(|(a, k, x)| a == "delete" && k == kind && x == key)
+    }
+
+    fn lists(&self, kind: &str, key: &str) -> bool {
+        self.changes.iter().any(|(_, k, x)| k == kind && x == key)
+    }
+}
+
+enum Outcome {
+    Pass,
+    /// The generated directory is invalid or its plan is blocked: not a case (counted by reason).
+    Skip(String),
+    Known(String),
+    Fail(String),
+}
+
+impl Target {
+    fn run(&self, sub: &str, dir: &Path, extra: &[&str]) -> (i32, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailplane"))
+            .arg(sub)
+            .arg(dir)
+            .args(&self.args)
+            .args(["--allow-delete=mailbox,domain", "--force"])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("MAILPLANE_STATE_DIR", self.state.path())
+            .env_remove("MAILPLANE_DATABASE_URL")
+            .env_remove("MAILPLANE_REDIS_URL")
+            .env_remove("MAILPLANE_MEMCACHED")
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    fn plan(&self, dir: &Path) -> Result<Value, String> {
+        let (code, stdout, stderr) = self.run("plan", dir, &["--format", "json"]);
+        match serde_json::from_str::<Value>(&stdout) {
+            Ok(v) if code == 0 => Ok(v),
+            Ok(v) => Err(format!("blocked: {}", v["problems"][0].as_str().unwrap_or("?"))),
+            Err(_) => Err(format!("invalid: {}", reason(&stderr))),
+        }
+    }
+
+    fn dump(&self, rt: &tokio::runtime::Runtime) -> Dump {
+        rt.block_on(dump(&self.url, self.redis.as_deref()))
+    }
+}
+
+/// An error message without its file location and quoted values, to count reasons.
+fn reason(stderr: &str) -> String {
+    let line = stderr.lines().find(|l| l.contains("error")).unwrap_or(stderr.lines().next().unwrap_or("")).trim();
+    let mut s: String = line.chars().filter(|c| !c.is_ascii_digit()).collect();
+    if let Some(i) = s.find(".yaml") {
+        s = s[i + 5..].to_string();
+    }
+    s.split('"').step_by(2).collect::<Vec<_>>().join("…").chars().take(90).collect()
+}
+
+fn changes(plan: &Value) -> Vec<(String, String, String)> {
+    let s = |c: &Value, k: &str| c[k].as_str().unwrap_or_default().to_string();
+    plan["changes"].as_array().unwrap().iter().map(|c| (s(c, "action"), s(c, "kind"), s(c, "key"))).collect()
+}
+
+fn listed(plan: &Value) -> String {
+    changes(plan).iter().map(|(a, k, key)| format!("  {a} {k} {key}\n")).collect()
+}
+
+/// Plans and applies `dir` on the target as it is; checks (a)–(d).
+fn step(t: &Target, rt: &tokio::runtime::Runtime, dir: &Path, what: &str, tolerate: bool) -> Outcome {
+    let plan = match t.plan(dir) {
+        Ok(p) => p,
+        Err(why) => return Outcome::Skip(format!("{what} {why}")),
+    };
+    let before = t.dump(rt);
+    let (code, stdout, stderr) = t.run("apply", dir, &["--auto-approve"]);
+    let mut problems = String::new();
+    if code != 0 {
+        let _ = write!(problems, "(d) {what}: the plan passed but apply failed:\n{stdout}\n{stderr}\n");
+        return verdict(problems, &plan, before, tolerate);
+    }
+    let after = t.dump(rt);
+    match t.plan(dir) {
+        Ok(next) if changes(&next).is_empty() => {}
+        Ok(next) => {
+            let _ = write!(problems, "(a) {what}: the next plan is not empty:\n{}", serde_json::to_string_pretty(&next["changes"]).unwrap());
+        }
+        Err(e) => {
+            let _ = write!(problems, "(a) {what}: the next plan fails: {e}\n");
+        }
+    }
+    let listed_set: BTreeSet<(String, String)> = changes(&plan).into_iter().map(|(_, k, key)| (k, key)).collect();
+    let diffs = diff(&before, &after);
+    for d in &diffs {
+        if !d.owners.iter().any(|(k, key)| listed_set.contains(&(k.to_string(), key.clone()))) {
+            let _ = writeln!(problems, "(b) {what}: {} {} {}  (belongs to {:?}, not in the plan)", d.sign, d.table, d.row, d.owners);
+        }
+    }
+    for (kind, key) in &listed_set {
+        if !diffs.iter().any(|d| d.owners.iter().any(|(k, x)| k == kind && x == key)) {
+            let _ = writeln!(problems, "(c) {what}: the plan lists {kind} {key} but none of its rows changed");
+        }
+    }
+    verdict(problems, &plan, before, tolerate)
+}
+
+/// Pass without problems; a known defect when the case shows one; otherwise a counterexample.
+fn verdict(problems: String, plan: &Value, before: Dump, tolerate: bool) -> Outcome {
+    if problems.is_empty() {
+        return Outcome::Pass;
+    }
+    let case = Case { changes: changes(plan), plan: plan.clone(), before };
+    let known: Vec<&str> = KNOWN_DEFECTS.iter().filter(|(_, _, applies)| applies(&case)).map(|(name, _, _)| *name).collect();
+    if tolerate && !known.is_empty() {
+        return Outcome::Known(known.join(" + "));
+    }
+    Outcome::Fail(format!("{problems}\nplan:\n{}", listed(plan)))
+}
+
+/// The history (applied to an empty target, then partly disowned) and the desired state of a seed.
+fn generate(seed: u64) -> (State, State, Rng) {
+    let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x5EED);
+    let history = State::default().evolve(&mut rng, FIRST);
+    let desired = history.evolve(&mut rng, NEXT);
+    (history, desired, rng)
+}
+
+fn run_seed(t: &Target, rt: &tokio::runtime::Runtime, seed: u64) -> Outcome {
+    let (history, desired, mut rng) = generate(seed);
+    let (h, d) = (history.render(), desired.render());
+    let (hdir, ddir) = (write_dir(&h), write_dir(&d));
+    let context = || format!("seed {seed}\n=== history\n{}=== desired\n{}", show(&h), show(&d));
+    let tolerate = std::env::var("MAILPLANE_CONTRACT_STRICT").is_err();
+    let outcome = match step(t, rt, hdir.path(), "history", tolerate) {
+        Outcome::Pass => {
+            // Objects someone else made: live, but not in mailplane's inventory.
+            rt.block_on(async {
+                let db = Db::connect(&t.url, None).await.unwrap();
+                let rows = db.query("SELECT kind, obj_key FROM mailplane_inventory", &[]).await.unwrap();
+                let forget: Vec<Stmt> = rows
+                    .iter()
+                    .filter(|_| rng.chance(30))
+                    .map(|r| Stmt { sql: "DELETE FROM mailplane_inventory WHERE kind = ? AND obj_key = ?".into(), args: vec![Arg::Text(text(&r[0])), Arg::Text(text(&r[1]))] })
+                    .collect();
+                db.execute_all(&forget).await.unwrap();
+                db.close().await;
+            });
+            step(t, rt, ddir.path(), "desired", tolerate)
+        }
+        other => other,
+    };
+    match outcome {
+        Outcome::Fail(msg) => Outcome::Fail(format!("{}\n{msg}", context())),
+        other => {
+            if std::env::var("MAILPLANE_CONTRACT_SEED").is_ok() {
+                eprintln!("{}", context());
+            }
+            other
+        }
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// Runs the seeds on fresh targets made by `fresh`; fails with every counterexample.
+fn run_seeds(label: &str, default_seeds: u64, mut fresh: impl FnMut(&tokio::runtime::Runtime) -> Target) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seeds: Vec<u64> = match env_u64("MAILPLANE_CONTRACT_SEED") {
+        Some(s) => vec![s],
+        None => {
+            let start = env_u64("MAILPLANE_CONTRACT_SEED_START").unwrap_or(0);
+            (start..start + env_u64("MAILPLANE_CONTRACT_SEEDS").unwrap_or(default_seeds)).collect()
+        }
+    };
+    let (mut passed, mut skipped, mut known, mut failed) = (0, BTreeMap::<String, u32>::new(), BTreeMap::<String, u32>::new(), Vec::new());
+    let started = std::time::Instant::now();
+    for seed in REGRESSIONS.iter().copied().chain(seeds.iter().copied()) {
+        let t = fresh(&rt);
+        let outcome = run_seed(&t, &rt, seed);
+        if std::env::var("MAILPLANE_CONTRACT_VERBOSE").is_ok() {
+            let what = match &outcome {
+                Outcome::Pass => "pass".to_string(),
+                Outcome::Skip(why) => format!("skip {why}"),
+                Outcome::Known(name) => format!("known {name}"),
+                Outcome::Fail(_) => "FAIL".to_string(),
+            };
+            eprintln!("seed {seed}: {what}");
+        }
+        match outcome {
+            Outcome::Pass => passed += 1,
+            Outcome::Skip(why) => *skipped.entry(why).or_default() += 1,
+            Outcome::Known(name) => *known.entry(name).or_default() += 1,
+            Outcome::Fail(msg) => {
+                eprintln!("=== COUNTEREXAMPLE on {label}\n{msg}");
+                failed.push(seed);
+            }
+        }
+    }
+    let n = REGRESSIONS.len() + seeds.len();
+    eprintln!(
+        "{label}: {n} seeds in {:.1} s ({:.0} ms each): {passed} passed, {} skipped, {} known defects, {} failed {failed:?}",
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_millis() as f64 / n as f64,
+        skipped.values().sum::<u32>(),
+        known.values().sum::<u32>(),
+        failed.len()
+    );
+    for (why, n) in &skipped {
+        eprintln!("  skipped {n}× {why}");
+    }
+    for (name, n) in &known {
+        eprintln!("  known defect {n}× {name}");
+    }
+    assert!(failed.is_empty(), "counterexamples on {label}: seeds {failed:?}");
+    // The generator must stay useful: most seeds are real cases.
+    assert!(passed + known.values().sum::<u32>() as usize >= n / 2, "too many seeds skipped on {label}");
+}
+
+/// Seeds that found a bug outside the default range (54: alias domain delete, 3025: known (1) through
+/// a send-as right granted in the same plan, 5141: relay host delete); run first on every target.
+const REGRESSIONS: &[u64] = &[54, 3025, 5141];
+
+#[test]
+fn plan_is_a_contract_on_sqlite() {
+    run_seeds("sqlite", 20, |_| sqlite_target());
+}
+
+#[test]
+fn plan_is_a_contract_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let redis_db = env_u64("MAILPLANE_CONTRACT_REDIS_DB").unwrap_or(40) as u32;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // One database, emptied between seeds: creating mailcow's 54 tables takes seconds.
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("contract"));
+    run_seeds("mariadb", 10, |rt| {
+        rt.block_on(support::reset_mailcow_db(&url));
+        services.flush_redis_db(redis_db);
+        let redis = services.redis_db(redis_db);
+        Target {
+            args: vec!["--target".into(), url.clone(), "--redis".into(), redis.clone(), "--memcached".into(), services.memcached.clone()],
+            url: url.clone(),
+            redis: Some(redis),
+            state: tempfile::tempdir().unwrap(),
+        }
+    });
+    rt.block_on(services.drop_db(&name));
+}
+
+fn sqlite_target() -> Target {
+    let state = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", state.path().display());
+    Target { args: vec!["--target".into(), url.clone()], url, redis: None, state }
+}
+
+/// A minimal counterexample: `history` applied to an empty SQLite target, then `desired`
+/// (each `mailplane.yaml`, then the objects), both checked with no known defect tolerated.
+fn assert_contract(history: [&str; 2], desired: [&str; 2]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = sqlite_target();
+    for (what, [settings, objects]) in [("history", history), ("desired", desired)] {
+        let dir = write_dir(&[("mailplane.yaml".into(), settings.into()), ("objects.yaml".into(), objects.into())]);
+        match step(&t, &rt, dir.path(), what, false) {
+            Outcome::Pass => {}
+            Outcome::Fail(msg) => panic!("{msg}"),
+            Outcome::Skip(why) => panic!("not a case: {why}"),
+            Outcome::Known(_) => unreachable!(),
+        }
+    }
+}
+
+const U0_U1: &str = "domains:
+  - name: a.example
+    mailboxes:
+      - {local_part: u0, password: \"{BLF-CRYPT}$2y$05$.oAVYApCgu2zcqetkRFd1u9r2gWVBATqFv5eGZJgPp3iqrVlMuysa\"}
+      - {local_part: u1, password: \"{BLF-CRYPT}$2y$05$.oAVYApCgu2zcqetkRFd1u9r2gWVBATqFv5eGZJgPp3iqrVlMuysa\"}
+";
+const U0: &str = "domains:
+  - name: a.example
+    mailboxes:
+      - {local_part: u0, password: \"{BLF-CRYPT}$2y$05$.oAVYApCgu2zcqetkRFd1u9r2gWVBATqFv5eGZJgPp3iqrVlMuysa\"}
+";
+
+/// NEW (found by this test, seed 4): deleting u1 also removes it from the declared, unchanged
+/// alias team@ (mailcow's cleanup), which the plan does not list; the next plan updates team@.
+#[test]
+#[ignore = "NEW defect: mailbox delete rewrites aliases pointing at it (src/kinds/mailbox.rs)"]
+fn regression_mailbox_delete_rewrites_a_declared_shared_alias() {
+    let team = "    aliases:\n      - {address: team@a.example, goto: [u0@a.example, u1@a.example]}\n";
+    assert_contract(["", &format!("{U0_U1}{team}")], ["prune: {mailbox: delete}\n", &format!("{U0}{team}")]);
+}
+
+/// NEW (found by this test, seeds 17, 33): deleting u1 deletes info@ (its only target is u1) and
+/// the BCC map of u1, both no longer declared and not pruned: the plan calls them unmanaged.
+#[test]
+#[ignore = "NEW defect: mailbox delete deletes undeclared aliases and BCC maps of it (src/kinds/mailbox.rs)"]
+fn regression_mailbox_delete_deletes_unmanaged_alias_and_bcc_map() {
+    let more = "    aliases:\n      - {address: info@a.example, goto: [u1@a.example]}\nbcc_maps:\n  - {local_dest: u1@a.example, bcc_dest: archive@outside.example, type: sender}\n";
+    assert_contract(["", &format!("{U0_U1}{more}")], ["prune: {mailbox: delete}\n", U0]);
+}
+
+/// NEW (found by this test, seed 7): the live mailbox u1 is no longer declared (unmanaged), and an
+/// alias is declared at its address: plan passes, apply fails on alias.address being unique.
+#[test]
+#[ignore = "NEW defect: plan does not see that an alias's address is a live mailbox (plan-time check)"]
+fn regression_alias_at_a_live_mailbox() {
+    let alias = "    aliases:\n      - {address: u1@a.example, goto: [u0@a.example]}\n";
+    assert_contract(["", U0_U1], ["", &format!("{U0}{alias}")]);
+}
+
+/// NEW (found by this test, seed 54): deleting the alias domain deletes the alias declared under it
+/// no more (unmanaged, not pruned).
+#[test]
+#[ignore = "NEW defect: alias domain delete deletes unlisted aliases/BCC maps (src/kinds/domain.rs)"]
+fn regression_alias_domain_delete_deletes_unmanaged_aliases() {
+    let history = format!("{U0}    alias_domains: [{{name: a-alias.example}}]\n    aliases:\n      - {{address: sales@a-alias.example, goto: [u0@a.example]}}\n");
+    assert_contract(["", &history], ["prune: {alias_domain: delete}\n", U0]);
+}
+
+/// Known (1): updating sales@ (its goto) deletes u0's declared send-as right for it.
+#[test]
+#[ignore = "known defect issue 17 (1), being fixed in src/kinds/alias.rs"]
+fn regression_alias_update_keeps_declared_sender_acl() {
+    let objects = |goto: &str| {
+        format!("domains:\n  - name: a.example\n    mailboxes:\n      - {{local_part: u0, password: \"{PASSWORD}\", sender_acl: [sales@a.example]}}\n    aliases:\n      - {{address: sales@a.example, goto: [{goto}]}}\n")
+    };
+    assert_contract(["", &objects("ext@outside.example")], ["", &objects("u0@a.example, ext@outside.example")]);
+}
+
+/// Known (2): creating mailbox u1 deletes the live, undeclared alias u1@.
+#[test]
+#[ignore = "known defect issue 17 (2)"]
+fn regression_mailbox_create_keeps_an_unmanaged_alias() {
+    assert_contract(["", &format!("{U0}    aliases:\n      - {{address: u1@a.example, goto: [u0@a.example]}}\n")], ["", U0_U1]);
+}
+
+/// Known (3): deleting b.example deletes its undeclared (unmanaged) alias.
+#[test]
+#[ignore = "known defect issue 17 (3)"]
+fn regression_domain_delete_keeps_unmanaged_objects() {
+    let b = "  - name: b.example\n    aliases:\n      - {address: info@b.example, goto: [ext@outside.example]}\n";
+    assert_contract(["", &format!("{U0}{b}")], ["prune: {domain: delete}\n", U0]);
+}
+
+/// NEW (found by this test, seed 5141 on MariaDB): deleting relay host r1 sets the relay host of
+/// the unmanaged domain a.example that uses it to none (mailcow's cleanup); the plan does not list it.
+#[test]
+#[ignore = "NEW defect: relay host delete rewrites unlisted domains (src/kinds/routing.rs)"]
+fn regression_relay_host_delete_keeps_unmanaged_domains() {
+    let history = "relay_hosts:\n  - {name: r1, hostname: \"[smtp.r1.example]:25\"}\ndomains:\n  - {name: a.example, relay_host: r1}\n";
+    assert_contract(["", history], ["prune: {relay_host: delete}\n", "domains:\n  - name: b.example\n"]);
+}
+
+/// NEW (found by this test, seed 1472): removing the catch-all alias @a.example (pruned) deletes
+/// u0's declared send-as right for the whole domain, "@a.example"; the next plan writes it again.
+#[test]
+#[ignore = "NEW defect: alias delete deletes declared sender_acl rows (src/kinds/alias.rs)"]
+fn regression_alias_delete_keeps_declared_sender_acl() {
+    let u0 = format!("domains:\n  - name: a.example\n    mailboxes:\n      - {{local_part: u0, password: \"{PASSWORD}\", sender_acl: [\"@a.example\"]}}\n");
+    let history = format!("{u0}    aliases:\n      - {{address: \"@a.example\", goto: [u0@a.example]}}\n");
+    assert_contract(["", &history], ["prune: {alias: delete}\n", &u0]);
+}
