@@ -66,8 +66,6 @@ pub struct LiveData {
     pub kv: HashMap<String, HashMap<String, String>>,
     /// Built on first use: per-object lookups during apply would otherwise scan every row.
     mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
-    /// target address → the alias rows with several targets that include it.
-    shared_aliases: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
     owned: std::sync::OnceLock<crate::plan::Owned>,
 }
 
@@ -191,30 +189,13 @@ impl LiveData {
         let index = self.mailbox_rows.get_or_init(|| self.mailboxes.iter().enumerate().map(|(i, r)| (r.s(0).to_string(), i)).collect());
         index.get(username).and_then(|&i| serde_json::from_str(self.mailboxes[i].s(6)).ok())
     }
-    /// The alias rows whose goto lists `target` among several addresses.
-    pub fn aliases_shared_with(&self, target: &str) -> impl Iterator<Item = &LiveRow> {
-        let index = self.shared_aliases.get_or_init(|| {
-            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-            for (i, row) in self.aliases.iter().enumerate().filter(|(_, r)| r.s(2).contains(',')) {
-                for g in row.s(2).split(',') {
-                    index.entry(g.to_string()).or_default().push(i);
-                }
-            }
-            index
-        });
-        index.get(target).into_iter().flatten().map(|&i| &self.aliases[i])
-    }
     /// Once the live records are built, apply still reads only these rows (a mailbox's
-    /// attributes and password hash, aliases shared by several targets, relay ids) and the
+    /// attributes and password hash, relay ids) and the
     /// inventory's keys; the rest is freed.
     pub fn trim(&mut self) {
         let owned = self.owned();
-        let mut aliases = std::mem::take(&mut self.aliases);
-        aliases.retain(|r| r.s(2).contains(','));
-        aliases.shrink_to_fit();
         *self = LiveData {
             mailboxes: std::mem::take(&mut self.mailboxes),
-            aliases,
             relayhosts: std::mem::take(&mut self.relayhosts),
             transports: std::mem::take(&mut self.transports),
             resources: std::mem::take(&mut self.resources),

@@ -222,7 +222,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     changes.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
     let mut problems = safety(&changes, desired, &desired_keys, &live, policy);
-    problems.extend(unlisted_removals(&changes, all_live));
+    problems.extend(unlisted_removals(&changes, desired, all_live));
     Plan { changes, unmanaged, problems, files: Vec::new() }
 }
 
@@ -277,42 +277,157 @@ fn safety(changes: &[Change], desired: &[Record], desired_keys: &HashSet<(Kind, 
     problems
 }
 
-/// Objects a change would take with it that the plan does not list (ignored ones included): an
-/// undeclared alias that a new mailbox of the same address replaces, and what lives in a
-/// deleted domain. mailcow refuses both (`is_alias`, `domain_not_empty`); so does the plan.
-fn unlisted_removals(changes: &[Change], live: &[Record]) -> Vec<String> {
-    const SHOWN: usize = 10;
-    let deleted: HashSet<(Kind, &str)> = changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
+/// Objects a change would take with it or break that the plan does not list (ignored ones
+/// included). mailcow refuses some of these (`is_alias`, `domain_not_empty`) and quietly cleans up
+/// after others (the aliases, BCC maps and send-as rights naming a deleted mailbox or alias, the
+/// aliases of a deleted alias domain, the domains of a deleted relay host); the plan is blocked
+/// instead, naming them, so that nothing it leaves alone moves and apply needs no cleanup.
+fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) -> Vec<String> {
+    let relevant = |c: &Change| match c.action {
+        Action::Create => matches!(c.kind, Kind::Mailbox | Kind::Alias),
+        Action::Delete => matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias | Kind::AliasDomain | Kind::RelayHost),
+        Action::Update => false,
+    };
+    if !changes.iter().any(relevant) {
+        return Vec::new();
+    }
+    let listed: HashMap<(Kind, &str), &Change> = changes.iter().map(|c| ((c.kind, c.key.as_str()), c)).collect();
+    let declared: HashMap<(Kind, &str), &Record> = desired.iter().map(|r| ((r.kind, r.key.as_str()), r)).collect();
+    let deleted = |kind: Kind, key: &str| listed.get(&(kind, key)).is_some_and(|c| c.action == Action::Delete);
+    let after = |r| after_apply(r, &listed, &declared);
+    let live_of = |kind: Kind| live.iter().filter(move |r| r.kind == kind);
     let mut problems = Vec::new();
-    let creates = changes.iter().filter(|c| c.action == Action::Create && c.kind == Kind::Mailbox);
-    let live_alias: HashMap<&str, &Record> = live.iter().filter(|r| r.kind == Kind::Alias).map(|r| (r.key.as_str(), r)).collect();
-    for c in creates {
-        if let Some(a) = live_alias.get(c.key.as_str()).filter(|a| !deleted.contains(&(Kind::Alias, a.key.as_str()))) {
-            problems.push(format!(
-                "mailbox {} cannot be created: the server has an alias {} (to {}) that is not declared, and the mailbox would replace it; \
-                 remove the alias in mailcow first, or declare it, apply, and then remove it with `prune: {{alias: delete}}`",
-                c.key, a.key, a.text("goto")
-            ));
+    let mut block = |what: String, left: Vec<String>, way_out: &str| {
+        const SHOWN: usize = 10;
+        if left.is_empty() {
+            return;
+        }
+        let more = if left.len() > SHOWN { format!(" and {} more", left.len() - SHOWN) } else { String::new() };
+        let shown = left.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        problems.push(format!("{what} ({shown}{more}); {way_out}"));
+    };
+
+    let live_alias: HashMap<&str, &Record> = live_of(Kind::Alias).map(|r| (r.key.as_str(), r)).collect();
+    let live_mailbox: HashSet<&str> = live_of(Kind::Mailbox).map(|r| r.key.as_str()).collect();
+    for c in changes.iter().filter(|c| c.action == Action::Create) {
+        match c.kind {
+            Kind::Mailbox => {
+                if let Some(a) = live_alias.get(c.key.as_str()).filter(|a| !deleted(Kind::Alias, &a.key)) {
+                    block(
+                        format!("mailbox {} cannot be created over an alias that is not declared", c.key),
+                        vec![format!("alias {} to {}", a.key, a.text("goto"))],
+                        "the mailbox would replace it: remove the alias in mailcow first, or declare it, apply, and then remove it with `prune: {alias: delete}`",
+                    );
+                }
+            }
+            Kind::Alias if live_mailbox.contains(c.key.as_str()) && !deleted(Kind::Mailbox, &c.key) => block(
+                format!("alias {} cannot be created: the address is a mailbox on the server that this plan does not delete", c.key),
+                vec![format!("mailbox {}", c.key)],
+                "an address is a mailbox or an alias, not both: delete the mailbox first (`prune: {mailbox: delete}` and --allow-delete), or choose another address",
+            ),
+            _ => {}
         }
     }
-    for d in changes.iter().filter(|c| c.action == Action::Delete && c.kind == Kind::Domain) {
-        let belongs = |r: &Record| match r.kind {
-            Kind::Mailbox | Kind::Alias => crate::model::names::domain_of(&r.key) == d.key,
-            Kind::AliasDomain => r.text("target_domain") == d.key,
-            _ => false,
-        };
-        let left: Vec<String> = live.iter().filter(|r| belongs(r) && !deleted.contains(&(r.kind, r.key.as_str()))).map(|r| format!("{} {}", r.kind, r.key)).collect();
-        if !left.is_empty() {
-            let more = if left.len() > SHOWN { format!(" and {} more", left.len() - SHOWN) } else { String::new() };
-            problems.push(format!(
-                "domain {} cannot be deleted while it holds objects the plan does not delete ({}{more}); \
-                 delete them first (declare their removal with `prune`), or remove them in mailcow",
-                d.key,
-                left.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ")
-            ));
+
+    // Who may send as an address, for deletes of mailboxes and aliases.
+    let mut send_as: HashMap<String, Vec<&Record>> = HashMap::new();
+    let mut forwards_to: HashMap<String, Vec<&Record>> = HashMap::new();
+    if changes.iter().any(|c| c.action == Action::Delete && matches!(c.kind, Kind::Mailbox | Kind::Alias)) {
+        for m in live_of(Kind::Mailbox) {
+            for a in m.list("sender_acl") {
+                send_as.entry(a).or_default().push(m);
+            }
+        }
+        for a in live_of(Kind::Alias) {
+            for g in a.text("goto").split(',') {
+                forwards_to.entry(g.to_string()).or_default().push(a);
+            }
+        }
+    }
+    // Send-as rights of mailboxes that are not declared: a declared mailbox's own list says
+    // whether a right to a deleted address stays.
+    let senders = |address: &str| -> Vec<String> {
+        send_as
+            .get(address)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.key != address && !declared.contains_key(&(Kind::Mailbox, m.key.as_str())))
+            .filter(|m| after(m).is_some_and(|m| m.list("sender_acl").iter().any(|a| a == address)))
+            .map(|m| format!("mailbox {} may send as it", m.key))
+            .collect()
+    };
+    for c in changes.iter().filter(|c| c.action == Action::Delete) {
+        let key = c.key.as_str();
+        match c.kind {
+            Kind::Mailbox => {
+                let mut left: Vec<String> = forwards_to
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| a.key != key)
+                    .filter(|a| after(a).is_some_and(|a| a.flag("active") && a.text("goto").split(',').any(|g| g == key)))
+                    .map(|a| format!("alias {} forwards to it{}", a.key, if declared.contains_key(&(Kind::Alias, a.key.as_str())) { "" } else { " (not declared)" }))
+                    .collect();
+                left.extend(
+                    live_of(Kind::BccMap)
+                        .filter(|b| b.key.split(' ').next() == Some(key) && !deleted(Kind::BccMap, &b.key))
+                        .map(|b| format!("BCC map {}", b.key)),
+                );
+                left.extend(senders(key));
+                block(
+                    format!("mailbox {key} cannot be deleted while objects that stay name it"),
+                    left,
+                    "mailcow's delete would change them behind the plan: take the address out of them or remove them in the desired state                      (declare those that are not declared), or change them in mailcow",
+                );
+            }
+            Kind::Alias => block(
+                format!("alias {key} cannot be deleted while mailboxes that are not declared may send as it"),
+                senders(key),
+                "mailcow's delete would take that right away behind the plan: declare those mailboxes (with or without the right), or change them in mailcow",
+            ),
+            Kind::AliasDomain => {
+                let mut left: Vec<String> =
+                    live_of(Kind::Alias).filter(|a| crate::model::names::domain_of(&a.key) == key && !deleted(Kind::Alias, &a.key)).map(|a| format!("alias {}", a.key)).collect();
+                left.extend(
+                    live_of(Kind::BccMap)
+                        .filter(|b| b.key.split(' ').next().is_some_and(|d| d.trim_start_matches('@') == key) && !deleted(Kind::BccMap, &b.key))
+                        .map(|b| format!("BCC map {}", b.key)),
+                );
+                block(
+                    format!("alias domain {key} cannot be deleted while it holds objects the plan does not delete"),
+                    left,
+                    "mailcow's delete would take them along: delete them first (declare their removal with `prune`), or remove them in mailcow",
+                );
+            }
+            Kind::Domain => {
+                let belongs = |r: &Record| match r.kind {
+                    Kind::Mailbox | Kind::Alias => crate::model::names::domain_of(&r.key) == key,
+                    Kind::AliasDomain => r.text("target_domain") == key,
+                    _ => false,
+                };
+                block(
+                    format!("domain {key} cannot be deleted while it holds objects the plan does not delete"),
+                    live.iter().filter(|r| belongs(r) && !deleted(r.kind, &r.key)).map(|r| format!("{} {}", r.kind, r.key)).collect(),
+                    "delete them first (declare their removal with `prune`), or remove them in mailcow",
+                );
+            }
+            Kind::RelayHost => block(
+                format!("relay host {key} cannot be deleted while domains that stay use it"),
+                live_of(Kind::Domain).filter(|d| after(d).is_some_and(|d| d.text("relay_host") == key)).map(|d| format!("domain {}", d.key)).collect(),
+                "mailcow's delete would switch them to direct delivery behind the plan: declare them with another relay host, or change them in mailcow",
+            ),
+            _ => {}
         }
     }
     problems
+}
+
+/// What a live object is after the apply: None when it is deleted.
+fn after_apply<'a>(r: &'a Record, listed: &HashMap<(Kind, &str), &'a Change>, declared: &HashMap<(Kind, &str), &'a Record>) -> Option<&'a Record> {
+    match listed.get(&(r.kind, r.key.as_str())) {
+        Some(c) => c.desired.as_ref(),
+        None => Some(declared.get(&(r.kind, r.key.as_str())).copied().unwrap_or(r)),
+    }
 }
 
 fn order_key(c: &Change) -> (u8, i16, &str) {

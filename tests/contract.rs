@@ -10,8 +10,7 @@
 //!
 //! The suite runs a few seeds per target; more by hand:
 //!   MAILPLANE_CONTRACT_SEEDS=2000 MAILPLANE_CONTRACT_SEED_START=100000 cargo test --test contract -- --nocapture
-//! `MAILPLANE_CONTRACT_SEED=n` runs one seed and prints its directories. `MAILPLANE_CONTRACT_STRICT=1`
-//! also fails on the known defects below.
+//! `MAILPLANE_CONTRACT_SEED=n` runs one seed and prints its directories.
 
 mod support;
 
@@ -22,59 +21,6 @@ use std::path::Path;
 use assert_cmd::Command;
 use mailplane::target::db::{Arg, Db, Stmt};
 use serde_json::Value;
-
-/// Defects known and being fixed elsewhere. A failing case whose plan and live server show one of
-/// these situations is counted under the defect's name instead of failing the test, unless
-/// MAILPLANE_CONTRACT_STRICT=1. Remove an entry when its fix lands: the seeds then check it.
-/// Each entry: (defect, where it is tracked, whether the case shows the situation).
-type Applies = fn(&Case) -> bool;
-const KNOWN_DEFECTS: &[(&str, &str, Applies)] = &[
-    ("alias update deletes its goto members' sender_acl rows", "issue 17 known (1), src/kinds/alias.rs", |c| {
-        c.changes.iter().any(|(a, k, key)| a == "update" && k == "alias" && (c.before.rows("sender_acl").any(|r| r.get("send_as") == key) || c.grants(key)))
-    }),
-    ("mailbox create deletes an undeclared alias with the same address", "issue 17 known (2)", |c| {
-        c.changes.iter().any(|(a, k, key)| a == "create" && k == "mailbox" && c.before.rows("alias").any(|r| r.get("address") == key && r.get("goto") != key))
-    }),
-    ("domain delete deletes the domain's undeclared objects", "issue 17 known (3)", |c| {
-        c.changes.iter().any(|(a, k, d)| {
-            a == "delete"
-                && k == "domain"
-                && (c.before.rows("alias").any(|r| r.get("domain") == d && !c.lists("alias", r.get("address")) && !c.lists("mailbox", r.get("address")))
-                    || c.before.rows("alias_domain").any(|r| r.get("target_domain") == d && !c.lists("alias_domain", r.get("alias_domain")))
-                    || c.before.rows("mailbox").any(|r| r.get("domain") == d && !c.lists("mailbox", r.get("username"))))
-        })
-    }),
-    ("NEW: mailbox delete rewrites or deletes aliases and BCC maps pointing at it that the plan does not list", "found by this test; tests contract::regression_mailbox_delete_*", |c| {
-        c.changes.iter().any(|(a, k, u)| {
-            a == "delete"
-                && k == "mailbox"
-                && (c.before.rows("alias").any(|r| r.get("address") != u && r.get("goto").split(',').any(|g| g == u))
-                    || c.before.rows("bcc_maps").any(|r| r.get("local_dest") == u))
-        })
-    }),
-    ("NEW: an alias declared at the address of a live mailbox that stays (unmanaged or disabled) passes plan and fails apply", "found by this test; tests contract::regression_alias_at_a_live_mailbox", |c| {
-        c.changes.iter().any(|(a, k, key)| a == "create" && k == "alias" && !c.deletes("mailbox", key) && c.before.rows("alias").any(|r| r.get("address") == key))
-    }),
-    ("NEW: alias domain delete deletes its aliases and BCC maps that the plan does not list", "found by this test; tests contract::regression_alias_domain_delete_deletes_unmanaged_aliases", |c| {
-        c.changes.iter().any(|(a, k, ad)| {
-            a == "delete"
-                && k == "alias_domain"
-                && (c.before.rows("alias").any(|r| r.get("domain") == ad && !c.lists("alias", r.get("address"))) || c.before.rows("bcc_maps").any(|r| r.get("local_dest") == ad))
-        })
-    }),
-    ("NEW: alias delete deletes send-as rights naming it that a mailbox declares (e.g. \"@domain\" when the catch-all goes)", "found by this test; tests contract::regression_alias_delete_keeps_declared_sender_acl", |c| {
-        c.changes.iter().any(|(a, k, key)| a == "delete" && k == "alias" && (c.before.rows("sender_acl").any(|r| r.get("send_as") == key) || c.grants(key)))
-    }),
-    ("NEW: relay host delete resets the relay host of domains the plan does not list", "found by this test; tests contract::regression_relay_host_delete_keeps_unmanaged_domains", |c| {
-        c.changes.iter().any(|(a, k, h)| {
-            a == "delete"
-                && k == "relay_host"
-                && c.before.rows("relayhosts").filter(|r| r.get("hostname") == h).any(|r| {
-                    c.before.rows("domain").any(|d| d.get("relayhost") == r.get("id") && !c.lists("domain", d.get("domain")))
-                })
-        })
-    }),
-];
 
 // ---------------------------------------------------------------------------------------------
 // A small, deterministic PRNG (splitmix64): the same seed gives the same case on every machine.
@@ -665,34 +611,10 @@ struct Target {
     state: tempfile::TempDir,
 }
 
-struct Case {
-    changes: Vec<(String, String, String)>,
-    plan: Value,
-    before: Dump,
-}
-
-impl Case {
-    /// Whether the plan writes a mailbox's sender_acl that names `send_as`.
-    fn grants(&self, send_as: &str) -> bool {
-        self.plan["changes"].as_array().unwrap().iter().filter(|c| c["kind"] == "mailbox").flat_map(|c| c["fields"].as_array().unwrap()).any(|f| {
-            f["field"] == "sender_acl" && f["new"].as_array().is_some_and(|l| l.iter().any(|x| x == send_as))
-        })
-    }
-
-    fn deletes(&self, kind: &str, key: &str) -> bool {
-        self.changes.iter().any(|(a, k, x)| a == "delete" && k == kind && x == key)
-    }
-
-    fn lists(&self, kind: &str, key: &str) -> bool {
-        self.changes.iter().any(|(_, k, x)| k == kind && x == key)
-    }
-}
-
 enum Outcome {
     Pass,
     /// The generated directory is invalid or its plan is blocked: not a case (counted by reason).
     Skip(String),
-    Known(String),
     Fail(String),
 }
 
@@ -748,7 +670,7 @@ fn listed(plan: &Value) -> String {
 }
 
 /// Plans and applies `dir` on the target as it is; checks (a)–(d).
-fn step(t: &Target, rt: &tokio::runtime::Runtime, dir: &Path, what: &str, tolerate: bool) -> Outcome {
+fn step(t: &Target, rt: &tokio::runtime::Runtime, dir: &Path, what: &str) -> Outcome {
     let plan = match t.plan(dir) {
         Ok(p) => p,
         Err(why) => return Outcome::Skip(format!("{what} {why}")),
@@ -758,7 +680,7 @@ fn step(t: &Target, rt: &tokio::runtime::Runtime, dir: &Path, what: &str, tolera
     let mut problems = String::new();
     if code != 0 {
         let _ = write!(problems, "(d) {what}: the plan passed but apply failed:\n{stdout}\n{stderr}\n");
-        return verdict(problems, &plan, before, tolerate);
+        return verdict(problems, &plan);
     }
     let after = t.dump(rt);
     match t.plan(dir) {
@@ -782,20 +704,12 @@ fn step(t: &Target, rt: &tokio::runtime::Runtime, dir: &Path, what: &str, tolera
             let _ = writeln!(problems, "(c) {what}: the plan lists {kind} {key} but none of its rows changed");
         }
     }
-    verdict(problems, &plan, before, tolerate)
+    verdict(problems, &plan)
 }
 
-/// Pass without problems; a known defect when the case shows one; otherwise a counterexample.
-fn verdict(problems: String, plan: &Value, before: Dump, tolerate: bool) -> Outcome {
-    if problems.is_empty() {
-        return Outcome::Pass;
-    }
-    let case = Case { changes: changes(plan), plan: plan.clone(), before };
-    let known: Vec<&str> = KNOWN_DEFECTS.iter().filter(|(_, _, applies)| applies(&case)).map(|(name, _, _)| *name).collect();
-    if tolerate && !known.is_empty() {
-        return Outcome::Known(known.join(" + "));
-    }
-    Outcome::Fail(format!("{problems}\nplan:\n{}", listed(plan)))
+/// Pass without problems, otherwise a counterexample.
+fn verdict(problems: String, plan: &Value) -> Outcome {
+    if problems.is_empty() { Outcome::Pass } else { Outcome::Fail(format!("{problems}\nplan:\n{}", listed(plan))) }
 }
 
 /// The history (applied to an empty target, then partly disowned) and the desired state of a seed.
@@ -811,8 +725,7 @@ fn run_seed(t: &Target, rt: &tokio::runtime::Runtime, seed: u64) -> Outcome {
     let (h, d) = (history.render(), desired.render());
     let (hdir, ddir) = (write_dir(&h), write_dir(&d));
     let context = || format!("seed {seed}\n=== history\n{}=== desired\n{}", show(&h), show(&d));
-    let tolerate = std::env::var("MAILPLANE_CONTRACT_STRICT").is_err();
-    let outcome = match step(t, rt, hdir.path(), "history", tolerate) {
+    let outcome = match step(t, rt, hdir.path(), "history") {
         Outcome::Pass => {
             // Objects someone else made: live, but not in mailplane's inventory.
             rt.block_on(async {
@@ -826,7 +739,7 @@ fn run_seed(t: &Target, rt: &tokio::runtime::Runtime, seed: u64) -> Outcome {
                 db.execute_all(&forget).await.unwrap();
                 db.close().await;
             });
-            step(t, rt, ddir.path(), "desired", tolerate)
+            step(t, rt, ddir.path(), "desired")
         }
         other => other,
     };
@@ -855,7 +768,7 @@ fn run_seeds(label: &str, default_seeds: u64, mut fresh: impl FnMut(&tokio::runt
             (start..start + env_u64("MAILPLANE_CONTRACT_SEEDS").unwrap_or(default_seeds)).collect()
         }
     };
-    let (mut passed, mut skipped, mut known, mut failed) = (0, BTreeMap::<String, u32>::new(), BTreeMap::<String, u32>::new(), Vec::new());
+    let (mut passed, mut skipped, mut failed) = (0, BTreeMap::<String, u32>::new(), Vec::new());
     let started = std::time::Instant::now();
     for seed in REGRESSIONS.iter().copied().chain(seeds.iter().copied()) {
         let t = fresh(&rt);
@@ -864,7 +777,6 @@ fn run_seeds(label: &str, default_seeds: u64, mut fresh: impl FnMut(&tokio::runt
             let what = match &outcome {
                 Outcome::Pass => "pass".to_string(),
                 Outcome::Skip(why) => format!("skip {why}"),
-                Outcome::Known(name) => format!("known {name}"),
                 Outcome::Fail(_) => "FAIL".to_string(),
             };
             eprintln!("seed {seed}: {what}");
@@ -872,7 +784,6 @@ fn run_seeds(label: &str, default_seeds: u64, mut fresh: impl FnMut(&tokio::runt
         match outcome {
             Outcome::Pass => passed += 1,
             Outcome::Skip(why) => *skipped.entry(why).or_default() += 1,
-            Outcome::Known(name) => *known.entry(name).or_default() += 1,
             Outcome::Fail(msg) => {
                 eprintln!("=== COUNTEREXAMPLE on {label}\n{msg}");
                 failed.push(seed);
@@ -881,22 +792,18 @@ fn run_seeds(label: &str, default_seeds: u64, mut fresh: impl FnMut(&tokio::runt
     }
     let n = REGRESSIONS.len() + seeds.len();
     eprintln!(
-        "{label}: {n} seeds in {:.1} s ({:.0} ms each): {passed} passed, {} skipped, {} known defects, {} failed {failed:?}",
+        "{label}: {n} seeds in {:.1} s ({:.0} ms each): {passed} passed, {} skipped, {} failed {failed:?}",
         started.elapsed().as_secs_f64(),
         started.elapsed().as_millis() as f64 / n as f64,
         skipped.values().sum::<u32>(),
-        known.values().sum::<u32>(),
         failed.len()
     );
     for (why, n) in &skipped {
         eprintln!("  skipped {n}× {why}");
     }
-    for (name, n) in &known {
-        eprintln!("  known defect {n}× {name}");
-    }
     assert!(failed.is_empty(), "counterexamples on {label}: seeds {failed:?}");
     // The generator must stay useful: most seeds are real cases.
-    assert!(passed + known.values().sum::<u32>() as usize >= n / 2, "too many seeds skipped on {label}");
+    assert!(passed >= n / 2, "too many seeds skipped on {label}");
 }
 
 /// Seeds that found a bug outside the default range (54: alias domain delete, 3025: known (1) through
@@ -935,18 +842,21 @@ fn sqlite_target() -> Target {
     Target { args: vec!["--target".into(), url.clone()], url, redis: None, state }
 }
 
-/// A minimal counterexample: `history` applied to an empty SQLite target, then `desired`
-/// (each `mailplane.yaml`, then the objects), both checked with no known defect tolerated.
-fn assert_contract(history: [&str; 2], desired: [&str; 2]) {
+/// A minimal counterexample: `history` applied to an empty SQLite target, then each of the
+/// `desired` states in turn (each `mailplane.yaml`, then the objects), all checked; a state with
+/// `Some(needle)` must instead be blocked at plan with a problem containing `needle`.
+fn assert_contract(history: [&str; 2], desired: &[([&str; 2], Option<&str>)]) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let t = sqlite_target();
-    for (what, [settings, objects]) in [("history", history), ("desired", desired)] {
+    for (i, ([settings, objects], blocked)) in std::iter::once((history, None)).chain(desired.iter().copied()).enumerate() {
+        let what = if i == 0 { "history".to_string() } else { format!("desired {i}") };
         let dir = write_dir(&[("mailplane.yaml".into(), settings.into()), ("objects.yaml".into(), objects.into())]);
-        match step(&t, &rt, dir.path(), what, false) {
-            Outcome::Pass => {}
-            Outcome::Fail(msg) => panic!("{msg}"),
-            Outcome::Skip(why) => panic!("not a case: {why}"),
-            Outcome::Known(_) => unreachable!(),
+        match (step(&t, &rt, dir.path(), &what), blocked) {
+            (Outcome::Pass, None) => {}
+            (Outcome::Skip(why), Some(needle)) if why.contains("blocked") && why.contains(needle) => {}
+            (Outcome::Fail(msg), _) => panic!("{msg}"),
+            (Outcome::Skip(why), _) => panic!("{what}: {why}"),
+            (Outcome::Pass, Some(needle)) => panic!("{what}: the plan was not blocked for {needle:?}"),
         }
     }
 }
@@ -963,82 +873,93 @@ const U0: &str = "domains:
       - {local_part: u0, password: \"{BLF-CRYPT}$2y$05$.oAVYApCgu2zcqetkRFd1u9r2gWVBATqFv5eGZJgPp3iqrVlMuysa\"}
 ";
 
-/// NEW (found by this test, seed 4): deleting u1 also removes it from the declared, unchanged
-/// alias team@ (mailcow's cleanup), which the plan does not list; the next plan updates team@.
+// Found by this test: mailcow's delete of a mailbox, alias, alias domain or relay host cleans up
+// objects that name it, behind the plan. The plan is blocked instead, and its way out converges.
+
+/// Seed 4: deleting u1 while the declared alias team@ still forwards to it.
 #[test]
-#[ignore = "NEW defect: mailbox delete rewrites aliases pointing at it (src/kinds/mailbox.rs)"]
-fn regression_mailbox_delete_rewrites_a_declared_shared_alias() {
-    let team = "    aliases:\n      - {address: team@a.example, goto: [u0@a.example, u1@a.example]}\n";
-    assert_contract(["", &format!("{U0_U1}{team}")], ["prune: {mailbox: delete}\n", &format!("{U0}{team}")]);
+fn regression_mailbox_delete_blocked_by_a_declared_alias_to_it() {
+    let team = |goto: &str| format!("    aliases:\n      - {{address: team@a.example, goto: [{goto}]}}\n");
+    let prune = "prune: {mailbox: delete}\n";
+    assert_contract(
+        ["", &format!("{U0_U1}{}", team("u0@a.example, u1@a.example"))],
+        &[([prune, &format!("{U0}{}", team("u0@a.example, u1@a.example"))], Some("alias team@a.example forwards to it")), ([prune, &format!("{U0}{}", team("u0@a.example"))], None)],
+    );
 }
 
-/// NEW (found by this test, seeds 17, 33): deleting u1 deletes info@ (its only target is u1) and
-/// the BCC map of u1, both no longer declared and not pruned: the plan calls them unmanaged.
+/// Seeds 17, 33: deleting u1 would delete info@ (its only target is u1) and u1's BCC map, both no
+/// longer declared and not pruned.
 #[test]
-#[ignore = "NEW defect: mailbox delete deletes undeclared aliases and BCC maps of it (src/kinds/mailbox.rs)"]
-fn regression_mailbox_delete_deletes_unmanaged_alias_and_bcc_map() {
+fn regression_mailbox_delete_blocked_by_an_unmanaged_alias_and_bcc_map() {
     let more = "    aliases:\n      - {address: info@a.example, goto: [u1@a.example]}\nbcc_maps:\n  - {local_dest: u1@a.example, bcc_dest: archive@outside.example, type: sender}\n";
-    assert_contract(["", &format!("{U0_U1}{more}")], ["prune: {mailbox: delete}\n", U0]);
+    assert_contract(
+        ["", &format!("{U0_U1}{more}")],
+        &[(["prune: {mailbox: delete}\n", U0], Some("info@a.example forwards to it (not declared), BCC map u1@a.example sender")), (["prune: {mailbox: delete, alias: delete, bcc_map: delete}\n", U0], None)],
+    );
 }
 
-/// NEW (found by this test, seed 7): the live mailbox u1 is no longer declared (unmanaged), and an
-/// alias is declared at its address: plan passes, apply fails on alias.address being unique.
+/// Seed 7: an alias declared at the address of a live mailbox that stays (here unmanaged; seed
+/// 1648: disabled by pruning) passed plan and failed apply on alias.address being unique.
 #[test]
-#[ignore = "NEW defect: plan does not see that an alias's address is a live mailbox (plan-time check)"]
 fn regression_alias_at_a_live_mailbox() {
     let alias = "    aliases:\n      - {address: u1@a.example, goto: [u0@a.example]}\n";
-    assert_contract(["", U0_U1], ["", &format!("{U0}{alias}")]);
+    for settings in ["", "prune: {mailbox: disable}\n"] {
+        assert_contract(["", U0_U1], &[([settings, &format!("{U0}{alias}")], Some("alias u1@a.example cannot be created"))]);
+    }
 }
 
-/// NEW (found by this test, seed 54): deleting the alias domain deletes the alias declared under it
-/// no more (unmanaged, not pruned).
+/// Seed 54: deleting the alias domain would delete the alias declared under it no more.
 #[test]
-#[ignore = "NEW defect: alias domain delete deletes unlisted aliases/BCC maps (src/kinds/domain.rs)"]
-fn regression_alias_domain_delete_deletes_unmanaged_aliases() {
+fn regression_alias_domain_delete_blocked_by_an_unmanaged_alias() {
     let history = format!("{U0}    alias_domains: [{{name: a-alias.example}}]\n    aliases:\n      - {{address: sales@a-alias.example, goto: [u0@a.example]}}\n");
-    assert_contract(["", &history], ["prune: {alias_domain: delete}\n", U0]);
+    assert_contract(
+        ["", &history],
+        &[(["prune: {alias_domain: delete}\n", U0], Some("alias sales@a-alias.example")), (["prune: {alias_domain: delete, alias: delete}\n", U0], None)],
+    );
 }
 
-/// Known (1): updating sales@ (its goto) deletes u0's declared send-as right for it.
+/// Issue 17 (1): updating sales@ (its goto) deleted u0's declared send-as right for it.
 #[test]
-#[ignore = "known defect issue 17 (1), being fixed in src/kinds/alias.rs"]
 fn regression_alias_update_keeps_declared_sender_acl() {
     let objects = |goto: &str| {
         format!("domains:\n  - name: a.example\n    mailboxes:\n      - {{local_part: u0, password: \"{PASSWORD}\", sender_acl: [sales@a.example]}}\n    aliases:\n      - {{address: sales@a.example, goto: [{goto}]}}\n")
     };
-    assert_contract(["", &objects("ext@outside.example")], ["", &objects("u0@a.example, ext@outside.example")]);
+    assert_contract(["", &objects("ext@outside.example")], &[(["", &objects("u0@a.example, ext@outside.example")], None)]);
 }
 
-/// Known (2): creating mailbox u1 deletes the live, undeclared alias u1@.
+/// Issue 17 (2): creating mailbox u1 deleted the live, undeclared alias u1@.
 #[test]
-#[ignore = "known defect issue 17 (2)"]
-fn regression_mailbox_create_keeps_an_unmanaged_alias() {
-    assert_contract(["", &format!("{U0}    aliases:\n      - {{address: u1@a.example, goto: [u0@a.example]}}\n")], ["", U0_U1]);
+fn regression_mailbox_create_blocked_by_an_unmanaged_alias() {
+    assert_contract(["", &format!("{U0}    aliases:\n      - {{address: u1@a.example, goto: [u0@a.example]}}\n")], &[(["", U0_U1], Some("mailbox u1@a.example cannot be created"))]);
 }
 
-/// Known (3): deleting b.example deletes its undeclared (unmanaged) alias.
+/// Issue 17 (3): deleting b.example deleted its undeclared (unmanaged) alias.
 #[test]
-#[ignore = "known defect issue 17 (3)"]
-fn regression_domain_delete_keeps_unmanaged_objects() {
+fn regression_domain_delete_blocked_by_unmanaged_objects() {
     let b = "  - name: b.example\n    aliases:\n      - {address: info@b.example, goto: [ext@outside.example]}\n";
-    assert_contract(["", &format!("{U0}{b}")], ["prune: {domain: delete}\n", U0]);
+    assert_contract(["", &format!("{U0}{b}")], &[(["prune: {domain: delete}\n", U0], Some("alias info@b.example")), (["prune: {domain: delete, alias: delete}\n", U0], None)]);
 }
 
-/// NEW (found by this test, seed 5141 on MariaDB): deleting relay host r1 sets the relay host of
-/// the unmanaged domain a.example that uses it to none (mailcow's cleanup); the plan does not list it.
+/// Seed 5141 (MariaDB): deleting relay host r1 would switch the unmanaged domain a.example that
+/// uses it to direct delivery.
 #[test]
-#[ignore = "NEW defect: relay host delete rewrites unlisted domains (src/kinds/routing.rs)"]
-fn regression_relay_host_delete_keeps_unmanaged_domains() {
+fn regression_relay_host_delete_blocked_by_an_unmanaged_domain() {
     let history = "relay_hosts:\n  - {name: r1, hostname: \"[smtp.r1.example]:25\"}\ndomains:\n  - {name: a.example, relay_host: r1}\n";
-    assert_contract(["", history], ["prune: {relay_host: delete}\n", "domains:\n  - name: b.example\n"]);
+    assert_contract(["", history], &[(["prune: {relay_host: delete}\n", "domains:\n  - name: b.example\n"], Some("domain a.example"))]);
 }
 
-/// NEW (found by this test, seed 1472): removing the catch-all alias @a.example (pruned) deletes
-/// u0's declared send-as right for the whole domain, "@a.example"; the next plan writes it again.
+/// Seed 1472: removing the catch-all alias @a.example (pruned) deleted u0's declared send-as
+/// right for the whole domain, "@a.example"; now it stays. A mailbox that is not declared
+/// blocks the delete instead.
 #[test]
-#[ignore = "NEW defect: alias delete deletes declared sender_acl rows (src/kinds/alias.rs)"]
 fn regression_alias_delete_keeps_declared_sender_acl() {
-    let u0 = format!("domains:\n  - name: a.example\n    mailboxes:\n      - {{local_part: u0, password: \"{PASSWORD}\", sender_acl: [\"@a.example\"]}}\n");
-    let history = format!("{u0}    aliases:\n      - {{address: \"@a.example\", goto: [u0@a.example]}}\n");
-    assert_contract(["", &history], ["prune: {alias: delete}\n", &u0]);
+    let mailbox = |u: &str| format!("      - {{local_part: {u}, password: \"{PASSWORD}\", sender_acl: [\"@a.example\"]}}\n");
+    let domain = |mailboxes: &str| format!("domains:\n  - name: a.example\n    mailboxes:\n{mailboxes}");
+    let catch_all = "    aliases:\n      - {address: \"@a.example\", goto: [u0@a.example]}\n";
+    assert_contract(["", &format!("{}{catch_all}", domain(&mailbox("u0")))], &[(["prune: {alias: delete}\n", &domain(&mailbox("u0"))], None)]);
+    let both = format!("{}{}", mailbox("u0"), mailbox("u1"));
+    assert_contract(
+        ["", &format!("{}{catch_all}", domain(&both))],
+        &[(["prune: {alias: delete}\n", &domain(&mailbox("u0"))], Some("mailbox u1@a.example may send as it"))],
+    );
 }

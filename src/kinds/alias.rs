@@ -99,8 +99,9 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             }
         }
         Action::Delete => {
+            // Send-as rights to it belong to the mailboxes: declared ones keep what they declare,
+            // others block the plan (plan::unlisted_removals), where mailcow deletes them.
             out.sql("DELETE FROM alias WHERE address = ?", vec![t(a)]);
-            out.sql("DELETE FROM sender_acl WHERE send_as = ?", vec![t(a)]);
         }
     }
     // The users whose SOGo alias list may change: the targets before and after.

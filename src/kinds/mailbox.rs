@@ -322,7 +322,9 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         }
         Action::Delete => {
             let mut stmts: Vec<(&str, &str)> = vec![
-                ("DELETE FROM alias WHERE goto = ?", u),
+                // Its own alias row. Other aliases, BCC maps and send-as rights that name it
+                // are the plan's to change (mailcow cleans them up; plan::unlisted_removals).
+                ("DELETE FROM alias WHERE address = ?", u),
                 ("DELETE FROM pushover WHERE username = ?", u),
                 ("DELETE FROM quota2 WHERE username = ?", u),
                 ("DELETE FROM quota2replica WHERE username = ?", u),
@@ -331,7 +333,6 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                 ("DELETE FROM spamalias WHERE goto = ?", u),
                 ("DELETE FROM imapsync WHERE user2 = ?", u),
                 ("DELETE FROM filterconf WHERE object = ?", u),
-                ("DELETE FROM bcc_maps WHERE local_dest = ?", u),
                 ("DELETE FROM tags_mailbox WHERE username = ?", u),
                 ("DELETE FROM app_passwd WHERE mailbox = ?", u),
                 ("DELETE FROM sieve_filters WHERE username = ?", u),
@@ -363,13 +364,7 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                 let escaped = u.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 out.sql("DELETE FROM sogo_acl WHERE c_object LIKE ? ESCAPE '\\\\'", vec![t(&format!("%/{escaped}/%"))]);
             }
-            out.sql("DELETE FROM sender_acl WHERE logged_in_as = ? OR send_as = ?", vec![t(u), t(u)]);
-            // Multi-target aliases lose this address, as in mailcow.
-            for row in ctx.live.aliases_shared_with(u) {
-                let rest: Vec<&str> = row.s(2).split(',').filter(|g| *g != u).collect();
-                out.sql("UPDATE alias SET goto = ? WHERE address = ?", vec![t(&rest.join(",")), t(row.s(1))]);
-                out.effects.extend(rest.iter().map(|g| super::Effect::SogoRefresh(g.to_string())));
-            }
+            out.sql("DELETE FROM sender_acl WHERE logged_in_as = ?", vec![t(u)]);
             out.hdel("RL_VALUE", u);
         }
     }
