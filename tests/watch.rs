@@ -61,10 +61,14 @@ struct Daemon {
 
 impl Daemon {
     fn start(cwd: &Path, name: &str, args: &[&str]) -> Daemon {
+        Daemon::start_with(mailplane(cwd), cwd, name, args)
+    }
+    /// `start` with a command prepared by the caller (environment variables).
+    fn start_with(mut command: Command, cwd: &Path, name: &str, args: &[&str]) -> Daemon {
         let port = free_port();
         let log = cwd.join(format!("{name}.log"));
         let listen = format!("127.0.0.1:{port}");
-        let child = mailplane(cwd)
+        let child = command
             .env("RUST_LOG", "mailplane=debug")
             .arg("watch")
             .args(args)
@@ -216,4 +220,51 @@ fn mariadb_drift_files_broken_commit_outage_and_heal() {
     assert!(String::from_utf8_lossy(&history.stdout).matches("applied").count() >= 1);
     h.stop();
     rt.block_on(services.drop_db(&name));
+}
+
+/// Issue 17.7: watch looks forwarding hosts given by name up again on an interval of its own.
+/// One live address of the name is removed behind mailplane's back: without a refresh the other
+/// entries of the name satisfy it (no drift); the refresh finds the address again and reports
+/// it. A refresh while DNS is down keeps the server's addresses and the cycle succeeds.
+#[test]
+fn forwarding_hosts_are_looked_up_again_on_their_own_interval() {
+    let Some(server) = std::env::var("MAILPLANE_TEST_DNS").ok().filter(|v| !v.is_empty()) else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but MAILPLANE_TEST_DNS is not set");
+        return eprintln!("skipped: MAILPLANE_TEST_DNS is not set");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("a.yaml"), "forwarding_hosts:\n  - host: fwd.example.test\n").unwrap();
+    let target = format!("sqlite://{}", tmp.path().join("t.db").display());
+    let ok = mailplane(tmp.path()).env("MAILPLANE_DNS_RESOLVER", &server).args(["apply", "d", "--auto-approve", "--target", &target]).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let gone = "192.0.2.64/28";
+    let sql = format!("DELETE FROM mailplane_kv WHERE k = 'WHITELISTED_FWD_HOST' AND f = '{gone}'");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = mailplane::target::db::Db::connect(&target, None).await.unwrap();
+        db.execute_all(&[mailplane::target::db::Stmt { sql, args: vec![] }]).await.unwrap();
+        db.close().await;
+    });
+
+    let args = |refresh: &'static str| ["d", "--target", target.as_str(), "--interval", "1", "--forwarding-hosts-refresh", refresh];
+    let without = Daemon::start(tmp.path(), "no-refresh", &args("0"));
+    without.until(Duration::from_secs(20), "a cycle", || without.status()["ready"] == true);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!drifted(&without.status(), gone), "{}", without.status());
+    without.stop();
+
+    let mut refreshing = mailplane(tmp.path());
+    refreshing.env("MAILPLANE_DNS_RESOLVER", &server);
+    let with = Daemon::start_with(refreshing, tmp.path(), "refresh", &args("1"));
+    with.until(Duration::from_secs(20), "the address found again", || drifted(&with.status(), gone));
+    with.stop();
+
+    let mut offline = mailplane(tmp.path());
+    offline.env("MAILPLANE_DNS_RESOLVER", "127.0.0.1:9");
+    let down = Daemon::start_with(offline, tmp.path(), "dns-down", &args("1"));
+    down.until(Duration::from_secs(30), "a refresh that fails", || down.log().contains("could not be looked up again"));
+    assert_eq!(down.status()["ready"], true, "{}", down.log());
+    assert!(!drifted(&down.status(), gone));
+    down.stop();
 }

@@ -167,6 +167,9 @@ pub const RESOLVER_ENV: &str = "MAILPLANE_DNS_RESOLVER";
 
 /// Resolves the declared forwarding host names that need it (`kinds::fwdhost::resolve_names`),
 /// blocking: call it off the async runtime.
+/// The start of the error when a forwarding host's name cannot be looked up.
+pub const UNRESOLVED_FORWARDING: &str = "cannot resolve forwarding hosts";
+
 pub fn resolve_forwarding_hosts(desired: &mut crate::kinds::Desired, live: &[crate::record::Record], refresh: bool) -> Result<(), Vec<String>> {
     let server = match std::env::var(RESOLVER_ENV) {
         Ok(s) => Some(s.parse::<SocketAddr>().map_err(|_| vec![format!("{RESOLVER_ENV}=`{s}` is not an IP:PORT")])?),

@@ -294,7 +294,7 @@ async fn finish(
         desired = tokio::task::spawn_blocking(move || super::dns::resolve_forwarding_hosts(&mut desired, &known, refresh).map(|()| desired))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|errs| format!("cannot resolve forwarding hosts:\n  {}", errs.join("\n  ")))?;
+            .map_err(|errs| format!("{}:\n  {}", super::dns::UNRESOLVED_FORWARDING, errs.join("\n  ")))?;
     }
     let mut plan = plan::plan(&desired.records, &live_records, &policy);
     let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);

@@ -49,6 +49,10 @@ pub struct Args {
     branch: String,
     #[arg(long, default_value_t = 60, requires = "git_remote")]
     pull_interval: u64,
+    /// Seconds between fresh DNS lookups of forwarding hosts given by name (mailcow looks them
+    /// up once, when added; 0: never again). Changed addresses then show as drift (heal: applied).
+    #[arg(long, default_value_t = 86_400)]
+    forwarding_hosts_refresh: u64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -177,6 +181,9 @@ struct Daemon {
     /// The drifted objects last reported, so each is logged (and the webhook called) once per change.
     last_drift: Option<Vec<String>>,
     webhook: Option<(reqwest::Client, String)>,
+    forwarding_refresh: Option<Duration>,
+    /// When forwarding hosts were last looked up again (the start counts: the server's entries are fresh enough).
+    forwarding_refreshed: Instant,
 }
 
 /// The apply journal's word for an outcome, as a metric label: applied, refused, failed, no changes.
@@ -195,7 +202,18 @@ fn action_word(a: Action) -> &'static str {
 impl Daemon {
     fn new(args: Args, shared: Arc<Shared>, stop: watch::Receiver<bool>) -> Self {
         let webhook = args.webhook.map(|url| (reqwest::Client::new(), url));
-        Daemon { target: args.target, shared, stop, last_good: None, last_load_error: None, last_drift: None, webhook }
+        let forwarding_refresh = (args.forwarding_hosts_refresh > 0).then(|| Duration::from_secs(args.forwarding_hosts_refresh));
+        Daemon {
+            target: args.target,
+            shared,
+            stop,
+            last_good: None,
+            last_load_error: None,
+            last_drift: None,
+            webhook,
+            forwarding_refresh,
+            forwarding_refreshed: Instant::now(),
+        }
     }
 
     /// One observe → plan (→ heal). Returns whether the live server could be read.
@@ -209,10 +227,26 @@ impl Daemon {
         // Observing only reads (and may finish an interrupted apply's outbox, which is safe to
         // repeat): a stop request abandons it.
         let mut stop = self.stop.clone();
-        let prepared = tokio::select! {
-            p = prepare_loaded(&self.target, loaded.clone(), quiet, false, None) => p,
+        let mut target = self.target.clone();
+        target.refresh_forwarding_hosts = self.forwarding_refresh.is_some_and(|every| self.forwarding_refreshed.elapsed() >= every);
+        let mut prepared = tokio::select! {
+            p = prepare_loaded(&target, loaded.clone(), quiet, false, None) => p,
             _ = stop.wait_for(|s| *s) => return true,
         };
+        if target.refresh_forwarding_hosts {
+            self.forwarding_refreshed = Instant::now();
+            // A failed lookup keeps the addresses the server has, as without a refresh.
+            if let Err(e) = &prepared
+                && e.starts_with(crate::cli::dns::UNRESOLVED_FORWARDING)
+            {
+                warn!(error = %e, "forwarding hosts could not be looked up again; keeping their addresses");
+                target.refresh_forwarding_hosts = false;
+                prepared = tokio::select! {
+                    p = prepare_loaded(&target, loaded.clone(), quiet, false, None) => p,
+                    _ = stop.wait_for(|s| *s) => return true,
+                };
+            }
+        }
         let p = match prepared {
             Ok(p) => p,
             Err(e) => return self.failed(trigger, e),
@@ -220,7 +254,7 @@ impl Daemon {
         p.db.close().await;
         self.report(&p.plan, trigger, started.elapsed());
         if self.shared.mode == Mode::Heal && !p.plan.is_empty() {
-            self.heal(&p.plan, loaded).await;
+            self.heal(&target, &p.plan, loaded).await;
         }
         true
     }
@@ -319,7 +353,9 @@ impl Daemon {
 
     /// Applies through `apply`'s path: under its lock, re-planned under it, journaled, refused
     /// when the plan has problems. Never cancelled once started (it is one transaction).
-    async fn heal(&mut self, observed: &Plan, loaded: Loaded) {
+    /// Applies with the `target` settings of the cycle that observed the drift (a refresh of the
+    /// forwarding hosts included).
+    async fn heal(&mut self, target: &TargetArgs, observed: &Plan, loaded: Loaded) {
         if self.shared.suspended() {
             info!("drift found; healing is suspended (POST /resume)");
             return;
@@ -330,8 +366,8 @@ impl Daemon {
             return;
         }
         let quiet = Printer::new(true);
-        let result = match prepare_loaded(&self.target, loaded, quiet, true, None).await {
-            Ok(p) => apply_prepared(p, &self.target.dir, None, &Options { auto_approve: true, restart_sogo: false }, quiet).await.1,
+        let result = match prepare_loaded(target, loaded, quiet, true, None).await {
+            Ok(p) => apply_prepared(p, &target.dir, None, &Options { auto_approve: true, restart_sogo: false }, quiet).await.1,
             Err(e) => format!("failed: {e}"),
         };
         let label = result_label(&result);
