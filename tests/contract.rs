@@ -609,6 +609,8 @@ struct Target {
     url: String,
     redis: Option<String>,
     state: tempfile::TempDir,
+    /// Environment of every run (the `{env:}` secrets of a directory).
+    envs: Vec<(&'static str, &'static str)>,
 }
 
 enum Outcome {
@@ -631,6 +633,7 @@ impl Target {
             .env_remove("MAILPLANE_DATABASE_URL")
             .env_remove("MAILPLANE_REDIS_URL")
             .env_remove("MAILPLANE_MEMCACHED")
+            .envs(self.envs.iter().copied())
             .output()
             .unwrap();
         (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
@@ -831,15 +834,44 @@ fn plan_is_a_contract_on_mailcow_mariadb_and_redis() {
             url: url.clone(),
             redis: Some(redis),
             state: tempfile::tempdir().unwrap(),
+            envs: Vec::new(),
         }
     });
+    rt.block_on(services.drop_db(&name));
+}
+
+/// The same invariant on the shared golden scenarios (tests/golden.rs compares their rows with
+/// mailcow's): scenario A applied to an empty mailcow database, then A-edits, each checked for
+/// (a)-(d) over every table and Redis hash.
+#[test]
+fn golden_scenarios_change_nothing_beyond_their_plans() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("contract_golden"));
+    services.flush_redis_db(41);
+    let redis = services.redis_db(41);
+    let t = Target {
+        args: vec!["--target".into(), url.clone(), "--redis".into(), redis.clone(), "--memcached".into(), services.memcached.clone()],
+        url,
+        redis: Some(redis),
+        state: tempfile::tempdir().unwrap(),
+        envs: vec![("GOLDEN_ALICE_PASSWORD", "secret-A1!"), ("GOLDEN_BOB_PASSWORD", "secret-B2!"), ("GOLDEN_CAROL_PASSWORD", "secret-C3!")],
+    };
+    for scenario in ["A", "A-edits"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden-yaml").join(scenario);
+        match step(&t, &rt, &dir, scenario) {
+            Outcome::Pass => {}
+            Outcome::Fail(msg) => panic!("{msg}"),
+            Outcome::Skip(why) => panic!("{scenario}: {why}"),
+        }
+    }
     rt.block_on(services.drop_db(&name));
 }
 
 fn sqlite_target() -> Target {
     let state = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mailplane.db", state.path().display());
-    Target { args: vec!["--target".into(), url.clone()], url, redis: None, state }
+    Target { args: vec!["--target".into(), url.clone()], url, redis: None, state, envs: Vec::new() }
 }
 
 /// A minimal counterexample: `history` applied to an empty SQLite target, then each of the

@@ -142,3 +142,14 @@ pub async fn reset_mailcow_db(url: &str) {
     pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql))).await.unwrap();
     pool.close().await;
 }
+
+/// The nsd that `scripts/services.sh start` runs (IP:PORT, serving tests/fixtures/dns/), or None
+/// with a message when it is not set (a failure under CI=true).
+pub fn dns_server() -> Option<String> {
+    let server = std::env::var("MAILPLANE_TEST_DNS").ok().filter(|v| !v.is_empty());
+    if server.is_none() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but MAILPLANE_TEST_DNS is not set");
+        eprintln!("skipped: MAILPLANE_TEST_DNS is not set");
+    }
+    server
+}
