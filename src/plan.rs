@@ -286,8 +286,8 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
     let relevant = |c: &Change| match c.action {
         Action::Create => matches!(c.kind, Kind::Mailbox | Kind::Alias),
         Action::Delete => matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias | Kind::AliasDomain | Kind::RelayHost),
-        Action::Update => false,
-    };
+        Action::Update => c.kind == Kind::Transport,
+    } || c.kind == Kind::Transport && c.action == Action::Create;
     if !changes.iter().any(relevant) {
         return Vec::new();
     }
@@ -326,6 +326,33 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                 "an address is a mailbox or an alias, not both: delete the mailbox first (`prune: {mailbox: delete}` and --allow-delete), or choose another address",
             ),
             _ => {}
+        }
+    }
+
+    if changes.iter().any(|c| c.kind == Kind::Transport && c.action != Action::Delete) {
+        // Postfix finds a next hop's credentials by the next hop alone, so mailcow keeps one set
+        // per next hop by rewriting every transport to it; mailplane writes only the transports
+        // it lists, so the plan must already agree on that set.
+        let live_transport: HashMap<&str, &Record> = live_of(Kind::Transport).map(|r| (r.key.as_str(), r)).collect();
+        let password = |r: &Record| match r.get("password").or_else(|| live_transport.get(r.key.as_str()).and_then(|l| l.get("password"))) {
+            Some(Value::Secret(t)) => t.token,
+            _ => String::new(),
+        };
+        let mut hops: std::collections::BTreeMap<&str, Vec<(&Record, String)>> = Default::default();
+        let created = changes.iter().filter(|c| c.kind == Kind::Transport && c.action == Action::Create).filter_map(|c| c.desired.as_ref());
+        for r in live_of(Kind::Transport).filter_map(after).chain(created) {
+            hops.entry(r.text("nexthop")).or_default().push((r, password(r)));
+        }
+        for (hop, transports) in hops {
+            let differ = transports.iter().any(|(r, p)| r.text("username") != transports[0].0.text("username") || *p != transports[0].1);
+            let touched = transports.iter().any(|(r, _)| listed.contains_key(&(Kind::Transport, r.key.as_str())));
+            if differ && touched {
+                block(
+                    format!("transports to {hop} would have different credentials"),
+                    transports.iter().map(|(r, _)| format!("transport {}{}", r.key, if declared.contains_key(&(Kind::Transport, r.key.as_str())) { "" } else { " (not declared)" })).collect(),
+                    "Postfix uses one username and password per next hop and mailcow would rewrite them all behind the plan: give them the same username and password (declare those that are not declared), or change them in mailcow",
+                );
+            }
         }
     }
 
@@ -377,7 +404,7 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                 block(
                     format!("mailbox {key} cannot be deleted while objects that stay name it"),
                     left,
-                    "mailcow's delete would change them behind the plan: take the address out of them or remove them in the desired state                      (declare those that are not declared), or change them in mailcow",
+                    "mailcow's delete would change them behind the plan: take the address out of them or remove them in the desired state (declare those that are not declared), or change them in mailcow",
                 );
             }
             Kind::Alias => block(

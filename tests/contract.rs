@@ -196,8 +196,11 @@ impl State {
             }),
             transports: evolve(rng, &self.transports, &names(&["t1.example", "t2.example"]), mode, |rng, _, _| {
                 let hop = format!("nexthop: \"{}\"", rng.pick(&["[gw1.example]:25", "[gw2.example]:587"]));
+                // Credentials are shared per next hop (mailcow rewrites all transports to it).
+                let creds = ["username: relay, password: {env: CONTRACT_HOP_A}", "username: relay, password: {env: CONTRACT_HOP_B}"];
+                let creds = if rng.chance(40) { rng.pick(&creds).to_string() } else { String::new() };
                 let rest = fields(rng, &[("mx_based", &["true"]), ("active", &["false"])], 30);
-                join_fields([hop, rest])
+                join_fields([hop, creds, rest])
             }),
             forwarding_hosts: evolve(rng, &self.forwarding_hosts, &names(&["192.0.2.1", "192.0.2.7", "198.51.100.0/24"]), mode, |rng, _, _| {
                 fields(rng, &[("filter_spam", &["false", "true"])], 50)
@@ -633,6 +636,7 @@ impl Target {
             .env_remove("MAILPLANE_DATABASE_URL")
             .env_remove("MAILPLANE_REDIS_URL")
             .env_remove("MAILPLANE_MEMCACHED")
+            .envs([("CONTRACT_HOP_A", "hop-secret-A"), ("CONTRACT_HOP_B", "hop-secret-B")])
             .envs(self.envs.iter().copied())
             .output()
             .unwrap();
@@ -692,7 +696,7 @@ fn step(t: &Target, rt: &tokio::runtime::Runtime, dir: &Path, what: &str) -> Out
             let _ = write!(problems, "(a) {what}: the next plan is not empty:\n{}", serde_json::to_string_pretty(&next["changes"]).unwrap());
         }
         Err(e) => {
-            let _ = write!(problems, "(a) {what}: the next plan fails: {e}\n");
+            let _ = writeln!(problems, "(a) {what}: the next plan fails: {e}");
         }
     }
     let listed_set: BTreeSet<(String, String)> = changes(&plan).into_iter().map(|(_, k, key)| (k, key)).collect();
@@ -993,5 +997,21 @@ fn regression_alias_delete_keeps_declared_sender_acl() {
     assert_contract(
         ["", &format!("{}{catch_all}", domain(&both))],
         &[(["prune: {alias: delete}\n", &domain(&mailbox("u0"))], Some("mailbox u1@a.example may send as it"))],
+    );
+}
+
+/// Found by apply's own check that every statement names its object: a transport's credentials
+/// were written to every transport to the same next hop, the undeclared t2 among them.
+#[test]
+fn regression_transport_credentials_shared_with_an_unmanaged_transport() {
+    let transport = |dest: &str, secret: &str| format!("  - {{destination: {dest}, nexthop: \"[gw1.example]:587\", username: relay, password: {{env: {secret}}}}}\n");
+    let both = |secret: &str| format!("transports:\n{}{}", transport("t1.example", secret), transport("t2.example", secret));
+    assert_contract(
+        ["", &both("CONTRACT_HOP_A")],
+        &[
+            (["", &format!("transports:\n{}", transport("t1.example", "CONTRACT_HOP_B"))], Some("transport t2.example (not declared)")),
+            (["", &both("CONTRACT_HOP_B")], None),
+            (["", &format!("transports:\n{}{}", transport("t1.example", "CONTRACT_HOP_A"), transport("t2.example", "CONTRACT_HOP_B"))], Some("transports to [gw1.example]:587 would have different credentials")),
+        ],
     );
 }

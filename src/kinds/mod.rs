@@ -222,6 +222,8 @@ pub enum WriteError {
     Hash(String, String),
     #[error("DKIM key: {0}")]
     Dkim(String),
+    #[error("internal error, nothing was written: a statement for {object} does not name it, so it could change objects the plan does not list: {sql}")]
+    BeyondThePlan { object: String, sql: String },
 }
 
 impl WriteCtx<'_> {
@@ -252,6 +254,37 @@ impl WriteCtx<'_> {
 }
 
 pub fn write(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let before = out.stmts.len();
+    write_kind(change, ctx, out)?;
+    if change.kind == Kind::IdentityProvider {
+        // One row of its own table, not named by a key.
+        return Ok(());
+    }
+    let id = (change.kind == Kind::RelayHost).then(|| ctx.relay_id(&change.key));
+    match out.stmts.get(before..).unwrap_or_default().iter().find(|s| !names_its_object(s, &change.key, id.as_deref())) {
+        Some(s) => Err(WriteError::BeyondThePlan { object: format!("{} {}", change.kind, change.key), sql: s.sql.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// The plan contract, checked where it is cheap (before anything is sent): every statement
+/// written for an object names it in its arguments, so a statement that would change other
+/// objects by their own keys (mailcow's cleanups) fails the apply instead of running. A key of
+/// several parts (a BCC map's `local_dest type`) must be named part by part, raw or escaped for
+/// LIKE; a relay host may be named by its id instead.
+fn names_its_object(stmt: &Stmt, key: &str, id: Option<&str>) -> bool {
+    let names = |part: &str| {
+        let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        stmt.args.iter().any(|a| match a {
+            Arg::Text(t) => t.contains(part) || t.contains(&escaped) || id == Some(t.as_str()),
+            Arg::Int(i) => id == Some(i.to_string().as_str()),
+            Arg::Null => false,
+        })
+    };
+    key.split(' ').all(names)
+}
+
+fn write_kind(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     match change.kind {
         Kind::DomainTemplate | Kind::MailboxTemplate => template::write(change, ctx, out),
         Kind::RelayHost | Kind::Transport => routing::write(change, ctx, out),
@@ -277,4 +310,33 @@ pub fn opt_text(s: &str) -> Arg {
 }
 pub fn bool_of(s: Option<&str>) -> bool {
     matches!(s, Some("1") | Some("true"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(sql: &str, args: &[Arg]) -> Stmt {
+        Stmt { sql: sql.into(), args: args.to_vec() }
+    }
+
+    #[test]
+    fn a_statement_must_name_its_object() {
+        let text = |s: &str| Arg::Text(s.into());
+        let own = stmt("DELETE FROM alias WHERE address = ?", &[text("u1@a.example")]);
+        assert!(names_its_object(&own, "u1@a.example", None));
+        // mailcow's cleanups reach other objects through what they share with this one.
+        let by_nexthop = stmt("UPDATE transports SET username = ?, password = ? WHERE nexthop = ?", &[text("relay"), text("x"), text("[gw1.example]:587")]);
+        assert!(!names_its_object(&by_nexthop, "t1.example", None));
+        let by_domain = stmt("DELETE FROM mailbox WHERE domain = ?", &[text("a.example")]);
+        assert!(!names_its_object(&by_domain, "u1@a.example", None));
+        // Every part of a composite key, raw or escaped for LIKE.
+        assert!(names_its_object(&stmt("DELETE FROM bcc_maps WHERE local_dest = ? AND type = ?", &[text("u_1@a.example"), text("sender")]), "u_1@a.example sender", None));
+        assert!(!names_its_object(&stmt("DELETE FROM bcc_maps WHERE local_dest = ?", &[text("u1@a.example")]), "u1@a.example sender", None));
+        assert!(names_its_object(&stmt("DELETE FROM sogo_acl WHERE c_object LIKE ?", &[text("%/u\\_1@a.example/%")]), "u_1@a.example", None));
+        // A relay host by its id.
+        let by_id = stmt("UPDATE domain SET relayhost = '0' WHERE relayhost = ?", &[text("3")]);
+        assert!(names_its_object(&by_id, "[smtp.example]:25", Some("3")));
+        assert!(!names_its_object(&by_id, "[smtp.example]:25", Some("4")));
+    }
 }

@@ -111,12 +111,10 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                 );
             } else {
                 out.sql(
-                    "UPDATE transports SET nexthop = ?, is_mx_based = ?, active = ? WHERE destination = ?",
-                    vec![t(hop), b(r.flag("mx_based")), b(r.flag("active")), t(key)],
+                    "UPDATE transports SET nexthop = ?, username = ?, password = ?, is_mx_based = ?, active = ? WHERE destination = ?",
+                    vec![t(hop), t(r.text("username")), t(&password), b(r.flag("mx_based")), b(r.flag("active")), t(key)],
                 );
             }
-            // mailcow shares credentials among every transport to the same next hop.
-            out.sql("UPDATE transports SET username = ?, password = ? WHERE nexthop = ?", vec![t(r.text("username")), t(&password), t(hop)]);
         }
     }
     Ok(())

@@ -119,7 +119,7 @@ pub fn check_nexthop(input: &str) -> Result<(), String> {
         return bad("an IPv6 address with a port must be in brackets, e.g. `[2001:db8::1]:25`");
     }
     if ip.is_err() {
-        check_host_labels(&host.to_ascii_lowercase()).or_else(|why| bad(why))?;
+        check_host_labels(&host.to_ascii_lowercase()).or_else(bad)?;
     }
     Ok(())
 }
