@@ -3,7 +3,7 @@
 # them, stop the services again (also on failure or Ctrl-C).
 #
 #   scripts/test.sh [cargo test options] [-- test-binary options]
-#   e.g. scripts/test.sh --test reconcile -- --nocapture alias
+#   e.g. scripts/test.sh --test it -- --nocapture scenarios::
 #
 # MAILPLANE_KEEP_SERVICES=1 leaves the services running afterwards (for re-running tests by
 # hand with `eval "$(scripts/services.sh env)"`).

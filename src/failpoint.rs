@@ -1,4 +1,4 @@
-//! Test-only kill points. tests/crash.rs SIGKILLs an apply at each of them: with
+//! Test-only kill points. tests/it/crash.rs SIGKILLs an apply at each of them: with
 //! MAILPLANE_FAILPOINT_DELAY_MS set, each prints `failpoint: <name>` on stderr and then waits
 //! that long, so a kill lands exactly after the point it aims at. Unset, a point costs one
 //! cached lookup.

@@ -8,7 +8,7 @@
 //! doubt — anchors, tags, block scalars, multi-line scalars, empty values, duplicate keys,
 //! typed-looking plain scalars asked for as text, any deserialization error — and the caller
 //! parses the file with serde-saphyr, which stays the authority for every value it takes and
-//! for every diagnostic. `tests/yaml_fast.rs` checks both agree.
+//! for every diagnostic. `tests/it/yaml_fast.rs` checks both agree.
 
 #![deny(clippy::indexing_slicing, clippy::string_slice)]
 

@@ -2,7 +2,7 @@
 //! object of each kind, apply again, and check that plan is empty after each apply — on the
 //! embedded SQLite target and on the real MariaDB (mailcow schema) + Redis + memcached.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

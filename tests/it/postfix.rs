@@ -4,7 +4,7 @@
 //! (postmap exits 1 both for "not found" and for errors). Also: every stored hash verifies with
 //! the real `doveadm pw -t`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command as Proc;

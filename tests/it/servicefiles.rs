@@ -6,7 +6,7 @@
 //! Every service start, reload and auth-cache flush is appended to one event log, as is each
 //! restart command in standalone mode, so a test sees exactly what apply did.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

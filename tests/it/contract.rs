@@ -12,7 +12,7 @@
 //!   MAILPLANE_CONTRACT_SEEDS=2000 MAILPLANE_CONTRACT_SEED_START=100000 cargo test --test contract -- --nocapture
 //! `MAILPLANE_CONTRACT_SEED=n` runs one seed and prints its directories.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -844,7 +844,7 @@ fn plan_is_a_contract_on_mailcow_mariadb_and_redis() {
     rt.block_on(services.drop_db(&name));
 }
 
-/// The same invariant on the shared golden scenarios (tests/golden.rs compares their rows with
+/// The same invariant on the shared golden scenarios (tests/it/golden.rs compares their rows with
 /// mailcow's): scenario A applied to an empty mailcow database, then A-edits, each checked for
 /// (a)-(d) over every table and Redis hash.
 #[test]

@@ -8,7 +8,7 @@
 //! Test-only failpoints (MAILPLANE_FAILPOINT_DELAY_MS, src/failpoint.rs) print `failpoint:
 //! <name>` at each point and pause, so a kill lands exactly after the point it aims at.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -270,7 +270,7 @@ fn a_kill_after_the_commit_needs_no_force_on_mariadb() {
 fn watch_finishes_an_apply_killed_after_the_commit_on_mariadb() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (target, name) = mariadb(&services, &rt, 7);
+    let (target, name) = mariadb(&services, &rt, 8);
     let (state, dir) = killed_after_the_commit(&target);
     let log = state.path().join("watch.log");
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

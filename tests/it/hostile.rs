@@ -7,7 +7,7 @@
 //! files outside the directory, the environment or the secrets, stay within bounded time and
 //! memory, and leave the target unchanged when the input is refused.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -11,7 +11,7 @@
 //!   writes what mailcow's edit writes (`relay\:pass`).
 //! - `mailbox.attributes.recovery_email`: mailcow's edit adds `null`; absent and null are the same.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

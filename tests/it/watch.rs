@@ -1,7 +1,7 @@
 //! `mailplane watch` as a child process: on the SQLite target, and against the real MariaDB +
 //! Redis (drift on /status and /metrics, the file trigger, a broken commit, an outage, heal).
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! The invalid-input corpus: every validation rule and parse failure, each asserting the exact
-//! diagnostic text and location (insta snapshots in tests/snapshots/validate_corpus__*.snap).
+//! diagnostic text and location (insta snapshots in tests/it/snapshots/it__validate_corpus__*.snap).
 
 use mailplane::load;
 

@@ -1,6 +1,6 @@
 //! `target::db` against the real MariaDB (scripts/services.sh) loaded with mailcow's own schema.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::future::Future;

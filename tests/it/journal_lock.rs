@@ -1,7 +1,7 @@
 //! One apply per target at a time (MariaDB GET_LOCK, SQLite lock file), the apply journal and
 //! `mailplane history`, on the embedded SQLite and on the real MariaDB.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command as Proc, Output, Stdio};

@@ -1,7 +1,7 @@
 //! `mailplane idp test` against the real slapd started by scripts/services.sh (users alice, bob,
 //! carol under ou=people,dc=example,dc=org).
 
-mod support;
+use crate::support;
 
 
 fn ldap_port() -> Option<String> {

@@ -3,7 +3,7 @@
 //! `mailplane`), confidential client `mailcow` / `mailcow-secret` allowed client_credentials, and
 //! `mailcow-no-service` (same secret) that gets no client_credentials token.
 
-mod support;
+use crate::support;
 
 const SECRET: &str = "mailcow-secret";
 
