@@ -35,7 +35,11 @@ eval "$(bash scripts/services.sh env)"
 
 # 2 threads: the machine has 2 cores, and every test also keeps MariaDB busy.
 rc=0
-phase "cargo test" cargo test --all-targets "${cargo_args[@]}" -- --test-threads=2 "${harness_args[@]}" || rc=$?
+if [ ${#cargo_args[@]} -eq 0 ]; then
+  phase "fmt" cargo fmt --check || rc=$?
+  phase "clippy" cargo clippy --all-targets --locked -- -D warnings || rc=$?
+fi
+[ $rc -eq 0 ] && phase "cargo test" cargo test --all-targets "${cargo_args[@]}" -- --test-threads=2 "${harness_args[@]}" || rc=$?
 # The loader's fuzz targets, for a bounded time (issue 16); only on a full run.
 fuzz_seconds=${MAILPLANE_FUZZ_SECONDS:-60}
 if [ $rc -eq 0 ] && [ ${#cargo_args[@]} -eq 0 ] && [ "$fuzz_seconds" != 0 ]; then
@@ -43,5 +47,5 @@ if [ $rc -eq 0 ] && [ ${#cargo_args[@]} -eq 0 ] && [ "$fuzz_seconds" != 0 ]; the
 fi
 
 printf '%s\n' "${TIMES[@]}"
-[ $rc -eq 0 ] || echo "cargo test failed (exit $rc)"
+[ $rc -eq 0 ] || echo "a phase failed (exit $rc)"
 exit $rc

@@ -324,7 +324,8 @@ fn sogo_rebuild(dialect: Dialect, scope: Option<&[&str]>) -> Vec<Stmt> {
         Dialect::Sqlite => format!("group_concat({e}, ' ' ORDER BY {by})"),
     };
     let (aliases, ad_aliases, ext_acl) = (concat("aliases", "aliases"), concat("ad_alias", "ad_alias"), concat("send_as", "id"));
-    let (w_mailbox, w_target, w_m, w_sender) = (when(" WHERE ", "username"), when(" WHERE ", "target"), when(" WHERE ", "m.username"), when(" AND ", "logged_in_as"));
+    let (w_mailbox, w_target, w_m, w_sender) =
+        (when(" WHERE ", "username"), when(" WHERE ", "target"), when(" WHERE ", "m.username"), when(" AND ", "logged_in_as"));
     let sql = format!(
         "INSERT INTO _sogo_static_view (c_uid, domain, c_name, c_password, c_cn, mail, aliases, ad_aliases, ext_acl, kind, multiple_bookings) \
          WITH RECURSIVE g AS (SELECT goto, {concat_address} AS aliases FROM alias \
@@ -342,10 +343,7 @@ fn sogo_rebuild(dialect: Dialect, scope: Option<&[&str]>) -> Vec<Stmt> {
         concat_address = concat("address", "address"),
     );
     match scope {
-        None => vec![
-            Stmt { sql: "DELETE FROM _sogo_static_view".into(), args: vec![] },
-            Stmt { sql, args: vec![Arg::Text(C_PASSWORD.into())] },
-        ],
+        None => vec![Stmt { sql: "DELETE FROM _sogo_static_view".into(), args: vec![] }, Stmt { sql, args: vec![Arg::Text(C_PASSWORD.into())] }],
         Some(users) => {
             let mut args: Vec<Arg> = (0..FILTERS).flat_map(|_| users_args(users)).collect();
             args.push(Arg::Text(C_PASSWORD.into()));

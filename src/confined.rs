@@ -64,10 +64,7 @@ pub fn resolve(root: &Path, path: &Path, scope: Scope) -> Result<PathBuf, Confin
     let real = joined.canonicalize().map_err(|e| io_error(shown, e))?;
     let inside = real.starts_with(&croot)
         || scope == Scope::Secrets
-            && std::env::var_os(SECRETS_DIR_ENV)
-                .filter(|d| !d.is_empty())
-                .and_then(|d| Path::new(&d).canonicalize().ok())
-                .is_some_and(|d| real.starts_with(d));
+            && std::env::var_os(SECRETS_DIR_ENV).filter(|d| !d.is_empty()).and_then(|d| Path::new(&d).canonicalize().ok()).is_some_and(|d| real.starts_with(d));
     if !inside {
         return Err(ConfinedError::Outside(shown.display().to_string()));
     }
@@ -97,11 +94,8 @@ pub fn describe(ft: std::fs::FileType) -> &'static str {
 /// bytes, and reads at most that much.
 pub fn read_resolved(real: &Path, shown: &Path, limit: u64) -> Result<Vec<u8>, ConfinedError> {
     let shown_s = || shown.display().to_string();
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
-        .open(real)
-        .map_err(|e| io_error(shown, e))?;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY).open(real).map_err(|e| io_error(shown, e))?;
     let meta = file.metadata().map_err(|e| io_error(shown, e))?;
     if !meta.file_type().is_file() {
         return Err(ConfinedError::NotRegular(shown_s(), describe(meta.file_type())));

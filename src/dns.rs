@@ -101,8 +101,13 @@ impl Status {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DkimKey {
     /// The public key, base64 DER as mailcow keeps it in `DKIM_PUB_KEYS`.
-    Key { selector: String, public: String },
-    Pending { selector: String },
+    Key {
+        selector: String,
+        public: String,
+    },
+    Pending {
+        selector: String,
+    },
 }
 
 /// A declared domain or alias domain.
@@ -571,7 +576,10 @@ mod tests {
     #[test]
     fn forwarding_hosts_expand_like_mailcow() {
         let dns: std::collections::HashMap<(&str, RType), Vec<&str>> = [
-            (("fwd.example", RType::TXT), vec!["v=spf1 ip4:192.0.2.0/24 ip6:2001:DB8::/32 a mx:mx.example include:inc.example -ip4:203.0.113.9 redirect=red.example"]),
+            (
+                ("fwd.example", RType::TXT),
+                vec!["v=spf1 ip4:192.0.2.0/24 ip6:2001:DB8::/32 a mx:mx.example include:inc.example -ip4:203.0.113.9 redirect=red.example"],
+            ),
             (("fwd.example", RType::A), vec!["192.0.2.200"]),
             (("mx.example", RType::MX), vec!["10 mail.mx.example."]),
             (("mail.mx.example", RType::A), vec!["198.51.100.7"]),
@@ -654,7 +662,11 @@ mod tests {
     fn bind_fragment() {
         let long = "A".repeat(392);
         let mut rows: Vec<Row> = host_records(HOST).into_iter().map(Row::unchecked).collect();
-        rows.extend(domain_records(HOST, &domain("example.org", false, Some(DkimKey::Key { selector: "dkim".into(), public: long.clone() }))).into_iter().map(Row::unchecked));
+        rows.extend(
+            domain_records(HOST, &domain("example.org", false, Some(DkimKey::Key { selector: "dkim".into(), public: long.clone() })))
+                .into_iter()
+                .map(Row::unchecked),
+        );
         rows[0].found = Some(vec!["192.0.2.1".into()]);
         rows[0].status = Some(Status::Correct);
         let zone = bind(&rows);

@@ -82,12 +82,8 @@ impl Mailcow {
     /// Runs `argv` in the service's container and waits for it; a non-zero exit is not an error here.
     pub async fn exec(&self, service: &str, argv: &[&str]) -> Result<Output, DockerError> {
         let id = self.container(service).await?;
-        let config = ExecConfig {
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            cmd: Some(argv.iter().map(|s| s.to_string()).collect()),
-            ..Default::default()
-        };
+        let config =
+            ExecConfig { attach_stdout: Some(true), attach_stderr: Some(true), cmd: Some(argv.iter().map(|s| s.to_string()).collect()), ..Default::default() };
         let exec = self.docker.create_exec(&id, config).await.map_err(|e| self.api(service, e))?.id;
         let mut out = Output::default();
         if let StartExecResults::Attached { mut output, .. } = self.docker.start_exec(&exec, None).await.map_err(|e| self.api(service, e))? {

@@ -102,7 +102,11 @@ pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> E
     let maps = Document {
         bcc_maps: of(Kind::BccMap).map(bcc).collect(),
         recipient_maps: of(Kind::RecipientMap)
-            .map(|r| RecipientMap { old: loc(address_or_domain(&r.key)), new: loc(address_or_domain(r.text("new_dest"))), active: some_if(!r.flag("active"), false) })
+            .map(|r| RecipientMap {
+                old: loc(address_or_domain(&r.key)),
+                new: loc(address_or_domain(r.text("new_dest"))),
+                active: some_if(!r.flag("active"), false),
+            })
             .collect(),
         ..Default::default()
     };
@@ -375,4 +379,3 @@ fn identity_provider(r: &Record) -> Option<IdentityProvider> {
         _ => return None,
     })
 }
-

@@ -71,8 +71,19 @@ pub const PENDING: &str = "applied; post-commit work (Redis, memcached) pending"
 pub fn insert(e: &Entry) -> Stmt {
     let t = |s: &str| Arg::Text(s.to_string());
     Stmt {
-        sql: "INSERT INTO mailplane_journal (id, started, finished, who, ci, git_commit, summary, result, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)".into(),
-        args: vec![t(&e.id), t(&e.started), t(&e.finished), t(&e.who), t(&e.ci), t(&e.git_commit), t(&e.summary.to_string()), t(&e.result), Arg::Int(e.duration_ms)],
+        sql: "INSERT INTO mailplane_journal (id, started, finished, who, ci, git_commit, summary, result, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            .into(),
+        args: vec![
+            t(&e.id),
+            t(&e.started),
+            t(&e.finished),
+            t(&e.who),
+            t(&e.ci),
+            t(&e.git_commit),
+            t(&e.summary.to_string()),
+            t(&e.result),
+            Arg::Int(e.duration_ms),
+        ],
     }
 }
 
@@ -88,7 +99,10 @@ pub async fn write(db: &Db, e: &Entry) -> Result<(), DbError> {
 
 pub async fn read(db: &Db, limit: usize) -> Result<Vec<Entry>, DbError> {
     let rows = db
-        .query(&format!("SELECT id, started, finished, who, ci, git_commit, summary, result, duration_ms FROM mailplane_journal ORDER BY id DESC LIMIT {limit}"), &[])
+        .query(
+            &format!("SELECT id, started, finished, who, ci, git_commit, summary, result, duration_ms FROM mailplane_journal ORDER BY id DESC LIMIT {limit}"),
+            &[],
+        )
         .await?;
     Ok(rows
         .into_iter()

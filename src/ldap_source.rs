@@ -85,7 +85,10 @@ pub async fn merge(loaded: &mut Loaded, cfg: &LdapMailboxes, db: &Db) -> Result<
     }
     for (u, misses) in known.iter().filter(|(u, _)| !present.contains(*u)) {
         merged.missing.push((u.clone(), misses + 1));
-        state.push(Stmt { sql: "UPDATE mailplane_ldap_state SET misses = ? WHERE username = ?".into(), args: vec![Arg::Int(i64::from(misses + 1)), Arg::Text(u.clone())] });
+        state.push(Stmt {
+            sql: "UPDATE mailplane_ldap_state SET misses = ? WHERE username = ?".into(),
+            args: vec![Arg::Int(i64::from(misses + 1)), Arg::Text(u.clone())],
+        });
     }
     merged.missing.sort();
     merged.state = state;

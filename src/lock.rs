@@ -91,8 +91,7 @@ async fn acquire_mysql(mut conn: sqlx::MySqlConnection, target: &str, timeout: D
     let fail = |e: sqlx::Error| LockError::Failed(target.to_string(), e.to_string());
     let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut conn).await.map_err(fail)?;
     let name = mysql_lock_name(&database.unwrap_or_default());
-    let got: Option<i64> =
-        sqlx::query_scalar("SELECT GET_LOCK(?, ?)").bind(&name).bind(timeout.as_secs() as i64).fetch_one(&mut conn).await.map_err(fail)?;
+    let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)").bind(&name).bind(timeout.as_secs() as i64).fetch_one(&mut conn).await.map_err(fail)?;
     if got == Some(1) {
         // Any row here is left from a holder that died; the lock is ours now.
         conn.execute("DELETE FROM mailplane_lock").await.map_err(fail)?;

@@ -29,16 +29,8 @@ impl From<TextRow<'_>> for LiveRow {
 use crate::target::kv::{Kv, KvError};
 
 /// The hashes mailcow keeps for these kinds.
-pub const KV_KEYS: [&str; 8] = [
-    "DOMAIN_MAP",
-    "RL_VALUE",
-    "RCPT_WANTS_SUBJECT_TAG",
-    "RCPT_WANTS_SUBFOLDER_TAG",
-    "DKIM_SELECTORS",
-    "DKIM_PUB_KEYS",
-    "WHITELISTED_FWD_HOST",
-    "KEEP_SPAM",
-];
+pub const KV_KEYS: [&str; 8] =
+    ["DOMAIN_MAP", "RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG", "DKIM_SELECTORS", "DKIM_PUB_KEYS", "WHITELISTED_FWD_HOST", "KEEP_SPAM"];
 
 #[derive(Debug, Default)]
 pub struct LiveData {

@@ -124,7 +124,8 @@ pub async fn replay(db: &Db, kv: &Kv, memcached: Option<&str>) -> Result<Vec<Str
         let mut flush = false;
         for row in apply {
             let corrupt = |message: String| OutboxError::Corrupt { apply: id.clone(), seq: row[1].clone().unwrap_or_default(), message };
-            let work: Work<(String, String, Option<String>)> = serde_json::from_str(row[2].as_deref().unwrap_or_default()).map_err(|e| corrupt(e.to_string()))?;
+            let work: Work<(String, String, Option<String>)> =
+                serde_json::from_str(row[2].as_deref().unwrap_or_default()).map_err(|e| corrupt(e.to_string()))?;
             redis.extend(work.redis);
             flush |= work.flush_memcached;
         }

@@ -39,7 +39,9 @@ impl Change {
     /// Every field this change writes or removes, with old and new values.
     pub fn field_changes(&self) -> std::borrow::Cow<'_, [FieldChange]> {
         let all = |r: &Record, new: bool| -> Vec<FieldChange> {
-            r.fields().map(|(field, v)| if new { FieldChange { field, old: None, new: Some(v) } } else { FieldChange { field, old: Some(v), new: None } }).collect()
+            r.fields()
+                .map(|(field, v)| if new { FieldChange { field, old: None, new: Some(v) } } else { FieldChange { field, old: Some(v), new: None } })
+                .collect()
         };
         match (self.action, &self.desired, &self.live) {
             (Action::Create, Some(d), _) => all(d, true).into(),
@@ -97,14 +99,7 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            prune: HashMap::new(),
-            owned: Owned::default(),
-            ignore: Vec::new(),
-            allow_delete: Vec::new(),
-            max_change_percent: 30,
-            force: false,
-        }
+        Policy { prune: HashMap::new(), owned: Owned::default(), ignore: Vec::new(), allow_delete: Vec::new(), max_change_percent: 30, force: false }
     }
 }
 
@@ -177,14 +172,7 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     let diff = |part: &[Record]| -> Vec<Change> {
         part.iter()
             .filter_map(|d| match live_by_key.get(&(d.kind, d.key.as_str())) {
-                None => Some(Change {
-                    action: Action::Create,
-                    kind: d.kind,
-                    key: d.key.clone(),
-                    fields: Vec::new(),
-                    desired: Some(d.clone()),
-                    live: None,
-                }),
+                None => Some(Change { action: Action::Create, kind: d.kind, key: d.key.clone(), fields: Vec::new(), desired: Some(d.clone()), live: None }),
                 Some(l) => update(d, l),
             })
             .collect()
@@ -207,14 +195,9 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
         let owned = policy.owned.contains(l.kind, &l.key) && !crate::kinds::protected(l);
         let mode = if owned { policy.prune.get(&l.kind).copied().unwrap_or_default() } else { PruneMode::Off };
         match (mode, crate::kinds::disabled(l)) {
-            (PruneMode::Delete, _) => changes.push(Change {
-                action: Action::Delete,
-                kind: l.kind,
-                key: l.key.clone(),
-                fields: Vec::new(),
-                desired: None,
-                live: Some((*l).clone()),
-            }),
+            (PruneMode::Delete, _) => {
+                changes.push(Change { action: Action::Delete, kind: l.kind, key: l.key.clone(), fields: Vec::new(), desired: None, live: Some((*l).clone()) })
+            }
             (PruneMode::Disable, Some(off)) => changes.extend(update(&off, l)),
             _ => unmanaged.push(Unmanaged { kind: l.kind, key: l.key.clone() }),
         }
@@ -349,7 +332,12 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
             if differ && touched {
                 block(
                     format!("transports to {hop} would have different credentials"),
-                    transports.iter().map(|(r, _)| format!("transport {}{}", r.key, if declared.contains_key(&(Kind::Transport, r.key.as_str())) { "" } else { " (not declared)" })).collect(),
+                    transports
+                        .iter()
+                        .map(|(r, _)| {
+                            format!("transport {}{}", r.key, if declared.contains_key(&(Kind::Transport, r.key.as_str())) { "" } else { " (not declared)" })
+                        })
+                        .collect(),
                     "Postfix uses one username and password per next hop and mailcow would rewrite them all behind the plan: give them the same username and password (declare those that are not declared), or change them in mailcow",
                 );
             }
@@ -393,7 +381,9 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                     .flatten()
                     .filter(|a| a.key != key)
                     .filter(|a| after(a).is_some_and(|a| a.flag("active") && a.text("goto").split(',').any(|g| g == key)))
-                    .map(|a| format!("alias {} forwards to it{}", a.key, if declared.contains_key(&(Kind::Alias, a.key.as_str())) { "" } else { " (not declared)" }))
+                    .map(|a| {
+                        format!("alias {} forwards to it{}", a.key, if declared.contains_key(&(Kind::Alias, a.key.as_str())) { "" } else { " (not declared)" })
+                    })
                     .collect();
                 left.extend(
                     live_of(Kind::BccMap)
@@ -413,8 +403,10 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                 "mailcow's delete would take that right away behind the plan: declare those mailboxes (with or without the right), or change them in mailcow",
             ),
             Kind::AliasDomain => {
-                let mut left: Vec<String> =
-                    live_of(Kind::Alias).filter(|a| crate::model::names::domain_of(&a.key) == key && !deleted(Kind::Alias, &a.key)).map(|a| format!("alias {}", a.key)).collect();
+                let mut left: Vec<String> = live_of(Kind::Alias)
+                    .filter(|a| crate::model::names::domain_of(&a.key) == key && !deleted(Kind::Alias, &a.key))
+                    .map(|a| format!("alias {}", a.key))
+                    .collect();
                 left.extend(
                     live_of(Kind::BccMap)
                         .filter(|b| b.key.split(' ').next().is_some_and(|d| d.trim_start_matches('@') == key) && !deleted(Kind::BccMap, &b.key))
@@ -521,10 +513,8 @@ mod tests {
     #[test]
     fn updates_list_only_changed_fields_and_undeclared_objects_are_unmanaged() {
         let desired = vec![Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(false))];
-        let live = vec![
-            Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(true)),
-            rec(Kind::Domain, "other.org", true),
-        ];
+        let live =
+            vec![Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(true)), rec(Kind::Domain, "other.org", true)];
         let p = plan(&desired, &live, &Policy::default());
         assert_eq!(p.changes.len(), 1);
         assert_eq!(p.changes[0].fields, vec![FieldChange { field: "gal", old: Some(Value::Bool(true)), new: Some(Value::Bool(false)) }]);

@@ -88,11 +88,19 @@ pub fn desired_digest(desired: &[Record]) -> String {
 fn live_digests(plan: &Plan) -> BTreeMap<String, String> {
     plan.changes
         .iter()
-        .map(|c| (format!("{} {}", c.kind, c.key), c.live.as_ref().map_or_else(|| "absent".to_string(), |r| {
-            let mut h = Sha256::new();
-            hash_record(&mut h, r);
-            hex(h)
-        })))
+        .map(|c| {
+            (
+                format!("{} {}", c.kind, c.key),
+                c.live.as_ref().map_or_else(
+                    || "absent".to_string(),
+                    |r| {
+                        let mut h = Sha256::new();
+                        hash_record(&mut h, r);
+                        hex(h)
+                    },
+                ),
+            )
+        })
         .collect()
 }
 

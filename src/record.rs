@@ -80,13 +80,7 @@ static RECORD_BYTES: [AtomicUsize; Kind::ALL.len()] = [const { AtomicUsize::new(
 
 impl Record {
     pub fn new(kind: Kind, key: impl Into<String>) -> Record {
-        Record {
-            kind,
-            key: key.into(),
-            shape: shapes::hint(kind),
-            len: 0,
-            data: Vec::with_capacity(RECORD_BYTES[kind as usize].load(Ordering::Relaxed)),
-        }
+        Record { kind, key: key.into(), shape: shapes::hint(kind), len: 0, data: Vec::with_capacity(RECORD_BYTES[kind as usize].load(Ordering::Relaxed)) }
     }
     pub fn with(mut self, name: Field, value: Value) -> Record {
         self.push(name, value);
@@ -324,12 +318,14 @@ mod shapes {
     use super::Field;
     use crate::model::Kind;
 
+    type NextKey = (usize, usize, usize, usize);
+
     static INTERNED: LazyLock<Mutex<HashMap<Vec<Field>, &'static [Field]>>> = LazyLock::new(Default::default);
 
     thread_local! {
         static HINT: [Cell<&'static [Field]>; Kind::ALL.len()] = const { [const { Cell::new(&[]) }; Kind::ALL.len()] };
         /// (list, prefix length, name) → the interned list of that prefix plus the name.
-        static NEXT: RefCell<HashMap<(usize, usize, usize, usize), &'static [Field]>> = RefCell::new(HashMap::new());
+        static NEXT: RefCell<HashMap<NextKey, &'static [Field]>> = RefCell::new(HashMap::new());
     }
 
     /// The names the last record of this kind built on this thread had: the next one most

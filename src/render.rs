@@ -5,8 +5,8 @@ use owo_colors::OwoColorize;
 use serde_json::{Value as Json, json};
 
 use crate::plan::{Action, Change, Plan};
-use crate::servicefiles::FileChange;
 use crate::record::Value;
+use crate::servicefiles::FileChange;
 
 /// Fields that only say mailcow's side rows are in place: always true on create, so not shown there.
 const BOOKKEEPING: [&str; 3] = ["self_alias", "quota_rows", "in_domain_map"];
@@ -42,12 +42,7 @@ pub fn summary(plan: &Plan) -> String {
         1 => "; 1 file to change".into(),
         n => format!("; {n} files to change"),
     };
-    format!(
-        "Plan: {} to create, {} to update, {} to delete{files}.",
-        plan.count(Action::Create),
-        plan.count(Action::Update),
-        plan.count(Action::Delete)
-    )
+    format!("Plan: {} to create, {} to update, {} to delete{files}.", plan.count(Action::Create), plan.count(Action::Update), plan.count(Action::Delete))
 }
 
 /// A file change: its head line, then its unified diff indented, `+`/`-` lines coloured.
@@ -168,8 +163,7 @@ pub fn json(plan: &Plan) -> String {
     });
     // Present only when service files are managed, so plans without them read as before.
     if !plan.files.is_empty() {
-        let files: Vec<Json> =
-            plan.files.iter().map(|f| json!({"action": f.action, "path": f.path, "then": f.then.to_string(), "diff": f.diff()})).collect();
+        let files: Vec<Json> = plan.files.iter().map(|f| json!({"action": f.action, "path": f.path, "then": f.then.to_string(), "diff": f.diff()})).collect();
         doc["summary"]["files"] = json!(files.len());
         doc["files"] = json!(files);
     }
@@ -189,7 +183,14 @@ pub fn markdown(plan: &Plan) -> String {
                 Action::Update => c
                     .fields
                     .iter()
-                    .map(|f| format!("`{}`: {} → {}", f.field, f.old.as_ref().map_or("(none)".into(), Value::to_string), f.new.as_ref().map_or("(none)".into(), Value::to_string)))
+                    .map(|f| {
+                        format!(
+                            "`{}`: {} → {}",
+                            f.field,
+                            f.old.as_ref().map_or("(none)".into(), Value::to_string),
+                            f.new.as_ref().map_or("(none)".into(), Value::to_string)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("<br>"),
                 Action::Create => "new".into(),

@@ -118,9 +118,6 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
 mod tests {
     #[test]
     fn hmac_matches_rfc4231_case_2() {
-        assert_eq!(
-            super::hmac(b"Jefe", b"what do ya want for nothing?"),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+        assert_eq!(super::hmac(b"Jefe", b"what do ya want for nothing?"), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 }

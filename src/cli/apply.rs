@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal};
 
 use super::target::{TargetArgs, prepare, runtime};
-use crate::servicefiles::{self, FollowUp, Host, Service};
 use crate::printer::{ExitStatus, Printer};
 use crate::render;
+use crate::servicefiles::{self, FollowUp, Host, Service};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -215,9 +215,9 @@ mod services {
     const AUTH_FIELDS: [&str; 4] = ["password", "state", "authsource", "protocols"];
 
     fn needs_auth_flush(plan: &Plan) -> bool {
-        plan.changes.iter().any(|c| {
-            c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field)))
-        })
+        plan.changes
+            .iter()
+            .any(|c| c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field))))
     }
 
     fn adds_domains(plan: &Plan) -> bool {

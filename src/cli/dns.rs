@@ -79,7 +79,10 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
     }
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let hostname = args.hostname.clone().or(settings.mailcow_hostname.clone()).ok_or_else(|| {
-        format!("the mail server's name is not set: add `mailcow_hostname: mail.example.org` to {} or give --hostname", args.dir.join(crate::load::SETTINGS_FILE).display())
+        format!(
+            "the mail server's name is not set: add `mailcow_hostname: mail.example.org` to {} or give --hostname",
+            args.dir.join(crate::load::SETTINGS_FILE).display()
+        )
     })?;
     let hostname = normalize_domain(&hostname).map_err(|e| format!("mail server name `{hostname}`: {e}"))?;
 
@@ -104,10 +107,9 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
         let decl = declared.iter().find(|d| d.domain == name);
         // The key the server signs with; else a supplied one; else apply has yet to make it.
         let dkim = match (live.get(&name), decl) {
-            (Some((selector, public)), decl) => Some(DkimKey::Key {
-                selector: selector.clone().or(decl.map(|d| d.selector.clone())).unwrap_or_else(|| "dkim".into()),
-                public: public.clone(),
-            }),
+            (Some((selector, public)), decl) => {
+                Some(DkimKey::Key { selector: selector.clone().or(decl.map(|d| d.selector.clone())).unwrap_or_else(|| "dkim".into()), public: public.clone() })
+            }
             (None, Some(d)) => Some(match &d.supplied {
                 Some(secret) => {
                     let pem = secret.reveal(&loaded.root).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;

@@ -105,12 +105,8 @@ fn write_set(args: &Args, c: Counts, change: Option<&Change>) -> std::io::Result
         std::fs::remove_dir_all(&domains_dir)?;
     }
     std::fs::create_dir_all(&domains_dir)?;
-    let files = [
-        ("mailplane.yaml", SETTINGS.to_string()),
-        ("templates.yaml", templates()),
-        ("maps.yaml", maps(&c, change)),
-        ("routing.yaml", routing(&c, change)),
-    ];
+    let files =
+        [("mailplane.yaml", SETTINGS.to_string()), ("templates.yaml", templates()), ("maps.yaml", maps(&c, change)), ("routing.yaml", routing(&c, change))];
     for (name, text) in &files {
         std::fs::write(args.out.join(name), text)?;
     }

@@ -79,12 +79,7 @@ fn test_ldap(p: &LdapProvider, dir: &std::path::Path, timeout: Duration, sample:
                 out.push_str(&format!("skipped {url}: {why}\n"));
             }
             out.push_str(&format!("connected to {} and bound as {}\n", found.url, p.bind_dn.value));
-            out.push_str(&format!(
-                "{} users match {} under {}\n",
-                found.users.len(),
-                ldap::search_filter(p),
-                p.base_dn.value
-            ));
+            out.push_str(&format!("{} users match {} under {}\n", found.users.len(), ldap::search_filter(p), p.base_dn.value));
             for u in found.users.iter().take(sample) {
                 let template = ldap::template_for(p, u.attribute.as_deref()).unwrap_or("(no template: not provisioned)");
                 out.push_str(&format!(

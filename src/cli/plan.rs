@@ -28,10 +28,13 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             Format::Markdown => printer.out(&render::markdown(&p.plan)),
         }
         if let Some(path) = &args.out {
-            let file = crate::planfile::make(&p.plan, &p.desired.records, &args.target.dir, p.db.label(), crate::planfile::Consent {
-                allow_delete: args.target.allow_delete.clone(),
-                force: args.target.force,
-            });
+            let file = crate::planfile::make(
+                &p.plan,
+                &p.desired.records,
+                &args.target.dir,
+                p.db.label(),
+                crate::planfile::Consent { allow_delete: args.target.allow_delete.clone(), force: args.target.force },
+            );
             let json = serde_json::to_string_pretty(&file).expect("JSON");
             if let Err(e) = std::fs::write(path, json + "\n") {
                 printer.err(&format!("error: cannot write {}: {e}", path.display()));

@@ -78,8 +78,8 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let load_args = args.clone();
     let early_text = early.as_ref().map(|(text, _)| text.clone());
     let loaded = tokio::task::spawn_blocking(move || {
-        let (loaded, desired) = load::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l)))
-            .map_err(|e| printer.err(&format!("error: {e}")))?;
+        let (loaded, desired) =
+            load::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l))).map_err(|e| printer.err(&format!("error: {e}")))?;
         let mut loaded = checked(loaded, printer)?;
         if free_early && same_settings(early_text.as_ref(), &loaded) {
             loaded.documents = Vec::new();

@@ -101,7 +101,9 @@ async fn serve(args: Args) -> ExitStatus {
     let mut http_stop = stop.clone();
     let app = crate::daemon::http::router(shared.clone());
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async move { while !*http_stop.borrow_and_update() && http_stop.changed().await.is_ok() {} }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { while !*http_stop.borrow_and_update() && http_stop.changed().await.is_ok() {} })
+            .await;
     });
 
     if let Some(remote) = &args.git_remote {
@@ -307,7 +309,8 @@ impl Daemon {
         for f in &plan.files {
             m.drift.get_or_create(&DriftLabels { kind: "file".into(), change: action_word(f.action).into() }).inc();
         }
-        let drift: Vec<String> = crate::journal::summary(plan)["changes"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
+        let drift: Vec<String> =
+            crate::journal::summary(plan)["changes"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
         if self.last_drift.as_ref() != Some(&drift) {
             // Field names only: values may be secrets.
             for c in &plan.changes {

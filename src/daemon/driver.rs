@@ -56,7 +56,13 @@ mod tests {
     type Log = Arc<Mutex<Vec<(Trigger, u64)>>>;
 
     fn cfg() -> Config {
-        Config { interval: Duration::from_secs(60), jitter: 0.1, debounce: Duration::from_millis(500), backoff_base: Duration::from_secs(1), backoff_max: Duration::from_secs(30) }
+        Config {
+            interval: Duration::from_secs(60),
+            jitter: 0.1,
+            debounce: Duration::from_millis(500),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+        }
     }
 
     struct Run {
@@ -75,18 +81,24 @@ mod tests {
         let (stop, stop_rx) = watch::channel(false);
         let t0 = tokio::time::Instant::now();
         let l = log.clone();
-        let task = tokio::spawn(drive(cfg(), files_rx, stop_rx, || 0.0, move |trigger| {
-            let l = l.clone();
-            async move {
-                let n = {
-                    let mut l = l.lock().unwrap();
-                    l.push((trigger, t0.elapsed().as_millis() as u64));
-                    l.len() - 1
-                };
-                tokio::time::sleep(busy).await;
-                ok(n)
-            }
-        }));
+        let task = tokio::spawn(drive(
+            cfg(),
+            files_rx,
+            stop_rx,
+            || 0.0,
+            move |trigger| {
+                let l = l.clone();
+                async move {
+                    let n = {
+                        let mut l = l.lock().unwrap();
+                        l.push((trigger, t0.elapsed().as_millis() as u64));
+                        l.len() - 1
+                    };
+                    tokio::time::sleep(busy).await;
+                    ok(n)
+                }
+            },
+        ));
         Run { log, files, stop, task, t0 }
     }
 

@@ -1,8 +1,8 @@
 //! What the daemon knows about itself, shared by the loop and the HTTP listener: Prometheus
 //! metrics, the last cycle's status and whether healing is suspended.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

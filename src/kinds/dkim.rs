@@ -14,10 +14,7 @@ use crate::plan::{Action, Change};
 use crate::record::{Record, SecretToken, Value};
 
 fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {
-    Record::new(Kind::DkimKey, domain)
-        .with("selector", Value::text(selector))
-        .with("key_size", Value::Int(i64::from(bits)))
-        .with("key", key)
+    Record::new(Kind::DkimKey, domain).with("selector", Value::text(selector)).with("key_size", Value::Int(i64::from(bits))).with("key", key)
 }
 
 /// A key to generate: its size matters only when it is made, so it never counts as a change.
@@ -180,7 +177,10 @@ pub fn generate_all(sizes: &[u32]) -> Vec<Result<String, WriteError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = sizes.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = sizes.chunks(chunk).map(|part| scope.spawn(move || {
+        let handles: Vec<_> = sizes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
                     part.iter()
                         .map(|bits| {
                             let key = generate(*bits);
@@ -188,7 +188,9 @@ pub fn generate_all(sizes: &[u32]) -> Vec<Result<String, WriteError>> {
                             key
                         })
                         .collect::<Vec<_>>()
-                })).collect();
+                })
+            })
+            .collect();
         handles.into_iter().flat_map(|h| h.join().expect("key generation thread panicked")).collect()
     })
 }
@@ -228,4 +230,3 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
     }
     Ok(())
 }
-

@@ -126,13 +126,21 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
                 out.sql(
                     "INSERT INTO domain (description, aliases, mailboxes, defquota, maxquota, quota, relayhost, backupmx, gal, \
                      relay_all_recipients, relay_unknown_only, active, domain, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    { args.push(t(&ctx.now)); args },
+                    {
+                        args.push(t(&ctx.now));
+                        args
+                    },
                 );
             } else {
                 out.sql(
                     "UPDATE domain SET description = ?, aliases = ?, mailboxes = ?, defquota = ?, maxquota = ?, quota = ?, relayhost = ?, \
                      backupmx = ?, gal = ?, relay_all_recipients = ?, relay_unknown_only = ?, active = ?, modified = ? WHERE domain = ?",
-                    { let dom = args.pop().unwrap(); args.push(t(&ctx.now)); args.push(dom); args },
+                    {
+                        let dom = args.pop().unwrap();
+                        args.push(t(&ctx.now));
+                        args.push(dom);
+                        args
+                    },
                 );
                 out.sql("DELETE FROM tags_domain WHERE domain = ?", vec![t(d)]);
                 out.effects.insert(super::Effect::SogoRebuild);
@@ -222,10 +230,8 @@ pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], plan: &'a cra
     }
     let deleted: HashSet<(Kind, &str)> = plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
     let declared: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
-    let after: Vec<&Record> = desired
-        .iter()
-        .chain(live.iter().filter(|r| !declared.contains(&(r.kind, r.key.as_str())) && !deleted.contains(&(r.kind, r.key.as_str()))))
-        .collect();
+    let after: Vec<&Record> =
+        desired.iter().chain(live.iter().filter(|r| !declared.contains(&(r.kind, r.key.as_str())) && !deleted.contains(&(r.kind, r.key.as_str())))).collect();
     let target_of: HashMap<&str, &str> = after.iter().filter(|r| r.kind == Kind::AliasDomain).map(|r| (r.key.as_str(), r.text("target_domain"))).collect();
     let owner = |addr: &'a str| -> &'a str {
         let d = crate::model::names::domain_of(addr);
@@ -279,7 +285,8 @@ pub fn resources_block_deletes(plan: &crate::plan::Plan, live: &LiveData) -> Vec
         .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
         .filter_map(|c| {
             let names: Vec<&str> = live.resources.iter().filter(|r| r.s(1).eq_ignore_ascii_case(&c.key)).map(|r| r.s(0)).collect();
-            (!names.is_empty()).then(|| format!("domain {} cannot be deleted while it holds resources ({}); remove them in mailcow first", c.key, names.join(", ")))
+            (!names.is_empty())
+                .then(|| format!("domain {} cannot be deleted while it holds resources ({}); remove them in mailcow first", c.key, names.join(", ")))
         })
         .collect()
 }

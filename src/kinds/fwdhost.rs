@@ -39,10 +39,16 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
 /// The records of the declared host names: the live entries of each name, or, for a name the
 /// server does not have yet (or every name with `refresh`), the addresses `lookup` finds.
 /// Errors name each host that resolves to nothing.
-pub fn resolve_names(desired: &mut Desired, live: &[Record], refresh: bool, mut lookup: impl FnMut(&str) -> Result<Vec<String>, String>) -> Result<(), Vec<String>> {
+pub fn resolve_names(
+    desired: &mut Desired,
+    live: &[Record],
+    refresh: bool,
+    mut lookup: impl FnMut(&str) -> Result<Vec<String>, String>,
+) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
     for (name, filter_spam) in std::mem::take(&mut desired.forwarding_names) {
-        let known: Vec<&str> = live.iter().filter(|l| l.kind == Kind::ForwardingHost && l.text("source").eq_ignore_ascii_case(&name)).map(|l| l.key.as_str()).collect();
+        let known: Vec<&str> =
+            live.iter().filter(|l| l.kind == Kind::ForwardingHost && l.text("source").eq_ignore_ascii_case(&name)).map(|l| l.key.as_str()).collect();
         let addresses = if !known.is_empty() && !refresh {
             known.into_iter().map(str::to_string).collect()
         } else {

@@ -24,18 +24,60 @@ fn list(v: &[String]) -> String {
 fn keys_for(authsource: &str) -> &'static [Field] {
     match authsource {
         "ldap" => &[
-            "authsource", "host", "port", "basedn", "username_field", "filter", "attribute_field", "binddn", "bindpass",
-            "periodic_sync", "import_users", "sync_interval", "use_ssl", "use_tls", "ignore_ssl_error", "login_provisioning",
-            "mappers", "templates", "default_template",
+            "authsource",
+            "host",
+            "port",
+            "basedn",
+            "username_field",
+            "filter",
+            "attribute_field",
+            "binddn",
+            "bindpass",
+            "periodic_sync",
+            "import_users",
+            "sync_interval",
+            "use_ssl",
+            "use_tls",
+            "ignore_ssl_error",
+            "login_provisioning",
+            "mappers",
+            "templates",
+            "default_template",
         ],
         "keycloak" => &[
-            "authsource", "server_url", "realm", "client_id", "client_secret", "redirect_url", "redirect_url_extra", "version",
-            "mailpassword_flow", "periodic_sync", "import_users", "sync_interval", "ignore_ssl_error", "login_provisioning",
-            "mappers", "templates", "default_template",
+            "authsource",
+            "server_url",
+            "realm",
+            "client_id",
+            "client_secret",
+            "redirect_url",
+            "redirect_url_extra",
+            "version",
+            "mailpassword_flow",
+            "periodic_sync",
+            "import_users",
+            "sync_interval",
+            "ignore_ssl_error",
+            "login_provisioning",
+            "mappers",
+            "templates",
+            "default_template",
         ],
         _ => &[
-            "authsource", "authorize_url", "token_url", "client_id", "client_secret", "redirect_url", "redirect_url_extra",
-            "userinfo_url", "client_scopes", "ignore_ssl_error", "login_provisioning", "mappers", "templates", "default_template",
+            "authsource",
+            "authorize_url",
+            "token_url",
+            "client_id",
+            "client_secret",
+            "redirect_url",
+            "redirect_url_extra",
+            "userinfo_url",
+            "client_scopes",
+            "ignore_ssl_error",
+            "login_provisioning",
+            "mappers",
+            "templates",
+            "default_template",
         ],
     }
 }
@@ -173,8 +215,7 @@ pub fn check_switch(desired: &[Record], live: &[Record]) -> Vec<String> {
     if now.is_none() || now == next {
         return Vec::new();
     }
-    let desired_boxes: std::collections::HashMap<&str, &Record> =
-        desired.iter().filter(|r| r.kind == Kind::Mailbox).map(|r| (r.key.as_str(), r)).collect();
+    let desired_boxes: std::collections::HashMap<&str, &Record> = desired.iter().filter(|r| r.kind == Kind::Mailbox).map(|r| (r.key.as_str(), r)).collect();
     let stranded: Vec<&str> = live
         .iter()
         .filter(|r| r.kind == Kind::Mailbox)

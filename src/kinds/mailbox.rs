@@ -47,8 +47,7 @@ fn enum_text<T: serde::Serialize>(v: &T) -> String {
 }
 
 pub fn desired(r: &Resolver, out: &mut Desired) {
-    let templates: HashMap<&str, &MailboxTemplate> =
-        r.docs.iter().flat_map(|d| d.mailbox_templates.iter()).map(|t| (t.name.as_str(), t)).collect();
+    let templates: HashMap<&str, &MailboxTemplate> = r.docs.iter().flat_map(|d| d.mailbox_templates.iter()).map(|t| (t.name.as_str(), t)).collect();
     for doc in &r.docs {
         for d in &doc.domains {
             let Ok(domain) = normalize_domain(&d.name) else { continue };
@@ -152,22 +151,23 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     for r in &l.sender_acl {
         senders.entry((r.s(0), bool_of(r.col(2)))).or_default().push(r.s(1).to_string());
     }
-    let self_alias: HashMap<&str, i64> =
-        l.aliases.iter().filter(|r| r.s(1) == r.s(2)).map(|r| (r.s(1), r.i(9))).collect();
+    let self_alias: HashMap<&str, i64> = l.aliases.iter().filter(|r| r.s(1) == r.s(2)).map(|r| (r.s(1), r.i(9))).collect();
     let q2: foldhash::HashSet<&str> = l.quota2.iter().map(|r| r.s(0)).collect();
     let q2r: foldhash::HashSet<&str> = l.quota2replica.iter().map(|r| r.s(0)).collect();
     for row in &l.mailboxes {
         let u = row.s(0);
         // Borrowed and undecoded until a key is asked for: 100,000 rows of ~20 keys each.
         let attrs: HashMap<std::borrow::Cow<str>, &serde_json::value::RawValue> = serde_json::from_str(row.s(6)).unwrap_or_default();
-        let attr = |k: &str| attrs.get(k).map(|v| match v.get().strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-            Some(plain) if !plain.contains('\\') => plain.to_string(),
-            _ => match serde_json::from_str::<Json>(v.get()) {
-                Ok(Json::String(s)) => s,
-                Ok(Json::Null) | Err(_) => String::new(),
-                Ok(other) => other.to_string(),
-            },
-        });
+        let attr = |k: &str| {
+            attrs.get(k).map(|v| match v.get().strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                Some(plain) if !plain.contains('\\') => plain.to_string(),
+                _ => match serde_json::from_str::<Json>(v.get()) {
+                    Ok(Json::String(s)) => s,
+                    Ok(Json::Null) | Err(_) => String::new(),
+                    Ok(other) => other.to_string(),
+                },
+            })
+        };
         let flag = |k: &str| Value::Bool(bool_of(attr(k).as_deref()));
         let active = row.i(3);
         let state = state_name(MailboxState::from_mailcow(active));
@@ -274,11 +274,25 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             out.sql(
                 "INSERT INTO mailbox (username, password, name, quota, local_part, domain, attributes, authsource, active, created) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                vec![t(u), t(&password), t(r.text("name")), Arg::Int(r.int("quota")), t(local), t(domain), t(&attrs), t(r.text("authsource")), Arg::Int(active), t(&ctx.now)],
+                vec![
+                    t(u),
+                    t(&password),
+                    t(r.text("name")),
+                    Arg::Int(r.int("quota")),
+                    t(local),
+                    t(domain),
+                    t(&attrs),
+                    t(r.text("authsource")),
+                    Arg::Int(active),
+                    t(&ctx.now),
+                ],
             );
             write_quota_rows(u, out);
             out.sql("DELETE FROM alias WHERE address = ?", vec![t(u)]);
-            out.sql("INSERT INTO alias (address, goto, domain, active, created) VALUES (?, ?, ?, ?, ?)", vec![t(u), t(u), t(domain), Arg::Int(active), t(&ctx.now)]);
+            out.sql(
+                "INSERT INTO alias (address, goto, domain, active, created) VALUES (?, ?, ?, ?, ?)",
+                vec![t(u), t(u), t(domain), Arg::Int(active), t(&ctx.now)],
+            );
             write_acl(u, r, out);
             write_tags(u, r, out);
             write_senders(u, r, out);
@@ -301,7 +315,10 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             }
             if changed("self_alias") || changed("state") {
                 out.sql("DELETE FROM alias WHERE address = ? AND goto = ?", vec![t(u), t(u)]);
-                out.sql("INSERT INTO alias (address, goto, domain, active, created) VALUES (?, ?, ?, ?, ?)", vec![t(u), t(u), t(domain), Arg::Int(active), t(&ctx.now)]);
+                out.sql(
+                    "INSERT INTO alias (address, goto, domain, active, created) VALUES (?, ?, ?, ?, ?)",
+                    vec![t(u), t(u), t(domain), Arg::Int(active), t(&ctx.now)],
+                );
             }
             if changed("quota_rows") {
                 write_quota_rows(u, out);
@@ -418,4 +435,3 @@ fn write_redis(u: &str, r: &Record, out: &mut Output) {
         }
     }
 }
-

@@ -1,8 +1,8 @@
 //! BCC maps, recipient maps and TLS policy maps.
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
-use crate::model::names::{self, normalize_address, normalize_domain};
 use crate::model::Kind;
+use crate::model::names::{self, normalize_address, normalize_domain};
 use crate::observe::{LiveData, RowExt};
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
@@ -58,17 +58,11 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     for row in &l.bcc_maps {
         out.push(
-            Record::new(Kind::BccMap, bcc_key(row.s(0), row.s(2)))
-                .with("bcc_dest", Value::text(row.s(1)))
-                .with("active", Value::Bool(bool_of(row.col(3)))),
+            Record::new(Kind::BccMap, bcc_key(row.s(0), row.s(2))).with("bcc_dest", Value::text(row.s(1))).with("active", Value::Bool(bool_of(row.col(3)))),
         );
     }
     for row in &l.recipient_maps {
-        out.push(
-            Record::new(Kind::RecipientMap, row.s(0))
-                .with("new_dest", Value::text(row.s(1)))
-                .with("active", Value::Bool(bool_of(row.col(2)))),
-        );
+        out.push(Record::new(Kind::RecipientMap, row.s(0)).with("new_dest", Value::text(row.s(1))).with("active", Value::Bool(bool_of(row.col(2)))));
     }
     for row in &l.tls_policies {
         out.push(

@@ -3,8 +3,8 @@
 
 pub mod alias;
 pub mod dkim;
-pub mod fwdhost;
 pub mod domain;
+pub mod fwdhost;
 pub mod idp;
 pub mod mailbox;
 pub mod maps;
@@ -148,7 +148,8 @@ pub fn live(live: &LiveData) -> Vec<Record> {
             mailbox::live(live, &mut out);
             out
         });
-        let mut out = Vec::with_capacity(2 * live.domains.len() + live.alias_domains.len() + live.relayhosts.len() + live.transports.len() + live.templates.len());
+        let mut out =
+            Vec::with_capacity(2 * live.domains.len() + live.alias_domains.len() + live.relayhosts.len() + live.transports.len() + live.templates.len());
         let mut rest = Vec::with_capacity(live.aliases.len() + live.bcc_maps.len() + live.recipient_maps.len() + live.tls_policies.len() + 1);
         template::live(live, &mut out);
         routing::live(live, &mut out);
@@ -170,15 +171,26 @@ pub fn live(live: &LiveData) -> Vec<Record> {
 /// Work done after the transaction commits. A set: ten mailbox creates flush memcached once.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Effect {
-    Hset { key: &'static str, field: String, value: String },
-    Hdel { key: &'static str, field: String },
+    Hset {
+        key: &'static str,
+        field: String,
+        value: String,
+    },
+    Hdel {
+        key: &'static str,
+        field: String,
+    },
     /// Rebuild `_sogo_static_view` (inside the transaction) and flush memcached after it.
     SogoRebuild,
     /// Rebuild only this user's `_sogo_static_view` row (then flush memcached): what mailcow's
     /// incremental update does, and what keeps a small change on a large server fast.
     SogoRefresh(String),
     /// Generate this domain's DKIM key and store it like `dkim::store` (after the transaction).
-    DkimGenerate { domain: String, selector: String, bits: u32 },
+    DkimGenerate {
+        domain: String,
+        selector: String,
+        bits: u32,
+    },
 }
 
 /// What one apply writes.
@@ -331,7 +343,11 @@ mod tests {
         let by_domain = stmt("DELETE FROM mailbox WHERE domain = ?", &[text("a.example")]);
         assert!(!names_its_object(&by_domain, "u1@a.example", None));
         // Every part of a composite key, raw or escaped for LIKE.
-        assert!(names_its_object(&stmt("DELETE FROM bcc_maps WHERE local_dest = ? AND type = ?", &[text("u_1@a.example"), text("sender")]), "u_1@a.example sender", None));
+        assert!(names_its_object(
+            &stmt("DELETE FROM bcc_maps WHERE local_dest = ? AND type = ?", &[text("u_1@a.example"), text("sender")]),
+            "u_1@a.example sender",
+            None
+        ));
         assert!(!names_its_object(&stmt("DELETE FROM bcc_maps WHERE local_dest = ?", &[text("u1@a.example")]), "u1@a.example sender", None));
         assert!(names_its_object(&stmt("DELETE FROM sogo_acl WHERE c_object LIKE ?", &[text("%/u\\_1@a.example/%")]), "u_1@a.example", None));
         // A relay host by its id.

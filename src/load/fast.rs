@@ -288,7 +288,13 @@ fn plain_characters(text: &str) -> bool {
     if text.is_ascii() {
         return text.bytes().all(ascii_ok);
     }
-    text.chars().all(|c| if c.is_ascii() { ascii_ok(c as u8) } else { !c.is_control() && !c.is_whitespace() && !matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{200b}'..='\u{200d}' | '\u{2060}') })
+    text.chars().all(|c| {
+        if c.is_ascii() {
+            ascii_ok(c as u8)
+        } else {
+            !c.is_control() && !c.is_whitespace() && !matches!(c, '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{200b}'..='\u{200d}' | '\u{2060}')
+        }
+    })
 }
 
 /// The keys of one mapping, to refuse a duplicate: a scan while they are few, a set once they
@@ -557,8 +563,17 @@ impl<'de, 'a> de::Deserializer<'de> for &'de Node<'a> {
         visitor.visit_unit()
     }
     // Floats, characters, bytes, units and tuples never occur in desired-state files.
-    give_up!(deserialize_f32(), deserialize_f64(), deserialize_char(), deserialize_bytes(), deserialize_byte_buf(), deserialize_unit(),
-        deserialize_unit_struct(&'static str), deserialize_tuple(usize), deserialize_tuple_struct(&'static str, usize));
+    give_up!(
+        deserialize_f32(),
+        deserialize_f64(),
+        deserialize_char(),
+        deserialize_bytes(),
+        deserialize_byte_buf(),
+        deserialize_unit(),
+        deserialize_unit_struct(&'static str),
+        deserialize_tuple(usize),
+        deserialize_tuple_struct(&'static str, usize)
+    );
 }
 
 struct Variant<'de, 'a>(&'de (Node<'a>, Node<'a>));
@@ -636,11 +651,31 @@ mod tests {
             Plain::Unsure => "unsure".to_string(),
         };
         for (s, want) in [
-            ("true", "true"), ("0", "u0"), ("12", "u12"), ("abc", "text"), ("1 GiB", "text"), ("10/1h", "text"),
-            ("192.0.2.1", "text"), (".sub.example", "text"), ("-z", "text"), ("-x", "unsure"),
-            ("007", "unsure"), ("1.5", "unsure"), (".5", "unsure"), ("-3", "unsure"), ("+4", "unsure"), ("1e3", "unsure"),
-            ("0x1F", "unsure"), ("1_000", "unsure"), ("-.inf", "unsure"), (".NaN", "unsure"), ("yes", "unsure"), ("Null", "unsure"),
-            ("~", "unsure"), ("True", "unsure"), ("99999999999999999999999", "unsure"),
+            ("true", "true"),
+            ("0", "u0"),
+            ("12", "u12"),
+            ("abc", "text"),
+            ("1 GiB", "text"),
+            ("10/1h", "text"),
+            ("192.0.2.1", "text"),
+            (".sub.example", "text"),
+            ("-z", "text"),
+            ("-x", "unsure"),
+            ("007", "unsure"),
+            ("1.5", "unsure"),
+            (".5", "unsure"),
+            ("-3", "unsure"),
+            ("+4", "unsure"),
+            ("1e3", "unsure"),
+            ("0x1F", "unsure"),
+            ("1_000", "unsure"),
+            ("-.inf", "unsure"),
+            (".NaN", "unsure"),
+            ("yes", "unsure"),
+            ("Null", "unsure"),
+            ("~", "unsure"),
+            ("True", "unsure"),
+            ("99999999999999999999999", "unsure"),
         ] {
             assert_eq!(kind(s), want, "{s}");
         }

@@ -3,8 +3,8 @@
 mod diagnostic;
 pub mod fast;
 mod redact;
-mod walk;
 pub mod validate;
+mod walk;
 pub mod yaml;
 
 use std::collections::HashSet;
@@ -169,11 +169,7 @@ fn parse_all(sources: &[SourceFile], settings_path: &Path, unreadable: &HashSet<
         let handles: Vec<_> = sources
             .chunks(chunk)
             .enumerate()
-            .map(|(c, files)| {
-                scope.spawn(move || {
-                    files.iter().enumerate().map(|(i, s)| parse_one(c * chunk + i, s)).collect::<Vec<_>>()
-                })
-            })
+            .map(|(c, files)| scope.spawn(move || files.iter().enumerate().map(|(i, s)| parse_one(c * chunk + i, s)).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("parser thread panicked")).collect()
     })

@@ -134,8 +134,13 @@ impl<'a> Validator<'a> {
     /// character would end the entry or change what it means.
     fn check_one_line(&mut self, file: usize, v: &Located<String>, what: &str) {
         if let Some(c) = v.chars().find(|c| c.is_control()) {
-            self.error_help("control-character", file, v.at, format!("{what} contains the control character `{}`", c.escape_default()),
-                "write it on one line, without tabs, newlines or other control characters");
+            self.error_help(
+                "control-character",
+                file,
+                v.at,
+                format!("{what} contains the control character `{}`", c.escape_default()),
+                "write it on one line, without tabs, newlines or other control characters",
+            );
         }
     }
 
@@ -171,9 +176,10 @@ impl<'a> Validator<'a> {
                 self.claim("relay_hostname", r.hostname.trim(), "relay host", (file, r.hostname.at));
             }
             if let Some(idp) = &doc.identity_provider
-                && self.claim("identity_provider", "identity_provider", "identity provider", (file, idp.at)) {
-                    self.idp = Some(&idp.value);
-                }
+                && self.claim("identity_provider", "identity_provider", "identity provider", (file, idp.at))
+            {
+                self.idp = Some(&idp.value);
+            }
             for d in &doc.domains {
                 let Some(name) = self.domain_name(file, &d.name) else { continue };
                 if !self.claim("domain", &name, "domain", (file, d.name.at)) {
@@ -182,9 +188,10 @@ impl<'a> Validator<'a> {
                 self.domains.insert(name.clone(), (file, d));
                 for ad in &d.alias_domains {
                     if let Some(adn) = self.domain_name(file, &ad.name)
-                        && self.claim("domain", &adn, "alias domain", (file, ad.name.at)) {
-                            self.alias_domains.insert(adn, name.clone());
-                        }
+                        && self.claim("domain", &adn, "alias domain", (file, ad.name.at))
+                    {
+                        self.alias_domains.insert(adn, name.clone());
+                    }
                 }
                 for m in &d.mailboxes {
                     let lp = m.local_part.trim().to_lowercase();
@@ -208,10 +215,11 @@ impl<'a> Validator<'a> {
             let nested = doc.domains.iter().flat_map(|d| d.aliases.iter());
             for a in doc.aliases.iter().chain(nested) {
                 if let Some(addr) = self.alias_address(*file, &a.address)
-                    && self.claim("address", &addr, "an alias", (*file, a.address.at)) {
-                        let key = if addr.chars().any(char::is_uppercase) { addr.to_lowercase() } else { addr };
-                        self.aliases.insert(key, (*file, a));
-                    }
+                    && self.claim("address", &addr, "an alias", (*file, a.address.at))
+                {
+                    let key = if addr.chars().any(char::is_uppercase) { addr.to_lowercase() } else { addr };
+                    self.aliases.insert(key, (*file, a));
+                }
             }
         }
     }
@@ -308,15 +316,16 @@ impl<'a> Validator<'a> {
 
     fn check_settings(&mut self, file: usize, s: &crate::settings::SettingsFile) {
         if let Some(t) = &s.target
-            && let Some((_, rest)) = t.value.split_once("://") {
-                let userinfo = rest.split('@').next().filter(|_| rest.contains('@')).unwrap_or("");
-                if userinfo.contains(':') {
-                    self.push(
-                        Diagnostic::warning("plaintext-secret", file, t.at, "the target URL in the settings file contains a database password")
-                            .help("remove it; give it as MAILPLANE_DATABASE_PASSWORD or `database_password_file` instead"),
-                    );
-                }
+            && let Some((_, rest)) = t.value.split_once("://")
+        {
+            let userinfo = rest.split('@').next().filter(|_| rest.contains('@')).unwrap_or("");
+            if userinfo.contains(':') {
+                self.push(
+                    Diagnostic::warning("plaintext-secret", file, t.at, "the target URL in the settings file contains a database password")
+                        .help("remove it; give it as MAILPLANE_DATABASE_PASSWORD or `database_password_file` instead"),
+                );
             }
+        }
     }
 
     /// Tags are rows of `tags_domain` / `tags_mailbox`, unique per object under MariaDB's
@@ -341,7 +350,13 @@ impl<'a> Validator<'a> {
             if let Some(msg) = bad {
                 self.error_help("invalid-tag", file, at, msg, "a tag is a short text on one line");
             } else if !seen.insert(tag.to_lowercase()) {
-                self.error_help("invalid-tag", file, at, format!("tag `{tag}` is listed twice"), "mailcow compares tags without regard to case; list each tag once");
+                self.error_help(
+                    "invalid-tag",
+                    file,
+                    at,
+                    format!("tag `{tag}` is listed twice"),
+                    "mailcow compares tags without regard to case; list each tag once",
+                );
             }
         }
     }
@@ -356,7 +371,13 @@ impl<'a> Validator<'a> {
         }
         for q in [&l.default_mailbox_quota, &l.max_mailbox_quota, &l.domain_quota].into_iter().flatten() {
             if !q.value.bytes().is_multiple_of(1024 * 1024) {
-                self.error_help("out-of-range", file, q.at, format!("{} is not a whole number of MiB", q.value), "mailcow keeps domain limits in MiB; write e.g. `512 MiB` or `2 GiB`");
+                self.error_help(
+                    "out-of-range",
+                    file,
+                    q.at,
+                    format!("{} is not a whole number of MiB", q.value),
+                    "mailcow keeps domain limits in MiB; write e.g. `512 MiB` or `2 GiB`",
+                );
             }
         }
     }
@@ -367,14 +388,26 @@ impl<'a> Validator<'a> {
             let chars_ok = !sel.is_empty() && sel.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             let labels_ok = sel.split('.').all(|l| !l.is_empty() && l.len() <= 63);
             if !chars_ok || !labels_ok {
-                self.error_help("invalid-dkim", file, sel.at, format!("`{}` is not a DKIM selector", names::printable(sel)),
-                    "use letters, digits, `_` and `-`, in dot-separated labels of at most 63 characters, e.g. `dkim` or `s2026`");
+                self.error_help(
+                    "invalid-dkim",
+                    file,
+                    sel.at,
+                    format!("`{}` is not a DKIM selector", names::printable(sel)),
+                    "use letters, digits, `_` and `-`, in dot-separated labels of at most 63 characters, e.g. `dkim` or `s2026`",
+                );
             }
         }
         if let Some(bits) = size
-            && !DKIM_KEY_SIZES.contains(&bits.value) {
-                self.error_help("invalid-dkim", file, bits.at, format!("a DKIM key of {} bits is not one mailcow makes", bits.value), "use 1024, 2048, 3072 or 4096");
-            }
+            && !DKIM_KEY_SIZES.contains(&bits.value)
+        {
+            self.error_help(
+                "invalid-dkim",
+                file,
+                bits.at,
+                format!("a DKIM key of {} bits is not one mailcow makes", bits.value),
+                "use 1024, 2048, 3072 or 4096",
+            );
+        }
     }
 
     /// A forwarding host becomes Redis keys and is resolved when planning: an IP, a network or a host name.
@@ -382,14 +415,19 @@ impl<'a> Validator<'a> {
         let h = host.trim();
         let ok = crate::kinds::fwdhost::is_network(h) || (!h.is_empty() && names::check_host_labels(&h.to_ascii_lowercase()).is_ok());
         if !ok {
-            self.error_help("invalid-forwarding-host", file, host.at, format!("`{}` is not an IP address, a network or a host name", names::printable(h)),
-                "write e.g. `192.0.2.10`, `198.51.100.0/24` or `mx.partner.example`");
+            self.error_help(
+                "invalid-forwarding-host",
+                file,
+                host.at,
+                format!("`{}` is not an IP address, a network or a host name", names::printable(h)),
+                "write e.g. `192.0.2.10`, `198.51.100.0/24` or `mx.partner.example`",
+            );
         }
     }
 
     fn template_exists(&mut self, file: usize, name: &Located<String>, domain: bool) -> bool {
-        let known = name.value == "Default"
-            || if domain { self.domain_templates.contains_key(&name.value) } else { self.mailbox_templates.contains_key(&name.value) };
+        let known =
+            name.value == "Default" || if domain { self.domain_templates.contains_key(&name.value) } else { self.mailbox_templates.contains_key(&name.value) };
         if !known {
             let kind = if domain { "domain" } else { "mailbox" };
             self.error_help(
@@ -423,9 +461,10 @@ impl<'a> Validator<'a> {
             return; // a duplicate, already reported
         }
         if let Some(host) = self.l.settings.as_ref().and_then(|(_, s)| s.mailcow_hostname.as_deref())
-            && normalize_domain(host).ok().as_deref() == Some(name.as_str()) {
-                self.error("domain-is-hostname", file, d.name.at, format!("`{name}` is the server's own hostname and cannot be a mail domain"));
-            }
+            && normalize_domain(host).ok().as_deref() == Some(name.as_str())
+        {
+            self.error("domain-is-hostname", file, d.name.at, format!("`{name}` is the server's own hostname and cannot be a mail domain"));
+        }
         let s = self.domain_settings(file, d);
         self.check_tags(file, d.name.at, d.tags.as_deref());
         if let Some(desc) = &d.description {
@@ -458,14 +497,22 @@ impl<'a> Validator<'a> {
             self.error("quota-order", file, at_own(&own.domain_quota), format!("domain `{name}`: the domain quota cannot be unlimited"));
         }
         if def > max && !max.is_unlimited() {
-            self.error_help("quota-order", file, at_own(&own.default_mailbox_quota),
+            self.error_help(
+                "quota-order",
+                file,
+                at_own(&own.default_mailbox_quota),
                 format!("domain `{name}`: default mailbox quota {def} exceeds the maximum mailbox quota {max}"),
-                "the default must be at most the maximum, which must be at most the domain quota");
+                "the default must be at most the maximum, which must be at most the domain quota",
+            );
         }
         if max > total && !total.is_unlimited() {
-            self.error_help("quota-order", file, at_own(&own.max_mailbox_quota),
+            self.error_help(
+                "quota-order",
+                file,
+                at_own(&own.max_mailbox_quota),
                 format!("domain `{name}`: maximum mailbox quota {max} exceeds the domain quota {total}"),
-                "the default must be at most the maximum, which must be at most the domain quota");
+                "the default must be at most the maximum, which must be at most the domain quota",
+            );
         }
         let backup = s.backup_mx.unwrap_or(false);
         let all = s.relay_all_recipients.unwrap_or(false);
@@ -473,7 +520,13 @@ impl<'a> Validator<'a> {
             self.error_help("relay-flags", file, d.name.at, format!("domain `{name}`: relay_all_recipients needs backup_mx"), "set `backup_mx: true` as well");
         }
         if s.relay_unknown_only.unwrap_or(false) && !all {
-            self.error_help("relay-flags", file, d.name.at, format!("domain `{name}`: relay_unknown_only needs relay_all_recipients"), "set `backup_mx: true` and `relay_all_recipients: true` as well");
+            self.error_help(
+                "relay-flags",
+                file,
+                d.name.at,
+                format!("domain `{name}`: relay_unknown_only needs relay_all_recipients"),
+                "set `backup_mx: true` and `relay_all_recipients: true` as well",
+            );
         }
         for ad in &d.alias_domains {
             if let Ok(adn) = normalize_domain(&ad.name) {
@@ -501,17 +554,27 @@ impl<'a> Validator<'a> {
             quota_sum = Size(quota_sum.0.saturating_add(q.0));
         }
         if let Some(maxn) = lim.max_mailboxes.as_ref().map(|x| x.value)
-            && counted > maxn {
-                let at = own.max_mailboxes.as_ref().map(|x| x.at).unwrap_or(d.name.at);
-                self.error_help("limit-exceeded", file, at, format!("domain `{name}` declares {counted} mailboxes but allows at most {maxn}"), "raise `limits.max_mailboxes` or remove mailboxes");
-            }
-        if !total.is_unlimited() && quota_sum > total {
-            self.error_help("quota-exceeded", file, at_own(&own.domain_quota),
-                format!("domain `{name}`: its mailboxes' quotas add up to {quota_sum}, more than the domain quota {total}"),
-                "raise `limits.domain_quota` or lower mailbox quotas");
+            && counted > maxn
+        {
+            let at = own.max_mailboxes.as_ref().map(|x| x.at).unwrap_or(d.name.at);
+            self.error_help(
+                "limit-exceeded",
+                file,
+                at,
+                format!("domain `{name}` declares {counted} mailboxes but allows at most {maxn}"),
+                "raise `limits.max_mailboxes` or remove mailboxes",
+            );
         }
-        let local: HashSet<String> =
-            std::iter::once(name.clone()).chain(self.alias_domains_of.get(&name).into_iter().flatten().cloned()).collect();
+        if !total.is_unlimited() && quota_sum > total {
+            self.error_help(
+                "quota-exceeded",
+                file,
+                at_own(&own.domain_quota),
+                format!("domain `{name}`: its mailboxes' quotas add up to {quota_sum}, more than the domain quota {total}"),
+                "raise `limits.domain_quota` or lower mailbox quotas",
+            );
+        }
+        let local: HashSet<String> = std::iter::once(name.clone()).chain(self.alias_domains_of.get(&name).into_iter().flatten().cloned()).collect();
         let listed = local.iter().filter(|x| **x != name).map(|ad| longest_local + 2 + ad.len()).sum::<usize>().saturating_sub(1);
         if longest_local > 0 && listed > SOGO_LIST_LIMIT {
             self.error_help("text-too-long", file, d.name.at,
@@ -525,7 +588,13 @@ impl<'a> Validator<'a> {
             let n = self.aliases_per_domain.get(&name).copied().unwrap_or(0);
             if n > maxa {
                 let at = own.max_aliases.as_ref().map(|x| x.at).unwrap_or(d.name.at);
-                self.error_help("limit-exceeded", file, at, format!("domain `{name}` has {n} aliases (its alias domains included) but allows at most {maxa}"), "raise `limits.max_aliases` or remove aliases");
+                self.error_help(
+                    "limit-exceeded",
+                    file,
+                    at,
+                    format!("domain `{name}` has {n} aliases (its alias domains included) but allows at most {maxa}"),
+                    "raise `limits.max_aliases` or remove aliases",
+                );
             }
         }
     }
@@ -540,7 +609,13 @@ impl<'a> Validator<'a> {
         let quota = s.quota.as_ref().map(|q| q.value).unwrap_or_default();
         if !max.is_unlimited() && quota > max {
             let at = m.quota.as_ref().map(|q| q.at).unwrap_or(m.local_part.at);
-            self.error_help("quota-exceeded", file, at, format!("mailbox `{addr}`: quota {quota} exceeds the domain's maximum mailbox quota {max}"), "lower the quota or raise `limits.max_mailbox_quota` of the domain");
+            self.error_help(
+                "quota-exceeded",
+                file,
+                at,
+                format!("mailbox `{addr}`: quota {quota} exceeds the domain's maximum mailbox quota {max}"),
+                "lower the quota or raise `limits.max_mailbox_quota` of the domain",
+            );
         }
         if !max.is_unlimited() && quota.is_unlimited() && m.quota.is_some() {
             // mailcow allows unlimited mailboxes only to admins; that is what mailplane is.
@@ -556,20 +631,32 @@ impl<'a> Validator<'a> {
         if source != AuthSource::Mailcow {
             let at = m.authsource.as_ref().map(|a| a.at).unwrap_or(m.local_part.at);
             if self.idp.map(|i| i.authsource()) != Some(source) {
-                self.error_help("unknown-reference", file, at, format!("mailbox `{addr}` uses authsource `{}`, but no such identity provider is declared", source.mailcow()),
-                    format!("declare `identity_provider: {{{}: ...}}` or use `mailcow`", source.mailcow().replace('-', "_")));
+                self.error_help(
+                    "unknown-reference",
+                    file,
+                    at,
+                    format!("mailbox `{addr}` uses authsource `{}`, but no such identity provider is declared", source.mailcow()),
+                    format!("declare `identity_provider: {{{}: ...}}` or use `mailcow`", source.mailcow().replace('-', "_")),
+                );
             }
             if let Some(p) = &m.password {
-                self.error_help("password-unused", file, p.at, format!("mailbox `{addr}` authenticates with {}; a password cannot be set", source.mailcow()), "remove `password`: mailcow stores an empty password for external authsources");
+                self.error_help(
+                    "password-unused",
+                    file,
+                    p.at,
+                    format!("mailbox `{addr}` authenticates with {}; a password cannot be set", source.mailcow()),
+                    "remove `password`: mailcow stores an empty password for external authsources",
+                );
             }
         }
         if let Some(p) = &m.password {
             self.check_password(file, p, addr);
         }
         if let Some(r) = &m.recovery_email
-            && let Err(e) = normalize_address(r) {
-                self.error("invalid-address", file, r.at, format!("recovery_email: {e}"));
-            }
+            && let Err(e) = normalize_address(r)
+        {
+            self.error("invalid-address", file, r.at, format!("recovery_email: {e}"));
+        }
         for e in &m.sender_acl {
             self.check_sender_acl(file, e, addr, false);
         }
@@ -578,9 +665,13 @@ impl<'a> Validator<'a> {
         }
         let ext = m.external_sender_acl.iter().map(|e| e.trim()).filter(|e| !e.starts_with('@')).map(|e| e.len() + 1).sum::<usize>().saturating_sub(1);
         if ext > SOGO_LIST_LIMIT {
-            self.error_help("text-too-long", file, m.local_part.at,
+            self.error_help(
+                "text-too-long",
+                file,
+                m.local_part.at,
                 format!("mailbox `{addr}`: its external sender addresses add up to {ext} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}"),
-                "send as whole domains (`@example.net`), which are not listed there, or list fewer addresses");
+                "send as whole domains (`@example.net`), which are not listed there, or list fewer addresses",
+            );
         }
         quota
     }
@@ -588,14 +679,27 @@ impl<'a> Validator<'a> {
     fn check_password(&mut self, file: usize, p: &Located<Secret>, addr: &str) {
         if let Secret::Literal(v) = &p.value {
             if v.chars().count() > TEXT_LIMIT {
-                self.error_help("text-too-long", file, p.at, format!("mailbox `{addr}`: the password is longer than mailcow stores ({TEXT_LIMIT} characters)"), "use a shorter hash, e.g. {BLF-CRYPT} from `doveadm pw -s BLF-CRYPT`");
+                self.error_help(
+                    "text-too-long",
+                    file,
+                    p.at,
+                    format!("mailbox `{addr}`: the password is longer than mailcow stores ({TEXT_LIMIT} characters)"),
+                    "use a shorter hash, e.g. {BLF-CRYPT} from `doveadm pw -s BLF-CRYPT`",
+                );
             } else if v.starts_with('{') && !crate::password::is_prehashed(v) {
                 let scheme: String = v.chars().take_while(|c| *c != '}').chain(std::iter::once('}')).collect();
-                self.error_help("unknown-hash-scheme", file, p.at, format!("mailbox `{addr}`: `{scheme}` is not a password scheme mailcow accepts"),
-                    "use e.g. {BLF-CRYPT}, {SHA512-CRYPT}, {ARGON2ID}, {SSHA256}; make one with `doveadm pw -s BLF-CRYPT`");
+                self.error_help(
+                    "unknown-hash-scheme",
+                    file,
+                    p.at,
+                    format!("mailbox `{addr}`: `{scheme}` is not a password scheme mailcow accepts"),
+                    "use e.g. {BLF-CRYPT}, {SHA512-CRYPT}, {ARGON2ID}, {SSHA256}; make one with `doveadm pw -s BLF-CRYPT`",
+                );
             } else if !v.starts_with('{') {
-                self.push(Diagnostic::warning("plaintext-secret", file, p.at, format!("mailbox `{addr}`: the password is written in clear text"))
-                    .help("store a hash (`doveadm pw -s BLF-CRYPT`) or a reference such as `{env: ALICE_PASSWORD}`"));
+                self.push(
+                    Diagnostic::warning("plaintext-secret", file, p.at, format!("mailbox `{addr}`: the password is written in clear text"))
+                        .help("store a hash (`doveadm pw -s BLF-CRYPT`) or a reference such as `{env: ALICE_PASSWORD}`"),
+                );
             }
         }
     }
@@ -603,9 +707,16 @@ impl<'a> Validator<'a> {
     /// A DKIM key written in the file is checked now; references are read when planning.
     fn check_dkim_key(&mut self, file: usize, k: &Located<Secret>, domain: &str) {
         if let Secret::Literal(pem) = &k.value
-            && let Err(e) = crate::kinds::dkim::public_b64(pem) {
-                self.error_help("invalid-dkim", file, k.at, format!("domain `{domain}`: {e}"), "supply an RSA private key in PEM, `BEGIN PRIVATE KEY` (PKCS#8) or `BEGIN RSA PRIVATE KEY` (PKCS#1)");
-            }
+            && let Err(e) = crate::kinds::dkim::public_b64(pem)
+        {
+            self.error_help(
+                "invalid-dkim",
+                file,
+                k.at,
+                format!("domain `{domain}`: {e}"),
+                "supply an RSA private key in PEM, `BEGIN PRIVATE KEY` (PKCS#8) or `BEGIN RSA PRIVATE KEY` (PKCS#1)",
+            );
+        }
     }
 
     /// A username or password of a relay host or transport: mailcow escapes `:` for Postfix's
@@ -613,15 +724,23 @@ impl<'a> Validator<'a> {
     fn check_credential(&mut self, file: usize, v: &Located<String>, what: &str) {
         let n = v.chars().count() + v.matches(':').count();
         if n > TEXT_LIMIT {
-            self.error_help("text-too-long", file, v.at, format!("{what} is {n} characters long as mailcow stores it (`:` escaped); at most {TEXT_LIMIT} fit"), "shorten it");
+            self.error_help(
+                "text-too-long",
+                file,
+                v.at,
+                format!("{what} is {n} characters long as mailcow stores it (`:` escaped); at most {TEXT_LIMIT} fit"),
+                "shorten it",
+            );
         }
         self.check_one_line(file, v, what);
     }
 
     fn warn_literal_secret(&mut self, file: usize, s: &Located<Secret>, what: String) {
         if s.is_literal() {
-            self.push(Diagnostic::warning("plaintext-secret", file, s.at, format!("{what} is written in clear text"))
-                .help("use `{env: NAME}` or `{file: path}` so the secret stays out of git"));
+            self.push(
+                Diagnostic::warning("plaintext-secret", file, s.at, format!("{what} is written in clear text"))
+                    .help("use `{env: NAME}` or `{file: path}` so the secret stays out of git"),
+            );
         }
     }
 
@@ -645,12 +764,24 @@ impl<'a> Validator<'a> {
         if external && local {
             self.error_help("sender-acl", file, e.at, format!("mailbox `{owner}`: `{v}` is on this server, not external"), "move it to `sender_acl`");
         } else if !external && !local {
-            self.error_help("sender-acl", file, e.at, format!("mailbox `{owner}`: `{v}` is not in a domain of this server"), "move it to `external_sender_acl`");
+            self.error_help(
+                "sender-acl",
+                file,
+                e.at,
+                format!("mailbox `{owner}`: `{v}` is not in a domain of this server"),
+                "move it to `external_sender_acl`",
+            );
         } else if !external && !is_domain {
             let key = normalize_address(v).map(|(l, d)| names::address(&l, &d)).unwrap_or_default();
             let key = key.to_lowercase();
             if !self.aliases.contains_key(&key) && !self.mailboxes.contains_key(&key) {
-                self.error_help("unknown-reference", file, e.at, format!("mailbox `{owner}` may send as `{v}`, but no alias or mailbox has that address"), "declare the alias, or send-as a whole domain with `@domain`");
+                self.error_help(
+                    "unknown-reference",
+                    file,
+                    e.at,
+                    format!("mailbox `{owner}` may send as `{v}`, but no alias or mailbox has that address"),
+                    "declare the alias, or send-as a whole domain with `@domain`",
+                );
             }
         }
     }
@@ -663,17 +794,34 @@ impl<'a> Validator<'a> {
         let domain = names::domain_of(&addr).to_string();
         match in_domain {
             Some((owner, local)) if !local.contains(&domain) => {
-                self.error_help("alias-domain-mismatch", file, a.address.at, format!("alias `{addr}` is declared under domain `{owner}` but its address is not in it or its alias domains"), "move it to the domain it belongs to, or to the top-level `aliases:`");
+                self.error_help(
+                    "alias-domain-mismatch",
+                    file,
+                    a.address.at,
+                    format!("alias `{addr}` is declared under domain `{owner}` but its address is not in it or its alias domains"),
+                    "move it to the domain it belongs to, or to the top-level `aliases:`",
+                );
             }
             None if !self.is_local_domain(&domain) => {
-                self.error_help("unknown-reference", file, a.address.at, format!("alias `{addr}`: `{domain}` is not a declared domain or alias domain"), "declare the domain, or fix the address");
+                self.error_help(
+                    "unknown-reference",
+                    file,
+                    a.address.at,
+                    format!("alias `{addr}`: `{domain}` is not a declared domain or alias domain"),
+                    "declare the domain, or fix the address",
+                );
             }
             _ => {}
         }
         if let Some(target) = self.alias_domains.get(&domain) {
             let local = addr.split('@').next().unwrap_or("").to_lowercase();
             if !local.is_empty() && self.mailboxes.contains_key(&names::address(&local, target)) {
-                self.error("address-taken", file, a.address.at, format!("alias `{addr}` would hide mailbox `{local}@{target}`, which alias domain `{domain}` already delivers"));
+                self.error(
+                    "address-taken",
+                    file,
+                    a.address.at,
+                    format!("alias `{addr}` would hide mailbox `{local}@{target}`, which alias domain `{domain}` already delivers"),
+                );
             }
         }
         if a.goto.is_empty() {
@@ -681,7 +829,13 @@ impl<'a> Validator<'a> {
         }
         let special = a.goto.iter().filter(|g| SPECIAL_TARGETS.iter().any(|(s, _)| *s == g.trim())).count();
         if special > 0 && a.goto.len() > 1 {
-            self.error_help("goto-special", file, a.goto.at, format!("alias `{addr}`: discard / learn-as-spam / learn-as-ham must be the only target"), "remove the other targets or the special one");
+            self.error_help(
+                "goto-special",
+                file,
+                a.goto.at,
+                format!("alias `{addr}`: discard / learn-as-spam / learn-as-ham must be the only target"),
+                "remove the other targets or the special one",
+            );
         }
         for g in a.goto.iter() {
             let t = g.trim();
@@ -693,7 +847,13 @@ impl<'a> Validator<'a> {
                     self.error("alias-self", file, g.at, format!("alias `{addr}` points at itself"));
                 }
                 Ok(_) => {}
-                Err(e) => self.error_help("invalid-address", file, g.at, format!("alias `{addr}`: {e}"), "targets are addresses, or one of discard, learn-as-spam, learn-as-ham"),
+                Err(e) => self.error_help(
+                    "invalid-address",
+                    file,
+                    g.at,
+                    format!("alias `{addr}`: {e}"),
+                    "targets are addresses, or one of discard, learn-as-spam, learn-as-ham",
+                ),
             }
         }
         for c in [&a.public_comment, &a.private_comment].into_iter().flatten() {
@@ -731,7 +891,13 @@ impl<'a> Validator<'a> {
             if let Some((addr, (file, a))) = self.aliases.get_key_value(&first) {
                 let (file, at, addr) = (*file, a.address.at, addr.clone());
                 let shown = cycle.iter().chain(std::iter::once(&cycle[0])).cloned().collect::<Vec<_>>().join(" → ");
-                self.error_help("alias-loop", file, at, format!("alias `{addr}` is part of a loop: {shown}"), "mail in a loop bounces; break it by pointing one alias at a mailbox");
+                self.error_help(
+                    "alias-loop",
+                    file,
+                    at,
+                    format!("alias `{addr}` is part of a loop: {shown}"),
+                    "mail in a loop bounces; break it by pointing one alias at a mailbox",
+                );
             }
         }
     }
@@ -744,7 +910,13 @@ impl<'a> Validator<'a> {
                     let addr = names::address(&l, &d);
                     let addr = addr.to_lowercase();
                     if !self.aliases.contains_key(&addr) && !self.mailboxes.contains_key(&addr) {
-                        self.error_help("unknown-reference", file, b.local_dest.at, format!("BCC map: `{addr}` is not a declared mailbox or alias"), "BCC maps apply to local addresses or local domains");
+                        self.error_help(
+                            "unknown-reference",
+                            file,
+                            b.local_dest.at,
+                            format!("BCC map: `{addr}` is not a declared mailbox or alias"),
+                            "BCC maps apply to local addresses or local domains",
+                        );
                     }
                     addr
                 }
@@ -754,7 +926,13 @@ impl<'a> Validator<'a> {
             match normalize_domain(v.trim_start_matches('@')) {
                 Ok(d) => {
                     if !self.is_local_domain(&d) {
-                        self.error_help("unknown-reference", file, b.local_dest.at, format!("BCC map: `{d}` is not a declared domain or alias domain"), "BCC maps apply to local addresses or local domains");
+                        self.error_help(
+                            "unknown-reference",
+                            file,
+                            b.local_dest.at,
+                            format!("BCC map: `{d}` is not a declared domain or alias domain"),
+                            "BCC maps apply to local addresses or local domains",
+                        );
                     }
                     format!("@{d}")
                 }
@@ -787,7 +965,13 @@ impl<'a> Validator<'a> {
         });
         let valid = host.is_ok_and(|h| h.parse::<std::net::IpAddr>().is_ok() || normalize_domain(h).is_ok());
         if !valid || dest.contains('*') || dest.contains('@') || dest.chars().count() > TEXT_LIMIT {
-            self.error_help("tls-destination", file, t.destination.at, format!("`{dest}` is not a TLS policy destination"), "write a domain (`gmail.com`) or a next hop (`[mx.example.net]:25`)");
+            self.error_help(
+                "tls-destination",
+                file,
+                t.destination.at,
+                format!("`{dest}` is not a TLS policy destination"),
+                "write a domain (`gmail.com`) or a next hop (`[mx.example.net]:25`)",
+            );
         } else {
             self.claim("tls_policy", &dest.to_lowercase(), "TLS policy", (file, t.destination.at));
         }
@@ -796,7 +980,13 @@ impl<'a> Validator<'a> {
             for token in p.split_whitespace() {
                 let ok = token.split_once('=').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
                 if !ok {
-                    self.error_help("tls-parameters", file, p.at, format!("TLS policy parameter `{token}` is not `name=value`"), "e.g. `match=.google.com protocols=>=TLSv1.2`");
+                    self.error_help(
+                        "tls-parameters",
+                        file,
+                        p.at,
+                        format!("TLS policy parameter `{token}` is not `name=value`"),
+                        "e.g. `match=.google.com protocols=>=TLSv1.2`",
+                    );
                 }
             }
         }
@@ -818,7 +1008,13 @@ impl<'a> Validator<'a> {
             (n > TEXT_LIMIT).then(|| format!("the next hop is {n} characters long; mailcow stores at most {TEXT_LIMIT}"))
         });
         if let Some(e) = e {
-            self.error_help("invalid-nexthop", file, hop.at, e, "write `host`, `host:port`, `[host]` or `[host]:port` with a port from 1 to 65535, e.g. `[smtp.example.com]:587`");
+            self.error_help(
+                "invalid-nexthop",
+                file,
+                hop.at,
+                e,
+                "write `host`, `host:port`, `[host]` or `[host]:port` with a port from 1 to 65535, e.g. `[smtp.example.com]:587`",
+            );
         }
     }
 
@@ -841,18 +1037,35 @@ impl<'a> Validator<'a> {
             if t.mx_based.unwrap_or(false) {
                 if let Err(e) = regex::Regex::new(dest) {
                     let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
-                    self.error_help("transport-destination", file, t.destination.at, format!("`{dest}` is not a valid regular expression: {first}"), "with `mx_based: true` the destination is matched against MX host names");
+                    self.error_help(
+                        "transport-destination",
+                        file,
+                        t.destination.at,
+                        format!("`{dest}` is not a valid regular expression: {first}"),
+                        "with `mx_based: true` the destination is matched against MX host names",
+                    );
                 }
             } else {
-                let ok = dest == "*"
-                    || normalize_domain(dest.strip_prefix('.').unwrap_or(dest)).is_ok()
-                    || (dest.contains('@') && normalize_address(dest).is_ok());
+                let ok =
+                    dest == "*" || normalize_domain(dest.strip_prefix('.').unwrap_or(dest)).is_ok() || (dest.contains('@') && normalize_address(dest).is_ok());
                 if !ok {
-                    self.error_help("transport-destination", file, t.destination.at, format!("`{dest}` is not a transport destination"), "write a domain, `.domain` for its subdomains, an address, or `*`");
+                    self.error_help(
+                        "transport-destination",
+                        file,
+                        t.destination.at,
+                        format!("`{dest}` is not a transport destination"),
+                        "write a domain, `.domain` for its subdomains, an address, or `*`",
+                    );
                 }
             }
             if dest.chars().count() > TEXT_LIMIT {
-                self.error_help("text-too-long", file, t.destination.at, format!("the transport destination is {} characters long; mailcow stores at most {TEXT_LIMIT}", dest.chars().count()), "shorten it");
+                self.error_help(
+                    "text-too-long",
+                    file,
+                    t.destination.at,
+                    format!("the transport destination is {} characters long; mailcow stores at most {TEXT_LIMIT}", dest.chars().count()),
+                    "shorten it",
+                );
             }
             self.check_one_line(file, &t.destination, "the transport destination");
             if t.nexthop.trim().is_empty() {
@@ -876,10 +1089,22 @@ impl<'a> Validator<'a> {
                 if let Some((user, prev_hop, f, at)) = seen.get(&bare).cloned() {
                     if prev_hop != hop {
                         let prev = self.place((f, at));
-                        self.error_help("nexthop-conflict", *file, t.nexthop.at, format!("nexthop `{hop}` is also written `{prev_hop}`"), format!("see {prev}; use one form"));
+                        self.error_help(
+                            "nexthop-conflict",
+                            *file,
+                            t.nexthop.at,
+                            format!("nexthop `{hop}` is also written `{prev_hop}`"),
+                            format!("see {prev}; use one form"),
+                        );
                     } else if user.as_deref() != t.username.as_deref().map(String::as_str) {
                         let prev = self.place((f, at));
-                        self.error_help("nexthop-conflict", *file, t.nexthop.at, format!("transports to `{hop}` use different usernames"), format!("mailcow shares credentials per nexthop; see {prev}"));
+                        self.error_help(
+                            "nexthop-conflict",
+                            *file,
+                            t.nexthop.at,
+                            format!("transports to `{hop}` use different usernames"),
+                            format!("mailcow shares credentials per nexthop; see {prev}"),
+                        );
                     }
                 } else {
                     seen.insert(bare, (t.username.as_ref().map(|u| u.value.clone()), hop, *file, t.nexthop.at));
@@ -909,7 +1134,13 @@ impl<'a> Validator<'a> {
                 for h in p.hosts.iter() {
                     // mailcow strips spaces and joins the hosts with commas into one value.
                     if h.trim().is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
-                        self.error_help("idp-settings", file, h.at, format!("`{}` is not an LDAP host", names::printable(h)), "write one host name or IP address per list item, without spaces or commas");
+                        self.error_help(
+                            "idp-settings",
+                            file,
+                            h.at,
+                            format!("`{}` is not an LDAP host", names::printable(h)),
+                            "write one host name or IP address per list item, without spaces or commas",
+                        );
                     }
                 }
                 if let Some(port) = p.port.as_ref().filter(|p| p.value == 0) {
@@ -921,9 +1152,10 @@ impl<'a> Validator<'a> {
             IdentityProvider::GenericOidc(_) => None,
         };
         if let Some(i) = interval
-            && i.value < 1 {
-                self.error("idp-settings", file, i.at, "sync_interval is in minutes and must be at least 1");
-            }
+            && i.value < 1
+        {
+            self.error("idp-settings", file, i.at, "sync_interval is in minutes and must be at least 1");
+        }
     }
 }
 
@@ -933,13 +1165,7 @@ fn fold(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Depth-first search; records each cycle once, starting at its smallest address.
-fn find_cycle<'g>(
-    graph: &'g HashMap<String, Vec<String>>,
-    node: &'g str,
-    path: &mut Vec<&'g str>,
-    done: &mut HashSet<&'g str>,
-    cycles: &mut Vec<Vec<String>>,
-) {
+fn find_cycle<'g>(graph: &'g HashMap<String, Vec<String>>, node: &'g str, path: &mut Vec<&'g str>, done: &mut HashSet<&'g str>, cycles: &mut Vec<Vec<String>>) {
     if done.contains(node) {
         return;
     }

@@ -89,15 +89,28 @@ impl Walker {
                     Ok((r, _)) if !r.starts_with(&self.croot) => {
                         // Where it leads is not said: the name alone can tell an attacker what exists.
                         if is_yaml(&path) {
-                            self.bad(path, Problem::new("outside-directory", "this file is a symbolic link to a place outside the directory; it is not read",
-                                "commit the file itself; mailplane reads only files inside the desired-state directory"));
+                            self.bad(
+                                path,
+                                Problem::new(
+                                    "outside-directory",
+                                    "this file is a symbolic link to a place outside the directory; it is not read",
+                                    "commit the file itself; mailplane reads only files inside the desired-state directory",
+                                ),
+                            );
                         }
                         continue;
                     }
                     Ok(found) => found,
                     Err(_) => {
                         if is_yaml(&path) {
-                            self.bad(path, Problem::new("broken-link", "this file is a symbolic link that leads nowhere", "remove the link or commit the file it should point to"));
+                            self.bad(
+                                path,
+                                Problem::new(
+                                    "broken-link",
+                                    "this file is a symbolic link that leads nowhere",
+                                    "remove the link or commit the file it should point to",
+                                ),
+                            );
                         }
                         continue;
                     }
@@ -107,7 +120,10 @@ impl Walker {
                 (real_dir.join(entry.file_name()), meta)
             };
             if meta.is_dir() && depth == 0 && entry.file_name() == super::SETTINGS_FILE {
-                self.bad(path, Problem::new("not-a-file", "`mailplane.yaml` is a directory; the settings file must be a file", "remove or rename the directory"));
+                self.bad(
+                    path,
+                    Problem::new("not-a-file", "`mailplane.yaml` is a directory; the settings file must be a file", "remove or rename the directory"),
+                );
             } else if meta.is_dir() {
                 if depth + 1 >= MAX_DEPTH {
                     return Err(LoadError::TooDeep(path));
@@ -119,7 +135,10 @@ impl Walker {
                 continue;
             } else if !meta.is_file() {
                 let what = confined::describe(meta.file_type());
-                self.bad(path, Problem::new("not-a-file", format!("this is {what}, not a regular file; it is not read"), "remove it: desired-state files are plain files"));
+                self.bad(
+                    path,
+                    Problem::new("not-a-file", format!("this is {what}, not a regular file; it is not read"), "remove it: desired-state files are plain files"),
+                );
             } else if self.read.insert(real.clone()) {
                 self.bytes += meta.len();
                 if self.files.len() >= MAX_FILES || self.bytes > MAX_TOTAL_BYTES {
@@ -138,15 +157,23 @@ pub fn read_text(real: &Path, shown: &Path) -> Result<String, (Problem, String)>
     let limit = MAX_FILE_BYTES as u64;
     let bytes = confined::read_resolved(real, shown, limit).map_err(|e| {
         let p = match e {
-            ConfinedError::TooLarge(..) => Problem::new("file-too-large", format!("the file is larger than {limit} bytes"),
-                "split it into several files: every *.yaml file under the directory is read"),
-            ConfinedError::NotRegular(_, what) => Problem::new("not-a-file", format!("this is {what}, not a regular file; it is not read"), "remove it: desired-state files are plain files"),
+            ConfinedError::TooLarge(..) => Problem::new(
+                "file-too-large",
+                format!("the file is larger than {limit} bytes"),
+                "split it into several files: every *.yaml file under the directory is read",
+            ),
+            ConfinedError::NotRegular(_, what) => {
+                Problem::new("not-a-file", format!("this is {what}, not a regular file; it is not read"), "remove it: desired-state files are plain files")
+            }
             other => Problem::new("unreadable", other.to_string(), "check the file's permissions"),
         };
         (p, String::new())
     })?;
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-        return Err((Problem::new("not-utf8", "the file is UTF-16 text; mailplane reads UTF-8", "save it as UTF-8 (most editors: \"Save with encoding\")"), String::new()));
+        return Err((
+            Problem::new("not-utf8", "the file is UTF-16 text; mailplane reads UTF-8", "save it as UTF-8 (most editors: \"Save with encoding\")"),
+            String::new(),
+        ));
     }
     String::from_utf8(bytes).map_err(|e| {
         let bad = e.utf8_error().valid_up_to();
@@ -155,8 +182,8 @@ pub fn read_text(real: &Path, shown: &Path) -> Result<String, (Problem, String)>
         let line = before.matches('\n').count() as u32 + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
         let byte = bytes.get(bad).copied().unwrap_or(0);
-        let mut p = Problem::new("not-utf8", format!("byte 0x{byte:02X} is not UTF-8 text (the file is probably Latin-1 or Windows-1252)"),
-            "save the file as UTF-8");
+        let mut p =
+            Problem::new("not-utf8", format!("byte 0x{byte:02X} is not UTF-8 text (the file is probably Latin-1 or Windows-1252)"), "save the file as UTF-8");
         p.span = Span { line, column, offset: 0, len: 1 };
         // The lines before the bad byte may be shown with the error; the bad line up to it.
         (p, before)

@@ -66,9 +66,10 @@ fn strip_location(msg: &str) -> &str {
     let msg = msg.strip_prefix("error: ").unwrap_or(msg);
     if let Some(rest) = msg.strip_prefix("line ")
         && let Some(idx) = rest.find(": ")
-            && rest[..idx].split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) {
-                return strip_trailing_location(rest[idx + 2..].lines().next().unwrap_or(""));
-            }
+        && rest[..idx].split_whitespace().all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit()))
+    {
+        return strip_trailing_location(rest[idx + 2..].lines().next().unwrap_or(""));
+    }
     strip_trailing_location(msg.lines().next().unwrap_or(""))
 }
 
@@ -106,15 +107,8 @@ fn classify(msg: &str) -> (&'static str, Option<&'static str>) {
 }
 
 /// Messages of mailplane's own value parsers (sizes, rate limits, secrets).
-const VALUE_MESSAGES: [&str; 7] = [
-    "is not a rate limit",
-    "no binary unit",
-    "has no unit",
-    "is not a size",
-    "a secret reference",
-    "more than mailcow can store",
-    "would mean unlimited",
-];
+const VALUE_MESSAGES: [&str; 7] =
+    ["is not a rate limit", "no binary unit", "has no unit", "is not a size", "a secret reference", "more than mailcow can store", "would mean unlimited"];
 
 /// The YAML library's words for type errors, in an admin's words.
 fn plain_words(msg: &str) -> String {

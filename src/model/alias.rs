@@ -36,5 +36,4 @@ pub struct Alias {
 }
 
 /// The special goto targets and the addresses mailcow stores for them.
-pub const SPECIAL_TARGETS: [(&str, &str); 3] =
-    [("discard", "null@localhost"), ("learn-as-spam", "spam@localhost"), ("learn-as-ham", "ham@localhost")];
+pub const SPECIAL_TARGETS: [(&str, &str); 3] = [("discard", "null@localhost"), ("learn-as-spam", "spam@localhost"), ("learn-as-ham", "ham@localhost")];

@@ -27,9 +27,8 @@ pub fn domain_template() -> DomainSettings {
 /// Mailbox template `Default` as mailcow's init creates it. It has no `acl_pw_reset`, so
 /// mailboxes made from it get `pw_reset = 0`.
 pub fn mailbox_template() -> MailboxSettings {
-    let acl = MailboxAcl::from_flags(
-        &MailboxAcl::COLUMNS.iter().zip(MailboxAcl::COLUMN_DEFAULTS).map(|(c, d)| Some(*d && *c != "pw_reset")).collect::<Vec<_>>(),
-    );
+    let acl =
+        MailboxAcl::from_flags(&MailboxAcl::COLUMNS.iter().zip(MailboxAcl::COLUMN_DEFAULTS).map(|(c, d)| Some(*d && *c != "pw_reset")).collect::<Vec<_>>());
     MailboxSettings {
         quota: Some(Located::new(Size::UNLIMITED)),
         state: Some(MailboxState::Active),

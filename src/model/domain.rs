@@ -147,12 +147,7 @@ impl DomainSettings {
     pub fn effective(&self, template: Option<&DomainSettings>) -> DomainSettings {
         let base = super::defaults::domain_template();
         let t = template.cloned().unwrap_or_default();
-        let limits = self
-            .limits
-            .clone()
-            .unwrap_or_default()
-            .overlay(&t.limits.clone().unwrap_or_default())
-            .overlay(&base.limits.clone().unwrap_or_default());
+        let limits = self.limits.clone().unwrap_or_default().overlay(&t.limits.clone().unwrap_or_default()).overlay(&base.limits.clone().unwrap_or_default());
         let mut s = self.clone().overlay(&t).overlay(&base);
         s.limits = Some(limits);
         s

@@ -138,8 +138,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 7] =
-        [Protocol::Imap, Protocol::Pop3, Protocol::Smtp, Protocol::Sieve, Protocol::Eas, Protocol::Dav, Protocol::Sogo];
+    pub const ALL: [Protocol; 7] = [Protocol::Imap, Protocol::Pop3, Protocol::Smtp, Protocol::Sieve, Protocol::Eas, Protocol::Dav, Protocol::Sogo];
     /// The key in `mailbox.attributes`.
     pub fn attribute(self) -> &'static str {
         match self {
@@ -261,12 +260,7 @@ impl MailboxSettings {
     pub fn effective(&self, template: Option<&MailboxSettings>) -> MailboxSettings {
         let base = super::defaults::mailbox_template();
         let t = template.cloned().unwrap_or_default();
-        let acl = self
-            .acl
-            .clone()
-            .unwrap_or_default()
-            .overlay(&t.acl.clone().unwrap_or_default())
-            .overlay(&base.acl.clone().unwrap_or_default());
+        let acl = self.acl.clone().unwrap_or_default().overlay(&t.acl.clone().unwrap_or_default()).overlay(&base.acl.clone().unwrap_or_default());
         let mut s = self.clone().overlay(&t).overlay(&base);
         s.acl = Some(acl);
         s

@@ -1,13 +1,13 @@
 //! The desired state as written in YAML: typed, serialisable, with source spans. No I/O.
 
 mod alias;
+pub mod defaults;
 mod domain;
 mod idp;
 mod located;
 mod mailbox;
 mod maps;
 pub mod names;
-pub mod defaults;
 mod routing;
 mod secret;
 mod services;
@@ -19,8 +19,8 @@ pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTempla
 pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
 pub use mailbox::{
-    AuthSource, Mailbox, MailboxAcl, MailboxSettings, MailboxState, MailboxTemplate, PasswordPolicy, Protocol,
-    QuarantineCategory, QuarantineNotification, TaggedMailHandler,
+    AuthSource, Mailbox, MailboxAcl, MailboxSettings, MailboxState, MailboxTemplate, PasswordPolicy, Protocol, QuarantineCategory, QuarantineNotification,
+    TaggedMailHandler,
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};

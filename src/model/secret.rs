@@ -120,9 +120,7 @@ impl<'de> Deserialize<'de> for Secret {
                     other => return Err(de::Error::unknown_field(other, &["env", "file"])),
                 };
                 if let Some(extra) = map.next_key::<String>()? {
-                    return Err(de::Error::custom(format!(
-                        "a secret reference has exactly one key (`env` or `file`), found also `{extra}`"
-                    )));
+                    return Err(de::Error::custom(format!("a secret reference has exactly one key (`env` or `file`), found also `{extra}`")));
                 }
                 Ok(secret)
             }

@@ -56,9 +56,9 @@ impl std::str::FromStr for Size {
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = (&t[..split], t[split..].trim());
         let too_large = || format!("`{s}` is more than mailcow can store; the largest size is `8388607 TiB`");
-        let n: u64 = num.parse().map_err(|_| {
-            if num.is_empty() { format!("`{s}` is not a size; write a number and a unit, e.g. `2 GiB` or `512 MiB`") } else { too_large() }
-        })?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| if num.is_empty() { format!("`{s}` is not a size; write a number and a unit, e.g. `2 GiB` or `512 MiB`") } else { too_large() })?;
         if n == 0 {
             return Err(zero(s));
         }
@@ -66,13 +66,8 @@ impl std::str::FromStr for Size {
             .iter()
             .find(|(u, _)| u.eq_ignore_ascii_case(unit))
             .map(|(_, f)| *f)
-            .ok_or_else(|| {
-                format!("`{s}` has no binary unit; write one of B, KiB, MiB, GiB, TiB (e.g. `2 GiB`), or `unlimited`")
-            })?;
-        n.checked_mul(factor)
-            .filter(|b| *b <= MAX_BYTES)
-            .map(Size)
-            .ok_or_else(too_large)
+            .ok_or_else(|| format!("`{s}` has no binary unit; write one of B, KiB, MiB, GiB, TiB (e.g. `2 GiB`), or `unlimited`"))?;
+        n.checked_mul(factor).filter(|b| *b <= MAX_BYTES).map(Size).ok_or_else(too_large)
     }
 }
 
@@ -95,11 +90,7 @@ impl<'de> Deserialize<'de> for Size {
                 f.write_str("a size such as `2 GiB`, `512 MiB` or `unlimited`")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
-                if v == 0 {
-                    Err(E::custom(zero("0")))
-                } else {
-                    Err(E::custom(format!("`{v}` has no unit; write e.g. `{v} MiB` or `{v} GiB`")))
-                }
+                if v == 0 { Err(E::custom(zero("0"))) } else { Err(E::custom(format!("`{v}` has no unit; write e.g. `{v} MiB` or `{v} GiB`"))) }
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
                 if v < 0 {

@@ -126,11 +126,7 @@ impl FileChange {
     pub fn diff(&self) -> String {
         let old = self.old.as_deref().unwrap_or("");
         let from = if self.old.is_some() { format!("a/{}", self.path) } else { "/dev/null".to_string() };
-        similar::TextDiff::from_lines(old, &self.new)
-            .unified_diff()
-            .context_radius(3)
-            .header(&from, &format!("b/{}", self.path))
-            .to_string()
+        similar::TextDiff::from_lines(old, &self.new).unified_diff().context_radius(3).header(&from, &format!("b/{}", self.path)).to_string()
     }
 }
 
@@ -160,7 +156,11 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
             }
         }
         if let Some(d) = &services.dovecot {
-            let named = [("extra.conf", FileKind::DovecotConf, &d.extra_conf), ("global_sieve_before", FileKind::Sieve, &d.sieve_before), ("global_sieve_after", FileKind::Sieve, &d.sieve_after)];
+            let named = [
+                ("extra.conf", FileKind::DovecotConf, &d.extra_conf),
+                ("global_sieve_before", FileKind::Sieve, &d.sieve_before),
+                ("global_sieve_after", FileKind::Sieve, &d.sieve_after),
+            ];
             for (name, kind, content) in named {
                 if let Some(c) = content {
                     add(format!("dovecot/{name}"), kind, c);
@@ -168,7 +168,8 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
             }
         }
         if let Some(r) = &services.rspamd {
-            let dirs = [("local.d", FileKind::RspamdConf, &r.local_d), ("override.d", FileKind::RspamdConf, &r.override_d), ("custom", FileKind::RspamdMap, &r.maps)];
+            let dirs =
+                [("local.d", FileKind::RspamdConf, &r.local_d), ("override.d", FileKind::RspamdConf, &r.override_d), ("custom", FileKind::RspamdMap, &r.maps)];
             for (dir, kind, files) in dirs {
                 for (name, content) in files {
                     add(format!("rspamd/{dir}/{}", name.value), kind, content);
@@ -193,8 +194,7 @@ fn read_content(c: &Content, root: &Path) -> Result<String, String> {
     match c {
         Content::Inline(text) => Ok(text.clone()),
         // The content is shown in plans, which CI posts publicly: only files inside the directory.
-        Content::File { file } => crate::confined::read_text(root, file, crate::confined::Scope::Directory, MAX_SERVICE_FILE_BYTES)
-            .map_err(|e| e.to_string()),
+        Content::File { file } => crate::confined::read_text(root, file, crate::confined::Scope::Directory, MAX_SERVICE_FILE_BYTES).map_err(|e| e.to_string()),
     }
 }
 

@@ -135,9 +135,10 @@ fn order(objects: &[Vec<Stmt>]) -> Option<Vec<String>> {
                 names.len() - 1
             });
             if let Some(p) = prev.filter(|&p| p != id)
-                && !edges[p].contains(&id) {
-                    edges[p].push(id);
-                }
+                && !edges[p].contains(&id)
+            {
+                edges[p].push(id);
+            }
             prev = Some(id);
         }
     }
@@ -271,10 +272,7 @@ mod tests {
 
     #[test]
     fn anything_else_stays_as_it_was() {
-        let objs = vec![
-            vec![st("UPDATE mailbox SET name = ? WHERE username = ?", &["x", "a"])],
-            vec![st("INSERT INTO mailbox (username) VALUES (?)", &["b"])],
-        ];
+        let objs = vec![vec![st("UPDATE mailbox SET name = ? WHERE username = ?", &["x", "a"])], vec![st("INSERT INTO mailbox (username) VALUES (?)", &["b"])]];
         assert_eq!(batch(objs.clone()), objs.concat());
         let twice = |sql: &str, args: &[&str]| vec![vec![st(sql, args)]; 2];
         for objs in [

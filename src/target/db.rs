@@ -90,9 +90,7 @@ impl From<ChunkError<std::convert::Infallible>> for DbError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error(
-        "unsupported target `{0}`: use sqlite://path/to/mailplane.db (embedded) or mysql://user@host:port/database (mailcow's MariaDB)"
-    )]
+    #[error("unsupported target `{0}`: use sqlite://path/to/mailplane.db (embedded) or mysql://user@host:port/database (mailcow's MariaDB)")]
     BadUrl(String),
     #[error("`{url}` names no database: append it, e.g. mysql://mailcow@127.0.0.1:13306/mailcow (DBNAME in mailcow.conf)")]
     NoDatabase { url: String },
@@ -488,7 +486,9 @@ async fn connect_sqlite(url: &str, rest: &str, access: Access) -> Result<Db, DbE
                 Access { write: true, .. } if !parsed.write => return Err(DbError::SqliteReadOnly { url: url.to_string() }),
                 // Nothing on disk to read: what a new file would hold, in memory.
                 Access { write: false, .. } if absent.is_some() => setup_sqlite(options.in_memory(true), true).await.map_err(|e| open_err(&shown, e))?,
-                Access { write: false, .. } => pool_options(false).connect_with(options.filename(file).read_only(true)).await.map_err(|e| open_err(&shown, e))?,
+                Access { write: false, .. } => {
+                    pool_options(false).connect_with(options.filename(file).read_only(true)).await.map_err(|e| open_err(&shown, e))?
+                }
                 Access { write: true, setup: false } if absent.is_some() => {
                     return Err(DbError::SqliteOpen { path: shown, message: "the file does not exist (yet)".into() });
                 }
@@ -563,13 +563,7 @@ async fn connect_mysql(url: &str, password: Option<&str>, setup: bool) -> Result
         secrets.push(p.to_string());
     }
     secrets.retain(|s| s.len() >= 4);
-    let label = format!(
-        "mysql://{}@{}:{}/{}",
-        options.get_username(),
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or_default()
-    );
+    let label = format!("mysql://{}@{}:{}/{}", options.get_username(), options.get_host(), options.get_port(), options.get_database().unwrap_or_default());
     if options.get_database().is_none_or(str::is_empty) {
         return Err(DbError::NoDatabase { url: shown });
     }
@@ -600,9 +594,7 @@ async fn connect_mysql(url: &str, password: Option<&str>, setup: bool) -> Result
         .await
         .map_err(|e| DbError::Connect { url: label.clone(), message: scrub(&e.to_string(), &secrets) })?;
     let db = Db { pool: Pool::MySql(pool.clone()), label, secrets, read_only: false, absent: None, file: None };
-    let found = db
-        .query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'mailbox'", &[])
-        .await?;
+    let found = db.query("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'mailbox'", &[]).await?;
     if found.first().and_then(|r| r.first()).and_then(|c| c.as_deref()) != Some("1") {
         let url = db.label.clone();
         db.close().await;
@@ -864,10 +856,33 @@ mod tests {
         let tables = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name", &[]).await.unwrap();
         let tables: Vec<&str> = tables.iter().map(|r| r[0].as_deref().unwrap()).collect();
         for want in [
-            "_sogo_static_view", "alias", "alias_domain", "app_passwd", "bcc_maps", "domain", "filterconf", "identity_provider",
-            "imapsync", "mailbox", "mailplane_meta", "mailplane_password_cache", "pushover", "quota2", "quota2replica",
-            "recipient_maps", "relayhosts", "sender_acl", "sieve_filters", "spamalias", "tags_domain", "tags_mailbox",
-            "templates", "tls_policy_override", "transports", "user_acl", "versions",
+            "_sogo_static_view",
+            "alias",
+            "alias_domain",
+            "app_passwd",
+            "bcc_maps",
+            "domain",
+            "filterconf",
+            "identity_provider",
+            "imapsync",
+            "mailbox",
+            "mailplane_meta",
+            "mailplane_password_cache",
+            "pushover",
+            "quota2",
+            "quota2replica",
+            "recipient_maps",
+            "relayhosts",
+            "sender_acl",
+            "sieve_filters",
+            "spamalias",
+            "tags_domain",
+            "tags_mailbox",
+            "templates",
+            "tls_policy_override",
+            "transports",
+            "user_acl",
+            "versions",
         ] {
             assert!(tables.contains(&want), "missing table {want}: {tables:?}");
         }
@@ -884,9 +899,7 @@ mod tests {
         assert!(rows[1][3].as_deref().unwrap().starts_with(r#"{"tags":[],"quota":0,"quarantine_notification":"hourly","#));
         // Existing templates are left alone (edited, or some deleted); like mailcow's init, only an
         // empty table gets the defaults.
-        db.execute_all(&[stmt("DELETE FROM templates WHERE id = 2", vec![]), stmt("UPDATE templates SET template = 'Mine'", vec![])])
-            .await
-            .unwrap();
+        db.execute_all(&[stmt("DELETE FROM templates WHERE id = 2", vec![]), stmt("UPDATE templates SET template = 'Mine'", vec![])]).await.unwrap();
         db.close().await;
         let db = Db::connect(&url, None).await.unwrap();
         let rows = db.query("SELECT id, template FROM templates", &[]).await.unwrap();
@@ -911,10 +924,7 @@ mod tests {
         .await
         .unwrap();
         let r = db
-            .query(
-                "SELECT defquota, maxquota, relayhost, gal, description, created, modified FROM domain WHERE domain = ?",
-                &[t("EXAMPLE.org")],
-            )
+            .query("SELECT defquota, maxquota, relayhost, gal, description, created, modified FROM domain WHERE domain = ?", &[t("EXAMPLE.org")])
             .await
             .unwrap();
         assert_eq!(r.len(), 1, "domain keys compare case-insensitively, like utf8mb4_general_ci");
@@ -1077,10 +1087,13 @@ mod tests {
             .collect();
         // messages is NOT NULL: the very first statement fails.
         assert!(matches!(db.execute_all(&stmts).await, Err(DbError::Statement { index: 0, .. })));
-        let stmts: Vec<Stmt> = stmts.into_iter().map(|mut s| {
-            s.args[2] = Arg::Int(0);
-            s
-        }).collect();
+        let stmts: Vec<Stmt> = stmts
+            .into_iter()
+            .map(|mut s| {
+                s.args[2] = Arg::Int(0);
+                s
+            })
+            .collect();
         db.execute_all(&stmts).await.unwrap();
         let rows = db.query("SELECT username, bytes, messages FROM quota2 ORDER BY bytes", &[]).await.unwrap();
         assert_eq!(rows.len(), n as usize);

@@ -19,7 +19,8 @@ pub enum KvError {
 }
 
 /// Created with the rest of the SQLite schema (`Db::connect`).
-pub(crate) const KV_TABLE: &str = "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) NOT NULL, f VARCHAR(255) NOT NULL, v TEXT NOT NULL, PRIMARY KEY (k, f))";
+pub(crate) const KV_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS mailplane_kv (k VARCHAR(64) NOT NULL, f VARCHAR(255) NOT NULL, v TEXT NOT NULL, PRIMARY KEY (k, f))";
 
 impl Kv {
     pub async fn redis(url: &str) -> Result<Kv, KvError> {

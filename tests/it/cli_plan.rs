@@ -22,10 +22,9 @@ fn plan_formats_and_exit_codes() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         insta::assert_snapshot!(name, String::from_utf8(out.stdout).unwrap());
     }
-    let json: serde_json::Value = serde_json::from_slice(
-        &mailplane(state.path()).args(["plan", "examples/quickstart", "--target", &url, "--format", "json"]).output().unwrap().stdout,
-    )
-    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&mailplane(state.path()).args(["plan", "examples/quickstart", "--target", &url, "--format", "json"]).output().unwrap().stdout)
+            .unwrap();
     assert_eq!(json["format_version"], 1);
     assert_eq!(json["summary"]["create"], 18);
     mailplane(state.path()).args(["plan", "examples/quickstart", "--target", &url, "--detailed-exitcode"]).assert().code(2);

@@ -116,7 +116,13 @@ fn names(xs: &[&str]) -> Vec<String> {
 
 /// The next generation of a map: each of `keys` is added, dropped, changed (made anew by `make`,
 /// which sees the old value) or kept as it was.
-fn evolve<V: Clone>(rng: &mut Rng, old: &BTreeMap<String, V>, keys: &[String], mode: Mode, mut make: impl FnMut(&mut Rng, &str, Option<&V>) -> V) -> BTreeMap<String, V> {
+fn evolve<V: Clone>(
+    rng: &mut Rng,
+    old: &BTreeMap<String, V>,
+    keys: &[String],
+    mode: Mode,
+    mut make: impl FnMut(&mut Rng, &str, Option<&V>) -> V,
+) -> BTreeMap<String, V> {
     let mut out = BTreeMap::new();
     for k in keys {
         match old.get(k) {
@@ -165,7 +171,15 @@ impl State {
     fn evolve(&self, rng: &mut Rng, mode: Mode) -> State {
         let mut s = State {
             domain_templates: evolve(rng, &self.domain_templates, &names(&["dt1", "dt2"]), mode, |rng, _, _| {
-                fields(rng, &[("rate_limit", &["100/1h", "5/1m"]), ("limits", &["{max_mailboxes: 50}", "{default_mailbox_quota: 512 MiB}"]), ("gal", &["false", "true"])], 60)
+                fields(
+                    rng,
+                    &[
+                        ("rate_limit", &["100/1h", "5/1m"]),
+                        ("limits", &["{max_mailboxes: 50}", "{default_mailbox_quota: 512 MiB}"]),
+                        ("gal", &["false", "true"]),
+                    ],
+                    60,
+                )
             }),
             mailbox_templates: evolve(rng, &self.mailbox_templates, &names(&["mt1", "mt2"]), mode, |rng, _, _| {
                 fields(
@@ -309,7 +323,13 @@ fn alias(rng: &mut Rng) -> Alias {
     };
     let f = fields(
         rng,
-        &[("active", &["false", "true"]), ("sogo_visible", &["false"]), ("internal", &["true"]), ("public_comment", &["\"hello\""]), ("sender_allowed", &["false"])],
+        &[
+            ("active", &["false", "true"]),
+            ("sogo_visible", &["false"]),
+            ("internal", &["true"]),
+            ("public_comment", &["\"hello\""]),
+            ("sender_allowed", &["false"]),
+        ],
         25,
     );
     Alias { fields: f, goto }
@@ -338,7 +358,8 @@ impl State {
         list(&mut y, "tls_policies", "destination", &self.tls_policies);
         list(&mut y, "transports", "destination", &self.transports);
         list(&mut y, "forwarding_hosts", "host", &self.forwarding_hosts);
-        let bcc: BTreeMap<String, String> = self.bcc_maps.iter().filter(|(k, _)| self.declares_local_dest(k.rsplit_once(' ').unwrap().0)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let bcc: BTreeMap<String, String> =
+            self.bcc_maps.iter().filter(|(k, _)| self.declares_local_dest(k.rsplit_once(' ').unwrap().0)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !bcc.is_empty() {
             y.push_str("bcc_maps:\n");
             for (k, v) in &bcc {
@@ -378,10 +399,14 @@ impl State {
                     let _ = writeln!(y, "      - {}", flow(&format!("local_part: {local}"), &rest.join(", ")));
                 }
             }
-            let aliases: Vec<_> = d.aliases.iter().filter(|(a, _)| {
+            let aliases: Vec<_> = d
+                .aliases
+                .iter()
+                .filter(|(a, _)| {
                     let mailbox = a.strip_suffix(&format!("@{name}")).is_some_and(|l| d.mailboxes.contains_key(l));
                     !mailbox && (a.ends_with(&format!("@{name}")) || alias_domain_declared(a, d))
-                }).collect();
+                })
+                .collect();
             if !aliases.is_empty() {
                 y.push_str("    aliases:\n");
                 for (address, a) in aliases {
@@ -408,7 +433,10 @@ impl State {
 impl State {
     fn declares_local_dest(&self, dest: &str) -> bool {
         self.domains.iter().any(|(n, d)| {
-            n == dest || d.alias_domains.contains_key(dest) || dest.strip_suffix(&format!("@{n}")).is_some_and(|l| d.mailboxes.contains_key(l)) || self.declares_sender(dest)
+            n == dest
+                || d.alias_domains.contains_key(dest)
+                || dest.strip_suffix(&format!("@{n}")).is_some_and(|l| d.mailboxes.contains_key(l))
+                || self.declares_sender(dest)
         })
     }
 
@@ -554,7 +582,9 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
             let mut v = vec![("mailbox", uid.clone())];
             for d in [before, after] {
                 v.extend(d.rows("alias").filter(|a| a.get("goto").split(',').any(|g| g == uid)).map(|a| ("alias", a.get("address").to_string())));
-                v.extend(d.rows("alias_domain").filter(|a| a.get("target_domain") == r.get("domain")).map(|a| ("alias_domain", a.get("alias_domain").to_string())));
+                v.extend(
+                    d.rows("alias_domain").filter(|a| a.get("target_domain") == r.get("domain")).map(|a| ("alias_domain", a.get("alias_domain").to_string())),
+                );
             }
             v
         }
@@ -595,7 +625,8 @@ fn diff(before: &Dump, after: &Dump) -> Vec<Diff> {
             for (row, n) in rows {
                 for _ in 0..(*n - other.get(row).copied().unwrap_or(0)).max(0) {
                     let r = RowRef { cols, row };
-                    let shown = cols.iter().zip(row.iter()).map(|(c, v)| format!("{c}={}", if v.len() > 60 { &v[..60] } else { v })).collect::<Vec<_>>().join(" ");
+                    let shown =
+                        cols.iter().zip(row.iter()).map(|(c, v)| format!("{c}={}", if v.len() > 60 { &v[..60] } else { v })).collect::<Vec<_>>().join(" ");
                     out.push(Diff { table: table.clone(), sign, row: shown, owners: owners(table, &r, before, after) });
                 }
             }
@@ -741,7 +772,10 @@ fn run_seed(t: &Target, rt: &tokio::runtime::Runtime, seed: u64) -> Outcome {
                 let forget: Vec<Stmt> = rows
                     .iter()
                     .filter(|_| rng.chance(30))
-                    .map(|r| Stmt { sql: "DELETE FROM mailplane_inventory WHERE kind = ? AND obj_key = ?".into(), args: vec![Arg::Text(text(&r[0])), Arg::Text(text(&r[1]))] })
+                    .map(|r| Stmt {
+                        sql: "DELETE FROM mailplane_inventory WHERE kind = ? AND obj_key = ?".into(),
+                        args: vec![Arg::Text(text(&r[0])), Arg::Text(text(&r[1]))],
+                    })
                     .collect();
                 db.execute_all(&forget).await.unwrap();
                 db.close().await;
@@ -919,7 +953,10 @@ fn regression_mailbox_delete_blocked_by_a_declared_alias_to_it() {
     let prune = "prune: {mailbox: delete}\n";
     assert_contract(
         ["", &format!("{U0_U1}{}", team("u0@a.example, u1@a.example"))],
-        &[([prune, &format!("{U0}{}", team("u0@a.example, u1@a.example"))], Some("alias team@a.example forwards to it")), ([prune, &format!("{U0}{}", team("u0@a.example"))], None)],
+        &[
+            ([prune, &format!("{U0}{}", team("u0@a.example, u1@a.example"))], Some("alias team@a.example forwards to it")),
+            ([prune, &format!("{U0}{}", team("u0@a.example"))], None),
+        ],
     );
 }
 
@@ -930,7 +967,10 @@ fn regression_mailbox_delete_blocked_by_an_unmanaged_alias_and_bcc_map() {
     let more = "    aliases:\n      - {address: info@a.example, goto: [u1@a.example]}\nbcc_maps:\n  - {local_dest: u1@a.example, bcc_dest: archive@outside.example, type: sender}\n";
     assert_contract(
         ["", &format!("{U0_U1}{more}")],
-        &[(["prune: {mailbox: delete}\n", U0], Some("info@a.example forwards to it (not declared), BCC map u1@a.example sender")), (["prune: {mailbox: delete, alias: delete, bcc_map: delete}\n", U0], None)],
+        &[
+            (["prune: {mailbox: delete}\n", U0], Some("info@a.example forwards to it (not declared), BCC map u1@a.example sender")),
+            (["prune: {mailbox: delete, alias: delete, bcc_map: delete}\n", U0], None),
+        ],
     );
 }
 
@@ -947,7 +987,8 @@ fn regression_alias_at_a_live_mailbox() {
 /// Seed 54: deleting the alias domain would delete the alias declared under it no more.
 #[test]
 fn regression_alias_domain_delete_blocked_by_an_unmanaged_alias() {
-    let history = format!("{U0}    alias_domains: [{{name: a-alias.example}}]\n    aliases:\n      - {{address: sales@a-alias.example, goto: [u0@a.example]}}\n");
+    let history =
+        format!("{U0}    alias_domains: [{{name: a-alias.example}}]\n    aliases:\n      - {{address: sales@a-alias.example, goto: [u0@a.example]}}\n");
     assert_contract(
         ["", &history],
         &[(["prune: {alias_domain: delete}\n", U0], Some("alias sales@a-alias.example")), (["prune: {alias_domain: delete, alias: delete}\n", U0], None)],
@@ -958,7 +999,9 @@ fn regression_alias_domain_delete_blocked_by_an_unmanaged_alias() {
 #[test]
 fn regression_alias_update_keeps_declared_sender_acl() {
     let objects = |goto: &str| {
-        format!("domains:\n  - name: a.example\n    mailboxes:\n      - {{local_part: u0, password: \"{PASSWORD}\", sender_acl: [sales@a.example]}}\n    aliases:\n      - {{address: sales@a.example, goto: [{goto}]}}\n")
+        format!(
+            "domains:\n  - name: a.example\n    mailboxes:\n      - {{local_part: u0, password: \"{PASSWORD}\", sender_acl: [sales@a.example]}}\n    aliases:\n      - {{address: sales@a.example, goto: [{goto}]}}\n"
+        )
     };
     assert_contract(["", &objects("ext@outside.example")], &[(["", &objects("u0@a.example, ext@outside.example")], None)]);
 }
@@ -966,14 +1009,20 @@ fn regression_alias_update_keeps_declared_sender_acl() {
 /// Issue 17 (2): creating mailbox u1 deleted the live, undeclared alias u1@.
 #[test]
 fn regression_mailbox_create_blocked_by_an_unmanaged_alias() {
-    assert_contract(["", &format!("{U0}    aliases:\n      - {{address: u1@a.example, goto: [u0@a.example]}}\n")], &[(["", U0_U1], Some("mailbox u1@a.example cannot be created"))]);
+    assert_contract(
+        ["", &format!("{U0}    aliases:\n      - {{address: u1@a.example, goto: [u0@a.example]}}\n")],
+        &[(["", U0_U1], Some("mailbox u1@a.example cannot be created"))],
+    );
 }
 
 /// Issue 17 (3): deleting b.example deleted its undeclared (unmanaged) alias.
 #[test]
 fn regression_domain_delete_blocked_by_unmanaged_objects() {
     let b = "  - name: b.example\n    aliases:\n      - {address: info@b.example, goto: [ext@outside.example]}\n";
-    assert_contract(["", &format!("{U0}{b}")], &[(["prune: {domain: delete}\n", U0], Some("alias info@b.example")), (["prune: {domain: delete, alias: delete}\n", U0], None)]);
+    assert_contract(
+        ["", &format!("{U0}{b}")],
+        &[(["prune: {domain: delete}\n", U0], Some("alias info@b.example")), (["prune: {domain: delete, alias: delete}\n", U0], None)],
+    );
 }
 
 /// Seed 5141 (MariaDB): deleting relay host r1 would switch the unmanaged domain a.example that
@@ -1004,14 +1053,18 @@ fn regression_alias_delete_keeps_declared_sender_acl() {
 /// were written to every transport to the same next hop, the undeclared t2 among them.
 #[test]
 fn regression_transport_credentials_shared_with_an_unmanaged_transport() {
-    let transport = |dest: &str, secret: &str| format!("  - {{destination: {dest}, nexthop: \"[gw1.example]:587\", username: relay, password: {{env: {secret}}}}}\n");
+    let transport =
+        |dest: &str, secret: &str| format!("  - {{destination: {dest}, nexthop: \"[gw1.example]:587\", username: relay, password: {{env: {secret}}}}}\n");
     let both = |secret: &str| format!("transports:\n{}{}", transport("t1.example", secret), transport("t2.example", secret));
     assert_contract(
         ["", &both("CONTRACT_HOP_A")],
         &[
             (["", &format!("transports:\n{}", transport("t1.example", "CONTRACT_HOP_B"))], Some("transport t2.example (not declared)")),
             (["", &both("CONTRACT_HOP_B")], None),
-            (["", &format!("transports:\n{}{}", transport("t1.example", "CONTRACT_HOP_A"), transport("t2.example", "CONTRACT_HOP_B"))], Some("transports to [gw1.example]:587 would have different credentials")),
+            (
+                ["", &format!("transports:\n{}{}", transport("t1.example", "CONTRACT_HOP_A"), transport("t2.example", "CONTRACT_HOP_B"))],
+                Some("transports to [gw1.example]:587 would have different credentials"),
+            ),
         ],
     );
 }

@@ -81,7 +81,8 @@ fn kill_apply_at(dir: &str, target: &Target, point: Option<&Point>, log: &Path, 
 
 /// Runs mailplane without failpoints: (exit code, stdout + stderr).
 fn mailplane(args: &[&str], target: &Target, state: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mailplane")).args(args).args(target.args()).env("MAILPLANE_STATE_DIR", state).env("NO_COLOR", "1").output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_mailplane")).args(args).args(target.args()).env("MAILPLANE_STATE_DIR", state).env("NO_COLOR", "1").output().unwrap();
     (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -96,7 +97,11 @@ async fn state_of(target: &Target) -> (Vec<String>, Vec<usize>) {
                 let mut c = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
                 redis::cmd("HLEN").arg(h).query::<usize>(&mut c).unwrap()
             }
-            None => db.query("SELECT COUNT(*) FROM mailplane_kv WHERE k = ?", &[mailplane::target::db::Arg::Text(h.into())]).await.unwrap()[0][0].as_deref().unwrap().parse().unwrap(),
+            None => db.query("SELECT COUNT(*) FROM mailplane_kv WHERE k = ?", &[mailplane::target::db::Arg::Text(h.into())]).await.unwrap()[0][0]
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap(),
         });
     }
     db.close().await;
@@ -119,7 +124,8 @@ fn quickstart(into: &Path) -> String {
     for f in std::fs::read_dir(dir.join("domains")).unwrap() {
         let path = f.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let text: String = text.lines().map(|l| if l.starts_with("  - name: ") { format!("{l}\n    dkim_key_size: 1024\n") } else { format!("{l}\n") }).collect();
+        let text: String =
+            text.lines().map(|l| if l.starts_with("  - name: ") { format!("{l}\n    dkim_key_size: 1024\n") } else { format!("{l}\n") }).collect();
         std::fs::write(&path, text).unwrap();
     }
     dir.to_str().unwrap().to_string()

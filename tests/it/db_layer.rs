@@ -262,7 +262,10 @@ async fn sqlite_schema_matches_mailcow_column_for_column() {
     with_mailcow_db("dbcols", |url| async move {
         let db = Db::connect(&url, None).await.unwrap();
         let lite = Db::connect("sqlite::memory:", None).await.unwrap();
-        let tables = lite.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mailplane_%' ORDER BY name", &[]).await.unwrap();
+        let tables = lite
+            .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mailplane_%' ORDER BY name", &[])
+            .await
+            .unwrap();
         assert_eq!(tables.len(), 25);
         let norm_default = |d: Option<&str>| -> Option<String> {
             let d = d?.to_ascii_lowercase().replace("()", "");
@@ -333,7 +336,10 @@ async fn merged_statements_write_what_the_single_ones_would() {
                 let (a, g) = (format!("a{i}@one.org"), format!("u{}@one.org", i % 7));
                 let comment = if i % 3 == 0 { Arg::Null } else { t("c, d") };
                 vec![
-                    stmt("UPDATE alias SET goto = ?, public_comment = ?, active = ?, modified = '2026-01-01 00:00:00' WHERE address = ?", vec![t(&g), comment, Arg::Int((i % 2) as i64), t(&a)]),
+                    stmt(
+                        "UPDATE alias SET goto = ?, public_comment = ?, active = ?, modified = '2026-01-01 00:00:00' WHERE address = ?",
+                        vec![t(&g), comment, Arg::Int((i % 2) as i64), t(&a)],
+                    ),
                     stmt("DELETE FROM sender_acl WHERE logged_in_as = ? AND send_as = ?", vec![t(&g), t(&a)]),
                     stmt("DELETE FROM bcc_maps WHERE local_dest = ? OR bcc_dest = ?", vec![t(&a), t(&a)]),
                 ]
@@ -347,7 +353,10 @@ async fn merged_statements_write_what_the_single_ones_would() {
             let (a, g) = (format!("a{i}@one.org"), format!("u{}@one.org", i % 7));
             setup.push(stmt("INSERT INTO alias (address, goto, domain, public_comment) VALUES (?, 'old@one.org', 'one.org', 'old')", vec![t(&a)]));
             setup.push(stmt("INSERT INTO sender_acl (logged_in_as, send_as) VALUES (?, ?), (?, 'keep@one.org')", vec![t(&g), t(&a), t(&a)]));
-            setup.push(stmt("INSERT INTO bcc_maps (local_dest, bcc_dest, domain, type) VALUES (?, 'x@one.org', 'one.org', 'sender'), ('y@one.org', ?, 'one.org', 'rcpt')", vec![t(&a), t(&a)]));
+            setup.push(stmt(
+                "INSERT INTO bcc_maps (local_dest, bcc_dest, domain, type) VALUES (?, 'x@one.org', 'one.org', 'sender'), ('y@one.org', ?, 'one.org', 'rcpt')",
+                vec![t(&a), t(&a)],
+            ));
         }
         db.execute_all(&setup).await.unwrap();
         db.execute_all(stmts).await.unwrap();

@@ -112,7 +112,9 @@ impl Drop for Nsd {
 }
 
 fn zone_head(origin: &str) -> String {
-    format!("$TTL 300\n{origin}.\tIN\tSOA\tns.{origin}. hostmaster.{origin}. 1 3600 600 86400 300\n{origin}.\tIN\tNS\tns.{origin}.\nns.{origin}.\tIN\tA\t192.0.2.53\n")
+    format!(
+        "$TTL 300\n{origin}.\tIN\tSOA\tns.{origin}. hostmaster.{origin}. 1 3600 600 86400 300\n{origin}.\tIN\tNS\tns.{origin}.\nns.{origin}.\tIN\tA\t192.0.2.53\n"
+    )
 }
 
 fn txt(value: &str) -> String {
@@ -172,7 +174,8 @@ fn generated_keys_missing_and_mismatched_records_then_all_correct() {
     );
     let alias = format!("{}@\tIN\tMX\t10 mail.gen.test.\na1._domainkey\tIN\tTXT\t{}\n", zone_head("alias.test"), txt(&dkim("alias.test")));
     let nokey = format!("{}@\tIN\tMX\t20 mail.gen.test.\n", zone_head("nokey.test"));
-    let nsd = Nsd::start(&[("gen.test", &format!("$ORIGIN gen.test.\n{main}")), ("alias.test", &format!("$ORIGIN alias.test.\n{alias}")), ("nokey.test", &nokey)]);
+    let nsd =
+        Nsd::start(&[("gen.test", &format!("$ORIGIN gen.test.\n{main}")), ("alias.test", &format!("$ORIGIN alias.test.\n{alias}")), ("nokey.test", &nokey)]);
     let (code, json) = check(dir.path(), &nsd);
     assert_eq!(code, Some(2));
     let s = statuses(&json);

@@ -19,15 +19,29 @@ use std::path::Path;
 use assert_cmd::Command;
 use mailplane::target::db::Db;
 
-const PASSWORDS: [(&str, &str); 3] =
-    [("alice@example.org", "secret-A1!"), ("bob@example.org", "secret-B2!"), ("carol@example.net", "secret-C3!")];
+const PASSWORDS: [(&str, &str); 3] = [("alice@example.org", "secret-A1!"), ("bob@example.org", "secret-B2!"), ("carol@example.net", "secret-C3!")];
 
 type Row = Vec<Option<String>>;
 
 /// Every table mailplane writes to.
 const MANAGED_TABLES: [&str; 18] = [
-    "alias", "alias_domain", "bcc_maps", "domain", "identity_provider", "mailbox", "quota2", "quota2replica", "recipient_maps",
-    "relayhosts", "sender_acl", "tags_domain", "tags_mailbox", "templates", "tls_policy_override", "transports", "user_acl",
+    "alias",
+    "alias_domain",
+    "bcc_maps",
+    "domain",
+    "identity_provider",
+    "mailbox",
+    "quota2",
+    "quota2replica",
+    "recipient_maps",
+    "relayhosts",
+    "sender_acl",
+    "tags_domain",
+    "tags_mailbox",
+    "templates",
+    "tls_policy_override",
+    "transports",
+    "user_acl",
     "_sogo_static_view",
 ];
 
@@ -89,9 +103,7 @@ fn parse_values(s: &str) -> Row {
 
 /// Columns that differ by run, by design: left out of the comparison.
 fn ignored(table: &str, col: &str) -> bool {
-    matches!(col, "created" | "modified")
-        || col == "id"
-        || (table == "relayhosts" && col == "password")
+    matches!(col, "created" | "modified") || col == "id" || (table == "relayhosts" && col == "password")
 }
 
 fn normalise(table: &str, cols: &[String], row: &Row) -> Row {
@@ -161,7 +173,11 @@ fn golden_hashes(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
 fn seed_baseline_redis(url: &str) {
     let client = redis::Client::open(url).unwrap();
     let mut c = client.get_connection().unwrap();
-    let _: () = redis::cmd("HSET").arg("PASSWD_POLICY").arg(&["length", "6", "chars", "0", "special_chars", "0", "lowerupper", "0", "numbers", "0"][..]).query(&mut c).unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("PASSWD_POLICY")
+        .arg(&["length", "6", "chars", "0", "special_chars", "0", "lowerupper", "0", "numbers", "0"][..])
+        .query(&mut c)
+        .unwrap();
     let _: () = redis::cmd("SET").arg("Q_MAX_AGE").arg("365").query(&mut c).unwrap();
     let _: () = redis::cmd("SET").arg("Q_RELEASE_FORMAT").arg("raw").query(&mut c).unwrap();
 }
@@ -210,8 +226,13 @@ async fn compare(db: &Db, golden_sql: &str, golden_redis: &str, redis_url: &str)
             problems.push(format!("table {table}: mailcow left it empty, mailplane wrote rows"));
         }
     }
-    let want: BTreeMap<String, BTreeMap<String, String>> =
-        golden_hashes(golden_redis).into_iter().map(|(k, h)| { let h = dkim_material_hidden(&k, h); (k, h) }).collect();
+    let want: BTreeMap<String, BTreeMap<String, String>> = golden_hashes(golden_redis)
+        .into_iter()
+        .map(|(k, h)| {
+            let h = dkim_material_hidden(&k, h);
+            (k, h)
+        })
+        .collect();
     let got = redis_hashes(redis_url);
     if want != got {
         problems.push(format!("redis:\n  mailcow:   {want:?}\n  mailplane: {got:?}"));
@@ -233,9 +254,21 @@ fn applying_the_golden_scenario_writes_what_mailcow_writes() {
     rt.block_on(async {
         apply("tests/fixtures/golden-yaml/A", &args, state.path());
         let db = Db::connect(&url, None).await.unwrap();
-        compare(&db, &std::fs::read_to_string(format!("{fixtures}/scenario-A.sql")).unwrap(), &std::fs::read_to_string(format!("{fixtures}/scenario-A.redis.txt")).unwrap(), &redis).await;
+        compare(
+            &db,
+            &std::fs::read_to_string(format!("{fixtures}/scenario-A.sql")).unwrap(),
+            &std::fs::read_to_string(format!("{fixtures}/scenario-A.redis.txt")).unwrap(),
+            &redis,
+        )
+        .await;
         apply("tests/fixtures/golden-yaml/A-edits", &args, state.path());
-        compare(&db, &std::fs::read_to_string(format!("{fixtures}/scenario-A-edits.sql")).unwrap(), &std::fs::read_to_string(format!("{fixtures}/scenario-A-edits.redis.txt")).unwrap(), &redis).await;
+        compare(
+            &db,
+            &std::fs::read_to_string(format!("{fixtures}/scenario-A-edits.sql")).unwrap(),
+            &std::fs::read_to_string(format!("{fixtures}/scenario-A-edits.redis.txt")).unwrap(),
+            &redis,
+        )
+        .await;
         db.close().await;
         services.drop_db(&name).await;
     });

@@ -63,8 +63,14 @@ const SECRET_SLOTS: [(&str, &str); 6] = [
     ("transport_password", "transports:\n  - destination: partner.example\n    nexthop: \"[mx.partner.example]:25\"\n    username: u\n    password: VALUE\n"),
     ("mailbox_password", "domains:\n  - name: example.com\n    mailboxes:\n      - local_part: bob\n        password: VALUE\n"),
     ("dkim_key", "domains:\n  - name: example.com\n    dkim_private_key: VALUE\n"),
-    ("ldap_bind", "identity_provider:\n  ldap:\n    host: 127.0.0.1\n    port: 1\n    base_dn: dc=x\n    bind_dn: cn=x\n    bind_password: VALUE\n    username_field: mail\n"),
-    ("oidc_secret", "identity_provider:\n  generic_oidc:\n    authorize_url: https://idp.example/a\n    token_url: https://idp.example/t\n    userinfo_url: https://idp.example/u\n    client_id: c\n    client_secret: VALUE\n"),
+    (
+        "ldap_bind",
+        "identity_provider:\n  ldap:\n    host: 127.0.0.1\n    port: 1\n    base_dn: dc=x\n    bind_dn: cn=x\n    bind_password: VALUE\n    username_field: mail\n",
+    ),
+    (
+        "oidc_secret",
+        "identity_provider:\n  generic_oidc:\n    authorize_url: https://idp.example/a\n    token_url: https://idp.example/t\n    userinfo_url: https://idp.example/u\n    client_id: c\n    client_secret: VALUE\n",
+    ),
 ];
 const SERVICE_SLOTS: [(&str, &str); 4] = [
     ("dovecot_extra", "services:\n  dovecot:\n    extra_conf: VALUE\n"),
@@ -138,7 +144,15 @@ fn corpus() -> Vec<Case> {
         let text = format!("domains:\n  - name: example.org\n    description: \"x{}y\"\n", c as char).replace('"', "");
         cases.push(case(format!("control_{c:02x}"), Refused, vec![file("a.yaml", text)]));
     }
-    for (n, ch) in [("nbsp", '\u{a0}'), ("em_space", '\u{2003}'), ("ideographic", '\u{3000}'), ("bom", '\u{feff}'), ("zwsp", '\u{200b}'), ("nel", '\u{85}'), ("line_sep", '\u{2028}')] {
+    for (n, ch) in [
+        ("nbsp", '\u{a0}'),
+        ("em_space", '\u{2003}'),
+        ("ideographic", '\u{3000}'),
+        ("bom", '\u{feff}'),
+        ("zwsp", '\u{200b}'),
+        ("nel", '\u{85}'),
+        ("line_sep", '\u{2028}'),
+    ] {
         cases.push(case(format!("indent_{n}"), Refused, vec![file("a.yaml", BASE.replace("    mailboxes", &format!("  {ch} mailboxes")))]));
         cases.push(case(format!("key_{n}"), NoHarm, vec![file("a.yaml", BASE.replace("name:", &format!("na{ch}me:")))]));
         cases.push(case(format!("value_{n}"), NoHarm, vec![file("a.yaml", BASE.replace("example.org", &format!("exa{ch}mple.org")))]));
@@ -153,7 +167,12 @@ fn corpus() -> Vec<Case> {
         ("flow", format!("relay_hosts:\n  - {{name: r, hostname: h, password: {SECRET_CANARY}, bogus: 1}}\n")),
         ("block", format!("relay_hosts:\n  - name: r\n    hostname: h\n    password: |\n      {SECRET_CANARY}\n    bogus: 1\n")),
         ("unknown_field_next", format!("relay_hosts:\n  - name: r\n    hostname: h\n    password: {SECRET_CANARY}\n    passwrd: {SECRET_CANARY}\n")),
-        ("mailbox_plain", format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: a\n        password: \"{{PLAIN}}{SECRET_CANARY}\"\n        quota: lots\n")),
+        (
+            "mailbox_plain",
+            format!(
+                "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: a\n        password: \"{{PLAIN}}{SECRET_CANARY}\"\n        quota: lots\n"
+            ),
+        ),
         ("mailbox_clear", format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: a\n        password: \"{SECRET_CANARY}\" x\n")),
         ("ldap", format!("identity_provider:\n  ldap:\n    bind_password: {SECRET_CANARY}\n    port: many\n")),
         ("oidc", format!("identity_provider:\n  keycloak:\n    client_secret: \"{SECRET_CANARY}\"\n    realm: [x]\n")),
@@ -165,10 +184,17 @@ fn corpus() -> Vec<Case> {
         cases.push(case(format!("secret_{n}"), Refused, vec![file("a.yaml", text)]));
     }
     // A secret file named like desired state is a secret, not YAML to parse and print.
-    cases.push(case("secret_file_named_yaml", NoHarm, vec![
-        file("routing.yaml", "relay_hosts:\n  - name: r\n    hostname: \"[smtp.example.net]:587\"\n    username: u\n    password: {file: secrets/relay.yaml}\n"),
-        file("secrets/relay.yaml", format!("{SECRET_CANARY}: [\n")),
-    ]));
+    cases.push(case(
+        "secret_file_named_yaml",
+        NoHarm,
+        vec![
+            file(
+                "routing.yaml",
+                "relay_hosts:\n  - name: r\n    hostname: \"[smtp.example.net]:587\"\n    username: u\n    password: {file: secrets/relay.yaml}\n",
+            ),
+            file("secrets/relay.yaml", format!("{SECRET_CANARY}: [\n")),
+        ],
+    ));
     // 5. Numbers and text out of what mailcow's columns and PHP accept.
     let out_of_range = [
         ("dkim_size_1", "domains:\n  - name: example.org\n    dkim_key_size: 1\n"),
@@ -186,7 +212,10 @@ fn corpus() -> Vec<Case> {
         ("relay_sql", "relay_hosts:\n  - name: r\n    hostname: \"'; DROP TABLE relayhosts; --\"\n"),
         ("transport_sql", "transports:\n  - destination: partner.example\n    nexthop: \"'; DROP TABLE transports; --\"\n"),
         ("transport_port", "transports:\n  - destination: partner.example\n    nexthop: \"[mx.partner.example]:0\"\n"),
-        ("alias_case_twice", "domains:\n  - name: example.org\n    aliases:\n      - address: Info@example.org\n        goto: [a@example.net]\n      - address: info@example.org\n        goto: [b@example.net]\n"),
+        (
+            "alias_case_twice",
+            "domains:\n  - name: example.org\n    aliases:\n      - address: Info@example.org\n        goto: [a@example.net]\n      - address: info@example.org\n        goto: [b@example.net]\n",
+        ),
         ("mailbox_case_twice", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: Bob\n      - local_part: bob\n"),
         ("domain_newline", "domains:\n  - name: \"example.org\\nx\"\n"),
         ("domain_sql", "domains:\n  - name: \"x'; DROP TABLE domain; --\"\n"),
@@ -200,7 +229,14 @@ fn corpus() -> Vec<Case> {
     cases.push(case("long_key", Refused, vec![file("a.yaml", format!("domains:\n  - name: example.org\n    {long}: 1\n"))]));
     cases.push(case("long_comment_value", Refused, vec![file("a.yaml", format!("domains:\n  - name: example.org\n    aliases:\n      - address: a@example.org\n        goto: [b@example.net]\n        public_comment: \"{long}\"\n"))]));
     // Stored literally, never interpreted: valid or refused, but harmless.
-    for (n, s) in [("quote", "it's"), ("sql", "x'); DELETE FROM mailbox; --"), ("percent", "100% _"), ("backslash", "a\\\\b"), ("html", "<script>alert(1)</script>"), ("shell", "$(reboot)`id`")] {
+    for (n, s) in [
+        ("quote", "it's"),
+        ("sql", "x'); DELETE FROM mailbox; --"),
+        ("percent", "100% _"),
+        ("backslash", "a\\\\b"),
+        ("html", "<script>alert(1)</script>"),
+        ("shell", "$(reboot)`id`"),
+    ] {
         cases.push(case(format!("literal_{n}"), NoHarm, vec![file("a.yaml", format!("domains:\n  - name: example.org\n    description: \"{s}\"\n"))]));
     }
     // 6. Size and shape bombs.
@@ -211,11 +247,15 @@ fn corpus() -> Vec<Case> {
     cases.push(case("deep_flow", Refused, vec![file("a.yaml", format!("domains: {}{}\n", "[".repeat(5000), "]".repeat(5000)))]));
     let laughs = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n";
     cases.push(case("alias_bomb", Refused, vec![file("a.yaml", laughs)]));
-    cases.push(case("too_large", Refused, vec![Entry::File("a.yaml".into(), {
-        let mut v = b"domains: []\n".to_vec();
-        v.resize(65 * 1024 * 1024, b'#');
-        v
-    })]));
+    cases.push(case(
+        "too_large",
+        Refused,
+        vec![Entry::File("a.yaml".into(), {
+            let mut v = b"domains: []\n".to_vec();
+            v.resize(65 * 1024 * 1024, b'#');
+            v
+        })],
+    ));
     let deep_path: String = (0..40).map(|i| format!("d{i}/")).chain(["a.yaml".to_string()]).collect();
     cases.push(case("many_dirs_deep", Refused, vec![file(&deep_path, BASE)]));
     // 7. Truncated and mangled real files: every cut of a real file must fail cleanly or load.
@@ -225,7 +265,11 @@ fn corpus() -> Vec<Case> {
         let cut: String = chars.iter().take(i).collect();
         cases.push(case(format!("cut_{i}"), NoHarm, vec![file("a.yaml", cut)]));
     }
-    for (i, (from, to)) in [(": ", ":"), ("- ", "-"), ("  ", " "), ("\n", "\n\n  "), ("[", "{"), ("]", ""), ("\"", ""), (":", ": :"), ("name", "&x name"), ("GiB", " GiB GiB")].iter().enumerate() {
+    for (i, (from, to)) in
+        [(": ", ":"), ("- ", "-"), ("  ", " "), ("\n", "\n\n  "), ("[", "{"), ("]", ""), ("\"", ""), (":", ": :"), ("name", "&x name"), ("GiB", " GiB GiB")]
+            .iter()
+            .enumerate()
+    {
         cases.push(case(format!("mangle_{i}"), NoHarm, vec![file("a.yaml", real.replacen(from, to, 3))]));
     }
     cases
@@ -262,6 +306,7 @@ struct Run {
 }
 
 /// Runs mailplane with a time limit; measures its peak RSS through wait4.
+#[allow(clippy::zombie_processes, reason = "wait4 reaps the child; clippy only knows Child::wait")]
 fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     let t = Instant::now();
     let out_path = tempfile::NamedTempFile::new().unwrap();
@@ -338,7 +383,8 @@ fn hostile_directories_are_refused_without_harm() {
                         let dir = work.join(format!("case{i}"));
                         materialise(c, &dir, services);
                         let d = dir.to_str().unwrap();
-                        let mut runs = vec![("validate", run(&["validate", d], &env)), ("plan", run(&["plan", d, "--target", &url, "--format", "markdown"], &env))];
+                        let mut runs =
+                            vec![("validate", run(&["validate", d], &env)), ("plan", run(&["plan", d, "--target", &url, "--format", "markdown"], &env))];
                         if c.expect == Expect::Refused {
                             runs.push(("plan --format human", run(&["plan", d, "--target", &url], &env)));
                             runs.push(("apply", run(&["apply", d, "--target", &url, "--auto-approve"], &env)));

@@ -3,7 +3,6 @@
 
 use crate::support;
 
-
 fn ldap_port() -> Option<String> {
     let url = std::env::var("MAILPLANE_TEST_LDAP_URL").ok();
     if url.is_none() {

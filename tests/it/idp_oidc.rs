@@ -125,7 +125,11 @@ fn accepted_credentials_without_a_token_are_a_note_unless_user_import_needs_one(
     let Some(url) = oidc_url() else { return };
     let (code, out, err) = idp_test(&generic_client(&format!("{url}/realms/mailplane"), "mailcow-no-service"), SECRET);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("note  token") && out.contains("client `mailcow-no-service` was not refused as invalid, but got no client_credentials token (invalid_scope"), "{out}");
+    assert!(
+        out.contains("note  token")
+            && out.contains("client `mailcow-no-service` was not refused as invalid, but got no client_credentials token (invalid_scope"),
+        "{out}"
+    );
 
     let (code, out, err) = idp_test(&keycloak_client(&url, "mailplane", "mailcow-no-service", "    periodic_sync: true\n"), SECRET);
     assert_eq!(code, 1, "{out}{err}");

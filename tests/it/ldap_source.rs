@@ -29,12 +29,8 @@ impl Ldap {
         format!("ou={},dc=example,dc=org", self.ou)
     }
     fn run(&self, tool: &str, ldif: &str) {
-        let mut child = Proc::new(tool)
-            .args(["-x", "-H", &self.url, "-D", &self.admin, "-w", &self.password])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            Proc::new(tool).args(["-x", "-H", &self.url, "-D", &self.admin, "-w", &self.password]).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), ldif.as_bytes()).unwrap();
         assert!(child.wait().unwrap().success(), "{tool} failed");
     }

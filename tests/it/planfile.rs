@@ -105,7 +105,8 @@ fn a_saved_plan_carries_its_consent_to_delete() {
     let rest = text[end..].replace("goto: [alice@example.org, bob@example.org]", "goto: [alice@example.org]");
     std::fs::write(&path, format!("{}{rest}", &text[..bob])).unwrap();
     let file = c.state.path().join("plan.json");
-    let out = mailplane(c.state.path()).arg("plan").arg(c.dir.path()).args(["--target", &c.url, "--allow-delete=mailbox", "--out"]).arg(&file).output().unwrap();
+    let out =
+        mailplane(c.state.path()).arg("plan").arg(c.dir.path()).args(["--target", &c.url, "--allow-delete=mailbox", "--out"]).arg(&file).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Reviewed with the consent, applied without repeating it: exactly that plan.
     let out = c.apply_file(&file);

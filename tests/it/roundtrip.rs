@@ -83,7 +83,13 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                 template: None,
                 relay_host: None,
                 dkim_private_key: Some(Located::new(Secret::Env("DKIM".into()))),
-                alias_domains: vec![AliasDomain { name: Located::new(format!("alias-{d}")), active, rate_limit: None, dkim_selector: Some("s1".into()), dkim_key_size: None }],
+                alias_domains: vec![AliasDomain {
+                    name: Located::new(format!("alias-{d}")),
+                    active,
+                    rate_limit: None,
+                    dkim_selector: Some("s1".into()),
+                    dkim_key_size: None,
+                }],
                 aliases: vec![Alias {
                     address: Located::new(format!("info@{d}")),
                     goto: Located::new(vec![Located::new("discard".to_string())]),

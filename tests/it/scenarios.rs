@@ -67,7 +67,20 @@ fn run_scenario(t: &Target) {
 
     let second = t.plan_json(v2);
     let got = actions(&second);
-    for kind in ["domain_template", "mailbox_template", "relay_host", "domain", "alias_domain", "mailbox", "alias", "bcc_map", "recipient_map", "tls_policy", "transport", "forwarding_host"] {
+    for kind in [
+        "domain_template",
+        "mailbox_template",
+        "relay_host",
+        "domain",
+        "alias_domain",
+        "mailbox",
+        "alias",
+        "bcc_map",
+        "recipient_map",
+        "tls_policy",
+        "transport",
+        "forwarding_host",
+    ] {
         for action in ["update", "delete"] {
             assert!(got.contains(&(action.to_string(), kind.to_string())), "no {action} of {kind} in {second:#}");
         }
@@ -168,15 +181,23 @@ fn contract_regressions(t: &Target, url: &str) {
     t.assert_no_changes(v2.path());
 
     // Objects mailplane does not own (as if made in mailcow's UI): a mailbox, an alias, a resource.
-    sql(url, &["DELETE FROM mailplane_inventory WHERE obj_key IN ('carol@example.net', 'sales@example.net', 'room@example.net')",
-        "UPDATE mailbox SET kind = 'location' WHERE username = 'room@example.net'"]);
+    sql(
+        url,
+        &[
+            "DELETE FROM mailplane_inventory WHERE obj_key IN ('carol@example.net', 'sales@example.net', 'room@example.net')",
+            "UPDATE mailbox SET kind = 'location' WHERE username = 'room@example.net'",
+        ],
+    );
     let without = "  - name: example.net\n";
     // 2. A mailbox of the same address as an undeclared alias is refused, naming it; nothing moves.
     let v3 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "", &format!("{without}    mailboxes:\n      - local_part: sales\n")))]);
     let out = t.cmd("plan", v3.path()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("mailbox sales@example.net cannot be created over an alias that is not declared (alias sales@example.net to ext@example.com)"), "{text}");
+    assert!(
+        text.contains("mailbox sales@example.net cannot be created over an alias that is not declared (alias sales@example.net to ext@example.com)"),
+        "{text}"
+    );
     let out = t.cmd("apply", v3.path()).arg("--auto-approve").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(sql(url, &["SELECT goto FROM alias WHERE address = 'sales@example.net'"]), vec![vec![Some("ext@example.com".to_string())]]);
@@ -186,7 +207,12 @@ fn contract_regressions(t: &Target, url: &str) {
     let out = t.cmd("plan", v4.path()).arg("--allow-delete=domain,mailbox").output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("domain example.net cannot be deleted while it holds objects the plan does not delete (mailbox carol@example.net, alias sales@example.net)"), "{text}");
+    assert!(
+        text.contains(
+            "domain example.net cannot be deleted while it holds objects the plan does not delete (mailbox carol@example.net, alias sales@example.net)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("domain example.net cannot be deleted while it holds resources (room@example.net)"), "{text}");
     let out = t.cmd("apply", v4.path()).args(["--auto-approve", "--allow-delete=domain,mailbox"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -215,18 +241,44 @@ fn apply_changes_nothing_beyond_the_plan_on_mailcow_mariadb_and_redis() {
 
     // 4. A mailbox delete removes its SOGo calendars, address books and shares, as mailcow does,
     // and nothing of another user's.
-    let v1 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "      - local_part: a_b\n      - local_part: axb\n", "  - name: example.net\n"))]);
+    let v1 = directory(&[
+        ("mailplane.yaml", PRUNE),
+        ("a.yaml", &domain_yaml("two", "      - local_part: a_b\n      - local_part: axb\n", "  - name: example.net\n")),
+    ]);
     t.apply(v1.path());
-    let folder = |id: u32, user: &str| format!("INSERT INTO sogo_folder_info (c_folder_id, c_path, c_path1, c_path2, c_foldername, c_folder_type) VALUES ({id}, '/Users/{user}/Calendar/personal', 'Users', '{user}', 'Personal', 'Appointment')");
-    let store = |id: u32| format!("INSERT INTO sogo_store (c_folder_id, c_name, c_content, c_creationdate, c_lastmodified, c_version) VALUES ({id}, 'e.ics', 'x', 1, 1, 0)");
-    let quick = |id: u32| format!("INSERT INTO sogo_quick_appointment (c_folder_id, c_name, c_uid, c_title, c_classification, c_isopaque, c_status, c_component) VALUES ({id}, 'e.ics', 'u', 't', 0, 0, 0, 'vevent')");
+    let folder = |id: u32, user: &str| {
+        format!(
+            "INSERT INTO sogo_folder_info (c_folder_id, c_path, c_path1, c_path2, c_foldername, c_folder_type) VALUES ({id}, '/Users/{user}/Calendar/personal', 'Users', '{user}', 'Personal', 'Appointment')"
+        )
+    };
+    let store = |id: u32| {
+        format!("INSERT INTO sogo_store (c_folder_id, c_name, c_content, c_creationdate, c_lastmodified, c_version) VALUES ({id}, 'e.ics', 'x', 1, 1, 0)")
+    };
+    let quick = |id: u32| {
+        format!(
+            "INSERT INTO sogo_quick_appointment (c_folder_id, c_name, c_uid, c_title, c_classification, c_isopaque, c_status, c_component) VALUES ({id}, 'e.ics', 'u', 't', 0, 0, 0, 'vevent')"
+        )
+    };
     let acl = |object: &str| format!("INSERT INTO sogo_acl (c_folder_id, c_object, c_uid, c_role) VALUES (9, '{object}', 'someone@example.org', 'r')");
-    let inserts = [folder(1, "a_b@example.org"), folder(2, "axb@example.org"), store(1), store(2), quick(1), quick(2),
-        acl("/Users/a_b@example.org/Calendar/personal"), acl("/Users/axb@example.org/Calendar/personal")];
+    let inserts = [
+        folder(1, "a_b@example.org"),
+        folder(2, "axb@example.org"),
+        store(1),
+        store(2),
+        quick(1),
+        quick(2),
+        acl("/Users/a_b@example.org/Calendar/personal"),
+        acl("/Users/axb@example.org/Calendar/personal"),
+    ];
     sql(&url, &inserts.iter().map(String::as_str).collect::<Vec<_>>());
     let v2 = directory(&[("mailplane.yaml", PRUNE), ("a.yaml", &domain_yaml("two", "      - local_part: axb\n", "  - name: example.net\n"))]);
     t.cmd("apply", v2.path()).args(["--auto-approve", "--allow-delete=a_b@example.org"]).assert().success();
-    let counts = sql(&url, &["SELECT (SELECT COUNT(*) FROM sogo_folder_info), (SELECT COUNT(*) FROM sogo_store), (SELECT COUNT(*) FROM sogo_quick_appointment), (SELECT COUNT(*) FROM sogo_acl), (SELECT MIN(c_object) FROM sogo_acl)"]);
+    let counts = sql(
+        &url,
+        &[
+            "SELECT (SELECT COUNT(*) FROM sogo_folder_info), (SELECT COUNT(*) FROM sogo_store), (SELECT COUNT(*) FROM sogo_quick_appointment), (SELECT COUNT(*) FROM sogo_acl), (SELECT MIN(c_object) FROM sogo_acl)",
+        ],
+    );
     assert_eq!(counts, vec![["1", "1", "1", "1", "/Users/axb@example.org/Calendar/personal"].map(|s| Some(s.to_string())).to_vec()]);
     rt.block_on(services.drop_db(&db));
 }
@@ -238,11 +290,17 @@ fn plan_resolves_every_secret_and_names_its_place() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
     let t = Target { args: vec!["--target".into(), url], _tmp: tmp };
-    let dir = directory(&[("a.yaml", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        password: {env: MAILPLANE_TEST_UNSET_PASSWORD}\n")]);
+    let dir = directory(&[(
+        "a.yaml",
+        "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        password: {env: MAILPLANE_TEST_UNSET_PASSWORD}\n",
+    )]);
     let out = t.cmd("plan", dir.path()).env_remove("MAILPLANE_TEST_UNSET_PASSWORD").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("error[unresolved-secret]: mailbox `alice@example.org`: password: environment variable `MAILPLANE_TEST_UNSET_PASSWORD` is not set here"), "{err}");
+    assert!(
+        err.contains("error[unresolved-secret]: mailbox `alice@example.org`: password: environment variable `MAILPLANE_TEST_UNSET_PASSWORD` is not set here"),
+        "{err}"
+    );
     assert!(err.contains("a.yaml:5:19"), "{err}");
     // validate, which may run without the secrets, only warns.
     let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(dir.path()).env_remove("MAILPLANE_TEST_UNSET_PASSWORD").output().unwrap();
@@ -282,7 +340,10 @@ fn forwarding_host_names_resolve_once_like_mailcow() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
     let t = Target { args: vec!["--target".into(), url], _tmp: tmp };
-    let dir = directory(&[("a.yaml", "forwarding_hosts:\n  - host: fwd.example.test\n  - host: mxonly.example.test\n    filter_spam: false\n  - host: \" 2001:0DB8::/32\"\n")]);
+    let dir = directory(&[(
+        "a.yaml",
+        "forwarding_hosts:\n  - host: fwd.example.test\n  - host: mxonly.example.test\n    filter_spam: false\n  - host: \" 2001:0DB8::/32\"\n",
+    )]);
     let plan = t.plan_json_env(dir.path(), &[("MAILPLANE_DNS_RESOLVER", &server)]);
     let keys: BTreeSet<String> = plan["changes"].as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap().to_string()).collect();
     assert_eq!(keys, ["192.0.2.64/28", "192.0.2.10", "2001:0DB8::/32", "2001:DB8:1::/48"].map(String::from).into(), "{plan:#}");

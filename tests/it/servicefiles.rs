@@ -40,11 +40,7 @@ impl Setup {
         let dir = tmp.path().join("mail");
         std::fs::create_dir_all(dir.join("sieve")).unwrap();
         let state = tmp.path().join("state.db");
-        std::fs::write(
-            dir.join("mailplane.yaml"),
-            format!("target: sqlite://{}\nservices_root: {}\n{settings}", state.display(), conf.display()),
-        )
-        .unwrap();
+        std::fs::write(dir.join("mailplane.yaml"), format!("target: sqlite://{}\nservices_root: {}\n{settings}", state.display(), conf.display())).unwrap();
         Setup { tmp, dir, conf, events, seen: 0 }
     }
 
@@ -91,7 +87,11 @@ impl Setup {
         fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
             for e in std::fs::read_dir(dir).unwrap() {
                 let p = e.unwrap().path();
-                if p.is_dir() { walk(&p, out) } else { out.insert(p.clone(), std::fs::read(&p).unwrap()); }
+                if p.is_dir() {
+                    walk(&p, out)
+                } else {
+                    out.insert(p.clone(), std::fs::read(&p).unwrap());
+                }
             }
         }
         let mut out = BTreeMap::new();
@@ -174,7 +174,10 @@ fn exercise(s: &mut Setup) {
     let plan = s.mailplane(&["plan", "--detailed-exitcode"]);
     let text = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(plan.status.code(), Some(2), "{text}");
-    assert!(text.contains("~ file postfix/extra.cf  (then: restart postfix)") && text.contains("@@ -1,4 +1,3 @@") && text.contains("-smtpd_banner = hand edit"), "{text}");
+    assert!(
+        text.contains("~ file postfix/extra.cf  (then: restart postfix)") && text.contains("@@ -1,4 +1,3 @@") && text.contains("-smtpd_banner = hand edit"),
+        "{text}"
+    );
     s.apply(&[], 0);
     assert_eq!(s.files().get(&s.conf.join("postfix/extra.cf")), before.get(&s.conf.join("postfix/extra.cf")));
     assert_eq!(s.read("postfix/extra.cf.mailplane-bak").lines().last(), Some("smtpd_banner = hand edit"));

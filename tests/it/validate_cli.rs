@@ -10,8 +10,14 @@ fn validate(args: &[&str]) -> std::process::Output {
 #[test]
 fn the_examples_validate() {
     for (dir, summary) in [
-        ("examples/quickstart", "valid: 1 relay host, 3 domains, 1 alias domain, 3 mailboxes, 3 aliases, 1 bcc map, 1 recipient map, 1 tls policy, 1 transport (5 files)"),
-        ("examples/organisation", "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 4 mailboxes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider (7 files)"),
+        (
+            "examples/quickstart",
+            "valid: 1 relay host, 3 domains, 1 alias domain, 3 mailboxes, 3 aliases, 1 bcc map, 1 recipient map, 1 tls policy, 1 transport (5 files)",
+        ),
+        (
+            "examples/organisation",
+            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 4 mailboxes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider (7 files)",
+        ),
     ] {
         let out = validate(&[dir]);
         assert_eq!(out.status.code(), Some(0), "{dir}: {}", String::from_utf8_lossy(&out.stderr));
@@ -43,7 +49,10 @@ fn json_diagnostics_are_machine_readable() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], false);
     let d = &v["diagnostics"][0];
-    assert_eq!((d["line"].as_u64(), d["column"].as_u64(), d["code"].as_str(), d["severity"].as_str()), (Some(2), Some(11), Some("invalid-domain"), Some("error")));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64(), d["code"].as_str(), d["severity"].as_str()),
+        (Some(2), Some(11), Some("invalid-domain"), Some("error"))
+    );
     assert!(d["file"].as_str().unwrap().ends_with("a.yaml") && d["message"].as_str().unwrap().contains("bad_name"));
     let ok = validate(&["examples/quickstart", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();

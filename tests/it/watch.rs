@@ -10,7 +10,11 @@ use std::time::{Duration, Instant};
 
 fn mailplane(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mailplane"));
-    c.current_dir(dir).env("MAILPLANE_STATE_DIR", dir.join("state")).env("RELAY_PASSWORD", "x").env_remove("MAILPLANE_DATABASE_URL").env_remove("MAILPLANE_REDIS_URL");
+    c.current_dir(dir)
+        .env("MAILPLANE_STATE_DIR", dir.join("state"))
+        .env("RELAY_PASSWORD", "x")
+        .env_remove("MAILPLANE_DATABASE_URL")
+        .env_remove("MAILPLANE_REDIS_URL");
     c
 }
 
@@ -19,7 +23,11 @@ fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() { copy_dir(&e.path(), &dest) } else { std::fs::copy(e.path(), dest).unwrap(); }
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest)
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
     }
 }
 

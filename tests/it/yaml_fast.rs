@@ -49,11 +49,8 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn corpus() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let generated = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_mailplane"))
-        .args(["generate", "--size", "S", "--change", "10"])
-        .arg(generated.path())
-        .output()
-        .unwrap();
+    let status =
+        std::process::Command::new(env!("CARGO_BIN_EXE_mailplane")).args(["generate", "--size", "S", "--change", "10"]).arg(generated.path()).output().unwrap();
     assert!(status.status.success());
     let mut files = Vec::new();
     for dir in [root.join("examples"), root.join("tests/fixtures"), generated.path().to_path_buf()] {

@@ -33,12 +33,19 @@ impl Validator<'_> {
             let text = self.l.sources.get(sfile).map_or("", |s| s.text.as_str());
             let line = text.lines().position(|l| l.starts_with("services_root")).map_or(1, |i| i as u32 + 1);
             let at = crate::model::Span { line, column: 1, offset: 0, len: 0 };
-            self.push(crate::load::Diagnostic::warning("services-root", sfile, at, format!("services_root `{}` is not a directory here", r.display()))
-                .help("plan and apply read and write mailcow's data/conf there: run them where it exists"));
+            self.push(
+                crate::load::Diagnostic::warning("services-root", sfile, at, format!("services_root `{}` is not a directory here", r.display()))
+                    .help("plan and apply read and write mailcow's data/conf there: run them where it exists"),
+            );
         }
         if !has_root {
-            self.error_help("services-root", file, services.at, "`services:` needs to know where mailcow's configuration is",
-                "set `services_root: /opt/mailcow-dockerized/data/conf` (mailcow's data/conf) in mailplane.yaml");
+            self.error_help(
+                "services-root",
+                file,
+                services.at,
+                "`services:` needs to know where mailcow's configuration is",
+                "set `services_root: /opt/mailcow-dockerized/data/conf` (mailcow's data/conf) in mailplane.yaml",
+            );
         }
         if let Some(p) = &services.postfix {
             if let Some(params) = &p.main_cf {
@@ -68,8 +75,13 @@ impl Validator<'_> {
             let bad_ending = !endings.is_empty() && !endings.iter().any(|e| name.ends_with(e));
             if !plain_name(name) || bad_ending {
                 let allowed = if endings.is_empty() { String::new() } else { format!(" ending in {}", endings.join(" or ")) };
-                self.error_help("invalid-file-name", file, name.at, format!("`{}` is not a file name mailplane writes to {dir}/", name.value),
-                    format!("use a plain name{allowed}: letters, digits and . _ - +, no `/`, no leading dot"));
+                self.error_help(
+                    "invalid-file-name",
+                    file,
+                    name.at,
+                    format!("`{}` is not a file name mailplane writes to {dir}/", name.value),
+                    format!("use a plain name{allowed}: letters, digits and . _ - +, no `/`, no leading dot"),
+                );
                 continue;
             }
             self.claim("service_file", &format!("{dir}/{}", name.value), "a service file", (file, name.at));
@@ -80,15 +92,33 @@ impl Validator<'_> {
     fn check_param(&mut self, file: usize, name: &FileName, value: &Located<crate::model::Param>) {
         let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
         if !valid {
-            self.error_help("invalid-postfix-parameter", file, name.at, format!("`{}` is not a postfix parameter name", name.value), "parameter names are letters, digits, `_` and `-`, e.g. `message_size_limit`");
+            self.error_help(
+                "invalid-postfix-parameter",
+                file,
+                name.at,
+                format!("`{}` is not a postfix parameter name", name.value),
+                "parameter names are letters, digits, `_` and `-`, e.g. `message_size_limit`",
+            );
             return;
         }
         if name.value == "myhostname" {
-            self.error_help("invalid-postfix-parameter", file, name.at, "mailcow sets `myhostname` itself (from MAILCOW_HOSTNAME)", "remove it; change MAILCOW_HOSTNAME in mailcow.conf instead");
+            self.error_help(
+                "invalid-postfix-parameter",
+                file,
+                name.at,
+                "mailcow sets `myhostname` itself (from MAILCOW_HOSTNAME)",
+                "remove it; change MAILCOW_HOSTNAME in mailcow.conf instead",
+            );
             return;
         }
         if value.as_postfix().contains('\n') {
-            self.error_help("invalid-postfix-parameter", file, value.at, format!("the value of `{}` spans several lines", name.value), "write the value on one line; postfix separates list items with commas or spaces");
+            self.error_help(
+                "invalid-postfix-parameter",
+                file,
+                value.at,
+                format!("the value of `{}` spans several lines", name.value),
+                "write the value on one line; postfix separates list items with commas or spaces",
+            );
         }
         self.claim("postfix_parameter", &name.value, "a postfix parameter", (file, name.at));
     }
@@ -98,13 +128,22 @@ impl Validator<'_> {
         if let Content::File { file: path } = &content.value {
             match crate::confined::read(&self.l.root, path, Scope::Directory, crate::servicefiles::MAX_SERVICE_FILE_BYTES) {
                 Ok(_) => {}
-                Err(ConfinedError::NotFound(_)) => self.error_help("unknown-file", file, content.at, format!("`{}` does not exist", path.display()),
-                    "relative paths are read from the desired-state directory"),
+                Err(ConfinedError::NotFound(_)) => self.error_help(
+                    "unknown-file",
+                    file,
+                    content.at,
+                    format!("`{}` does not exist", path.display()),
+                    "relative paths are read from the desired-state directory",
+                ),
                 // Plans show a service file's content, and CI posts plans publicly.
-                Err(e) => self.error_help("unknown-file", file, content.at, e.to_string(),
-                    "a service file's content must be a regular file inside the desired-state directory"),
+                Err(e) => self.error_help(
+                    "unknown-file",
+                    file,
+                    content.at,
+                    e.to_string(),
+                    "a service file's content must be a regular file inside the desired-state directory",
+                ),
             }
         }
     }
 }
-

@@ -15,12 +15,9 @@ pub struct Services {
 pub fn services() -> Option<Services> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (get("MAILPLANE_TEST_MYSQL_URL"), get("MAILPLANE_TEST_REDIS_URL"), get("MAILPLANE_TEST_MEMCACHED")) {
-        (Some(mysql), Some(redis), Some(memcached)) => Some(Services {
-            mysql,
-            redis,
-            memcached,
-            postfix_config: get("MAILPLANE_TEST_POSTFIX_CONFIG_DIR").unwrap_or_default(),
-        }),
+        (Some(mysql), Some(redis), Some(memcached)) => {
+            Some(Services { mysql, redis, memcached, postfix_config: get("MAILPLANE_TEST_POSTFIX_CONFIG_DIR").unwrap_or_default() })
+        }
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("CI=true but the test services are not configured: run the tests through scripts/test.sh")
         }
