@@ -1,4 +1,5 @@
 //! Phase timings on stderr when `MAILPLANE_TIMINGS` is set: how bench/run.sh shows where the time goes.
+#![allow(clippy::print_stderr, reason = "developer timings for bench/run.sh, not user output")]
 
 use std::sync::OnceLock;
 use std::time::Instant;

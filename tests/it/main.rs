@@ -1,6 +1,9 @@
 //! The integration tests: one binary (linking a debug mailplane once, not 22 times), a module
 //! per topic; `cargo test --test it -- contract::` runs one topic.
 
+// A test's own report (seeds, counts, counterexamples) goes to its output.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 mod cli_plan;
