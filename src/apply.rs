@@ -10,15 +10,15 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::journal::Entry;
 use crate::kinds::{self, Desired, Effect, Output, WriteCtx, WriteError};
 use crate::model::Kind;
 use crate::observe::LiveData;
 use crate::outbox::{self, OutboxError};
 use crate::plan::{Action, Plan};
-use crate::target::batch::batch;
-use crate::target::db::{ChunkError, Db, DbError, Dialect, Stmt, now_utc};
-use crate::target::kv::{self, Kv};
+use crate::store::batch::batch;
+use crate::store::db::{ChunkError, Db, DbError, Dialect, Stmt, now_utc};
+use crate::store::journal::Entry;
+use crate::store::kv::{self, Kv};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -215,8 +215,12 @@ pub async fn apply(
     let mut later = outbox::rows(&journal.id, redis, flush).peekable();
     let pending = later.peek().is_some();
     tx.run(later.map(Ok::<_, Infallible>)).await.map_err(DbError::from)?;
-    let row = Entry { result: (if pending { crate::journal::PENDING } else { crate::journal::APPLIED }).into(), finished: now_utc(), ..journal.clone() };
-    tx.run(std::iter::once(Ok::<_, Infallible>([crate::journal::insert(&row)]))).await.map_err(DbError::from)?;
+    let row = Entry {
+        result: (if pending { crate::store::journal::PENDING } else { crate::store::journal::APPLIED }).into(),
+        finished: now_utc(),
+        ..journal.clone()
+    };
+    tx.run(std::iter::once(Ok::<_, Infallible>([crate::store::journal::insert(&row)]))).await.map_err(DbError::from)?;
     let statements = tx.commit().await?;
     crate::failpoint::failpoint("committed");
     let t = crate::timing::lap("transaction", t);
@@ -244,7 +248,7 @@ pub async fn adopt(desired: &Desired, live: &LiveData, db: &Db) -> Result<usize,
 
 /// Records what mailplane now owns: everything declared (created or adopted), minus what it deleted.
 fn inventory<'a>(plan: &'a Plan, desired: &'a Desired, live: &'a LiveData) -> impl Iterator<Item = Stmt> + 'a {
-    use crate::target::db::Arg;
+    use crate::store::db::Arg;
     let owned = live.owned();
     let row = |k: Kind, key: &str| vec![Arg::Text(k.name().into()), Arg::Text(key.into())];
     let added = desired
@@ -294,7 +298,7 @@ fn sogo_statements(effects: &std::collections::BTreeSet<Effect>, dialect: Dialec
 /// space-joined) sorted and space-joined. One difference on purpose: REGEXP reads a `.` in a
 /// user name as any character.
 fn sogo_rebuild(dialect: Dialect, scope: Option<&[&str]>) -> Vec<Stmt> {
-    use crate::target::db::Arg;
+    use crate::store::db::Arg;
     const C_PASSWORD: &str = "{SSHA256}47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
     let users_args = |users: &[&str]| users.iter().map(|u| Arg::Text(u.to_string())).collect::<Vec<_>>();
     let list = scope.map(|users| format!(" IN ({})", vec!["?"; users.len()].join(", ")));
@@ -371,7 +375,7 @@ pub fn flush_memcached(addr: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::db::Arg;
+    use crate::store::db::Arg;
 
     #[test]
     fn scoped_sogo_rebuilds_cover_every_user_within_the_parameter_limits() {

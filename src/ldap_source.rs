@@ -10,13 +10,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::kinds::Desired;
-use crate::ldap::{self, User};
 use crate::load::Loaded;
 use crate::model::names::{check_local_part, normalize_domain};
 use crate::model::{AuthSource, IdentityProvider, Kind, Located, Mailbox};
 use crate::observe::RowExt;
 use crate::record::Record;
-use crate::target::db::{Arg, Db, Stmt};
+use crate::store::db::{Arg, Db, Stmt};
+use crate::store::ldap::{self, User};
 
 /// `ldap_mailboxes:` in mailplane.yaml.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

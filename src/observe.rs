@@ -2,7 +2,7 @@
 
 use foldhash::{HashMap, HashMapExt};
 
-use crate::target::db::{Db, DbError, Row, TextRow};
+use crate::store::db::{Db, DbError, Row, TextRow};
 
 /// A live row kept for planning: one allocation per row, the column ends (u32, little-endian)
 /// followed by every column's text. At 100,000 mailboxes and 200,000 aliases a
@@ -26,7 +26,7 @@ impl From<TextRow<'_>> for LiveRow {
     }
 }
 
-use crate::target::kv::{Kv, KvError};
+use crate::store::kv::{Kv, KvError};
 
 /// The hashes mailcow keeps for these kinds.
 pub const KV_KEYS: [&str; 8] =

@@ -10,9 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{self, Entry};
-use crate::target::db::{Arg, Db, DbError, Stmt};
-use crate::target::kv::{Kv, KvError};
+use crate::store::db::{Arg, Db, DbError, Stmt};
+use crate::store::journal::{self, Entry};
+use crate::store::kv::{Kv, KvError};
 
 /// A Redis operation as `Kv::apply` takes it: HSET with `Some(value)`, HDEL with `None`.
 pub type Op<'a> = (&'a str, &'a str, Option<&'a str>);
@@ -117,7 +117,7 @@ pub async fn replay(db: &Db, kv: &Kv, memcached: Option<&str>) -> Result<Vec<Str
     let rows = db.query("SELECT apply_id, seq, work FROM mailplane_outbox ORDER BY apply_id, seq", &[]).await?;
     let mut notes = Vec::new();
     for apply in rows.chunk_by(|a, b| a[0] == b[0]) {
-        let started = crate::target::db::now_utc();
+        let started = crate::store::db::now_utc();
         let clock = std::time::Instant::now();
         let id = apply[0][0].clone().unwrap_or_default();
         let mut redis: Vec<(String, String, Option<String>)> = Vec::new();
@@ -143,8 +143,8 @@ pub async fn replay(db: &Db, kv: &Kv, memcached: Option<&str>) -> Result<Vec<Str
         let entry = Entry {
             id: journal::new_id(),
             started,
-            finished: crate::target::db::now_utc(),
-            who: crate::lock::who(),
+            finished: crate::store::db::now_utc(),
+            who: crate::store::lock::who(),
             ci: journal::ci(),
             git_commit: String::new(),
             summary: serde_json::json!({"create": 0, "update": 0, "delete": 0, "changes": [], "not_listed": 0, "replayed": id}),
@@ -172,7 +172,7 @@ pub async fn finish_pending(db: &Db, kv: &Kv, memcached: Option<&str>, locked: b
     if !pending(db).await.map_err(|e| e.to_string())? {
         return Ok(Vec::new());
     }
-    let lock = crate::lock::acquire(db, lock_timeout).await.map_err(|e| explain(&e))?;
+    let lock = crate::store::lock::acquire(db, lock_timeout).await.map_err(|e| explain(&e))?;
     let replayed = replay(db, kv, memcached).await.map_err(|e| explain(&e));
     lock.release().await;
     replayed

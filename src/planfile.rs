@@ -108,7 +108,7 @@ pub fn make(plan: &Plan, desired: &[Record], dir: &Path, target: &str, consent: 
     PlanFile {
         format: FORMAT.into(),
         mailplane_version: env!("CARGO_PKG_VERSION").into(),
-        created: crate::target::db::now_utc(),
+        created: crate::store::db::now_utc(),
         dir: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
         target: target.into(),
         desired_digest: desired_digest(desired),

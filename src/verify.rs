@@ -12,7 +12,7 @@ use crate::kinds::{Desired, SecretSource};
 use crate::model::Kind;
 use crate::observe::{LiveData, RowExt};
 use crate::record::Value;
-use crate::target::db::{Arg, Db, DbError, Stmt};
+use crate::store::db::{Arg, Db, DbError, Stmt};
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -63,25 +63,25 @@ pub async fn apply_prepared(
     printer: Printer,
 ) -> (ExitStatus, String) {
     let clock = std::time::Instant::now();
-    let mut entry = crate::journal::Entry {
-        id: crate::journal::new_id(),
-        started: crate::target::db::now_utc(),
+    let mut entry = crate::store::journal::Entry {
+        id: crate::store::journal::new_id(),
+        started: crate::store::db::now_utc(),
         finished: String::new(),
-        who: crate::lock::who(),
-        ci: crate::journal::ci(),
-        git_commit: crate::journal::git_commit(dir),
-        summary: crate::journal::summary(&p.plan),
+        who: crate::store::lock::who(),
+        ci: crate::store::journal::ci(),
+        git_commit: crate::store::journal::git_commit(dir),
+        summary: crate::store::journal::summary(&p.plan),
         result: String::new(),
         duration_ms: 0,
     };
     let (status, result) = decide_and_apply(&p, saved, opts, &entry, printer).await;
-    entry.finished = crate::target::db::now_utc();
+    entry.finished = crate::store::db::now_utc();
     entry.result = result;
     entry.duration_ms = clock.elapsed().as_millis() as i64;
     crate::failpoint::failpoint("before the journal");
     // Still under the lock: the next apply finds this one in the journal. An apply that wrote
     // has its row already (from its transaction); this gives it the final outcome and duration.
-    let journaled = crate::journal::write(&p.db, &entry).await;
+    let journaled = crate::store::journal::write(&p.db, &entry).await;
     if let Some(lock) = p.lock.take() {
         lock.release().await;
     }
@@ -104,7 +104,7 @@ async fn decide_and_apply(
     p: &super::target::Prepared,
     saved: Option<&crate::planfile::PlanFile>,
     args: &Options,
-    journal: &crate::journal::Entry,
+    journal: &crate::store::journal::Entry,
     printer: Printer,
 ) -> (ExitStatus, String) {
     let refuse = |msg: String, why: &str| {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use super::Format;
 use super::target::runtime;
 use crate::printer::{ExitStatus, Printer};
-use crate::target::db::{Access, Db};
+use crate::store::db::{Access, Db};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,7 +27,7 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
         let entries = match connect(&args.dir, args.target.as_deref(), printer).await {
             Ok(db) => {
-                let entries = crate::journal::read(&db, args.limit).await.map_err(|e| e.to_string());
+                let entries = crate::store::journal::read(&db, args.limit).await.map_err(|e| e.to_string());
                 db.close().await;
                 entries
             }
@@ -63,7 +63,7 @@ async fn connect(dir: &Path, target: Option<&str>, printer: Printer) -> Result<D
     Ok(db)
 }
 
-fn table(entries: &[crate::journal::Entry]) -> String {
+fn table(entries: &[crate::store::journal::Entry]) -> String {
     let mut rows = vec![["STARTED (UTC)", "WHO", "COMMIT", "CHANGES", "RESULT", "DURATION", "CI"].map(String::from)];
     for e in entries {
         let s = &e.summary;

@@ -9,10 +9,10 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use super::target::runtime;
-use crate::ldap;
 use crate::model::{IdentityProvider, LdapProvider};
-use crate::oidc::{self, Outcome};
 use crate::printer::{ExitStatus, Printer};
+use crate::store::ldap;
+use crate::store::oidc::{self, Outcome};
 
 #[derive(Subcommand, Debug)]
 pub enum Command {

@@ -9,8 +9,8 @@ use crate::observe::{self, LiveData};
 use crate::plan::{self, Plan};
 use crate::printer::Printer;
 use crate::settings::SettingsFile;
-use crate::target::db::{Access, Db};
-use crate::target::kv::Kv;
+use crate::store::db::{Access, Db};
+use crate::store::kv::Kv;
 
 pub const DEFAULT_TARGET: &str = "sqlite://state/mailplane.db";
 
@@ -53,7 +53,7 @@ pub struct Prepared {
     pub kv: Kv,
     pub memcached: Option<String>,
     /// Held from before the live state was read until the apply is over.
-    pub lock: Option<crate::lock::LockGuard>,
+    pub lock: Option<crate::store::lock::LockGuard>,
     /// mailcow's `data/conf` when the settings name it (the service files live there).
     pub services_root: Option<PathBuf>,
 }
@@ -152,7 +152,7 @@ struct Observed {
     db: Db,
     kv: Kv,
     memcached: Option<String>,
-    lock: Option<crate::lock::LockGuard>,
+    lock: Option<crate::store::lock::LockGuard>,
     live: LiveData,
     records: Vec<crate::record::Record>,
     /// What an interrupted apply had left and this run finished (`outbox::finish_pending`).
@@ -192,7 +192,7 @@ async fn observe_connected(
     gate: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> Result<Observed, String> {
     let lock = match lock {
-        true => Some(crate::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
+        true => Some(crate::store::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
         false => None,
     };
     if let Some(gate) = gate
@@ -323,8 +323,8 @@ pub async fn try_connect(args: &TargetArgs, settings: Option<&SettingsFile>, acc
     let redis = args.redis.clone().or(settings.redis.clone());
     let kv = match (&redis, db.dialect()) {
         (Some(r), _) => Kv::redis(r).await.map_err(|e| format!("cannot connect to Redis: {e}"))?,
-        (None, crate::target::db::Dialect::Sqlite) => Kv::table(db.clone()),
-        (None, crate::target::db::Dialect::MySql) => {
+        (None, crate::store::db::Dialect::Sqlite) => Kv::table(db.clone()),
+        (None, crate::store::db::Dialect::MySql) => {
             return Err("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
         }
     };
@@ -412,7 +412,7 @@ fn password_cache_key(settings: &SettingsFile, dir: &Path, create: bool) -> Resu
 pub fn report_absent(db: &Db, printer: Printer) {
     let Some(absent) = db.absent() else { return };
     let path = absent.path.display();
-    let lock = crate::lock::lock_file(&absent.path);
+    let lock = crate::store::lock::lock_file(&absent.path);
     if absent.applied_before {
         Printer::new(false).err(&format!(
             "warning: the SQLite database {path} does not exist, but mailplane has applied to it before ({} is left from then): it was deleted or moved, and its journal with it.\n  Everything is read as an EMPTY server, and apply would create every object anew. If the file was moved, point the target at it (--target, MAILPLANE_DATABASE_URL or `target` in mailplane.yaml); if starting afresh is intended, delete {} too.",

@@ -290,7 +290,7 @@ impl Daemon {
         self.shared.set_ready(false);
         error!(?trigger, error = %why, "cycle failed; retrying with backoff");
         self.shared.update(|s| {
-            s.last_cycle = Some(crate::target::db::now_utc());
+            s.last_cycle = Some(crate::store::db::now_utc());
             s.result = format!("failed: {why}");
             s.trigger = Some(format!("{trigger:?}").to_lowercase());
         });
@@ -310,7 +310,7 @@ impl Daemon {
             m.drift.get_or_create(&DriftLabels { kind: "file".into(), change: action_word(f.action).into() }).inc();
         }
         let drift: Vec<String> =
-            crate::journal::summary(plan)["changes"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
+            crate::store::journal::summary(plan)["changes"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
         if self.last_drift.as_ref() != Some(&drift) {
             // Field names only: values may be secrets.
             for c in &plan.changes {
@@ -331,7 +331,7 @@ impl Daemon {
         let doc = serde_json::from_str(&render::json(plan)).ok();
         self.shared.set_ready(true);
         self.shared.update(|s| {
-            s.last_cycle = Some(crate::target::db::now_utc());
+            s.last_cycle = Some(crate::store::db::now_utc());
             s.result = "ok".into();
             s.trigger = Some(format!("{trigger:?}").to_lowercase());
             s.plan = doc;
@@ -380,6 +380,6 @@ impl Daemon {
         } else {
             error!(result = %result, "heal did not apply");
         }
-        self.shared.update(|s| s.last_apply = Some(format!("{} {result}", crate::target::db::now_utc())));
+        self.shared.update(|s| s.last_apply = Some(format!("{} {result}", crate::store::db::now_utc())));
     }
 }

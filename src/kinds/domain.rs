@@ -6,7 +6,7 @@ use crate::model::{Kind, RateLimit, Size};
 use crate::observe::{LiveData, RowExt};
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
-use crate::target::db::Arg;
+use crate::store::db::Arg;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -169,7 +169,7 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             ] {
                 out.sql(sql, vec![arg]);
             }
-            if ctx.dialect == crate::target::db::Dialect::MySql {
+            if ctx.dialect == crate::store::db::Dialect::MySql {
                 out.sql("DELETE FROM domain_admins WHERE domain = ?", vec![t(d)]);
                 out.sql("DELETE FROM mta_sts WHERE domain = ?", vec![t(d)]);
             }
@@ -188,7 +188,7 @@ fn write_alias_domain(c: &Change, out: &mut Output) -> Result<(), WriteError> {
             let r = c.desired.as_ref().expect("desired");
             out.sql(
                 "INSERT INTO alias_domain (alias_domain, target_domain, active, created) VALUES (?, ?, ?, ?)",
-                vec![t(ad), t(r.text("target_domain")), b(r.flag("active")), t(&crate::target::db::now_utc())],
+                vec![t(ad), t(r.text("target_domain")), b(r.flag("active")), t(&crate::store::db::now_utc())],
             );
             out.hset("DOMAIN_MAP", ad, "1");
             out.rate_limit(ad, r.text("rate_limit"));

@@ -11,7 +11,7 @@ use crate::model::*;
 use crate::observe::{LiveData, RowExt};
 use crate::plan::{Action, Change};
 use crate::record::{Record, SecretToken, Value};
-use crate::target::db::{Arg, Dialect};
+use crate::store::db::{Arg, Dialect};
 
 /// `user_acl` columns as record fields, in `MailboxAcl::COLUMNS` order.
 pub const ACL_FIELDS: [&str; 15] = [
@@ -391,8 +391,8 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
 
 fn write_quota_rows(u: &str, out: &mut Output) {
     for table in ["quota2", "quota2replica"] {
-        out.stmts.push(crate::target::db::Stmt { sql: format!("DELETE FROM {table} WHERE username = ?"), args: vec![t(u)] });
-        out.stmts.push(crate::target::db::Stmt { sql: format!("INSERT INTO {table} (username, bytes, messages) VALUES (?, 0, 0)"), args: vec![t(u)] });
+        out.stmts.push(crate::store::db::Stmt { sql: format!("DELETE FROM {table} WHERE username = ?"), args: vec![t(u)] });
+        out.stmts.push(crate::store::db::Stmt { sql: format!("INSERT INTO {table} (username, bytes, messages) VALUES (?, 0, 0)"), args: vec![t(u)] });
     }
 }
 
@@ -401,7 +401,7 @@ fn write_acl(u: &str, r: &Record, out: &mut Output) {
     let marks = vec!["?"; MailboxAcl::COLUMNS.len() + 1].join(", ");
     let mut args = vec![t(u)];
     args.extend(ACL_FIELDS.iter().map(|f| b(r.flag(f))));
-    out.stmts.push(crate::target::db::Stmt { sql: format!("INSERT INTO user_acl (username, {cols}) VALUES ({marks})"), args });
+    out.stmts.push(crate::store::db::Stmt { sql: format!("INSERT INTO user_acl (username, {cols}) VALUES ({marks})"), args });
 }
 
 fn write_tags(u: &str, r: &Record, out: &mut Output) {

@@ -20,7 +20,7 @@ use crate::model::{self, Document, Kind, Located, Secret};
 use crate::observe::LiveData;
 use crate::plan::Change;
 use crate::record::{Field, Record, SecretToken, Value};
-use crate::target::db::{Arg, Dialect, Stmt};
+use crate::store::db::{Arg, Dialect, Stmt};
 
 /// How to produce the stored value of a secret field when it is written.
 #[derive(Clone, Debug)]

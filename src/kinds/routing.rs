@@ -6,7 +6,7 @@ use crate::model::Kind;
 use crate::observe::{LiveData, RowExt};
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
-use crate::target::db::Arg;
+use crate::store::db::Arg;
 
 fn escape(s: &str) -> String {
     s.replace(':', "\\:")

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::host::{Host, HostError};
 use super::{FileChange, FileKind, Service};
-use crate::docker::Output;
+use crate::store::docker::Output;
 
 /// A change a checker refused, with what the checker said (scratch paths replaced by the
 /// managed file's path).

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{FollowUp, Service};
-use crate::docker::{DockerError, Mailcow, Output};
 use crate::settings::{ServiceCommands, ServicesMode, SettingsFile};
+use crate::store::docker::{DockerError, Mailcow, Output};
 
 /// How long a restarted container may take to run again.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,7 +39,7 @@ impl Host {
             return Ok(None);
         }
         Ok(Some(match s.services_mode.unwrap_or_default() {
-            ServicesMode::Docker => Host::Docker(Mailcow::connect(s.compose_project.as_deref().unwrap_or(crate::docker::DEFAULT_PROJECT)).await?),
+            ServicesMode::Docker => Host::Docker(Mailcow::connect(s.compose_project.as_deref().unwrap_or(crate::store::docker::DEFAULT_PROJECT)).await?),
             ServicesMode::Standalone => Host::Standalone(s.service_commands.clone().unwrap_or_default()),
         }))
     }

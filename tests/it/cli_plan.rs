@@ -75,8 +75,8 @@ fn domain_limits_count_undeclared_mailboxes_too() {
     std::fs::write(dir.path().join("d.yaml"), yaml(2)).unwrap();
     mailplane(state.path()).arg("apply").arg(dir.path()).args(["--target", &url, "--auto-approve"]).assert().success();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(&url, None).await.unwrap();
-        db.execute_all(&[mailplane::target::db::Stmt {
+        let db = mailplane::store::db::Db::connect(&url, None).await.unwrap();
+        db.execute_all(&[mailplane::store::db::Stmt {
             sql: "INSERT INTO mailbox (username, password, local_part, domain, quota, attributes, active) VALUES ('byhand@small.example', '', 'byhand', 'small.example', 0, '{}', 1)".into(),
             args: vec![],
         }])

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use assert_cmd::Command;
-use mailplane::target::db::{Arg, Db, Stmt};
+use mailplane::store::db::{Arg, Db, Stmt};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------

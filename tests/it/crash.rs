@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use mailplane::target::db::Db;
+use mailplane::store::db::Db;
 
 /// Row counts of the tables a quickstart apply writes.
 const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM domain), (SELECT COUNT(*) FROM mailbox), (SELECT COUNT(*) FROM alias), \
@@ -97,7 +97,7 @@ async fn state_of(target: &Target) -> (Vec<String>, Vec<usize>) {
                 let mut c = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
                 redis::cmd("HLEN").arg(h).query::<usize>(&mut c).unwrap()
             }
-            None => db.query("SELECT COUNT(*) FROM mailplane_kv WHERE k = ?", &[mailplane::target::db::Arg::Text(h.into())]).await.unwrap()[0][0]
+            None => db.query("SELECT COUNT(*) FROM mailplane_kv WHERE k = ?", &[mailplane::store::db::Arg::Text(h.into())]).await.unwrap()[0][0]
                 .as_deref()
                 .unwrap()
                 .parse()

@@ -5,7 +5,7 @@ use crate::support;
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use mailplane::target::db::{Arg, Db, DbError, Dialect, Row, Stmt, now_utc};
+use mailplane::store::db::{Arg, Db, DbError, Dialect, Row, Stmt, now_utc};
 
 fn t(s: &str) -> Arg {
     Arg::Text(s.to_string())
@@ -315,7 +315,7 @@ async fn sqlite_schema_matches_mailcow_column_for_column() {
 async fn a_big_redis_pipeline_is_not_cut_off() {
     let Some(services) = support::services() else { return };
     services.flush_redis_db(12);
-    let kv = mailplane::target::kv::Kv::redis(&services.redis_db(12)).await.unwrap();
+    let kv = mailplane::store::kv::Kv::redis(&services.redis_db(12)).await.unwrap();
     let fields: Vec<String> = (0..300_000).map(|i| format!("user{i}@d{}.example", i % 1000)).collect();
     let ops: Vec<(&str, &str, Option<&str>)> = fields.iter().map(|f| ("RL_VALUE", f.as_str(), Some("100 / 1h"))).collect();
     kv.apply(&ops).await.unwrap();
@@ -327,7 +327,7 @@ async fn a_big_redis_pipeline_is_not_cut_off() {
 /// UPDATEs), leave the same rows as running them one by one, on MariaDB and on SQLite.
 #[tokio::test]
 async fn merged_statements_write_what_the_single_ones_would() {
-    use mailplane::target::batch::batch;
+    use mailplane::store::batch::batch;
     // 900 objects: more than one chunk of OR-ed conditions and of CASE rows.
     const N: usize = 900;
     fn objects() -> Vec<Vec<Stmt>> {

@@ -21,8 +21,8 @@ fn apply(dir: &Path, state: &Path) {
 
 fn hash(state: &Path, key: &str) -> std::collections::BTreeMap<String, String> {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(&format!("sqlite://{}/mp.db", state.display()), None).await.unwrap();
-        let rows = db.query("SELECT f, v FROM mailplane_kv WHERE k = ?", &[mailplane::target::db::Arg::Text(key.into())]).await.unwrap();
+        let db = mailplane::store::db::Db::connect(&format!("sqlite://{}/mp.db", state.display()), None).await.unwrap();
+        let rows = db.query("SELECT f, v FROM mailplane_kv WHERE k = ?", &[mailplane::store::db::Arg::Text(key.into())]).await.unwrap();
         db.close().await;
         rows.into_iter().map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap())).collect()
     })

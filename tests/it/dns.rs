@@ -123,8 +123,8 @@ fn txt(value: &str) -> String {
 
 fn public_keys(state: &Path) -> BTreeMap<String, String> {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(&format!("sqlite://{}", state.join("mp.db").display()), None).await.unwrap();
-        let rows = db.query("SELECT f, v FROM mailplane_kv WHERE k = ?", &[mailplane::target::db::Arg::Text("DKIM_PUB_KEYS".into())]).await.unwrap();
+        let db = mailplane::store::db::Db::connect(&format!("sqlite://{}", state.join("mp.db").display()), None).await.unwrap();
+        let rows = db.query("SELECT f, v FROM mailplane_kv WHERE k = ?", &[mailplane::store::db::Arg::Text("DKIM_PUB_KEYS".into())]).await.unwrap();
         db.close().await;
         rows.into_iter().map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap())).collect()
     })

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use assert_cmd::Command;
-use mailplane::target::db::Db;
+use mailplane::store::db::Db;
 
 const PASSWORDS: [(&str, &str); 3] = [("alice@example.org", "secret-A1!"), ("bob@example.org", "secret-B2!"), ("carol@example.net", "secret-C3!")];
 

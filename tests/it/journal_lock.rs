@@ -127,9 +127,9 @@ fn a_failed_apply_is_journaled_with_its_error() {
     mailplane(state.path()).args(["history", "--target", &url]).assert().success().stdout("No applies recorded yet.\n");
     assert!(!state.path().join("mp.db").exists(), "history creates no database");
     let db = rt().block_on(async {
-        let db = mailplane::target::db::Db::connect(&url, None).await.unwrap();
+        let db = mailplane::store::db::Db::connect(&url, None).await.unwrap();
         let boom = "CREATE TRIGGER boom BEFORE INSERT ON mailbox BEGIN SELECT RAISE(ABORT, 'disk on fire'); END";
-        db.execute_all(&[mailplane::target::db::Stmt { sql: boom.into(), args: vec![] }]).await.unwrap();
+        db.execute_all(&[mailplane::store::db::Stmt { sql: boom.into(), args: vec![] }]).await.unwrap();
         db
     });
     let out = mailplane(state.path()).args(["apply", "examples/quickstart", "--target", &url, "--auto-approve"]).output().unwrap();
@@ -139,7 +139,7 @@ fn a_failed_apply_is_journaled_with_its_error() {
     assert!(result.starts_with("failed: ") && result.contains("disk on fire"), "{result}");
     // The lock was released although the apply failed.
     rt().block_on(async {
-        mailplane::lock::acquire(&db, std::time::Duration::ZERO).await.unwrap().release().await;
+        mailplane::store::lock::acquire(&db, std::time::Duration::ZERO).await.unwrap().release().await;
         db.close().await;
     });
 }
@@ -192,10 +192,10 @@ fn concurrent_applies_on_mariadb_never_both_write() {
 
     // A lock held by someone else: apply waits --lock-timeout, then names the holder (not the
     // row a killed apply left behind).
-    let lock_name = mailplane::lock::mysql_lock_name(&name);
+    let lock_name = mailplane::store::lock::mysql_lock_name(&name);
     let holder = rt.block_on(async {
         use sqlx::Executor;
-        mailplane::target::db::Db::connect(&url, None).await.unwrap().close().await; // creates mailplane_* tables
+        mailplane::store::db::Db::connect(&url, None).await.unwrap().close().await; // creates mailplane_* tables
         let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
         let mut conn = pool.acquire().await.unwrap();
         let got: i64 = sqlx::query_scalar("SELECT GET_LOCK(?, 0)").bind(&lock_name).fetch_one(&mut *conn).await.unwrap();
@@ -230,7 +230,7 @@ fn concurrent_applies_on_mariadb_never_both_write() {
     let head = String::from_utf8(Proc::new("git").args(["rev-parse", "HEAD"]).output().unwrap().stdout).unwrap();
     assert!(h[1]["git_commit"].as_str().unwrap().starts_with(head.trim()), "examples/quickstart is in this repository: {}", h[1]);
     let lock_rows = rt.block_on(async {
-        let db = mailplane::target::db::Db::connect(&url, None).await.unwrap();
+        let db = mailplane::store::db::Db::connect(&url, None).await.unwrap();
         let r = db.query("SELECT COUNT(*) FROM mailplane_lock", &[]).await.unwrap();
         db.close().await;
         r

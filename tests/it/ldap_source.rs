@@ -92,7 +92,7 @@ fn ldap_users_become_mailboxes_and_leavers_are_only_deactivated_after_the_thresh
 
     // ann's quota comes from the staff template, ben's from Default (unlimited).
     let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(&format!("sqlite://{}/mp.db", state.path().display()), None).await.unwrap();
+        let db = mailplane::store::db::Db::connect(&format!("sqlite://{}/mp.db", state.path().display()), None).await.unwrap();
         let r = db.query("SELECT username, quota, authsource, password FROM mailbox ORDER BY username", &[]).await.unwrap();
         db.close().await;
         r

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use mailplane::target::db::Db;
+use mailplane::store::db::Db;
 
 fn write_dir(dir: &Path, policy: &str) {
     std::fs::write(

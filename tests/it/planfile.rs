@@ -82,8 +82,8 @@ fn a_plan_goes_stale_when_the_server_changes() {
     let file = c.plan_out();
     // Someone edits the same mailbox in mailcow's UI meanwhile.
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(&c.url, None).await.unwrap();
-        let stmt = mailplane::target::db::Stmt { sql: "UPDATE mailbox SET name = 'Changed' WHERE username = 'alice@example.org'".into(), args: vec![] };
+        let db = mailplane::store::db::Db::connect(&c.url, None).await.unwrap();
+        let stmt = mailplane::store::db::Stmt { sql: "UPDATE mailbox SET name = 'Changed' WHERE username = 'alice@example.org'".into(), args: vec![] };
         db.execute_all(&[stmt]).await.unwrap();
         db.close().await;
     });

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command as Proc;
 
 use assert_cmd::Command;
-use mailplane::target::db::Db;
+use mailplane::store::db::Db;
 
 /// (map file, key, expected result; None = not found)
 const LOOKUPS: &[(&str, &str, Option<&str>)] = &[

@@ -146,7 +146,7 @@ fn directory(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 fn sql(url: &str, statements: &[&str]) -> Vec<Vec<Option<String>>> {
-    use mailplane::target::db::{Db, Stmt};
+    use mailplane::store::db::{Db, Stmt};
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let db = Db::connect(url, None).await.unwrap();
@@ -363,7 +363,7 @@ fn forwarding_host_names_resolve_once_like_mailcow() {
 /// Rows of one query, as text.
 fn rows(url: &str, sql: &str) -> Vec<Vec<String>> {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(url, None).await.unwrap();
+        let db = mailplane::store::db::Db::connect(url, None).await.unwrap();
         let rows = db.query(sql, &[]).await.unwrap();
         db.close().await;
         rows.into_iter().map(|r| r.into_iter().map(|c| c.unwrap_or_default()).collect()).collect()

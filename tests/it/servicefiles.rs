@@ -304,7 +304,7 @@ fn docker_mode_finds_mailcows_containers_by_label_checks_inside_and_restarts() {
     // The Docker layer itself: lookup, exec output and exit code, restart and wait.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        use mailplane::docker::{DockerError, Mailcow};
+        use mailplane::store::docker::{DockerError, Mailcow};
         let m = Mailcow::connect(&project).await.unwrap();
         let out = m.exec("postfix", &["sh", "-c", "echo out; echo err >&2; exit 3"]).await.unwrap();
         assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (3, "out\n", "err\n"));

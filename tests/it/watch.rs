@@ -247,8 +247,8 @@ fn forwarding_hosts_are_looked_up_again_on_their_own_interval() {
     let gone = "192.0.2.64/28";
     let sql = format!("DELETE FROM mailplane_kv WHERE k = 'WHITELISTED_FWD_HOST' AND f = '{gone}'");
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let db = mailplane::target::db::Db::connect(&target, None).await.unwrap();
-        db.execute_all(&[mailplane::target::db::Stmt { sql, args: vec![] }]).await.unwrap();
+        let db = mailplane::store::db::Db::connect(&target, None).await.unwrap();
+        db.execute_all(&[mailplane::store::db::Stmt { sql, args: vec![] }]).await.unwrap();
         db.close().await;
     });
 

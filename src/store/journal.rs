@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::plan::{Action, Plan};
-use crate::target::db::{Arg, Db, DbError, Stmt};
+use crate::store::db::{Arg, Db, DbError, Stmt};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Entry {
