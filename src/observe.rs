@@ -26,6 +26,77 @@ impl From<TextRow<'_>> for LiveRow {
     }
 }
 
+/// The rows of one live query, read by column name.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    columns: &'static [&'static str],
+    rows: Vec<LiveRow>,
+}
+
+impl Table {
+    pub fn iter(&self) -> Rows<'_> {
+        Rows { rows: self.rows.iter(), columns: self.columns }
+    }
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+    pub fn get(&self, i: usize) -> Option<Named<'_>> {
+        self.rows.get(i).map(|row| Named { row, columns: self.columns })
+    }
+}
+
+impl<'a> IntoIterator for &'a Table {
+    type Item = Named<'a>;
+    type IntoIter = Rows<'a>;
+    fn into_iter(self) -> Rows<'a> {
+        self.iter()
+    }
+}
+
+pub struct Rows<'a> {
+    rows: std::slice::Iter<'a, LiveRow>,
+    columns: &'static [&'static str],
+}
+
+impl<'a> Iterator for Rows<'a> {
+    type Item = Named<'a>;
+    fn next(&mut self) -> Option<Named<'a>> {
+        self.rows.next().map(|row| Named { row, columns: self.columns })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rows.size_hint()
+    }
+}
+
+/// A live row with its query's column names.
+#[derive(Clone, Copy, Debug)]
+pub struct Named<'a> {
+    row: &'a LiveRow,
+    columns: &'static [&'static str],
+}
+
+impl<'a> Named<'a> {
+    /// The column's text; None for NULL. A name the query does not select is a bug, caught by
+    /// every test that reads the kind (a debug assertion), and reads as NULL in release.
+    pub fn col(&self, name: &str) -> Option<&'a str> {
+        let i = self.columns.iter().position(|c| *c == name);
+        debug_assert!(i.is_some(), "the live query does not select `{name}` (it selects {:?})", self.columns);
+        self.row.col(i?)
+    }
+    pub fn s(&self, name: &str) -> &'a str {
+        self.col(name).unwrap_or("")
+    }
+    pub fn i(&self, name: &str) -> i64 {
+        self.s(name).parse().unwrap_or(0)
+    }
+    pub fn u(&self, name: &str) -> u64 {
+        self.s(name).parse().unwrap_or(0)
+    }
+}
+
 use crate::store::kv::{Kv, KvError};
 
 /// The hashes mailcow keeps for these kinds.
@@ -34,27 +105,27 @@ pub const KV_KEYS: [&str; 8] =
 
 #[derive(Debug, Default)]
 pub struct LiveData {
-    pub domains: Vec<LiveRow>,
-    pub tags_domain: Vec<LiveRow>,
-    pub alias_domains: Vec<LiveRow>,
-    pub mailboxes: Vec<LiveRow>,
-    pub user_acl: Vec<LiveRow>,
-    pub tags_mailbox: Vec<LiveRow>,
-    pub sender_acl: Vec<LiveRow>,
-    pub quota2: Vec<LiveRow>,
-    pub quota2replica: Vec<LiveRow>,
-    pub aliases: Vec<LiveRow>,
-    pub bcc_maps: Vec<LiveRow>,
-    pub recipient_maps: Vec<LiveRow>,
-    pub tls_policies: Vec<LiveRow>,
-    pub relayhosts: Vec<LiveRow>,
-    pub transports: Vec<LiveRow>,
-    pub templates: Vec<LiveRow>,
-    pub identity_provider: Vec<LiveRow>,
+    pub domains: Table,
+    pub tags_domain: Table,
+    pub alias_domains: Table,
+    pub mailboxes: Table,
+    pub user_acl: Table,
+    pub tags_mailbox: Table,
+    pub sender_acl: Table,
+    pub quota2: Table,
+    pub quota2replica: Table,
+    pub aliases: Table,
+    pub bcc_maps: Table,
+    pub recipient_maps: Table,
+    pub tls_policies: Table,
+    pub relayhosts: Table,
+    pub transports: Table,
+    pub templates: Table,
+    pub identity_provider: Table,
     /// mailplane_inventory: (kind, key) of the objects mailplane created or adopted.
-    pub inventory: Vec<LiveRow>,
+    pub inventory: Table,
     /// Resources (mailbox rows with `kind <> ''`): not managed yet, but they keep their domain.
-    pub resources: Vec<LiveRow>,
+    pub resources: Table,
     pub kv: HashMap<String, HashMap<String, String>>,
     /// Built on first use: per-object lookups during apply would otherwise scan every row.
     mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
@@ -81,7 +152,7 @@ impl RowExt for Row {
     }
 }
 
-impl RowExt for LiveRow {
+impl LiveRow {
     fn col(&self, i: usize) -> Option<&str> {
         let columns = usize::from(*self.data.first()?);
         if i >= columns || self.nulls & (1 << i) != 0 {
@@ -103,33 +174,83 @@ pub enum ObserveError {
     Kv(#[from] KvError),
 }
 
+/// One live query: a table's named columns. The SQL is made from the names, so what the kinds
+/// read by name is what was selected.
+pub struct Query {
+    pub from: &'static str,
+    pub columns: &'static [&'static str],
+}
+
+impl Query {
+    fn sql(&self) -> String {
+        let columns: Vec<String> = self.columns.iter().map(|c| format!("`{c}`")).collect();
+        format!("SELECT {} FROM {}", columns.join(", "), self.from)
+    }
+}
+
 /// The queries, in LiveData's field order.
-const QUERIES: [&str; 19] = [
-    "SELECT domain, description, aliases, mailboxes, defquota, maxquota, quota, relayhost, backupmx, gal, relay_all_recipients, relay_unknown_only, active FROM domain",
-    "SELECT domain, tag_name FROM tags_domain",
-    "SELECT alias_domain, target_domain, active FROM alias_domain",
-    "SELECT username, name, quota, active, authsource, password, attributes, local_part, domain FROM mailbox WHERE kind = ''",
-    "SELECT username, spam_alias, tls_policy, spam_score, spam_policy, delimiter_action, syncjobs, eas_reset, sogo_profile_reset, pushover, quarantine, quarantine_attachments, quarantine_notification, quarantine_category, app_passwds, pw_reset FROM user_acl",
-    "SELECT username, tag_name FROM tags_mailbox",
-    "SELECT logged_in_as, send_as, external FROM sender_acl",
-    "SELECT username FROM quota2",
-    "SELECT username FROM quota2replica",
-    "SELECT id, address, goto, domain, public_comment, private_comment, sogo_visible, internal, sender_allowed, active FROM alias",
-    "SELECT local_dest, bcc_dest, type, active FROM bcc_maps",
-    "SELECT old_dest, new_dest, active FROM recipient_maps",
-    "SELECT dest, policy, parameters, active FROM tls_policy_override",
-    "SELECT id, hostname, username, password, active FROM relayhosts",
-    "SELECT id, destination, nexthop, username, password, is_mx_based, active FROM transports",
-    "SELECT id, template, type, attributes FROM templates",
-    "SELECT `key`, value FROM identity_provider",
-    "SELECT kind, obj_key FROM mailplane_inventory",
-    "SELECT username, domain FROM mailbox WHERE kind <> ''",
+const QUERIES: [Query; 19] = [
+    Query {
+        from: "domain",
+        columns: &[
+            "domain",
+            "description",
+            "aliases",
+            "mailboxes",
+            "defquota",
+            "maxquota",
+            "quota",
+            "relayhost",
+            "backupmx",
+            "gal",
+            "relay_all_recipients",
+            "relay_unknown_only",
+            "active",
+        ],
+    },
+    Query { from: "tags_domain", columns: &["domain", "tag_name"] },
+    Query { from: "alias_domain", columns: &["alias_domain", "target_domain", "active"] },
+    Query {
+        from: "mailbox WHERE kind = ''",
+        columns: &["username", "name", "quota", "active", "authsource", "password", "attributes", "local_part", "domain"],
+    },
+    Query { from: "user_acl", columns: USER_ACL_COLUMNS },
+    Query { from: "tags_mailbox", columns: &["username", "tag_name"] },
+    Query { from: "sender_acl", columns: &["logged_in_as", "send_as", "external"] },
+    Query { from: "quota2", columns: &["username"] },
+    Query { from: "quota2replica", columns: &["username"] },
+    Query {
+        from: "alias",
+        columns: &["id", "address", "goto", "domain", "public_comment", "private_comment", "sogo_visible", "internal", "sender_allowed", "active"],
+    },
+    Query { from: "bcc_maps", columns: &["local_dest", "bcc_dest", "type", "active"] },
+    Query { from: "recipient_maps", columns: &["old_dest", "new_dest", "active"] },
+    Query { from: "tls_policy_override", columns: &["dest", "policy", "parameters", "active"] },
+    Query { from: "relayhosts", columns: &["id", "hostname", "username", "password", "active"] },
+    Query { from: "transports", columns: &["id", "destination", "nexthop", "username", "password", "is_mx_based", "active"] },
+    Query { from: "templates", columns: &["id", "template", "type", "attributes"] },
+    Query { from: "identity_provider", columns: &["key", "value"] },
+    Query { from: "mailplane_inventory", columns: &["kind", "obj_key"] },
+    Query { from: "mailbox WHERE kind <> ''", columns: &["username", "domain"] },
 ];
+
+/// `user_acl`: the username, then the flags in `MailboxAcl::COLUMNS` order.
+const USER_ACL_COLUMNS: &[&str] = &{
+    const N: usize = 1 + crate::model::MailboxAcl::COLUMNS.len();
+    let mut all = ["username"; N];
+    let mut i = 1;
+    while i < N {
+        all[i] = crate::model::MailboxAcl::COLUMNS[i - 1];
+        i += 1;
+    }
+    all
+};
 
 pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
     let mut results = Vec::with_capacity(QUERIES.len());
-    for q in QUERIES {
-        results.push(db.query_map(q, &[], |r| LiveRow::from(r)).await?);
+    for q in &QUERIES {
+        let rows = db.query_map(&q.sql(), &[], |r| LiveRow::from(r)).await?;
+        results.push(Table { columns: q.columns, rows });
     }
     let mut it = results.into_iter();
     let mut next = || it.next().unwrap_or_default();
@@ -172,14 +293,14 @@ impl LiveData {
     }
     /// A relay host id (as mailcow stores it, text) → its hostname; "0" and unknown ids are none.
     pub fn relay_hostname(&self, id: &str) -> String {
-        self.relayhosts.iter().find(|r| r.s(0) == id && id != "0").map(|r| r.s(1).to_string()).unwrap_or_default()
+        self.relayhosts.iter().find(|r| r.s("id") == id && id != "0").map(|r| r.s("hostname").to_string()).unwrap_or_default()
     }
     pub fn relay_ids(&self) -> std::collections::HashMap<String, i64> {
-        self.relayhosts.iter().map(|r| (r.s(1).to_string(), r.i(0))).collect()
+        self.relayhosts.iter().map(|r| (r.s("hostname").to_string(), r.i("id"))).collect()
     }
     pub fn mailbox_attributes(&self, username: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        let index = self.mailbox_rows.get_or_init(|| self.mailboxes.iter().enumerate().map(|(i, r)| (r.s(0).to_string(), i)).collect());
-        index.get(username).and_then(|&i| serde_json::from_str(self.mailboxes[i].s(6)).ok())
+        let index = self.mailbox_rows.get_or_init(|| self.mailboxes.iter().enumerate().map(|(i, r)| (r.s("username").to_string(), i)).collect());
+        index.get(username).and_then(|&i| self.mailboxes.get(i)).and_then(|r| serde_json::from_str(r.s("attributes")).ok())
     }
     /// Once the live records are built, apply still reads only these rows (a mailbox's
     /// attributes and password hash, relay ids) and the
@@ -196,7 +317,7 @@ impl LiveData {
         };
     }
     pub fn owned(&self) -> crate::plan::Owned {
-        let build = || self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s(0)).map(|k| (k, r.s(1).to_string()))).collect();
+        let build = || self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s("kind")).map(|k| (k, r.s("obj_key").to_string()))).collect();
         self.owned.get_or_init(build).clone()
     }
 }
@@ -211,6 +332,7 @@ mod tests {
         let row = LiveRow::from(TextRow { text: "alice@x.org1", ends: &[11, 11, 11, 12, 12], nulls: &[0b10010] });
         let cols: Vec<Option<&str>> = (0..6).map(|i| row.col(i)).collect();
         assert_eq!(cols, [Some("alice@x.org"), None, Some(""), Some("1"), None, None]);
-        assert_eq!(row.i(3), 1);
+        let named = Named { row: &row, columns: &["address", "goto", "comment", "active", "x"] };
+        assert_eq!((named.s("address"), named.col("goto"), named.i("active")), ("alice@x.org", None, 1));
     }
 }

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use super::target::{TargetArgs, connect, runtime};
-use crate::observe::RowExt;
 use crate::printer::{ExitStatus, Printer};
 
 #[derive(clap::Args, Debug)]
@@ -40,7 +39,8 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         };
         db.close().await;
         let records = crate::kinds::live(&live);
-        let hashes: std::collections::HashMap<String, String> = live.mailboxes.iter().map(|r| (r.s(0).to_string(), r.s(5).to_string())).collect();
+        let hashes: std::collections::HashMap<String, String> =
+            live.mailboxes.iter().map(|r| (r.s("username").to_string(), r.s("password").to_string())).collect();
         let exported = crate::export::export(&records, args.include_hashes.then_some(&hashes));
         for s in &exported.skipped {
             printer.err(&format!("warning: not exported: {s}"));

@@ -3,7 +3,7 @@
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
 use crate::model::names::{self, normalize_address, normalize_domain};
 use crate::model::{Kind, SPECIAL_TARGETS};
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 
@@ -45,18 +45,18 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     for row in &l.aliases {
-        if row.s(1) == row.s(2) {
+        if row.s("address") == row.s("goto") {
             continue; // a mailbox's self-alias belongs to the mailbox
         }
         out.push(
-            Record::new(Kind::Alias, row.s(1))
-                .with("goto", Value::text(row.s(2)))
-                .with("public_comment", Value::text(row.s(4)))
-                .with("private_comment", Value::text(row.s(5)))
-                .with("sogo_visible", Value::Bool(bool_of(row.col(6))))
-                .with("internal", Value::Bool(bool_of(row.col(7))))
-                .with("sender_allowed", Value::Bool(bool_of(row.col(8))))
-                .with("active", Value::Bool(row.i(9) != 0)),
+            Record::new(Kind::Alias, row.s("address"))
+                .with("goto", Value::text(row.s("goto")))
+                .with("public_comment", Value::text(row.s("public_comment")))
+                .with("private_comment", Value::text(row.s("private_comment")))
+                .with("sogo_visible", Value::Bool(bool_of(row.col("sogo_visible"))))
+                .with("internal", Value::Bool(bool_of(row.col("internal"))))
+                .with("sender_allowed", Value::Bool(bool_of(row.col("sender_allowed"))))
+                .with("active", Value::Bool(row.i("active") != 0)),
         );
     }
 }

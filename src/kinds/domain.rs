@@ -3,7 +3,7 @@
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
 use crate::model::names::normalize_domain;
 use crate::model::{Kind, RateLimit, Size};
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 use crate::store::db::Arg;
@@ -57,38 +57,38 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     let mut tags: foldhash::HashMap<&str, Vec<String>> = Default::default();
     for row in &l.tags_domain {
-        tags.entry(row.s(0)).or_default().push(row.s(1).to_string());
+        tags.entry(row.s("domain")).or_default().push(row.s("tag_name").to_string());
     }
     for row in &l.domains {
-        let name = row.s(0);
+        let name = row.s("domain");
         let mut tag_list = tags.remove(name).unwrap_or_default();
         tag_list.sort();
         let mib = |i| Value::Size(row.u(i) * MIB);
         out.push(
             Record::new(Kind::Domain, name)
-                .with("description", Value::text(row.s(1)))
-                .with("max_aliases", Value::Int(row.i(2)))
-                .with("max_mailboxes", Value::Int(row.i(3)))
-                .with("default_mailbox_quota", mib(4))
-                .with("max_mailbox_quota", mib(5))
-                .with("domain_quota", mib(6))
-                .with("relay_host", Value::text(l.relay_hostname(row.s(7))))
-                .with("backup_mx", Value::Bool(bool_of(row.col(8))))
-                .with("relay_all_recipients", Value::Bool(bool_of(row.col(10))))
-                .with("relay_unknown_only", Value::Bool(bool_of(row.col(11))))
-                .with("gal", Value::Bool(bool_of(row.col(9))))
-                .with("active", Value::Bool(bool_of(row.col(12))))
+                .with("description", Value::text(row.s("description")))
+                .with("max_aliases", Value::Int(row.i("aliases")))
+                .with("max_mailboxes", Value::Int(row.i("mailboxes")))
+                .with("default_mailbox_quota", mib("defquota"))
+                .with("max_mailbox_quota", mib("maxquota"))
+                .with("domain_quota", mib("quota"))
+                .with("relay_host", Value::text(l.relay_hostname(row.s("relayhost"))))
+                .with("backup_mx", Value::Bool(bool_of(row.col("backupmx"))))
+                .with("relay_all_recipients", Value::Bool(bool_of(row.col("relay_all_recipients"))))
+                .with("relay_unknown_only", Value::Bool(bool_of(row.col("relay_unknown_only"))))
+                .with("gal", Value::Bool(bool_of(row.col("gal"))))
+                .with("active", Value::Bool(bool_of(row.col("active"))))
                 .with("tags", Value::List(tag_list.into()))
                 .with("rate_limit", Value::text(l.rate_limit(name)))
                 .with("in_domain_map", Value::Bool(l.kv_has("DOMAIN_MAP", name))),
         );
     }
     for row in &l.alias_domains {
-        let name = row.s(0);
+        let name = row.s("alias_domain");
         out.push(
             Record::new(Kind::AliasDomain, name)
-                .with("target_domain", Value::text(row.s(1)))
-                .with("active", Value::Bool(bool_of(row.col(2))))
+                .with("target_domain", Value::text(row.s("target_domain")))
+                .with("active", Value::Bool(bool_of(row.col("active"))))
                 .with("rate_limit", Value::text(l.rate_limit(name)))
                 .with("in_domain_map", Value::Bool(l.kv_has("DOMAIN_MAP", name))),
         );
@@ -284,7 +284,7 @@ pub fn resources_block_deletes(plan: &crate::plan::Plan, live: &LiveData) -> Vec
         .iter()
         .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
         .filter_map(|c| {
-            let names: Vec<&str> = live.resources.iter().filter(|r| r.s(1).eq_ignore_ascii_case(&c.key)).map(|r| r.s(0)).collect();
+            let names: Vec<&str> = live.resources.iter().filter(|r| r.s("domain").eq_ignore_ascii_case(&c.key)).map(|r| r.s("username")).collect();
             (!names.is_empty())
                 .then(|| format!("domain {} cannot be deleted while it holds resources ({}); remove them in mailcow first", c.key, names.join(", ")))
         })

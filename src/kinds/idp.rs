@@ -3,7 +3,7 @@
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
 use crate::model::{IdentityProvider, Kind, TemplateMapping};
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::Change;
 use crate::record::{Field, Record, Value};
 
@@ -171,7 +171,7 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let get = |k: &str| l.identity_provider.iter().find(|r| r.s(0) == k).map(|r| r.s(1).to_string());
+    let get = |k: &str| l.identity_provider.iter().find(|r| r.s("key") == k).map(|r| r.s("value").to_string());
     let Some(source) = get("authsource") else { return };
     let mut rec = Record::new(Kind::IdentityProvider, KEY);
     for k in keys_for(&source) {

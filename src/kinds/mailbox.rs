@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::model::names::{self, normalize_domain};
 use crate::model::*;
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::{Action, Change};
 use crate::record::{Record, SecretToken, Value};
 use crate::store::db::{Arg, Dialect};
@@ -142,22 +142,22 @@ fn with_create_only(v: Value, create_only: bool) -> Value {
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let acl: HashMap<&str, &crate::observe::LiveRow> = l.user_acl.iter().map(|r| (r.s(0), r)).collect();
+    let acl: HashMap<&str, crate::observe::Named> = l.user_acl.iter().map(|r| (r.s("username"), r)).collect();
     let mut tags: HashMap<&str, Vec<String>> = HashMap::new();
     for r in &l.tags_mailbox {
-        tags.entry(r.s(0)).or_default().push(r.s(1).to_string());
+        tags.entry(r.s("username")).or_default().push(r.s("tag_name").to_string());
     }
     let mut senders: HashMap<(&str, bool), Vec<String>> = HashMap::new();
     for r in &l.sender_acl {
-        senders.entry((r.s(0), bool_of(r.col(2)))).or_default().push(r.s(1).to_string());
+        senders.entry((r.s("logged_in_as"), bool_of(r.col("external")))).or_default().push(r.s("send_as").to_string());
     }
-    let self_alias: HashMap<&str, i64> = l.aliases.iter().filter(|r| r.s(1) == r.s(2)).map(|r| (r.s(1), r.i(9))).collect();
-    let q2: foldhash::HashSet<&str> = l.quota2.iter().map(|r| r.s(0)).collect();
-    let q2r: foldhash::HashSet<&str> = l.quota2replica.iter().map(|r| r.s(0)).collect();
+    let self_alias: HashMap<&str, i64> = l.aliases.iter().filter(|r| r.s("address") == r.s("goto")).map(|r| (r.s("address"), r.i("active"))).collect();
+    let q2: foldhash::HashSet<&str> = l.quota2.iter().map(|r| r.s("username")).collect();
+    let q2r: foldhash::HashSet<&str> = l.quota2replica.iter().map(|r| r.s("username")).collect();
     for row in &l.mailboxes {
-        let u = row.s(0);
+        let u = row.s("username");
         // Borrowed and undecoded until a key is asked for: 100,000 rows of ~20 keys each.
-        let attrs: HashMap<std::borrow::Cow<str>, &serde_json::value::RawValue> = serde_json::from_str(row.s(6)).unwrap_or_default();
+        let attrs: HashMap<std::borrow::Cow<str>, &serde_json::value::RawValue> = serde_json::from_str(row.s("attributes")).unwrap_or_default();
         let attr = |k: &str| {
             attrs.get(k).map(|v| match v.get().strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
                 Some(plain) if !plain.contains('\\') => plain.to_string(),
@@ -169,14 +169,14 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
             })
         };
         let flag = |k: &str| Value::Bool(bool_of(attr(k).as_deref()));
-        let active = row.i(3);
+        let active = row.i("active");
         let state = state_name(MailboxState::from_mailcow(active));
         let mut rec = Record::new(Kind::Mailbox, u)
-            .with("name", Value::text(row.s(1)))
-            .with("quota", Value::Size(row.u(2)))
+            .with("name", Value::text(row.s("name")))
+            .with("quota", Value::Size(row.u("quota")))
             .with("state", Value::text(state))
-            .with("authsource", Value::text(if row.s(4).is_empty() { "mailcow" } else { row.s(4) }))
-            .with("password", token(row.s(5)))
+            .with("authsource", Value::text(if row.s("authsource").is_empty() { "mailcow" } else { row.s("authsource") }))
+            .with("password", token(row.s("password")))
             .with("force_password_update", flag("force_pw_update"))
             .with("force_tfa", flag("force_tfa"))
             .with("tls_enforce_in", flag("tls_enforce_in"))
@@ -188,8 +188,8 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
         rec.push("quarantine_notification", Value::text(attr("quarantine_notification").unwrap_or_default()));
         rec.push("quarantine_category", Value::text(attr("quarantine_category").unwrap_or_default()));
         rec.push("recovery_email", Value::text(attr("recovery_email").unwrap_or_default()));
-        for (i, f) in ACL_FIELDS.iter().enumerate() {
-            rec.push(f, Value::Bool(acl.get(u).is_some_and(|r| bool_of(r.col(i + 1)))));
+        for (f, column) in ACL_FIELDS.iter().zip(crate::model::MailboxAcl::COLUMNS) {
+            rec.push(f, Value::Bool(acl.get(u).is_some_and(|r| bool_of(r.col(column)))));
         }
         let mut t = tags.remove(u).unwrap_or_default();
         t.sort();

@@ -3,7 +3,7 @@
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
 use crate::model::Kind;
 use crate::model::names::{self, normalize_address, normalize_domain};
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 
@@ -58,18 +58,24 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     for row in &l.bcc_maps {
         out.push(
-            Record::new(Kind::BccMap, bcc_key(row.s(0), row.s(2))).with("bcc_dest", Value::text(row.s(1))).with("active", Value::Bool(bool_of(row.col(3)))),
+            Record::new(Kind::BccMap, bcc_key(row.s("local_dest"), row.s("type")))
+                .with("bcc_dest", Value::text(row.s("bcc_dest")))
+                .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
     for row in &l.recipient_maps {
-        out.push(Record::new(Kind::RecipientMap, row.s(0)).with("new_dest", Value::text(row.s(1))).with("active", Value::Bool(bool_of(row.col(2)))));
+        out.push(
+            Record::new(Kind::RecipientMap, row.s("old_dest"))
+                .with("new_dest", Value::text(row.s("new_dest")))
+                .with("active", Value::Bool(bool_of(row.col("active")))),
+        );
     }
     for row in &l.tls_policies {
         out.push(
-            Record::new(Kind::TlsPolicy, row.s(0))
-                .with("policy", Value::text(row.s(1)))
-                .with("parameters", Value::text(row.s(2)))
-                .with("active", Value::Bool(bool_of(row.col(3)))),
+            Record::new(Kind::TlsPolicy, row.s("dest"))
+                .with("policy", Value::text(row.s("policy")))
+                .with("parameters", Value::text(row.s("parameters")))
+                .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
 }

@@ -252,9 +252,11 @@ impl WriteCtx<'_> {
     }
     /// The stored password of a live relay host or transport.
     pub fn live_password(&self, kind: Kind, key: &str) -> String {
-        use crate::observe::RowExt;
         let rows = if kind == Kind::RelayHost { &self.live.relayhosts } else { &self.live.transports };
-        rows.iter().find(|r| r.s(1) == key).map(|r| r.s(if kind == Kind::RelayHost { 3 } else { 4 }).to_string()).unwrap_or_default()
+        rows.iter()
+            .find(|r| r.s(if kind == Kind::RelayHost { "hostname" } else { "destination" }) == key)
+            .map(|r| r.s("password").to_string())
+            .unwrap_or_default()
     }
 
     pub fn relay_id(&self, hostname: &str) -> String {

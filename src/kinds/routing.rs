@@ -3,7 +3,7 @@
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::model::Kind;
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 use crate::store::db::Arg;
@@ -59,20 +59,20 @@ fn escaped_token(out: &Desired, kind: Kind, key: &str, fallback: Value) -> Value
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     for row in &l.relayhosts {
         out.push(
-            Record::new(Kind::RelayHost, row.s(1))
-                .with("username", Value::text(row.s(2)))
-                .with("password", token(row.s(3)))
-                .with("active", Value::Bool(bool_of(row.col(4)))),
+            Record::new(Kind::RelayHost, row.s("hostname"))
+                .with("username", Value::text(row.s("username")))
+                .with("password", token(row.s("password")))
+                .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
     for row in &l.transports {
         out.push(
-            Record::new(Kind::Transport, row.s(1))
-                .with("nexthop", Value::text(row.s(2)))
-                .with("username", Value::text(row.s(3)))
-                .with("password", token(row.s(4)))
-                .with("mx_based", Value::Bool(bool_of(row.col(5))))
-                .with("active", Value::Bool(bool_of(row.col(6)))),
+            Record::new(Kind::Transport, row.s("destination"))
+                .with("nexthop", Value::text(row.s("nexthop")))
+                .with("username", Value::text(row.s("username")))
+                .with("password", token(row.s("password")))
+                .with("mx_based", Value::Bool(bool_of(row.col("is_mx_based"))))
+                .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
 }

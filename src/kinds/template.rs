@@ -4,7 +4,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
 use crate::model::*;
-use crate::observe::{LiveData, RowExt};
+use crate::observe::LiveData;
 use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 
@@ -142,10 +142,10 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     for row in &l.templates {
-        let attrs: Map<String, Json> = serde_json::from_str(row.s(3)).unwrap_or_default();
-        match row.s(2) {
-            "domain" => out.push(record(Kind::DomainTemplate, row.s(1), &DOMAIN_KEYS, &attrs)),
-            "mailbox" => out.push(record(Kind::MailboxTemplate, row.s(1), &mailbox_keys(), &attrs)),
+        let attrs: Map<String, Json> = serde_json::from_str(row.s("attributes")).unwrap_or_default();
+        match row.s("type") {
+            "domain" => out.push(record(Kind::DomainTemplate, row.s("template"), &DOMAIN_KEYS, &attrs)),
+            "mailbox" => out.push(record(Kind::MailboxTemplate, row.s("template"), &mailbox_keys(), &attrs)),
             _ => {}
         }
     }
