@@ -11,8 +11,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::kinds::{self, Desired, Effect, Output, WriteCtx, WriteError};
+use crate::live::LiveData;
 use crate::model::Kind;
-use crate::observe::LiveData;
 use crate::outbox::{self, OutboxError};
 use crate::plan::{Action, Plan};
 use crate::store::batch::batch;

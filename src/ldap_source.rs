@@ -6,30 +6,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use crate::kinds::Desired;
 use crate::load::Loaded;
 use crate::model::names::{check_local_part, normalize_domain};
 use crate::model::{AuthSource, IdentityProvider, Kind, Located, Mailbox};
 use crate::observe::RowExt;
 use crate::record::Record;
+use crate::settings::LdapMailboxes;
 use crate::store::db::{Arg, Db, Stmt};
 use crate::store::ldap::{self, User};
-
-/// `ldap_mailboxes:` in mailplane.yaml.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LdapMailboxes {
-    /// Deactivate an LDAP mailbox after it was missing from LDAP in this many consecutive applies.
-    /// Absent or 0: never deactivate (an LDAP outage or a bad filter can never disable everyone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub miss_threshold: Option<u32>,
-    /// Seconds to wait for LDAP (default 10).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<u64>,
-}
 
 /// What LDAP said this time, and the bookkeeping apply writes.
 #[derive(Debug, Default)]

@@ -4,6 +4,7 @@
 //! → `plan` (pure diff) → `render` / `apply`.
 
 pub mod apply;
+pub mod change;
 pub mod cli;
 pub mod confined;
 pub mod daemon;
@@ -12,6 +13,7 @@ pub mod export;
 pub mod failpoint;
 pub mod kinds;
 pub mod ldap_source;
+pub mod live;
 pub mod load;
 pub mod model;
 pub mod observe;
@@ -25,6 +27,7 @@ pub mod render;
 pub mod schema;
 pub mod servicefiles;
 pub mod settings;
+pub mod sql;
 pub mod store;
 pub mod timing;
 pub mod verify;

@@ -2,54 +2,11 @@
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
-use serde::Serialize;
-
+pub use crate::change::{Action, Change, FieldChange};
+use crate::live::Owned;
 use crate::model::Kind;
 use crate::record::{Field, Record, Value, decode};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Create,
-    Update,
-    Delete,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldChange {
-    pub field: Field,
-    pub old: Option<Value>,
-    pub new: Option<Value>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    pub action: Action,
-    pub kind: Kind,
-    pub key: String,
-    /// For updates, the fields that differ. Empty for creates and deletes: all their fields
-    /// change, and `field_changes` lists them from the record (a full apply at 100,000
-    /// mailboxes would otherwise hold every value twice more).
-    pub fields: Vec<FieldChange>,
-    pub desired: Option<Record>,
-    pub live: Option<Record>,
-}
-
-impl Change {
-    /// Every field this change writes or removes, with old and new values.
-    pub fn field_changes(&self) -> std::borrow::Cow<'_, [FieldChange]> {
-        let all = |r: &Record, new: bool| -> Vec<FieldChange> {
-            r.fields()
-                .map(|(field, v)| if new { FieldChange { field, old: None, new: Some(v) } } else { FieldChange { field, old: Some(v), new: None } })
-                .collect()
-        };
-        match (self.action, &self.desired, &self.live) {
-            (Action::Create, Some(d), _) => all(d, true).into(),
-            (Action::Delete, _, Some(l)) => all(l, false).into(),
-            _ => self.fields.as_slice().into(),
-        }
-    }
-}
+use crate::settings::PruneMode;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -60,25 +17,13 @@ pub struct Plan {
     pub problems: Vec<String>,
     /// Service configuration files whose content on disk differs from the declared one
     /// (filled in by the caller: reading files is I/O).
-    pub files: Vec<crate::servicefiles::FileChange>,
+    pub files: Vec<crate::change::FileChange>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unmanaged {
     pub kind: Kind,
     pub key: String,
-}
-
-/// What happens to a live object of a kind when no file declares it (`prune:` in mailplane.yaml).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PruneMode {
-    /// Reported as unmanaged, never touched.
-    #[default]
-    Off,
-    /// Deactivated instead of deleted (a mailbox keeps its mail and stops receiving).
-    Disable,
-    Delete,
 }
 
 /// The safety rules a plan is made under.
@@ -100,27 +45,6 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Policy { prune: HashMap::new(), owned: Owned::default(), ignore: Vec::new(), allow_delete: Vec::new(), max_change_percent: 30, force: false }
-    }
-}
-
-/// The objects mailplane created or adopted (`mailplane_inventory`), looked up by borrowed key.
-/// Shared, not copied: the plan's policy and the apply's inventory rows both use it.
-#[derive(Clone, Debug, Default)]
-pub struct Owned(std::sync::Arc<HashMap<Kind, HashSet<String>>>);
-
-impl Owned {
-    pub fn contains(&self, kind: Kind, key: &str) -> bool {
-        self.0.get(&kind).is_some_and(|keys| keys.contains(key))
-    }
-}
-
-impl FromIterator<(Kind, String)> for Owned {
-    fn from_iter<I: IntoIterator<Item = (Kind, String)>>(iter: I) -> Owned {
-        let mut owned: HashMap<Kind, HashSet<String>> = HashMap::new();
-        for (kind, key) in iter {
-            owned.entry(kind).or_default().insert(key);
-        }
-        Owned(std::sync::Arc::new(owned))
     }
 }
 
@@ -152,7 +76,26 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// At most this many changes are listed one by one: a 100,000-object apply would not fit a
+/// TEXT column, and the history is for reading, not replaying.
+const LISTED: usize = 500;
+
 impl Plan {
+    /// The journal's account of a plan: counts, and the changes listed one by one (up to LISTED).
+    pub fn summary(&self) -> serde_json::Value {
+        let plan = self;
+        let action = |a: Action| serde_json::to_value(a).unwrap().as_str().unwrap_or("").to_string();
+        let files = plan.files.iter().map(|f| format!("{} file {}", action(f.action), f.path));
+        let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", action(c.action), c.kind, c.key)).chain(files).take(LISTED).collect();
+        serde_json::json!({
+            "create": plan.count(Action::Create),
+            "update": plan.count(Action::Update),
+            "delete": plan.count(Action::Delete),
+            "changes": changes,
+            "not_listed": (plan.changes.len() + plan.files.len()).saturating_sub(LISTED),
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty() && self.files.is_empty()
     }

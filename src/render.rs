@@ -4,9 +4,9 @@
 use owo_colors::OwoColorize;
 use serde_json::{Value as Json, json};
 
+use crate::change::FileChange;
 use crate::plan::{Action, Change, Plan};
 use crate::record::Value;
-use crate::servicefiles::FileChange;
 
 /// Fields that only say mailcow's side rows are in place: always true on create, so not shown there.
 const BOOKKEEPING: [&str; 3] = ["self_alias", "quota_rows", "in_domain_map"];

@@ -46,7 +46,7 @@ pub struct SettingsFile {
     pub max_change_percent: Option<u32>,
     /// Turn LDAP users into declared mailboxes (needs an LDAP identity_provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ldap_mailboxes: Option<crate::ldap_source::LdapMailboxes>,
+    pub ldap_mailboxes: Option<LdapMailboxes>,
     /// mailcow's `data/conf` (e.g. `/opt/mailcow-dockerized/data/conf`): where the files declared
     /// under `services:` live. Relative paths are taken from the desired-state directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,4 +95,27 @@ pub struct ServiceCommands {
     pub sogo_restart: Option<String>,
 }
 
-pub use crate::plan::PruneMode;
+/// What happens to a live object of a kind when no file declares it (`prune:` in mailplane.yaml).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PruneMode {
+    /// Reported as unmanaged, never touched.
+    #[default]
+    Off,
+    /// Deactivated instead of deleted (a mailbox keeps its mail and stops receiving).
+    Disable,
+    Delete,
+}
+
+/// `ldap_mailboxes:` in mailplane.yaml.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LdapMailboxes {
+    /// Deactivate an LDAP mailbox after it was missing from LDAP in this many consecutive applies.
+    /// Absent or 0: never deactivate (an LDAP outage or a bad filter can never disable everyone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miss_threshold: Option<u32>,
+    /// Seconds to wait for LDAP (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
+}

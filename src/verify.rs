@@ -9,8 +9,9 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::kinds::{Desired, SecretSource};
+use crate::live::LiveData;
 use crate::model::Kind;
-use crate::observe::{LiveData, RowExt};
+use crate::observe::RowExt;
 use crate::record::Value;
 use crate::store::db::{Arg, Db, DbError, Stmt};
 

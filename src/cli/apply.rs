@@ -70,7 +70,7 @@ pub async fn apply_prepared(
         who: crate::store::lock::who(),
         ci: crate::store::journal::ci(),
         git_commit: crate::store::journal::git_commit(dir),
-        summary: crate::store::journal::summary(&p.plan),
+        summary: p.plan.summary(),
         result: String::new(),
         duration_ms: 0,
     };

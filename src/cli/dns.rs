@@ -113,7 +113,7 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
             (None, Some(d)) => Some(match &d.supplied {
                 Some(secret) => {
                     let pem = secret.reveal(&loaded.root).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
-                    let public = crate::kinds::dkim::public_b64(&pem).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
+                    let public = crate::model::dkim_key::public_b64(&pem).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
                     DkimKey::Key { selector: d.selector.clone(), public }
                 }
                 None => DkimKey::Pending { selector: d.selector.clone() },

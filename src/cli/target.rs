@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::kinds::{self, Desired};
+use crate::live::LiveData;
 use crate::load::{self, Loaded};
-use crate::observe::{self, LiveData};
+use crate::observe;
 use crate::plan::{self, Plan};
 use crate::printer::Printer;
 use crate::settings::SettingsFile;
@@ -297,9 +298,9 @@ async fn finish(
             .map_err(|errs| format!("{}:\n  {}", super::dns::UNRESOLVED_FORWARDING, errs.join("\n  ")))?;
     }
     let mut plan = plan::plan(&desired.records, &live_records, &policy);
-    let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan);
+    let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan.changes);
     plan.problems.extend(limits);
-    plan.problems.extend(kinds::domain::resources_block_deletes(&plan, &live));
+    plan.problems.extend(kinds::domain::resources_block_deletes(&plan.changes, &live));
     plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
     if let (Some(root), Some(files)) = (&services_root, &service_files) {
         plan.files = crate::servicefiles::plan(root, files)?;

@@ -309,8 +309,7 @@ impl Daemon {
         for f in &plan.files {
             m.drift.get_or_create(&DriftLabels { kind: "file".into(), change: action_word(f.action).into() }).inc();
         }
-        let drift: Vec<String> =
-            crate::store::journal::summary(plan)["changes"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
+        let drift: Vec<String> = plan.summary()["changes"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(String::from)).collect();
         if self.last_drift.as_ref() != Some(&drift) {
             // Field names only: values may be secrets.
             for c in &plan.changes {

@@ -1,10 +1,10 @@
 //! Aliases (`alias` rows other than mailbox self-aliases), with mailcow's `sender_acl` upkeep.
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
 use crate::model::names::{self, normalize_address, normalize_domain};
 use crate::model::{Kind, SPECIAL_TARGETS};
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 
 /// `@domain` or `local@domain` with the domain normalised; the local part kept as written.

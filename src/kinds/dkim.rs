@@ -4,13 +4,14 @@
 //! an existing key is never replaced unless the declared selector changes (rotation) or a
 //! different key is supplied. Private keys exist only inside apply: never in records or plans.
 
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, token};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
+use crate::model::dkim_key::{public_b64, public_key};
 use crate::model::names::normalize_domain;
 use crate::model::{Kind, Secret};
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
 use crate::record::{Record, SecretToken, Value};
 
 fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {
@@ -105,26 +106,6 @@ fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) 
             None
         }
     }
-}
-
-/// The public half of a PEM private key, as mailcow stores it (base64 DER, one line).
-pub fn public_b64(private_pem: &str) -> Result<String, String> {
-    public_key(private_pem).map(|(public, _)| public)
-}
-
-/// The public half and the modulus size of an RSA private key in PEM: PKCS#8 (`BEGIN PRIVATE
-/// KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`), both of which mailcow's import and rspamd read.
-fn public_key(private_pem: &str) -> Result<(String, u32), String> {
-    use base64::Engine;
-    use rsa::pkcs1::DecodeRsaPrivateKey;
-    use rsa::traits::PublicKeyParts;
-    let pem = private_pem.trim();
-    let key = rsa::PrivateKey::from_pkcs8_pem(pem)
-        .or_else(|_| rsa::PrivateKey::from_pkcs1_pem(pem))
-        .map_err(|_| "the DKIM private key is not an RSA private key in PEM (PKCS#8 or PKCS#1)".to_string())?;
-    let public = key.to_public_key();
-    let der = public.to_public_key_der().map_err(|e| e.to_string())?;
-    Ok((base64::engine::general_purpose::STANDARD.encode(der.as_bytes()), public.n().bit_width()))
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {

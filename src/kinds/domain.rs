@@ -1,12 +1,12 @@
 //! Domains and alias domains: `domain`, `tags_domain`, `alias_domain`; Redis DOMAIN_MAP and RL_VALUE.
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
 use crate::model::names::normalize_domain;
-use crate::model::{Kind, RateLimit, Size};
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
+use crate::model::{Kind, Size};
 use crate::record::{Record, Value};
-use crate::store::db::Arg;
+use crate::sql::Arg;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -169,7 +169,7 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             ] {
                 out.sql(sql, vec![arg]);
             }
-            if ctx.dialect == crate::store::db::Dialect::MySql {
+            if ctx.dialect == crate::sql::Dialect::MySql {
                 out.sql("DELETE FROM domain_admins WHERE domain = ?", vec![t(d)]);
                 out.sql("DELETE FROM mta_sts WHERE domain = ?", vec![t(d)]);
             }
@@ -188,7 +188,7 @@ fn write_alias_domain(c: &Change, out: &mut Output) -> Result<(), WriteError> {
             let r = c.desired.as_ref().expect("desired");
             out.sql(
                 "INSERT INTO alias_domain (alias_domain, target_domain, active, created) VALUES (?, ?, ?, ?)",
-                vec![t(ad), t(r.text("target_domain")), b(r.flag("active")), t(&crate::store::db::now_utc())],
+                vec![t(ad), t(r.text("target_domain")), b(r.flag("active")), t(&crate::sql::now_utc())],
             );
             out.hset("DOMAIN_MAP", ad, "1");
             out.rate_limit(ad, r.text("rate_limit"));
@@ -215,20 +215,15 @@ fn write_alias_domain(c: &Change, out: &mut Output) -> Result<(), WriteError> {
     Ok(())
 }
 
-/// RL_VALUE as the record shows it: mailcow's `N / 1f` text, or empty.
-pub fn normalise_rate_limit(v: &str) -> String {
-    RateLimit::parse_redis(v).map(|r| r.redis_value()).unwrap_or_default()
-}
-
 /// mailcow refuses a mailbox or alias that overfills its domain, counting what is already on the
 /// server. The same check over the state after this plan: (desired ∪ live kept) per touched domain.
-pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], plan: &'a crate::plan::Plan) -> Vec<String> {
+pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], changes: &'a [Change]) -> Vec<String> {
     use foldhash::{HashMap, HashMapExt, HashSet};
     // Limits are checked for the domains a change adds to or changes: none, nothing to count.
-    if !plan.changes.iter().any(|c| c.action != Action::Delete && matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias)) {
+    if !changes.iter().any(|c| c.action != Action::Delete && matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias)) {
         return Vec::new();
     }
-    let deleted: HashSet<(Kind, &str)> = plan.changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
+    let deleted: HashSet<(Kind, &str)> = changes.iter().filter(|c| c.action == Action::Delete).map(|c| (c.kind, c.key.as_str())).collect();
     let declared: HashSet<(Kind, &str)> = desired.iter().map(|r| (r.kind, r.key.as_str())).collect();
     let after: Vec<&Record> =
         desired.iter().chain(live.iter().filter(|r| !declared.contains(&(r.kind, r.key.as_str())) && !deleted.contains(&(r.kind, r.key.as_str())))).collect();
@@ -237,8 +232,7 @@ pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], plan: &'a cra
         let d = crate::model::names::domain_of(addr);
         target_of.get(d).copied().unwrap_or(d)
     };
-    let touched: HashSet<&str> = plan
-        .changes
+    let touched: HashSet<&str> = changes
         .iter()
         .filter(|c| c.action != Action::Delete)
         .filter_map(|c| match c.kind {
@@ -279,8 +273,8 @@ pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], plan: &'a cra
 
 /// Resources (rooms, equipment) are not managed yet, so no plan deletes one; a domain delete
 /// would take them along: refused while the domain has any, as mailcow does.
-pub fn resources_block_deletes(plan: &crate::plan::Plan, live: &LiveData) -> Vec<String> {
-    plan.changes
+pub fn resources_block_deletes(changes: &[Change], live: &LiveData) -> Vec<String> {
+    changes
         .iter()
         .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
         .filter_map(|c| {

@@ -5,20 +5,12 @@
 //! declared name satisfy it without DNS; a new name (or any, with `--refresh-forwarding-hosts`)
 //! is resolved in a step of its own before planning, so the plan lists the addresses trusted.
 
-use std::net::IpAddr;
-
 use super::{Desired, Output, Resolver, WriteCtx, WriteError};
+use crate::change::Change;
+use crate::live::LiveData;
 use crate::model::Kind;
-use crate::observe::LiveData;
-use crate::plan::Change;
+use crate::model::names::is_network;
 use crate::record::{Record, Value};
-
-/// Whether `host` is an IP address or a CIDR network (not a host name).
-pub(crate) fn is_network(host: &str) -> bool {
-    let (ip, len) = host.split_once('/').map_or((host, None), |(a, l)| (a, Some(l)));
-    let Ok(ip) = ip.parse::<IpAddr>() else { return false };
-    len.is_none_or(|l| l.parse::<u8>().is_ok_and(|l| l <= if ip.is_ipv4() { 32 } else { 128 }))
-}
 
 fn record(net: &str, source: &str, filter_spam: bool) -> Record {
     Record::new(Kind::ForwardingHost, net).with("source", Value::text(source)).with("filter_spam", Value::Bool(filter_spam))

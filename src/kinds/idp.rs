@@ -2,9 +2,9 @@
 //! (booleans '1'/'', lists as JSON arrays, secrets in clear).
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
+use crate::change::Change;
+use crate::live::LiveData;
 use crate::model::{IdentityProvider, Kind, TemplateMapping};
-use crate::observe::LiveData;
-use crate::plan::Change;
 use crate::record::{Field, Record, Value};
 
 const KEY: &str = "identity_provider";

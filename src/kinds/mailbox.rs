@@ -6,12 +6,12 @@ use foldhash::{HashMap, HashMapExt};
 use serde_json::Value as Json;
 
 use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, b, bool_of, t, token};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
 use crate::model::names::{self, normalize_domain};
 use crate::model::*;
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
 use crate::record::{Record, SecretToken, Value};
-use crate::store::db::{Arg, Dialect};
+use crate::sql::{Arg, Dialect};
 
 /// `user_acl` columns as record fields, in `MailboxAcl::COLUMNS` order.
 pub const ACL_FIELDS: [&str; 15] = [
@@ -142,7 +142,7 @@ fn with_create_only(v: Value, create_only: bool) -> Value {
 }
 
 pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let acl: HashMap<&str, crate::observe::Named> = l.user_acl.iter().map(|r| (r.s("username"), r)).collect();
+    let acl: HashMap<&str, crate::live::Named> = l.user_acl.iter().map(|r| (r.s("username"), r)).collect();
     let mut tags: HashMap<&str, Vec<String>> = HashMap::new();
     for r in &l.tags_mailbox {
         tags.entry(r.s("username")).or_default().push(r.s("tag_name").to_string());
@@ -391,8 +391,8 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
 
 fn write_quota_rows(u: &str, out: &mut Output) {
     for table in ["quota2", "quota2replica"] {
-        out.stmts.push(crate::store::db::Stmt { sql: format!("DELETE FROM {table} WHERE username = ?"), args: vec![t(u)] });
-        out.stmts.push(crate::store::db::Stmt { sql: format!("INSERT INTO {table} (username, bytes, messages) VALUES (?, 0, 0)"), args: vec![t(u)] });
+        out.stmts.push(crate::sql::Stmt { sql: format!("DELETE FROM {table} WHERE username = ?"), args: vec![t(u)] });
+        out.stmts.push(crate::sql::Stmt { sql: format!("INSERT INTO {table} (username, bytes, messages) VALUES (?, 0, 0)"), args: vec![t(u)] });
     }
 }
 
@@ -401,7 +401,7 @@ fn write_acl(u: &str, r: &Record, out: &mut Output) {
     let marks = vec!["?"; MailboxAcl::COLUMNS.len() + 1].join(", ");
     let mut args = vec![t(u)];
     args.extend(ACL_FIELDS.iter().map(|f| b(r.flag(f))));
-    out.stmts.push(crate::store::db::Stmt { sql: format!("INSERT INTO user_acl (username, {cols}) VALUES ({marks})"), args });
+    out.stmts.push(crate::sql::Stmt { sql: format!("INSERT INTO user_acl (username, {cols}) VALUES ({marks})"), args });
 }
 
 fn write_tags(u: &str, r: &Record, out: &mut Output) {

@@ -1,10 +1,10 @@
 //! BCC maps, recipient maps and TLS policy maps.
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
 use crate::model::Kind;
 use crate::model::names::{self, normalize_address, normalize_domain};
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 
 /// A BCC map's key: its local destination and direction, e.g. `alice@example.org rcpt`.

@@ -15,12 +15,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use sha2::{Digest, Sha256};
 
+use crate::change::Change;
+use crate::live::LiveData;
 use crate::load::Loaded;
 use crate::model::{self, Document, Kind, Located, Secret};
-use crate::observe::LiveData;
-use crate::plan::Change;
 use crate::record::{Field, Record, SecretToken, Value};
-use crate::store::db::{Arg, Dialect, Stmt};
+use crate::sql::{Arg, Dialect, Stmt};
 
 /// How to produce the stored value of a secret field when it is written.
 #[derive(Clone, Debug)]

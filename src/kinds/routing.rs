@@ -2,11 +2,11 @@
 //! clear by mailcow, with `:` escaped for Postfix's `user:password` lookups.
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
 use crate::model::Kind;
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
-use crate::store::db::Arg;
+use crate::sql::Arg;
 
 fn escape(s: &str) -> String {
     s.replace(':', "\\:")

@@ -3,9 +3,9 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
+use crate::change::{Action, Change};
+use crate::live::LiveData;
 use crate::model::*;
-use crate::observe::LiveData;
-use crate::plan::{Action, Change};
 use crate::record::{Record, Value};
 
 const DOMAIN_KEYS: [&str; 15] = [

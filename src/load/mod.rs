@@ -18,6 +18,9 @@ use crate::settings::SettingsFile;
 /// The tool's own settings file at the root of a desired-state directory.
 pub const SETTINGS_FILE: &str = "mailplane.yaml";
 
+/// A service file (a configuration file or an Rspamd map) larger than this is surely a mistake.
+pub const MAX_SERVICE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     pub path: PathBuf,

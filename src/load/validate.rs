@@ -413,7 +413,7 @@ impl<'a> Validator<'a> {
     /// A forwarding host becomes Redis keys and is resolved when planning: an IP, a network or a host name.
     fn check_forwarding_host(&mut self, file: usize, host: &Located<String>) {
         let h = host.trim();
-        let ok = crate::kinds::fwdhost::is_network(h) || (!h.is_empty() && names::check_host_labels(&h.to_ascii_lowercase()).is_ok());
+        let ok = names::is_network(h) || (!h.is_empty() && names::check_host_labels(&h.to_ascii_lowercase()).is_ok());
         if !ok {
             self.error_help(
                 "invalid-forwarding-host",
@@ -707,7 +707,7 @@ impl<'a> Validator<'a> {
     /// A DKIM key written in the file is checked now; references are read when planning.
     fn check_dkim_key(&mut self, file: usize, k: &Located<Secret>, domain: &str) {
         if let Secret::Literal(pem) = &k.value
-            && let Err(e) = crate::kinds::dkim::public_b64(pem)
+            && let Err(e) = crate::model::dkim_key::public_b64(pem)
         {
             self.error_help(
                 "invalid-dkim",

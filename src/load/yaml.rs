@@ -4,7 +4,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Diagnostic;
-use crate::model::Span;
+use crate::model::{Located, Span};
+use serde::{Deserialize, Deserializer};
 
 /// Files larger than this are refused before parsing; a desired-state file is never this big.
 pub const MAX_FILE_BYTES: usize = 64 * 1024 * 1024;
@@ -124,4 +125,38 @@ fn plain_words(msg: &str) -> String {
 /// Writes a value as YAML (export, round-trip tests).
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
     serde_saphyr::to_string(value).map_err(|e| e.to_string())
+}
+
+// A located value takes its span from whichever parser reads it: the fast path hands it over
+// through `fast`, serde-saphyr through `Spanned`. Here so that the model knows no YAML library.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if super::fast::active() {
+            return d.deserialize_newtype_struct(super::fast::LOCATED, FastVisitor(std::marker::PhantomData));
+        }
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        let loc = spanned.referenced;
+        let span = loc.span();
+        let at = Span {
+            line: loc.line() as u32,
+            column: loc.column() as u32,
+            offset: span.byte_offset().unwrap_or(0) as u32,
+            len: span.byte_len().unwrap_or(0) as u32,
+        };
+        Ok(Located { value: spanned.value, at })
+    }
+}
+
+/// `load::fast`'s side of `Located`: the span is handed over just before the value is read.
+struct FastVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FastVisitor<T> {
+    type Value = Located<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a located value")
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Located<T>, D::Error> {
+        let at = super::fast::take_span().ok_or_else(|| serde::de::Error::custom("no span"))?;
+        Ok(Located { value: T::deserialize(d)?, at })
+    }
 }

@@ -3,7 +3,7 @@
 use std::ops::Deref;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 /// Position of a YAML node: 1-based line and column, byte offset and length.
 /// All zero when the value was not read from a file (built in code or by a template).
@@ -83,38 +83,6 @@ impl<T: std::hash::Hash> std::hash::Hash for Located<T> {
 impl<T: Serialize> Serialize for Located<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.value.serialize(s)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Located<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if crate::load::fast::active() {
-            return d.deserialize_newtype_struct(crate::load::fast::LOCATED, FastVisitor(std::marker::PhantomData));
-        }
-        let spanned = serde_saphyr::Spanned::<T>::deserialize(d)?;
-        let loc = spanned.referenced;
-        let span = loc.span();
-        let at = Span {
-            line: loc.line() as u32,
-            column: loc.column() as u32,
-            offset: span.byte_offset().unwrap_or(0) as u32,
-            len: span.byte_len().unwrap_or(0) as u32,
-        };
-        Ok(Located { value: spanned.value, at })
-    }
-}
-
-/// `load::fast`'s side of `Located`: the span is handed over just before the value is read.
-struct FastVisitor<T>(std::marker::PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FastVisitor<T> {
-    type Value = Located<T>;
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a located value")
-    }
-    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Located<T>, D::Error> {
-        let at = crate::load::fast::take_span().ok_or_else(|| serde::de::Error::custom("no span"))?;
-        Ok(Located { value: T::deserialize(d)?, at })
     }
 }
 

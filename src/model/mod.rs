@@ -2,6 +2,7 @@
 
 mod alias;
 pub mod defaults;
+pub mod dkim_key;
 mod domain;
 mod idp;
 mod located;

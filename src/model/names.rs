@@ -138,6 +138,13 @@ pub fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address)
 }
 
+/// Whether `host` is an IP address or a CIDR network (not a host name).
+pub fn is_network(host: &str) -> bool {
+    let (ip, len) = host.split_once('/').map_or((host, None), |(a, l)| (a, Some(l)));
+    let Ok(ip) = ip.parse::<std::net::IpAddr>() else { return false };
+    len.is_none_or(|l| l.parse::<u8>().is_ok_and(|l| l <= if ip.is_ipv4() { 32 } else { 128 }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

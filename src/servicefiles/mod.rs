@@ -10,85 +10,13 @@ mod host;
 
 use std::path::Path;
 
-use serde::Serialize;
-
 pub use apply::{FilesError, apply, check_all};
 pub use host::{Host, HostError};
 
+use crate::change::Action;
+pub use crate::change::{FileChange, FileKind, FollowUp, Service};
 use crate::load::Loaded;
 use crate::model::{Content, Located};
-use crate::plan::Action;
-
-/// The mail services whose files are managed. In docker mode each is the compose service
-/// `<name>-mailcow`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    Postfix,
-    Dovecot,
-    Rspamd,
-    Sogo,
-}
-
-impl Service {
-    pub fn name(self) -> &'static str {
-        match self {
-            Service::Postfix => "postfix",
-            Service::Dovecot => "dovecot",
-            Service::Rspamd => "rspamd",
-            Service::Sogo => "sogo",
-        }
-    }
-}
-
-/// What a managed file is, which decides its checker and what makes the service read it
-/// (mailcow-facts §7.3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FileKind {
-    /// `postfix/extra.cf`: appended to main.cf when the container starts.
-    PostfixExtraCf,
-    /// `postfix/*.pcre`, `*.cidr`: lookup tables, re-read on `postfix reload`.
-    PostfixTable,
-    /// `dovecot/extra.conf`: included at the end of dovecot.conf.
-    DovecotConf,
-    /// `dovecot/global_sieve_before|after`: compiled when dovecot starts.
-    Sieve,
-    /// `rspamd/local.d/*`, `rspamd/override.d/*`.
-    RspamdConf,
-    /// `rspamd/custom/*`: map files rspamd re-reads on its own when they change.
-    RspamdMap,
-}
-
-/// What has to happen after a file changed for the service to use it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case", tag = "action", content = "service")]
-pub enum FollowUp {
-    Restart(Service),
-    PostfixReload,
-    Nothing,
-}
-
-impl std::fmt::Display for FollowUp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FollowUp::Restart(s) => write!(f, "restart {}", s.name()),
-            FollowUp::PostfixReload => f.write_str("postfix reload"),
-            FollowUp::Nothing => f.write_str("nothing, rspamd re-reads maps"),
-        }
-    }
-}
-
-impl FileKind {
-    pub fn follow_up(self) -> FollowUp {
-        match self {
-            FileKind::PostfixExtraCf => FollowUp::Restart(Service::Postfix),
-            FileKind::PostfixTable => FollowUp::PostfixReload,
-            FileKind::DovecotConf | FileKind::Sieve => FollowUp::Restart(Service::Dovecot),
-            FileKind::RspamdConf => FollowUp::Restart(Service::Rspamd),
-            FileKind::RspamdMap => FollowUp::Nothing,
-        }
-    }
-}
 
 /// The first line of every file mailplane writes, so someone about to edit it by hand knows.
 pub const HEADER_NOTE: &str = "managed by mailplane: edit the desired state instead; changes here are reverted";
@@ -102,32 +30,6 @@ pub struct DesiredFile {
     pub content: String,
     /// `file:line:column` of the declaration, for messages.
     pub declared_at: String,
-}
-
-/// A managed file whose content on disk differs from the declared one.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FileChange {
-    pub path: String,
-    /// `create` when the file does not exist yet, else `update`.
-    pub action: Action,
-    pub then: FollowUp,
-    #[serde(skip)]
-    pub kind: FileKind,
-    #[serde(skip)]
-    pub old: Option<String>,
-    #[serde(skip)]
-    pub new: String,
-    #[serde(skip)]
-    pub declared_at: String,
-}
-
-impl FileChange {
-    /// A unified diff (3 lines of context, hunk headers), `a/` the file on disk, `b/` the declared text.
-    pub fn diff(&self) -> String {
-        let old = self.old.as_deref().unwrap_or("");
-        let from = if self.old.is_some() { format!("a/{}", self.path) } else { "/dev/null".to_string() };
-        similar::TextDiff::from_lines(old, &self.new).unified_diff().context_radius(3).header(&from, &format!("b/{}", self.path)).to_string()
-    }
 }
 
 /// Every declared file, in a stable order, or why some content could not be read.
@@ -187,14 +89,13 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
 
 pub const EXTRA_CF: &str = "postfix/extra.cf";
 
-/// A service file (a configuration file or an Rspamd map) larger than this is surely a mistake.
-pub const MAX_SERVICE_FILE_BYTES: u64 = 16 * 1024 * 1024;
-
 fn read_content(c: &Content, root: &Path) -> Result<String, String> {
     match c {
         Content::Inline(text) => Ok(text.clone()),
         // The content is shown in plans, which CI posts publicly: only files inside the directory.
-        Content::File { file } => crate::confined::read_text(root, file, crate::confined::Scope::Directory, MAX_SERVICE_FILE_BYTES).map_err(|e| e.to_string()),
+        Content::File { file } => {
+            crate::confined::read_text(root, file, crate::confined::Scope::Directory, crate::load::MAX_SERVICE_FILE_BYTES).map_err(|e| e.to_string())
+        }
     }
 }
 

@@ -46,26 +46,7 @@ macro_rules! bind_args {
     }};
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    MySql,
-    Sqlite,
-}
-
-/// A bound value. Booleans are `Int(0|1)`; datetimes are `Text("YYYY-MM-DD HH:MM:SS")`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Arg {
-    Null,
-    Int(i64),
-    Text(String),
-}
-
-/// One statement: portable SQL with `?` placeholders, and its arguments in order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stmt {
-    pub sql: String,
-    pub args: Vec<Arg>,
-}
+pub use crate::sql::{Arg, Dialect, Stmt, now_utc};
 
 /// One result row: every column as text (NULL → None; integers as decimal text; datetimes as
 /// `YYYY-MM-DD HH:MM:SS`; TINYINT(1) as "0"/"1"/…, never "true"/"false").
@@ -423,12 +404,6 @@ impl Tx<'_> {
             None => {}
         }
     }
-}
-
-/// UTC now as `YYYY-MM-DD HH:MM:SS`, the text form of a DATETIME on both dialects.
-pub fn now_utc() -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    time::OffsetDateTime::now_utc().format(&fmt).expect("formatting a UTC timestamp")
 }
 
 // ------------------------------------------------------------------------------------- SQLite

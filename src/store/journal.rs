@@ -7,7 +7,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::plan::{Action, Plan};
 use crate::store::db::{Arg, Db, DbError, Stmt};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -41,23 +40,6 @@ pub fn git_commit(dir: &Path) -> String {
         }
         None => String::new(),
     }
-}
-
-/// At most this many changes are listed one by one: a 100,000-object apply would not fit a
-/// TEXT column, and the history is for reading, not replaying.
-const LISTED: usize = 500;
-
-pub fn summary(plan: &Plan) -> serde_json::Value {
-    let action = |a: Action| serde_json::to_value(a).unwrap().as_str().unwrap_or("").to_string();
-    let files = plan.files.iter().map(|f| format!("{} file {}", action(f.action), f.path));
-    let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", action(c.action), c.kind, c.key)).chain(files).take(LISTED).collect();
-    serde_json::json!({
-        "create": plan.count(Action::Create),
-        "update": plan.count(Action::Update),
-        "delete": plan.count(Action::Delete),
-        "changes": changes,
-        "not_listed": (plan.changes.len() + plan.files.len()).saturating_sub(LISTED),
-    })
 }
 
 /// The result of an apply that wrote everything.

@@ -17,6 +17,7 @@ mod hostile;
 mod idp;
 mod idp_oidc;
 mod journal_lock;
+mod layers;
 mod ldap_source;
 mod passwords;
 mod planfile;

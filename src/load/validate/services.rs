@@ -126,7 +126,7 @@ impl Validator<'_> {
     fn check_content(&mut self, file: usize, content: &Located<Content>) {
         use crate::confined::{ConfinedError, Scope};
         if let Content::File { file: path } = &content.value {
-            match crate::confined::read(&self.l.root, path, Scope::Directory, crate::servicefiles::MAX_SERVICE_FILE_BYTES) {
+            match crate::confined::read(&self.l.root, path, Scope::Directory, crate::load::MAX_SERVICE_FILE_BYTES) {
                 Ok(_) => {}
                 Err(ConfinedError::NotFound(_)) => self.error_help(
                     "unknown-file",
