@@ -117,6 +117,15 @@ impl<'a> Statements<'a> {
     }
 }
 
+/// Every statement apply would send for this plan, in order (the transaction's content without
+/// the journal row and the Redis side): for review, as the snapshot tests show it.
+pub fn statements(plan: &Plan, desired: &Desired, live: &LiveData, dialect: Dialect) -> Result<Vec<Stmt>, WriteError> {
+    Statements::new(plan, desired, live, dialect).try_fold(Vec::new(), |mut all, part| {
+        all.extend(part?);
+        Ok(all)
+    })
+}
+
 /// Each run of like changes (kind and action) is batched into multi-row statements, at most this
 /// many objects at a time (a multi-row statement holds about 2,000 rows).
 const RUN_CHUNK: usize = 4_000;

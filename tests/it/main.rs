@@ -25,6 +25,7 @@ mod postfix;
 mod roundtrip;
 mod scenarios;
 mod servicefiles;
+mod statements;
 mod validate_cli;
 mod validate_corpus;
 mod watch;
