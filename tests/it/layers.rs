@@ -72,7 +72,7 @@ fn the_core_reaches_no_io_and_modules_form_no_circle() {
         assert!(crates.is_empty(), "core module `{core}` reaches the I/O crates {crates:?}");
     }
     let mut circles = Vec::new();
-    for (m, _) in &g.imports {
+    for m in g.imports.keys() {
         for other in reach(&g, m).into_iter().filter(|o| o > m && reach(&g, o).contains(m)) {
             if !ALLOWED_CIRCLES.iter().any(|[a, b]| (a, b) == (&m.as_str(), &other.as_str()) || (b, a) == (&m.as_str(), &other.as_str())) {
                 circles.push(format!("{m} <-> {other}"));
