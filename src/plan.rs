@@ -210,7 +210,7 @@ fn safety(changes: &[Change], desired: &[Record], desired_keys: &HashSet<(Kind, 
 /// instead, naming them, so that nothing it leaves alone moves and apply needs no cleanup.
 fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) -> Vec<String> {
     let relevant = |c: &Change| match c.action {
-        Action::Create => matches!(c.kind, Kind::Mailbox | Kind::Alias),
+        Action::Create => matches!(c.kind, Kind::Mailbox | Kind::Alias | Kind::Domain),
         Action::Delete => matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias | Kind::AliasDomain | Kind::RelayHost),
         Action::Update => c.kind == Kind::Transport,
     } || c.kind == Kind::Transport && c.action == Action::Create;
@@ -246,6 +246,22 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                     );
                 }
             }
+            // mailcow's domain add deletes the external send-as rights for the domain's addresses
+            // (they are local now); a declared mailbox cannot keep one (validation), others would
+            // lose it behind the plan.
+            Kind::Domain => block(
+                format!("domain {} cannot be created while mailboxes that are not declared may send as its addresses as external senders", c.key),
+                live_of(Kind::Mailbox)
+                    .filter(|m| !declared.contains_key(&(Kind::Mailbox, m.key.as_str())) && !deleted(Kind::Mailbox, &m.key))
+                    .flat_map(|m| {
+                        m.list("external_sender_acl")
+                            .into_iter()
+                            .filter(|a| crate::model::names::domain_of(a).eq_ignore_ascii_case(&c.key))
+                            .map(move |a| format!("mailbox {} may send as {a}", m.key))
+                    })
+                    .collect(),
+                "mailcow's domain add would take those rights away behind the plan: declare those mailboxes (without them), or remove the rights in mailcow",
+            ),
             Kind::Alias if live_mailbox.contains(c.key.as_str()) && !deleted(Kind::Mailbox, &c.key) => block(
                 format!("alias {} cannot be created: the address is a mailbox on the server that this plan does not delete", c.key),
                 vec![format!("mailbox {}", c.key)],
@@ -266,7 +282,8 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
         };
         let mut hops: std::collections::BTreeMap<&str, Vec<(&Record, String)>> = Default::default();
         let created = changes.iter().filter(|c| c.kind == Kind::Transport && c.action == Action::Create).filter_map(|c| c.desired.as_ref());
-        for r in live_of(Kind::Transport).filter_map(after).chain(created) {
+        // Postfix reads only transports with a username.
+        for r in live_of(Kind::Transport).filter_map(after).chain(created).filter(|r| !r.text("username").is_empty()) {
             hops.entry(r.text("nexthop")).or_default().push((r, password(r)));
         }
         for (hop, transports) in hops {
