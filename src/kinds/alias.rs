@@ -3,28 +3,25 @@
 use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
 use crate::change::{Action, Change};
 use crate::live::LiveData;
-use crate::model::names::{self, normalize_address, normalize_domain};
+use crate::model::names;
 use crate::model::{Kind, SPECIAL_TARGETS};
 use crate::record::{Record, Value};
 
 /// `@domain` or `local@domain` with the domain normalised; the local part kept as written.
-pub fn normalise_address(a: &str) -> String {
-    let a = a.trim();
-    match a.strip_prefix('@') {
-        Some(d) => format!("@{}", normalize_domain(d).unwrap_or_else(|_| d.to_string())),
-        None => normalize_address(a).map(|(l, d)| names::address(&l, &d)).unwrap_or_else(|_| a.to_string()),
-    }
+/// The stored form of a validated address or `@domain` (the text itself if it is neither).
+fn stored(a: &str) -> String {
+    names::normalize_address_or_domain(a).unwrap_or_else(|_| a.trim().to_string())
 }
 
 pub fn desired(r: &Resolver, out: &mut Desired) {
     for doc in &r.docs {
         let nested = doc.domains.iter().flat_map(|d| d.aliases.iter());
         for a in doc.aliases.iter().chain(nested) {
-            let address = normalise_address(&a.address);
+            let address = stored(&a.address);
             let mut goto: Vec<String> = Vec::new();
             for g in a.goto.iter() {
                 let g = g.trim();
-                let target = SPECIAL_TARGETS.iter().find(|(s, _)| *s == g).map(|(_, stored)| stored.to_string()).unwrap_or_else(|| normalise_address(g));
+                let target = SPECIAL_TARGETS.iter().find(|(s, _)| *s == g).map(|(_, stored)| stored.to_string()).unwrap_or_else(|| stored(g));
                 if !goto.contains(&target) {
                     goto.push(target);
                 }

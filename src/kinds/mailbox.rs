@@ -103,16 +103,7 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
 
 /// mailcow stores send-as domains as `@domain`.
 fn sender_list(entries: &[Located<String>]) -> Vec<String> {
-    let mut v: Vec<String> = entries
-        .iter()
-        .map(|e| {
-            let e = e.trim();
-            match e.strip_prefix('@') {
-                Some(d) => format!("@{}", normalize_domain(d).unwrap_or_else(|_| d.to_string())),
-                None => names::normalize_address(e).map(|(l, d)| names::address(&l, &d)).unwrap_or_else(|_| e.to_string()),
-            }
-        })
-        .collect();
+    let mut v: Vec<String> = entries.iter().map(|e| names::normalize_address_or_domain(e).unwrap_or_else(|_| e.trim().to_string())).collect();
     v.sort();
     v.dedup();
     v

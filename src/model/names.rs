@@ -74,6 +74,16 @@ pub fn normalize_address(input: &str) -> Result<(String, String), String> {
     Ok((local.to_string(), domain))
 }
 
+/// `local@domain`, or `@domain` (a catch-all alias, a send-as domain), in the form mailcow
+/// stores: what kinds key and compare by once validation has accepted the text.
+pub fn normalize_address_or_domain(input: &str) -> Result<String, String> {
+    let input = input.trim();
+    match input.strip_prefix('@') {
+        Some(d) => normalize_domain(d).map(|d| format!("@{d}")),
+        None => normalize_address(input).map(|(l, d)| address(&l, &d)),
+    }
+}
+
 /// The stored address `local@domain` must fit mailcow's VARCHAR(255) columns.
 pub fn check_address_length(local: &str, domain: &str) -> Result<(), String> {
     let len = local.len() + 1 + domain.len();
