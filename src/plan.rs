@@ -83,16 +83,15 @@ const LISTED: usize = 500;
 impl Plan {
     /// The journal's account of a plan: counts, and the changes listed one by one (up to LISTED).
     pub fn summary(&self) -> serde_json::Value {
-        let plan = self;
         let action = |a: Action| serde_json::to_value(a).unwrap().as_str().unwrap_or("").to_string();
-        let files = plan.files.iter().map(|f| format!("{} file {}", action(f.action), f.path));
-        let changes: Vec<String> = plan.changes.iter().map(|c| format!("{} {} {}", action(c.action), c.kind, c.key)).chain(files).take(LISTED).collect();
+        let files = self.files.iter().map(|f| format!("{} file {}", action(f.action), f.path));
+        let changes: Vec<String> = self.changes.iter().map(|c| format!("{} {} {}", action(c.action), c.kind, c.key)).chain(files).take(LISTED).collect();
         serde_json::json!({
-            "create": plan.count(Action::Create),
-            "update": plan.count(Action::Update),
-            "delete": plan.count(Action::Delete),
+            "create": self.count(Action::Create),
+            "update": self.count(Action::Update),
+            "delete": self.count(Action::Delete),
             "changes": changes,
-            "not_listed": (plan.changes.len() + plan.files.len()).saturating_sub(LISTED),
+            "not_listed": (self.changes.len() + self.files.len()).saturating_sub(LISTED),
         })
     }
 
@@ -235,6 +234,18 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
 
     let live_alias: HashMap<&str, &Record> = live_of(Kind::Alias).map(|r| (r.key.as_str(), r)).collect();
     let live_mailbox: HashSet<&str> = live_of(Kind::Mailbox).map(|r| r.key.as_str()).collect();
+    // mailcow's domain add deletes the external send-as rights for the domain's addresses (they
+    // are local now); a declared mailbox cannot keep one (validation), others would lose theirs
+    // behind the plan. Indexed by domain once: a plan may create many domains.
+    let mut external_senders: HashMap<String, Vec<String>> = HashMap::new();
+    if changes.iter().any(|c| c.kind == Kind::Domain && c.action == Action::Create) {
+        for m in live_of(Kind::Mailbox).filter(|m| !declared.contains_key(&(Kind::Mailbox, m.key.as_str())) && !deleted(Kind::Mailbox, &m.key)) {
+            for a in m.list("external_sender_acl") {
+                let domain = crate::model::names::domain_of(&a).to_ascii_lowercase();
+                external_senders.entry(domain).or_default().push(format!("mailbox {} may send as {a}", m.key));
+            }
+        }
+    }
     for c in changes.iter().filter(|c| c.action == Action::Create) {
         match c.kind {
             Kind::Mailbox => {
@@ -246,20 +257,9 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                     );
                 }
             }
-            // mailcow's domain add deletes the external send-as rights for the domain's addresses
-            // (they are local now); a declared mailbox cannot keep one (validation), others would
-            // lose it behind the plan.
             Kind::Domain => block(
                 format!("domain {} cannot be created while mailboxes that are not declared may send as its addresses as external senders", c.key),
-                live_of(Kind::Mailbox)
-                    .filter(|m| !declared.contains_key(&(Kind::Mailbox, m.key.as_str())) && !deleted(Kind::Mailbox, &m.key))
-                    .flat_map(|m| {
-                        m.list("external_sender_acl")
-                            .into_iter()
-                            .filter(|a| crate::model::names::domain_of(a).eq_ignore_ascii_case(&c.key))
-                            .map(move |a| format!("mailbox {} may send as {a}", m.key))
-                    })
-                    .collect(),
+                external_senders.remove(c.key.to_ascii_lowercase().as_str()).unwrap_or_default(),
                 "mailcow's domain add would take those rights away behind the plan: declare those mailboxes (without them), or remove the rights in mailcow",
             ),
             Kind::Alias if live_mailbox.contains(c.key.as_str()) && !deleted(Kind::Mailbox, &c.key) => block(

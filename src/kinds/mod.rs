@@ -275,27 +275,31 @@ pub fn write(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<()
         return Ok(());
     }
     let id = (change.kind == Kind::RelayHost).then(|| ctx.relay_id(&change.key));
-    match out.stmts.get(before..).unwrap_or_default().iter().find(|s| !names_its_object(s, &change.key, id.as_deref())) {
+    let parts = key_parts(&change.key);
+    match out.stmts.get(before..).unwrap_or_default().iter().find(|s| !names_its_object(s, &parts, id.as_deref())) {
         Some(s) => Err(WriteError::BeyondThePlan { object: format!("{} {}", change.kind, change.key), sql: s.sql.clone() }),
         None => Ok(()),
     }
 }
 
+/// Each part of a key, raw and as escaped for LIKE: worked out once per object.
+fn key_parts(key: &str) -> Vec<(&str, String)> {
+    key.split(' ').map(|p| (p, p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))).collect()
+}
+
 /// The plan contract, checked where it is cheap (before anything is sent): every statement
 /// written for an object names it in its arguments, so a statement that would change other
 /// objects by their own keys (mailcow's cleanups) fails the apply instead of running. A key of
-/// several parts (a BCC map's `local_dest type`) must be named part by part, raw or escaped for
-/// LIKE; a relay host may be named by its id instead.
-fn names_its_object(stmt: &Stmt, key: &str, id: Option<&str>) -> bool {
-    let names = |part: &str| {
-        let escaped = part.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+/// several parts (a BCC map's `local_dest type`) must be named part by part (`parts`: each raw
+/// and escaped for LIKE); a relay host may be named by its id instead.
+fn names_its_object(stmt: &Stmt, parts: &[(&str, String)], id: Option<&str>) -> bool {
+    parts.iter().all(|(part, escaped)| {
         stmt.args.iter().any(|a| match a {
-            Arg::Text(t) => t.contains(part) || t.contains(&escaped) || id == Some(t.as_str()),
-            Arg::Int(i) => id == Some(i.to_string().as_str()),
+            Arg::Text(t) => t.contains(part) || t.contains(escaped.as_str()) || id == Some(t.as_str()),
+            Arg::Int(i) => id.is_some_and(|id| id == i.to_string()),
             Arg::Null => false,
         })
-    };
-    key.split(' ').all(names)
+    })
 }
 
 fn write_kind(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
@@ -330,6 +334,10 @@ pub fn bool_of(s: Option<&str>) -> bool {
 mod tests {
     use super::*;
 
+    fn names(stmt: &Stmt, key: &str, id: Option<&str>) -> bool {
+        names_its_object(stmt, &key_parts(key), id)
+    }
+
     fn stmt(sql: &str, args: &[Arg]) -> Stmt {
         Stmt { sql: sql.into(), args: args.to_vec() }
     }
@@ -338,23 +346,19 @@ mod tests {
     fn a_statement_must_name_its_object() {
         let text = |s: &str| Arg::Text(s.into());
         let own = stmt("DELETE FROM alias WHERE address = ?", &[text("u1@a.example")]);
-        assert!(names_its_object(&own, "u1@a.example", None));
+        assert!(names(&own, "u1@a.example", None));
         // mailcow's cleanups reach other objects through what they share with this one.
         let by_nexthop = stmt("UPDATE transports SET username = ?, password = ? WHERE nexthop = ?", &[text("relay"), text("x"), text("[gw1.example]:587")]);
-        assert!(!names_its_object(&by_nexthop, "t1.example", None));
+        assert!(!names(&by_nexthop, "t1.example", None));
         let by_domain = stmt("DELETE FROM mailbox WHERE domain = ?", &[text("a.example")]);
-        assert!(!names_its_object(&by_domain, "u1@a.example", None));
+        assert!(!names(&by_domain, "u1@a.example", None));
         // Every part of a composite key, raw or escaped for LIKE.
-        assert!(names_its_object(
-            &stmt("DELETE FROM bcc_maps WHERE local_dest = ? AND type = ?", &[text("u_1@a.example"), text("sender")]),
-            "u_1@a.example sender",
-            None
-        ));
-        assert!(!names_its_object(&stmt("DELETE FROM bcc_maps WHERE local_dest = ?", &[text("u1@a.example")]), "u1@a.example sender", None));
-        assert!(names_its_object(&stmt("DELETE FROM sogo_acl WHERE c_object LIKE ?", &[text("%/u\\_1@a.example/%")]), "u_1@a.example", None));
+        assert!(names(&stmt("DELETE FROM bcc_maps WHERE local_dest = ? AND type = ?", &[text("u_1@a.example"), text("sender")]), "u_1@a.example sender", None));
+        assert!(!names(&stmt("DELETE FROM bcc_maps WHERE local_dest = ?", &[text("u1@a.example")]), "u1@a.example sender", None));
+        assert!(names(&stmt("DELETE FROM sogo_acl WHERE c_object LIKE ?", &[text("%/u\\_1@a.example/%")]), "u_1@a.example", None));
         // A relay host by its id.
         let by_id = stmt("UPDATE domain SET relayhost = '0' WHERE relayhost = ?", &[text("3")]);
-        assert!(names_its_object(&by_id, "[smtp.example]:25", Some("3")));
-        assert!(!names_its_object(&by_id, "[smtp.example]:25", Some("4")));
+        assert!(names(&by_id, "[smtp.example]:25", Some("3")));
+        assert!(!names(&by_id, "[smtp.example]:25", Some("4")));
     }
 }
