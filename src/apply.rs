@@ -44,7 +44,7 @@ pub struct Applied {
 }
 
 fn write_ctx<'a>(plan: &Plan, desired: &'a Desired, live: &'a LiveData, dialect: Dialect) -> WriteCtx<'a> {
-    let mut relay_ids = live.relay_ids();
+    let mut relay_ids = crate::kinds::routing::relay_ids(live);
     let mut next = relay_ids.values().copied().max().unwrap_or(0);
     for c in plan.changes.iter().filter(|c| c.kind == Kind::RelayHost && c.action == Action::Create) {
         next += 1;

@@ -9,7 +9,6 @@ pub mod cli;
 pub mod confined;
 pub mod daemon;
 pub mod dns;
-pub mod export;
 pub mod failpoint;
 pub mod kinds;
 pub mod ldap_source;

@@ -41,16 +41,55 @@ impl LiveRow {
     }
 }
 
+/// One live query: a table's named columns. The SQL is made from the names, so what a kind
+/// reads by name is what was selected. A kind declares the queries it reads (`KindSpec`);
+/// queries are told apart by `from`, so two kinds reading one table share one query.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Query {
+    pub from: &'static str,
+    pub columns: &'static [&'static str],
+    /// Apply reads these rows after planning (a mailbox's attributes, relay ids); the others
+    /// are freed once the live records are built (`LiveData::trim`).
+    pub kept: bool,
+}
+
+impl Query {
+    pub fn sql(&self) -> String {
+        let columns: Vec<String> = self.columns.iter().map(|c| format!("`{c}`")).collect();
+        format!("SELECT {} FROM {}", columns.join(", "), self.from)
+    }
+}
+
+/// mailplane's own record of the objects it created or adopted.
+pub const INVENTORY: Query = Query { from: "mailplane_inventory", columns: &["kind", "obj_key"], kept: false };
+
 /// The rows of one live query, read by column name.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Table {
+    from: &'static str,
     columns: &'static [&'static str],
     rows: Vec<LiveRow>,
+    kept: bool,
+    /// Built on first use (`find`): per-object lookups during apply would otherwise scan every row.
+    index: std::sync::OnceLock<(&'static str, HashMap<String, usize>)>,
 }
 
 impl Table {
-    pub(crate) fn new(columns: &'static [&'static str], rows: Vec<LiveRow>) -> Table {
-        Table { columns, rows }
+    pub fn new(query: &Query, rows: Vec<LiveRow>) -> Table {
+        Table { from: query.from, columns: query.columns, rows, kept: query.kept, index: std::sync::OnceLock::new() }
+    }
+    /// The first row whose `column` is `value`, through an index built once per table (always
+    /// on the same column).
+    pub fn find(&self, column: &'static str, value: &str) -> Option<Named<'_>> {
+        let (indexed, index) = self.index.get_or_init(|| {
+            let mut index = HashMap::with_capacity(self.rows.len());
+            for (i, r) in self.iter().enumerate() {
+                index.entry(r.s(column).to_string()).or_insert(i);
+            }
+            (column, index)
+        });
+        debug_assert_eq!(*indexed, column, "a table is indexed on one column");
+        index.get(value).and_then(|&i| self.get(i))
     }
     pub fn iter(&self) -> Rows<'_> {
         Rows { rows: self.rows.iter(), columns: self.columns }
@@ -115,40 +154,23 @@ impl<'a> Named<'a> {
     }
 }
 
-/// The hashes mailcow keeps for these kinds.
-pub const KV_KEYS: [&str; 8] =
-    ["DOMAIN_MAP", "RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG", "DKIM_SELECTORS", "DKIM_PUB_KEYS", "WHITELISTED_FWD_HOST", "KEEP_SPAM"];
-
 #[derive(Debug, Default)]
 pub struct LiveData {
-    pub domains: Table,
-    pub tags_domain: Table,
-    pub alias_domains: Table,
-    pub mailboxes: Table,
-    pub user_acl: Table,
-    pub tags_mailbox: Table,
-    pub sender_acl: Table,
-    pub quota2: Table,
-    pub quota2replica: Table,
-    pub aliases: Table,
-    pub bcc_maps: Table,
-    pub recipient_maps: Table,
-    pub tls_policies: Table,
-    pub relayhosts: Table,
-    pub transports: Table,
-    pub templates: Table,
-    pub identity_provider: Table,
-    /// mailplane_inventory: (kind, key) of the objects mailplane created or adopted.
-    pub inventory: Table,
-    /// Resources (mailbox rows with `kind <> ''`): not managed yet, but they keep their domain.
-    pub resources: Table,
+    /// One per query the kinds declare, and the inventory.
+    pub tables: Vec<Table>,
     pub kv: HashMap<String, HashMap<String, String>>,
-    /// Built on first use: per-object lookups during apply would otherwise scan every row.
-    pub(crate) mailbox_rows: std::sync::OnceLock<HashMap<String, usize>>,
     pub(crate) owned: std::sync::OnceLock<crate::live::Owned>,
 }
 
+static EMPTY: Table = Table { from: "", columns: &[], rows: Vec::new(), kept: false, index: std::sync::OnceLock::new() };
+
 impl LiveData {
+    /// The rows `query` read; none if it was not run.
+    pub fn rows(&self, query: &Query) -> &Table {
+        let table = self.tables.iter().find(|t| t.from == query.from);
+        debug_assert!(table.is_none_or(|t| t.columns == query.columns), "two queries read {} with different columns", query.from);
+        table.unwrap_or(&EMPTY)
+    }
     pub fn kv_has(&self, key: &str, field: &str) -> bool {
         self.kv.get(key).is_some_and(|h| h.contains_key(field))
     }
@@ -156,33 +178,16 @@ impl LiveData {
     pub fn rate_limit(&self, who: &str) -> String {
         self.kv.get("RL_VALUE").and_then(|h| h.get(who)).and_then(|v| crate::model::RateLimit::parse_redis(v)).map(|r| r.redis_value()).unwrap_or_default()
     }
-    /// A relay host id (as mailcow stores it, text) → its hostname; "0" and unknown ids are none.
-    pub fn relay_hostname(&self, id: &str) -> String {
-        self.relayhosts.iter().find(|r| r.s("id") == id && id != "0").map(|r| r.s("hostname").to_string()).unwrap_or_default()
-    }
-    pub fn relay_ids(&self) -> std::collections::HashMap<String, i64> {
-        self.relayhosts.iter().map(|r| (r.s("hostname").to_string(), r.i("id"))).collect()
-    }
-    pub fn mailbox_attributes(&self, username: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-        let index = self.mailbox_rows.get_or_init(|| self.mailboxes.iter().enumerate().map(|(i, r)| (r.s("username").to_string(), i)).collect());
-        index.get(username).and_then(|&i| self.mailboxes.get(i)).and_then(|r| serde_json::from_str(r.s("attributes")).ok())
-    }
-    /// Once the live records are built, apply still reads only these rows (a mailbox's
-    /// attributes and password hash, relay ids) and the
-    /// inventory's keys; the rest is freed.
+    /// Once the live records are built, apply still reads only the `kept` queries' rows and
+    /// the inventory's keys; the rest is freed.
     pub fn trim(&mut self) {
         let owned = self.owned();
-        *self = LiveData {
-            mailboxes: std::mem::take(&mut self.mailboxes),
-            relayhosts: std::mem::take(&mut self.relayhosts),
-            transports: std::mem::take(&mut self.transports),
-            resources: std::mem::take(&mut self.resources),
-            owned: owned.into(),
-            ..Default::default()
-        };
+        self.tables.retain(|t| t.kept);
+        self.kv = HashMap::new();
+        self.owned = owned.into();
     }
     pub fn owned(&self) -> crate::live::Owned {
-        let build = || self.inventory.iter().filter_map(|r| crate::model::Kind::parse(r.s("kind")).map(|k| (k, r.s("obj_key").to_string()))).collect();
+        let build = || self.rows(&INVENTORY).iter().filter_map(|r| crate::model::Kind::parse(r.s("kind")).map(|k| (k, r.s("obj_key").to_string()))).collect();
         self.owned.get_or_init(build).clone()
     }
 }

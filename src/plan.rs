@@ -48,8 +48,6 @@ impl Default for Policy {
     }
 }
 
-/// Deleting these destroys mail: each needs consent on the command line.
-const NEEDS_CONSENT: [Kind; 2] = [Kind::Mailbox, Kind::Domain];
 /// Thresholds apply from this many managed objects of a kind.
 const THRESHOLD_MIN: usize = 10;
 
@@ -166,7 +164,7 @@ fn update(desired: &Record, live: &Record) -> Option<Change> {
 /// Consent for destroying mail, the change threshold and the empty-set guard.
 fn safety(changes: &[Change], desired: &[Record], desired_keys: &HashSet<(Kind, &str)>, live: &[&Record], policy: &Policy) -> Vec<String> {
     let mut problems = Vec::new();
-    for c in changes.iter().filter(|c| c.action == Action::Delete && NEEDS_CONSENT.contains(&c.kind)) {
+    for c in changes.iter().filter(|c| c.action == Action::Delete && crate::kinds::spec(c.kind).destroys_mail) {
         if !policy.allow_delete.iter().any(|a| a == c.kind.name() || *a == c.key) {
             problems.push(format!(
                 "deleting {} {} destroys its mail: pass --allow-delete={} (or --allow-delete={}), or set `prune: {{{}: disable}}`",

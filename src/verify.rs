@@ -73,7 +73,7 @@ pub struct Verified {
 /// Without `key` nothing is looked up in or added to the cache; a read-only command adds to it
 /// only if the database can be written.
 pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: Option<&[u8]>) -> Result<Verified, DbError> {
-    let stored: HashMap<&str, &str> = live.mailboxes.iter().map(|r| (r.s("username"), r.s("password"))).collect();
+    let stored: HashMap<&str, &str> = live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username"), r.s("password"))).collect();
     let cache: HashMap<String, String> = match key {
         Some(_) => db
             .query("SELECT username, stored_hash_sha256, secret_sha256 FROM mailplane_password_cache", &[])

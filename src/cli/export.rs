@@ -40,8 +40,8 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         db.close().await;
         let records = crate::kinds::live(&live);
         let hashes: std::collections::HashMap<String, String> =
-            live.mailboxes.iter().map(|r| (r.s("username").to_string(), r.s("password").to_string())).collect();
-        let exported = crate::export::export(&records, args.include_hashes.then_some(&hashes));
+            live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password").to_string())).collect();
+        let exported = crate::kinds::export::export(&records, args.include_hashes.then_some(&hashes));
         for s in &exported.skipped {
             printer.err(&format!("warning: not exported: {s}"));
         }

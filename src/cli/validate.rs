@@ -71,19 +71,9 @@ pub fn counts(loaded: &Loaded) -> BTreeMap<Kind, usize> {
         }
     };
     for (_, doc) in &loaded.documents {
-        add(Kind::Domain, doc.domains.len());
-        add(Kind::AliasDomain, doc.domains.iter().map(|d| d.alias_domains.len()).sum());
-        add(Kind::Mailbox, doc.domains.iter().map(|d| d.mailboxes.len()).sum());
-        add(Kind::Alias, doc.aliases.len() + doc.domains.iter().map(|d| d.aliases.len()).sum::<usize>());
-        add(Kind::BccMap, doc.bcc_maps.len());
-        add(Kind::RecipientMap, doc.recipient_maps.len());
-        add(Kind::TlsPolicy, doc.tls_policies.len());
-        add(Kind::RelayHost, doc.relay_hosts.len());
-        add(Kind::Transport, doc.transports.len());
-        add(Kind::ForwardingHost, doc.forwarding_hosts.len());
-        add(Kind::DomainTemplate, doc.domain_templates.len());
-        add(Kind::MailboxTemplate, doc.mailbox_templates.len());
-        add(Kind::IdentityProvider, usize::from(doc.identity_provider.is_some()));
+        for k in &crate::kinds::KINDS {
+            add(k.kind, (k.count)(doc));
+        }
     }
     c
 }

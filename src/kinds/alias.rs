@@ -1,11 +1,32 @@
 //! Aliases (`alias` rows other than mailbox self-aliases), with mailcow's `sender_acl` upkeep.
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
+use super::export::{Export, loc, some_if, text};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
 use crate::change::{Action, Change};
-use crate::live::LiveData;
+use crate::live::{LiveData, Query};
 use crate::model::names;
-use crate::model::{Kind, SPECIAL_TARGETS};
+use crate::model::{Alias, Kind, SPECIAL_TARGETS};
 use crate::record::{Record, Value};
+
+pub const ALIASES: Query = Query {
+    from: "alias",
+    columns: &["id", "address", "goto", "domain", "public_comment", "private_comment", "sogo_visible", "internal", "sender_allowed", "active"],
+    kept: false,
+};
+
+pub const ALIAS: KindSpec = KindSpec {
+    kind: Kind::Alias,
+    queries: &[&ALIASES],
+    hashes: &[],
+    count: |d| d.aliases.len() + d.domains.iter().map(|d| d.aliases.len()).sum::<usize>(),
+    desired,
+    live,
+    write,
+    export,
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
 
 /// `@domain` or `local@domain` with the domain normalised; the local part kept as written.
 /// The stored form of a validated address or `@domain` (the text itself if it is neither).
@@ -13,7 +34,7 @@ fn stored(a: &str) -> String {
     names::normalize_address_or_domain(a).unwrap_or_else(|_| a.trim().to_string())
 }
 
-pub fn desired(r: &Resolver, out: &mut Desired) {
+fn desired(r: &mut Resolver, out: &mut Desired) {
     for doc in &r.docs {
         let nested = doc.domains.iter().flat_map(|d| d.aliases.iter());
         for a in doc.aliases.iter().chain(nested) {
@@ -40,8 +61,8 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    for row in &l.aliases {
+fn live(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&ALIASES) {
         if row.s("address") == row.s("goto") {
             continue; // a mailbox's self-alias belongs to the mailbox
         }
@@ -58,7 +79,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     }
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let a = c.key.as_str();
     match c.action {
         Action::Create | Action::Update => {
@@ -108,4 +129,33 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         }
     }
     Ok(())
+}
+
+fn export(x: &mut Export, r: &Record) {
+    let dom = names::domain_of(&r.key).to_string();
+    let owner = x.alias_target.get(&dom).cloned().unwrap_or(dom);
+    match x.domains.get_mut(&owner) {
+        Some(d) => d.aliases.push(alias(r)),
+        None => x.skipped.push(format!("alias {} (its domain is not on this server)", r.key)),
+    }
+}
+
+fn alias(r: &Record) -> Alias {
+    let goto = r
+        .text("goto")
+        .split(',')
+        .filter(|g| !g.is_empty())
+        .map(|g| SPECIAL_TARGETS.iter().find(|(_, stored)| *stored == g).map_or(g.to_string(), |(name, _)| name.to_string()))
+        .map(loc)
+        .collect();
+    Alias {
+        address: loc(r.key.clone()),
+        goto: loc(goto),
+        public_comment: text(r, "public_comment").map(loc),
+        private_comment: text(r, "private_comment").map(loc),
+        sogo_visible: some_if(!r.flag("sogo_visible"), false),
+        internal: some_if(r.flag("internal"), true),
+        sender_allowed: some_if(!r.flag("sender_allowed"), false),
+        active: some_if(!r.flag("active"), false),
+    }
 }

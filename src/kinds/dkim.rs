@@ -6,13 +6,29 @@
 
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
-use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, token};
+use super::export::{Export, loc};
+use super::{Desired, KindSpec, Output, Resolver, SecretSource, WriteCtx, WriteError, token};
 use crate::change::{Action, Change};
 use crate::live::LiveData;
 use crate::model::dkim_key::{public_b64, public_key};
 use crate::model::names::normalize_domain;
 use crate::model::{Kind, Secret};
 use crate::record::{Record, SecretToken, Value};
+
+pub const DKIM_KEY: KindSpec = KindSpec {
+    kind: Kind::DkimKey,
+    queries: &[],
+    hashes: &["DKIM_SELECTORS", "DKIM_PUB_KEYS"],
+    // A domain's key comes with the domain: not counted as an object of its own.
+    count: |_| 0,
+    desired,
+    live,
+    write,
+    export,
+    disabled: super::never_off,
+    protected: &[],
+    destroys_mail: false,
+};
 
 fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {
     Record::new(Kind::DkimKey, domain).with("selector", Value::text(selector)).with("key_size", Value::Int(i64::from(bits))).with("key", key)
@@ -61,7 +77,7 @@ pub fn declared(r: &Resolver) -> Vec<Declared> {
     out
 }
 
-pub fn desired(r: &mut Resolver, out: &mut Desired) {
+fn desired(r: &mut Resolver, out: &mut Desired) {
     for d in declared(r) {
         let (key, bits) = match &d.supplied {
             Some(k) => supplied(r, out, &d.domain, k).unwrap_or((token(""), d.bits)),
@@ -108,7 +124,7 @@ fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) 
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+fn live(l: &LiveData, out: &mut Vec<Record>) {
     let Some(selectors) = l.kv.get("DKIM_SELECTORS") else { return };
     let public = l.kv.get("DKIM_PUB_KEYS");
     for (domain, selector) in selectors {
@@ -186,7 +202,7 @@ pub fn store(domain: &str, selector: &str, private: &str, out: &mut Output) -> R
     Ok(())
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let d = c.key.as_str();
     let old_selector = c.live.as_ref().map(|l| l.text("selector").to_string());
     if let Some(old) = &old_selector {
@@ -210,4 +226,18 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         }
     }
     Ok(())
+}
+
+/// A key under another selector or size than mailcow's default is written out, so that the
+/// export says what the server has (a domain that declares nothing keeps its key anyway).
+fn export(x: &mut Export, r: &Record) {
+    let (selector, bits) = (r.text("selector"), r.int("key_size") as u32);
+    let size = (bits != 0 && bits != 2048).then_some(bits);
+    if let Some(d) = x.domains.get_mut(&r.key) {
+        d.dkim_selector = (selector != "dkim").then(|| loc(selector.to_string()));
+        d.dkim_key_size = size.map(loc);
+    } else if let Some(ad) = x.domains.values_mut().flat_map(|d| d.alias_domains.iter_mut()).find(|a| a.name.value == r.key) {
+        ad.dkim_selector = Some(loc(selector.to_string()));
+        ad.dkim_key_size = size.map(loc);
+    }
 }

@@ -1,16 +1,71 @@
 //! Domains and alias domains: `domain`, `tags_domain`, `alias_domain`; Redis DOMAIN_MAP and RL_VALUE.
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
+use super::export::{Export, loc, rate, size, some_if, text};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
 use crate::change::{Action, Change};
-use crate::live::LiveData;
+use crate::live::{LiveData, Query};
 use crate::model::names::normalize_domain;
-use crate::model::{Kind, Size};
+use crate::model::{AliasDomain, Domain, DomainLimits, Kind, Size, defaults};
 use crate::record::{Record, Value};
 use crate::sql::Arg;
 
 const MIB: u64 = 1024 * 1024;
 
-pub fn desired(r: &Resolver, out: &mut Desired) {
+pub const DOMAINS: Query = Query {
+    from: "domain",
+    columns: &[
+        "domain",
+        "description",
+        "aliases",
+        "mailboxes",
+        "defquota",
+        "maxquota",
+        "quota",
+        "relayhost",
+        "backupmx",
+        "gal",
+        "relay_all_recipients",
+        "relay_unknown_only",
+        "active",
+    ],
+    kept: false,
+};
+const TAGS_DOMAIN: Query = Query { from: "tags_domain", columns: &["domain", "tag_name"], kept: false };
+const ALIAS_DOMAINS: Query = Query { from: "alias_domain", columns: &["alias_domain", "target_domain", "active"], kept: false };
+/// Resources (mailbox rows with `kind <> ''`): not managed yet, but they keep their domain.
+const RESOURCES: Query = Query { from: "mailbox WHERE kind <> ''", columns: &["username", "domain"], kept: true };
+
+pub const DOMAIN: KindSpec = KindSpec {
+    kind: Kind::Domain,
+    queries: &[&DOMAINS, &TAGS_DOMAIN, &super::routing::RELAYHOSTS, &RESOURCES],
+    hashes: &["DOMAIN_MAP", "RL_VALUE"],
+    count: |d| d.domains.len(),
+    desired: desired_domains,
+    live: live_domains,
+    write,
+    export: |x, r| {
+        x.domains.insert(r.key.clone(), domain(r));
+    },
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: true,
+};
+
+pub const ALIAS_DOMAIN: KindSpec = KindSpec {
+    kind: Kind::AliasDomain,
+    queries: &[&ALIAS_DOMAINS],
+    hashes: &["DOMAIN_MAP", "RL_VALUE"],
+    count: |d| d.domains.iter().map(|d| d.alias_domains.len()).sum(),
+    desired: desired_alias_domains,
+    live: live_alias_domains,
+    write,
+    export: export_alias_domain,
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
+
+fn desired_domains(r: &mut Resolver, out: &mut Desired) {
     for doc in &r.docs {
         for d in &doc.domains {
             let Ok(name) = normalize_domain(&d.name) else { continue };
@@ -40,26 +95,32 @@ pub fn desired(r: &Resolver, out: &mut Desired) {
                 .with("rate_limit", Value::text(s.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()))
                 .with("in_domain_map", Value::Bool(true));
             out.records.push(rec);
-            for ad in &d.alias_domains {
-                let Ok(adn) = normalize_domain(&ad.name) else { continue };
-                out.records.push(
-                    Record::new(Kind::AliasDomain, adn)
-                        .with("target_domain", Value::text(&name))
-                        .with("active", Value::Bool(ad.active.unwrap_or(true)))
-                        .with("rate_limit", Value::text(ad.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()))
-                        .with("in_domain_map", Value::Bool(true)),
-                );
-            }
         }
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+fn desired_alias_domains(r: &mut Resolver, out: &mut Desired) {
+    for d in r.docs.iter().flat_map(|doc| doc.domains.iter()) {
+        let Ok(name) = normalize_domain(&d.name) else { continue };
+        for ad in &d.alias_domains {
+            let Ok(adn) = normalize_domain(&ad.name) else { continue };
+            out.records.push(
+                Record::new(Kind::AliasDomain, adn)
+                    .with("target_domain", Value::text(&name))
+                    .with("active", Value::Bool(ad.active.unwrap_or(true)))
+                    .with("rate_limit", Value::text(ad.rate_limit.as_ref().map(|r| r.redis_value()).unwrap_or_default()))
+                    .with("in_domain_map", Value::Bool(true)),
+            );
+        }
+    }
+}
+
+fn live_domains(l: &LiveData, out: &mut Vec<Record>) {
     let mut tags: foldhash::HashMap<&str, Vec<String>> = Default::default();
-    for row in &l.tags_domain {
+    for row in l.rows(&TAGS_DOMAIN) {
         tags.entry(row.s("domain")).or_default().push(row.s("tag_name").to_string());
     }
-    for row in &l.domains {
+    for row in l.rows(&DOMAINS) {
         let name = row.s("domain");
         let mut tag_list = tags.remove(name).unwrap_or_default();
         tag_list.sort();
@@ -72,7 +133,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
                 .with("default_mailbox_quota", mib("defquota"))
                 .with("max_mailbox_quota", mib("maxquota"))
                 .with("domain_quota", mib("quota"))
-                .with("relay_host", Value::text(l.relay_hostname(row.s("relayhost"))))
+                .with("relay_host", Value::text(super::routing::relay_hostname(l, row.s("relayhost"))))
                 .with("backup_mx", Value::Bool(bool_of(row.col("backupmx"))))
                 .with("relay_all_recipients", Value::Bool(bool_of(row.col("relay_all_recipients"))))
                 .with("relay_unknown_only", Value::Bool(bool_of(row.col("relay_unknown_only"))))
@@ -83,7 +144,10 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
                 .with("in_domain_map", Value::Bool(l.kv_has("DOMAIN_MAP", name))),
         );
     }
-    for row in &l.alias_domains {
+}
+
+fn live_alias_domains(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&ALIAS_DOMAINS) {
         let name = row.s("alias_domain");
         out.push(
             Record::new(Kind::AliasDomain, name)
@@ -95,7 +159,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     }
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     if c.kind == Kind::AliasDomain {
         return write_alias_domain(c, out);
     }
@@ -278,9 +342,58 @@ pub fn resources_block_deletes(changes: &[Change], live: &LiveData) -> Vec<Strin
         .iter()
         .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
         .filter_map(|c| {
-            let names: Vec<&str> = live.resources.iter().filter(|r| r.s("domain").eq_ignore_ascii_case(&c.key)).map(|r| r.s("username")).collect();
+            let names: Vec<&str> = live.rows(&RESOURCES).iter().filter(|r| r.s("domain").eq_ignore_ascii_case(&c.key)).map(|r| r.s("username")).collect();
             (!names.is_empty())
                 .then(|| format!("domain {} cannot be deleted while it holds resources ({}); remove them in mailcow first", c.key, names.join(", ")))
         })
         .collect()
+}
+
+fn domain(r: &Record) -> Domain {
+    let d = defaults::domain_template();
+    let dl = d.limits.clone().unwrap_or_default();
+    let lim = DomainLimits {
+        max_mailboxes: some_if(Some(r.int("max_mailboxes") as u32) != dl.max_mailboxes.as_ref().map(|x| x.value), loc(r.int("max_mailboxes") as u32)),
+        max_aliases: some_if(Some(r.int("max_aliases") as u32) != dl.max_aliases.as_ref().map(|x| x.value), loc(r.int("max_aliases") as u32)),
+        default_mailbox_quota: Some(loc(size(r, "default_mailbox_quota"))),
+        max_mailbox_quota: Some(loc(size(r, "max_mailbox_quota"))),
+        domain_quota: Some(loc(size(r, "domain_quota"))),
+    };
+    let tags = r.list("tags").to_vec();
+    Domain {
+        name: loc(r.key.clone()),
+        description: text(r, "description").filter(|x| *x != r.key).map(loc),
+        template: None,
+        relay_host: text(r, "relay_host").map(loc),
+        dkim_private_key: None,
+        alias_domains: vec![],
+        mailboxes: vec![],
+        aliases: vec![],
+        limits: Some(lim),
+        active: some_if(!r.flag("active"), false),
+        gal: some_if(!r.flag("gal"), false),
+        backup_mx: some_if(r.flag("backup_mx"), true),
+        relay_all_recipients: some_if(r.flag("relay_all_recipients"), true),
+        relay_unknown_only: some_if(r.flag("relay_unknown_only"), true),
+        rate_limit: rate(r, "rate_limit"),
+        tags: some_if(!tags.is_empty(), tags),
+        dkim_selector: None,
+        dkim_key_size: None,
+    }
+}
+
+fn export_alias_domain(x: &mut Export, r: &Record) {
+    match x.domains.get_mut(r.text("target_domain")) {
+        Some(d) => {
+            x.alias_target.insert(r.key.clone(), r.text("target_domain").to_string());
+            d.alias_domains.push(AliasDomain {
+                name: loc(r.key.clone()),
+                active: some_if(!r.flag("active"), false),
+                rate_limit: rate(r, "rate_limit"),
+                dkim_selector: None,
+                dkim_key_size: None,
+            });
+        }
+        None => x.skipped.push(format!("alias domain {} (its target {} is not a domain)", r.key, r.text("target_domain"))),
+    }
 }

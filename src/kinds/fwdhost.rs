@@ -5,18 +5,33 @@
 //! declared name satisfy it without DNS; a new name (or any, with `--refresh-forwarding-hosts`)
 //! is resolved in a step of its own before planning, so the plan lists the addresses trusted.
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError};
+use super::export::{Export, loc, some_if};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError};
 use crate::change::Change;
 use crate::live::LiveData;
-use crate::model::Kind;
 use crate::model::names::is_network;
+use crate::model::{ForwardingHost, Kind};
 use crate::record::{Record, Value};
+
+pub const FORWARDING_HOST: KindSpec = KindSpec {
+    kind: Kind::ForwardingHost,
+    queries: &[],
+    hashes: &["WHITELISTED_FWD_HOST", "KEEP_SPAM"],
+    count: |d| d.forwarding_hosts.len(),
+    desired,
+    live,
+    write,
+    export,
+    disabled: super::never_off,
+    protected: &[],
+    destroys_mail: false,
+};
 
 fn record(net: &str, source: &str, filter_spam: bool) -> Record {
     Record::new(Kind::ForwardingHost, net).with("source", Value::text(source)).with("filter_spam", Value::Bool(filter_spam))
 }
 
-pub fn desired(r: &mut Resolver, out: &mut Desired) {
+fn desired(r: &mut Resolver, out: &mut Desired) {
     for f in r.docs.iter().flat_map(|d| d.forwarding_hosts.iter()) {
         let host = f.host.trim();
         let filter_spam = f.filter_spam.unwrap_or(true);
@@ -61,7 +76,7 @@ pub fn resolve_names(
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
+fn live(l: &LiveData, out: &mut Vec<Record>) {
     let Some(hosts) = l.kv.get("WHITELISTED_FWD_HOST") else { return };
     let keep = l.kv.get("KEEP_SPAM");
     let mut records: Vec<Record> = hosts.iter().map(|(net, source)| record(net, source, !keep.is_some_and(|k| k.contains_key(net)))).collect();
@@ -69,7 +84,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     out.extend(records);
 }
 
-pub fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let net = c.key.as_str();
     match &c.desired {
         Some(r) => {
@@ -82,6 +97,16 @@ pub fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wr
         }
     }
     Ok(())
+}
+
+/// One entry per source as entered, in order: a host name stands for all the addresses it
+/// resolved to.
+fn export(x: &mut Export, r: &Record) {
+    let hosts = &mut x.file("routing.yaml").forwarding_hosts;
+    let source = r.text("source");
+    if let Err(i) = hosts.binary_search_by(|h| h.host.value.as_str().cmp(source)) {
+        hosts.insert(i, ForwardingHost { host: loc(source.to_string()), filter_spam: some_if(!r.flag("filter_spam"), false) });
+    }
 }
 
 #[cfg(test)]

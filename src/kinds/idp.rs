@@ -1,13 +1,34 @@
 //! The identity provider: key/value rows of `identity_provider`, encoded like mailcow's PHP
 //! (booleans '1'/'', lists as JSON arrays, secrets in clear).
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
+use super::export::{loc, some_if, text};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, t};
 use crate::change::Change;
-use crate::live::LiveData;
-use crate::model::{IdentityProvider, Kind, TemplateMapping};
+use crate::live::{LiveData, Query};
+use crate::model::{IdentityProvider, KeycloakProvider, Kind, LdapProvider, OidcProvider, TemplateMapping};
 use crate::record::{Field, Record, Value};
 
 const KEY: &str = "identity_provider";
+
+const IDENTITY_PROVIDER_ROWS: Query = Query { from: "identity_provider", columns: &["key", "value"], kept: false };
+
+pub const IDENTITY_PROVIDER: KindSpec = KindSpec {
+    kind: Kind::IdentityProvider,
+    queries: &[&IDENTITY_PROVIDER_ROWS],
+    hashes: &[],
+    count: |d| usize::from(d.identity_provider.is_some()),
+    desired,
+    live,
+    write,
+    export: |x, r| {
+        if let Some(idp) = export(r) {
+            x.file("identity.yaml").identity_provider = Some(loc(idp));
+        }
+    },
+    disabled: super::never_off,
+    protected: &[],
+    destroys_mail: false,
+};
 
 fn flag(v: Option<bool>) -> String {
     if v.unwrap_or(false) { "1".into() } else { String::new() }
@@ -92,7 +113,7 @@ fn mappings(m: &[TemplateMapping]) -> (String, String) {
     (list(&values), list(&templates))
 }
 
-pub fn desired(r: &mut Resolver, out: &mut Desired) {
+fn desired(r: &mut Resolver, out: &mut Desired) {
     let Some(idp) = r.docs.iter().find_map(|d| d.identity_provider.as_ref()).map(|i| i.value.clone()) else { return };
     let source = idp.authsource().mailcow();
     let secret = idp.secret().map(|s| r.clear_secret(out, Kind::IdentityProvider, KEY, secret_key(source), Some(s)));
@@ -170,8 +191,8 @@ pub fn desired(r: &mut Resolver, out: &mut Desired) {
     out.records.push(rec);
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let get = |k: &str| l.identity_provider.iter().find(|r| r.s("key") == k).map(|r| r.s("value").to_string());
+fn live(l: &LiveData, out: &mut Vec<Record>) {
+    let get = |k: &str| l.rows(&IDENTITY_PROVIDER_ROWS).iter().find(|r| r.s("key") == k).map(|r| r.s("value").to_string());
     let Some(source) = get("authsource") else { return };
     let mut rec = Record::new(Kind::IdentityProvider, KEY);
     for k in keys_for(&source) {
@@ -181,7 +202,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     out.push(rec);
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let Some(r) = &c.desired else {
         out.sql("DELETE FROM identity_provider", vec![]);
         return Ok(());
@@ -235,6 +256,69 @@ pub fn check_switch(desired: &[Record], live: &[Record]) -> Vec<String> {
         source(live).unwrap_or_default(),
         shown.join(", ")
     )]
+}
+
+fn export(r: &Record) -> Option<IdentityProvider> {
+    let s = |k: &str| loc(r.text(k).to_string());
+    let b = |k: &str| some_if(r.text(k) == "1", true);
+    let list = |k: &str| serde_json::from_str::<Vec<String>>(r.text(k)).unwrap_or_default();
+    let mappings: Vec<TemplateMapping> =
+        list("mappers").into_iter().zip(list("templates")).map(|(v, t)| TemplateMapping { value: loc(v), template: loc(t) }).collect();
+    let interval = || r.text("sync_interval").parse().ok().filter(|n| *n != 15).map(loc);
+    let default_template = text(r, "default_template").map(loc);
+    Some(match r.text("authsource") {
+        "ldap" => IdentityProvider::Ldap(LdapProvider {
+            hosts: loc(r.text("host").split(',').filter(|h| !h.is_empty()).map(|h| loc(h.to_string())).collect()),
+            port: r.text("port").parse().ok().filter(|p| *p != 389).map(loc),
+            use_ssl: b("use_ssl"),
+            use_tls: b("use_tls"),
+            ignore_ssl_errors: b("ignore_ssl_error"),
+            base_dn: s("basedn"),
+            username_field: text(r, "username_field").filter(|u| u != "mail"),
+            filter: text(r, "filter").map(loc),
+            attribute_field: text(r, "attribute_field"),
+            bind_dn: s("binddn"),
+            bind_password: None,
+            periodic_sync: b("periodic_sync"),
+            import_users: b("import_users"),
+            sync_interval: interval(),
+            login_provisioning: b("login_provisioning"),
+            mappings,
+            default_template,
+        }),
+        "keycloak" => IdentityProvider::Keycloak(KeycloakProvider {
+            server_url: s("server_url"),
+            realm: s("realm"),
+            client_id: s("client_id"),
+            client_secret: None,
+            redirect_url: s("redirect_url"),
+            redirect_url_extra: list("redirect_url_extra").into_iter().map(loc).collect(),
+            version: s("version"),
+            mailpassword_flow: b("mailpassword_flow"),
+            periodic_sync: b("periodic_sync"),
+            import_users: b("import_users"),
+            sync_interval: interval(),
+            ignore_ssl_errors: b("ignore_ssl_error"),
+            login_provisioning: b("login_provisioning"),
+            mappings,
+            default_template,
+        }),
+        "generic-oidc" => IdentityProvider::GenericOidc(OidcProvider {
+            authorize_url: s("authorize_url"),
+            token_url: s("token_url"),
+            userinfo_url: s("userinfo_url"),
+            client_id: s("client_id"),
+            client_secret: None,
+            redirect_url: s("redirect_url"),
+            redirect_url_extra: list("redirect_url_extra").into_iter().map(loc).collect(),
+            client_scopes: text(r, "client_scopes"),
+            ignore_ssl_errors: b("ignore_ssl_error"),
+            login_provisioning: b("login_provisioning"),
+            mappings,
+            default_template,
+        }),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use foldhash::{HashMap, HashMapExt};
 
 use serde_json::Value as Json;
 
-use super::{Desired, Output, Resolver, SecretSource, WriteCtx, WriteError, b, bool_of, t, token};
+use super::export::{Export, enum_from, loc, rate, size, some_if, text};
+use super::{Desired, KindSpec, Output, Resolver, SecretSource, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::change::{Action, Change};
-use crate::live::LiveData;
+use crate::live::{LiveData, Query};
 use crate::model::names::{self, normalize_domain};
 use crate::model::*;
 use crate::record::{Record, SecretToken, Value};
@@ -34,6 +35,43 @@ pub const ACL_FIELDS: [&str; 15] = [
 
 const PROTOCOL_FIELDS: [&str; 7] = ["imap_access", "pop3_access", "smtp_access", "sieve_access", "eas_access", "dav_access", "sogo_access"];
 
+pub const MAILBOXES: Query = Query {
+    from: "mailbox WHERE kind = ''",
+    columns: &["username", "name", "quota", "active", "authsource", "password", "attributes", "local_part", "domain"],
+    kept: true,
+};
+const USER_ACL: Query = Query { from: "user_acl", columns: USER_ACL_COLUMNS, kept: false };
+const TAGS_MAILBOX: Query = Query { from: "tags_mailbox", columns: &["username", "tag_name"], kept: false };
+const SENDER_ACL: Query = Query { from: "sender_acl", columns: &["logged_in_as", "send_as", "external"], kept: false };
+const QUOTA2: Query = Query { from: "quota2", columns: &["username"], kept: false };
+const QUOTA2REPLICA: Query = Query { from: "quota2replica", columns: &["username"], kept: false };
+
+/// `user_acl`: the username, then the flags in `MailboxAcl::COLUMNS` order.
+const USER_ACL_COLUMNS: &[&str] = &{
+    const N: usize = 1 + MailboxAcl::COLUMNS.len();
+    let mut all = ["username"; N];
+    let mut i = 1;
+    while i < N {
+        all[i] = MailboxAcl::COLUMNS[i - 1];
+        i += 1;
+    }
+    all
+};
+
+pub const MAILBOX: KindSpec = KindSpec {
+    kind: Kind::Mailbox,
+    queries: &[&MAILBOXES, &USER_ACL, &TAGS_MAILBOX, &SENDER_ACL, &QUOTA2, &QUOTA2REPLICA, &super::alias::ALIASES, &super::routing::RELAYHOSTS],
+    hashes: &["RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG"],
+    count: |d| d.domains.iter().map(|d| d.mailboxes.len()).sum(),
+    desired,
+    live,
+    write,
+    export,
+    disabled: |r| super::set_off(r, "state", Value::text("inactive")),
+    protected: &[],
+    destroys_mail: true,
+};
+
 fn state_name(s: MailboxState) -> &'static str {
     match s {
         MailboxState::Active => "active",
@@ -46,7 +84,7 @@ fn enum_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|j| j.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-pub fn desired(r: &Resolver, out: &mut Desired) {
+fn desired(r: &mut Resolver, out: &mut Desired) {
     let templates: HashMap<&str, &MailboxTemplate> = r.docs.iter().flat_map(|d| d.mailbox_templates.iter()).map(|t| (t.name.as_str(), t)).collect();
     for doc in &r.docs {
         for d in &doc.domains {
@@ -132,20 +170,21 @@ fn with_create_only(v: Value, create_only: bool) -> Value {
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    let acl: HashMap<&str, crate::live::Named> = l.user_acl.iter().map(|r| (r.s("username"), r)).collect();
+fn live(l: &LiveData, out: &mut Vec<Record>) {
+    let acl: HashMap<&str, crate::live::Named> = l.rows(&USER_ACL).iter().map(|r| (r.s("username"), r)).collect();
     let mut tags: HashMap<&str, Vec<String>> = HashMap::new();
-    for r in &l.tags_mailbox {
+    for r in l.rows(&TAGS_MAILBOX) {
         tags.entry(r.s("username")).or_default().push(r.s("tag_name").to_string());
     }
     let mut senders: HashMap<(&str, bool), Vec<String>> = HashMap::new();
-    for r in &l.sender_acl {
+    for r in l.rows(&SENDER_ACL) {
         senders.entry((r.s("logged_in_as"), bool_of(r.col("external")))).or_default().push(r.s("send_as").to_string());
     }
-    let self_alias: HashMap<&str, i64> = l.aliases.iter().filter(|r| r.s("address") == r.s("goto")).map(|r| (r.s("address"), r.i("active"))).collect();
-    let q2: foldhash::HashSet<&str> = l.quota2.iter().map(|r| r.s("username")).collect();
-    let q2r: foldhash::HashSet<&str> = l.quota2replica.iter().map(|r| r.s("username")).collect();
-    for row in &l.mailboxes {
+    let self_alias: HashMap<&str, i64> =
+        l.rows(&super::alias::ALIASES).iter().filter(|r| r.s("address") == r.s("goto")).map(|r| (r.s("address"), r.i("active"))).collect();
+    let q2: foldhash::HashSet<&str> = l.rows(&QUOTA2).iter().map(|r| r.s("username")).collect();
+    let q2r: foldhash::HashSet<&str> = l.rows(&QUOTA2REPLICA).iter().map(|r| r.s("username")).collect();
+    for row in l.rows(&MAILBOXES) {
         let u = row.s("username");
         // Borrowed and undecoded until a key is asked for: 100,000 rows of ~20 keys each.
         let attrs: HashMap<std::borrow::Cow<str>, &serde_json::value::RawValue> = serde_json::from_str(row.s("attributes")).unwrap_or_default();
@@ -175,7 +214,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
         for f in PROTOCOL_FIELDS {
             rec.push(f, flag(f));
         }
-        rec.push("relay_host", Value::text(l.relay_hostname(&attr("relayhost").unwrap_or_default())));
+        rec.push("relay_host", Value::text(super::routing::relay_hostname(l, &attr("relayhost").unwrap_or_default())));
         rec.push("quarantine_notification", Value::text(attr("quarantine_notification").unwrap_or_default()));
         rec.push("quarantine_category", Value::text(attr("quarantine_category").unwrap_or_default()));
         rec.push("recovery_email", Value::text(attr("recovery_email").unwrap_or_default()));
@@ -253,7 +292,7 @@ pub fn mariadb_json(m: &serde_json::Map<String, Json>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let u = c.key.as_str();
     let (local, domain) = u.rsplit_once('@').unwrap_or((u, ""));
     match c.action {
@@ -293,7 +332,7 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
             let r = c.desired.as_ref().expect("desired");
             let active = active_of(r);
             let changed = |f: &str| c.fields.iter().any(|x| x.field == f);
-            let base = ctx.live.mailbox_attributes(u);
+            let base = ctx.live.rows(&MAILBOXES).find("username", u).and_then(|r| serde_json::from_str(r.s("attributes")).ok());
             let password_changed = changed("password");
             let attrs = attributes(r, ctx, base.as_ref(), password_changed.then_some(ctx.now.as_str()));
             out.sql(
@@ -424,5 +463,50 @@ fn write_redis(u: &str, r: &Record, out: &mut Output) {
             out.hdel("RCPT_WANTS_SUBJECT_TAG", u);
             out.hdel("RCPT_WANTS_SUBFOLDER_TAG", u);
         }
+    }
+}
+
+fn export(x: &mut Export, r: &Record) {
+    let (local, dom) = r.key.rsplit_once('@').unwrap_or((&r.key, ""));
+    let hash = x.hashes.and_then(|h| h.get(&r.key));
+    match x.domains.get_mut(dom) {
+        Some(d) => d.mailboxes.push(mailbox(r, local, hash)),
+        None => x.skipped.push(format!("mailbox {} (domain {dom} does not exist)", r.key)),
+    }
+}
+
+fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
+    let def = defaults::mailbox_template();
+    let def_acl = def.acl.clone().unwrap_or_default().flags();
+    let acl_flags: Vec<Option<bool>> = ACL_FIELDS.iter().zip(def_acl).map(|(f, d)| some_if(Some(r.flag(f)) != d, r.flag(f))).collect();
+    let acl = MailboxAcl::from_flags(&acl_flags);
+    let protocols: Vec<Protocol> = Protocol::ALL.into_iter().filter(|p| r.flag(p.attribute())).collect();
+    let authsource: AuthSource = enum_from(r.text("authsource")).unwrap_or_default();
+    let tags = r.list("tags").to_vec();
+    let state: MailboxState = enum_from(r.text("state")).unwrap_or(MailboxState::Active);
+    Mailbox {
+        local_part: loc(local.to_string()),
+        name: text(r, "name").map(loc),
+        template: None,
+        password: hash.filter(|h| authsource == AuthSource::Mailcow && !h.is_empty()).map(|h| loc(Secret::Literal(h.clone()))),
+        password_policy: None,
+        authsource: some_if(authsource != AuthSource::Mailcow, loc(authsource)),
+        relay_host: text(r, "relay_host").map(loc),
+        recovery_email: text(r, "recovery_email").map(loc),
+        sender_acl: r.list("sender_acl").iter().cloned().map(loc).collect(),
+        external_sender_acl: r.list("external_sender_acl").iter().cloned().map(loc).collect(),
+        quota: some_if(r.int("quota") != 0, loc(size(r, "quota"))),
+        state: some_if(state != MailboxState::Active, state),
+        protocols: some_if(protocols.len() != Protocol::ALL.len(), protocols),
+        tls_enforce_in: some_if(r.flag("tls_enforce_in"), true),
+        tls_enforce_out: some_if(r.flag("tls_enforce_out"), true),
+        quarantine_notification: enum_from(r.text("quarantine_notification")).filter(|q| Some(*q) != def.quarantine_notification),
+        quarantine_category: enum_from(r.text("quarantine_category")).filter(|q| Some(*q) != def.quarantine_category),
+        force_password_update: some_if(r.flag("force_password_update"), true),
+        force_tfa: some_if(r.flag("force_tfa"), true),
+        rate_limit: rate(r, "rate_limit"),
+        tags: some_if(!tags.is_empty(), tags),
+        tagged_mail_handler: enum_from(r.text("tagged_mail_handler")).filter(|h| *h != TaggedMailHandler::None),
+        acl: some_if(acl != MailboxAcl::default(), acl),
     }
 }

@@ -1,11 +1,64 @@
 //! BCC maps, recipient maps and TLS policy maps.
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
+use super::export::{self as ex, loc, some_if, text};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
 use crate::change::{Action, Change};
-use crate::live::LiveData;
-use crate::model::Kind;
+use crate::live::{LiveData, Query};
 use crate::model::names::{self, normalize_address, normalize_domain};
+use crate::model::{BccMap, BccType, Kind, RecipientMap, TlsPolicy, TlsPolicyKind};
 use crate::record::{Record, Value};
+
+const BCC_MAPS: Query = Query { from: "bcc_maps", columns: &["local_dest", "bcc_dest", "type", "active"], kept: false };
+const RECIPIENT_MAPS: Query = Query { from: "recipient_maps", columns: &["old_dest", "new_dest", "active"], kept: false };
+const TLS_POLICIES: Query = Query { from: "tls_policy_override", columns: &["dest", "policy", "parameters", "active"], kept: false };
+
+pub const BCC_MAP: KindSpec = KindSpec {
+    kind: Kind::BccMap,
+    queries: &[&BCC_MAPS],
+    hashes: &[],
+    count: |d| d.bcc_maps.len(),
+    desired: desired_bcc,
+    live: live_bcc,
+    write,
+    export: |x, r| x.file("maps.yaml").bcc_maps.push(bcc(r)),
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
+
+pub const RECIPIENT_MAP: KindSpec = KindSpec {
+    kind: Kind::RecipientMap,
+    queries: &[&RECIPIENT_MAPS],
+    hashes: &[],
+    count: |d| d.recipient_maps.len(),
+    desired: desired_recipient,
+    live: live_recipient,
+    write,
+    export: |x, r| {
+        x.file("maps.yaml").recipient_maps.push(RecipientMap {
+            old: loc(ex::address_or_domain(&r.key)),
+            new: loc(ex::address_or_domain(r.text("new_dest"))),
+            active: some_if(!r.flag("active"), false),
+        })
+    },
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
+
+pub const TLS_POLICY: KindSpec = KindSpec {
+    kind: Kind::TlsPolicy,
+    queries: &[&TLS_POLICIES],
+    hashes: &[],
+    count: |d| d.tls_policies.len(),
+    desired: desired_tls,
+    live: live_tls,
+    write,
+    export: |x, r| x.file("routing.yaml").tls_policies.push(tls_policy(r)),
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
 
 /// A BCC map's key: its local destination and direction, e.g. `alice@example.org rcpt`.
 fn bcc_key(local_dest: &str, kind: &str) -> String {
@@ -28,49 +81,59 @@ fn lowered(v: &str) -> String {
     address_or_domain(v).to_lowercase()
 }
 
-pub fn desired(r: &Resolver, out: &mut Desired) {
-    for doc in &r.docs {
-        for m in &doc.bcc_maps {
-            out.records.push(
-                Record::new(Kind::BccMap, bcc_key(&lowered(&m.local_dest), m.kind.mailcow()))
-                    .with("bcc_dest", Value::text(address_or_domain(&m.bcc_dest)))
-                    .with("active", Value::Bool(m.active.unwrap_or(true))),
-            );
-        }
-        for m in &doc.recipient_maps {
-            out.records.push(
-                Record::new(Kind::RecipientMap, lowered(&m.old))
-                    .with("new_dest", Value::text(lowered(&m.new)))
-                    .with("active", Value::Bool(m.active.unwrap_or(true))),
-            );
-        }
-        for p in &doc.tls_policies {
-            out.records.push(
-                Record::new(Kind::TlsPolicy, p.destination.trim().to_lowercase())
-                    .with("policy", Value::text(p.policy.mailcow()))
-                    .with("parameters", Value::text(p.parameters.as_ref().map(|x| x.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default()))
-                    .with("active", Value::Bool(p.active.unwrap_or(true))),
-            );
-        }
+fn desired_bcc(r: &mut Resolver, out: &mut Desired) {
+    for m in r.docs.iter().flat_map(|d| d.bcc_maps.iter()) {
+        out.records.push(
+            Record::new(Kind::BccMap, bcc_key(&lowered(&m.local_dest), m.kind.mailcow()))
+                .with("bcc_dest", Value::text(address_or_domain(&m.bcc_dest)))
+                .with("active", Value::Bool(m.active.unwrap_or(true))),
+        );
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    for row in &l.bcc_maps {
+fn desired_recipient(r: &mut Resolver, out: &mut Desired) {
+    for m in r.docs.iter().flat_map(|d| d.recipient_maps.iter()) {
+        out.records.push(
+            Record::new(Kind::RecipientMap, lowered(&m.old))
+                .with("new_dest", Value::text(lowered(&m.new)))
+                .with("active", Value::Bool(m.active.unwrap_or(true))),
+        );
+    }
+}
+
+fn desired_tls(r: &mut Resolver, out: &mut Desired) {
+    for p in r.docs.iter().flat_map(|d| d.tls_policies.iter()) {
+        out.records.push(
+            Record::new(Kind::TlsPolicy, p.destination.trim().to_lowercase())
+                .with("policy", Value::text(p.policy.mailcow()))
+                .with("parameters", Value::text(p.parameters.as_ref().map(|x| x.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap_or_default()))
+                .with("active", Value::Bool(p.active.unwrap_or(true))),
+        );
+    }
+}
+
+fn live_bcc(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&BCC_MAPS) {
         out.push(
             Record::new(Kind::BccMap, bcc_key(row.s("local_dest"), row.s("type")))
                 .with("bcc_dest", Value::text(row.s("bcc_dest")))
                 .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
-    for row in &l.recipient_maps {
+}
+
+fn live_recipient(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&RECIPIENT_MAPS) {
         out.push(
             Record::new(Kind::RecipientMap, row.s("old_dest"))
                 .with("new_dest", Value::text(row.s("new_dest")))
                 .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
-    for row in &l.tls_policies {
+}
+
+fn live_tls(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&TLS_POLICIES) {
         out.push(
             Record::new(Kind::TlsPolicy, row.s("dest"))
                 .with("policy", Value::text(row.s("policy")))
@@ -80,7 +143,7 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     }
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let r = c.desired.as_ref();
     let now = t(&ctx.now);
     match (c.kind, c.action) {
@@ -122,4 +185,23 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         },
     }
     Ok(())
+}
+
+fn bcc(r: &Record) -> BccMap {
+    let (local, kind) = r.key.rsplit_once(' ').unwrap_or((&r.key, "rcpt"));
+    BccMap {
+        local_dest: loc(ex::address_or_domain(local)),
+        bcc_dest: loc(r.text("bcc_dest").to_string()),
+        kind: if kind == "sender" { BccType::Sender } else { BccType::Recipient },
+        active: some_if(!r.flag("active"), false),
+    }
+}
+
+fn tls_policy(r: &Record) -> TlsPolicy {
+    TlsPolicy {
+        destination: loc(r.key.clone()),
+        policy: TlsPolicyKind::from_mailcow(r.text("policy")).unwrap_or(TlsPolicyKind::May),
+        parameters: text(r, "parameters").map(loc),
+        active: some_if(!r.flag("active"), false),
+    }
 }

@@ -4,6 +4,7 @@
 pub mod alias;
 pub mod dkim;
 pub mod domain;
+pub mod export;
 pub mod fwdhost;
 pub mod idp;
 pub mod mailbox;
@@ -16,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 use sha2::{Digest, Sha256};
 
 use crate::change::Change;
-use crate::live::LiveData;
+use crate::live::{LiveData, Query};
 use crate::load::Loaded;
 use crate::model::{self, Document, Kind, Located, Secret};
 use crate::record::{Field, Record, SecretToken, Value};
@@ -94,77 +95,137 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// One kind's whole story: what it reads, how its records are built on either side, how a
+/// change is written and what pruning may do with it. `KINDS` holds one per kind; observe, plan,
+/// apply, export and validate loop over it, so a new kind is its model file, its module here
+/// and a line in `KINDS`.
+pub struct KindSpec {
+    pub kind: Kind,
+    /// The live queries its records are built from (a table several kinds read is queried once).
+    pub queries: &'static [&'static Query],
+    /// The Redis hashes its records are built from.
+    pub hashes: &'static [&'static str],
+    /// How many of it a document declares (`validate`'s counts).
+    pub count: fn(&Document) -> usize,
+    /// Desired model → records.
+    pub desired: fn(&mut Resolver, &mut Desired),
+    /// Live rows → records.
+    pub live: fn(&LiveData, &mut Vec<Record>),
+    /// A change → SQL statements and post-commit effects.
+    pub write: fn(&Change, &mut WriteCtx, &mut Output) -> Result<(), WriteError>,
+    /// A live record → the exported desired state.
+    pub export: fn(&mut export::Export, &Record),
+    /// The live record deactivated (`prune: disable`); None when the kind cannot be inactive.
+    pub disabled: fn(&Record) -> Option<Record>,
+    /// Live keys mailplane never deletes (mailcow's own `Default` templates; its UI refuses too).
+    pub protected: &'static [&'static str],
+    /// Deleting one destroys mail: it needs consent on the command line.
+    pub destroys_mail: bool,
+}
+
+/// Every kind, in `Kind::ALL` order (parents before children).
+pub static KINDS: [KindSpec; Kind::ALL.len()] = [
+    template::DOMAIN_TEMPLATE,
+    template::MAILBOX_TEMPLATE,
+    routing::RELAY_HOST,
+    domain::DOMAIN,
+    domain::ALIAS_DOMAIN,
+    dkim::DKIM_KEY,
+    mailbox::MAILBOX,
+    alias::ALIAS,
+    maps::BCC_MAP,
+    maps::RECIPIENT_MAP,
+    maps::TLS_POLICY,
+    routing::TRANSPORT,
+    fwdhost::FORWARDING_HOST,
+    idp::IDENTITY_PROVIDER,
+];
+
+pub fn spec(kind: Kind) -> &'static KindSpec {
+    &KINDS[kind as usize]
+}
+
+/// `disabled` of a kind with an `active` flag.
+pub fn flag_off(r: &Record) -> Option<Record> {
+    set_off(r, "active", Value::Bool(false))
+}
+/// `disabled` of a kind that cannot be inactive.
+pub fn never_off(_: &Record) -> Option<Record> {
+    None
+}
+pub fn set_off(r: &Record, field: Field, value: Value) -> Option<Record> {
+    r.has(field).then(|| {
+        let mut off = r.clone();
+        off.set(field, value);
+        off
+    })
+}
+
+/// The queries observe runs: each kind's, and the inventory, each once.
+pub fn queries() -> Vec<&'static Query> {
+    let mut out: Vec<&'static Query> = vec![&crate::live::INVENTORY];
+    for q in KINDS.iter().flat_map(|k| k.queries.iter().copied()) {
+        if !out.iter().any(|o| o.from == q.from) {
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// The Redis hashes observe reads, each once.
+pub fn hashes() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for h in KINDS.iter().flat_map(|k| k.hashes.iter().copied()) {
+        if !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    out
+}
+
 /// Builds the desired records from a validated directory.
 pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
     let mut r = Resolver::new(loaded);
     let mut out = Desired { root: loaded.root.clone(), ..Desired::default() };
-    // Room for every object up front (a domain also makes its DKIM key): grown by doubling,
-    // the list of 300,000 records held up to 40 MB of slack at its peak.
-    let objects = |d: &Document| {
-        let nested: usize = d.domains.iter().map(|x| 2 + x.alias_domains.len() + x.mailboxes.len() + x.aliases.len()).sum();
-        let listed = [d.aliases.len(), d.bcc_maps.len(), d.recipient_maps.len(), d.tls_policies.len(), d.relay_hosts.len(), d.transports.len()];
-        nested + listed.iter().sum::<usize>() + d.forwarding_hosts.len() + d.domain_templates.len() + d.mailbox_templates.len()
-    };
-    out.records.reserve(r.docs.iter().map(|d| objects(d)).sum::<usize>() + 64);
-    template::desired(&r, &mut out);
-    routing::desired(&mut r, &mut out);
-    domain::desired(&r, &mut out);
-    dkim::desired(&mut r, &mut out);
-    mailbox::desired(&r, &mut out);
-    alias::desired(&r, &mut out);
-    maps::desired(&r, &mut out);
-    fwdhost::desired(&mut r, &mut out);
-    idp::desired(&mut r, &mut out);
+    // Room for every object up front (and for a DKIM key per domain): grown by doubling, the
+    // list of 300,000 records held up to 40 MB of slack at its peak.
+    let declared: usize = r.docs.iter().map(|d| KINDS.iter().map(|k| (k.count)(d)).sum::<usize>()).sum();
+    out.records.reserve(declared + declared / 8 + 64);
+    for k in &KINDS {
+        (k.desired)(&mut r, &mut out);
+    }
     if r.secret_errors.is_empty() { Ok(out) } else { Err(r.secret_errors) }
 }
 
-/// Live objects mailplane never deletes: mailcow's own `Default` templates (its UI refuses too).
+/// Live objects mailplane never deletes.
 pub fn protected(r: &Record) -> bool {
-    matches!(r.kind, Kind::DomainTemplate | Kind::MailboxTemplate) && r.key == "Default"
+    spec(r.kind).protected.contains(&r.key.as_str())
 }
 
 /// The live record as it would be after deactivating it (`prune: disable`); None for kinds
 /// that have no way to be inactive.
 pub fn disabled(r: &Record) -> Option<Record> {
-    let field = match r.kind {
-        Kind::Mailbox => ("state", Value::text("inactive")),
-        Kind::IdentityProvider | Kind::DomainTemplate | Kind::MailboxTemplate | Kind::DkimKey | Kind::ForwardingHost => return None,
-        _ => ("active", Value::Bool(false)),
-    };
-    r.has(field.0).then(|| {
-        let mut off = r.clone();
-        off.set(field.0, field.1);
-        off
-    })
+    (spec(r.kind).disabled)(r)
 }
 
-/// Every kind's live records.
+/// Every kind's live records, in `KINDS` order. Kinds are built on all cores: mailboxes alone
+/// are half the work on a large server.
 pub fn live(live: &LiveData) -> Vec<Record> {
-    // Mailboxes are half the work on a large server: built on another core. Each list gets its
-    // room up front: grown by doubling, 300,000 records held tens of MB of slack.
-    let (mailboxes, out, rest) = std::thread::scope(|scope| {
-        let mailboxes = scope.spawn(|| {
-            let mut out = Vec::with_capacity(live.mailboxes.len());
-            mailbox::live(live, &mut out);
-            out
-        });
-        let mut out =
-            Vec::with_capacity(2 * live.domains.len() + live.alias_domains.len() + live.relayhosts.len() + live.transports.len() + live.templates.len());
-        let mut rest = Vec::with_capacity(live.aliases.len() + live.bcc_maps.len() + live.recipient_maps.len() + live.tls_policies.len() + 1);
-        template::live(live, &mut out);
-        routing::live(live, &mut out);
-        domain::live(live, &mut out);
-        dkim::live(live, &mut out);
-        alias::live(live, &mut rest);
-        maps::live(live, &mut rest);
-        fwdhost::live(live, &mut rest);
-        idp::live(live, &mut rest);
-        (mailboxes.join().expect("live mailbox records panicked"), out, rest)
+    let parts: Vec<Vec<Record>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = KINDS
+            .iter()
+            .map(|k| {
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(k.queries.first().map_or(0, |q| live.rows(q).len()));
+                    (k.live)(live, &mut out);
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("live records panicked")).collect()
     });
-    let mut all = Vec::with_capacity(out.len() + mailboxes.len() + rest.len());
-    all.extend(out);
-    all.extend(mailboxes);
-    all.extend(rest);
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    parts.into_iter().for_each(|p| all.extend(p));
     all
 }
 
@@ -250,15 +311,6 @@ impl WriteCtx<'_> {
             }
         }
     }
-    /// The stored password of a live relay host or transport.
-    pub fn live_password(&self, kind: Kind, key: &str) -> String {
-        let rows = if kind == Kind::RelayHost { &self.live.relayhosts } else { &self.live.transports };
-        rows.iter()
-            .find(|r| r.s(if kind == Kind::RelayHost { "hostname" } else { "destination" }) == key)
-            .map(|r| r.s("password").to_string())
-            .unwrap_or_default()
-    }
-
     pub fn relay_id(&self, hostname: &str) -> String {
         if hostname.is_empty() {
             return "0".into();
@@ -269,7 +321,7 @@ impl WriteCtx<'_> {
 
 pub fn write(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let before = out.stmts.len();
-    write_kind(change, ctx, out)?;
+    (spec(change.kind).write)(change, ctx, out)?;
     if change.kind == Kind::IdentityProvider {
         // One row of its own table, not named by a key.
         return Ok(());
@@ -302,20 +354,6 @@ fn names_its_object(stmt: &Stmt, parts: &[(&str, String)], id: Option<&str>) -> 
     })
 }
 
-fn write_kind(change: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
-    match change.kind {
-        Kind::DomainTemplate | Kind::MailboxTemplate => template::write(change, ctx, out),
-        Kind::RelayHost | Kind::Transport => routing::write(change, ctx, out),
-        Kind::Domain | Kind::AliasDomain => domain::write(change, ctx, out),
-        Kind::DkimKey => dkim::write(change, ctx, out),
-        Kind::ForwardingHost => fwdhost::write(change, ctx, out),
-        Kind::Mailbox => mailbox::write(change, ctx, out),
-        Kind::Alias => alias::write(change, ctx, out),
-        Kind::BccMap | Kind::RecipientMap | Kind::TlsPolicy => maps::write(change, ctx, out),
-        Kind::IdentityProvider => idp::write(change, ctx, out),
-    }
-}
-
 /// Helpers shared by the writers.
 pub fn b(v: bool) -> Arg {
     Arg::Int(i64::from(v))
@@ -340,6 +378,17 @@ mod tests {
 
     fn stmt(sql: &str, args: &[Arg]) -> Stmt {
         Stmt { sql: sql.into(), args: args.to_vec() }
+    }
+
+    #[test]
+    fn the_table_holds_every_kind_in_order() {
+        assert!(KINDS.iter().map(|k| k.kind).eq(Kind::ALL));
+        // Two kinds reading one table read the same columns.
+        for a in KINDS.iter().flat_map(|k| k.queries) {
+            for b in KINDS.iter().flat_map(|k| k.queries).filter(|b| b.from == a.from) {
+                assert_eq!(a, b);
+            }
+        }
     }
 
     #[test]

@@ -1,12 +1,45 @@
 //! Relay hosts (`relayhosts`) and transport maps (`transports`). Their passwords are stored in
 //! clear by mailcow, with `:` escaped for Postfix's `user:password` lookups.
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
+use super::export::{loc, some_if, text};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::change::{Action, Change};
-use crate::live::LiveData;
-use crate::model::Kind;
+use crate::live::{LiveData, Query};
+use crate::model::{Kind, RelayHost, Transport};
 use crate::record::{Record, Value};
 use crate::sql::Arg;
+
+pub const RELAYHOSTS: Query = Query { from: "relayhosts", columns: &["id", "hostname", "username", "password", "active"], kept: true };
+pub const TRANSPORTS: Query =
+    Query { from: "transports", columns: &["id", "destination", "nexthop", "username", "password", "is_mx_based", "active"], kept: true };
+
+pub const RELAY_HOST: KindSpec = KindSpec {
+    kind: Kind::RelayHost,
+    queries: &[&RELAYHOSTS],
+    hashes: &[],
+    count: |d| d.relay_hosts.len(),
+    desired: desired_relay_hosts,
+    live: live_relay_hosts,
+    write,
+    export: |x, r| x.file("routing.yaml").relay_hosts.push(relay_host(r)),
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
+
+pub const TRANSPORT: KindSpec = KindSpec {
+    kind: Kind::Transport,
+    queries: &[&TRANSPORTS],
+    hashes: &[],
+    count: |d| d.transports.len(),
+    desired: desired_transports,
+    live: live_transports,
+    write,
+    export: |x, r| x.file("routing.yaml").transports.push(transport(r)),
+    disabled: super::flag_off,
+    protected: &[],
+    destroys_mail: false,
+};
 
 fn escape(s: &str) -> String {
     s.replace(':', "\\:")
@@ -18,33 +51,35 @@ pub fn normalise_nexthop(h: &str) -> String {
     if h.parse::<std::net::IpAddr>().is_ok() { format!("[{h}]") } else { h.to_string() }
 }
 
-pub fn desired(r: &mut Resolver, out: &mut Desired) {
+fn desired_relay_hosts(r: &mut Resolver, out: &mut Desired) {
     let docs = r.docs.clone();
-    for doc in docs {
-        for h in &doc.relay_hosts {
-            let key = h.hostname.trim().to_string();
-            let mut rec = Record::new(Kind::RelayHost, &key).with("username", Value::text(escape(h.username.as_ref().map_or("", |u| u.as_str()))));
-            // An undeclared password is left as it is on the server: not compared, not written.
-            if let Some(p) = &h.password {
-                let token = r.clear_secret(out, Kind::RelayHost, &key, "password", Some(p));
-                rec.push("password", escaped_token(out, Kind::RelayHost, &key, token));
-            }
-            rec.push("active", Value::Bool(h.active.unwrap_or(true)));
-            out.records.push(rec);
+    for h in docs.iter().flat_map(|d| d.relay_hosts.iter()) {
+        let key = h.hostname.trim().to_string();
+        let mut rec = Record::new(Kind::RelayHost, &key).with("username", Value::text(escape(h.username.as_ref().map_or("", |u| u.as_str()))));
+        // An undeclared password is left as it is on the server: not compared, not written.
+        if let Some(p) = &h.password {
+            let token = r.clear_secret(out, Kind::RelayHost, &key, "password", Some(p));
+            rec.push("password", escaped_token(out, Kind::RelayHost, &key, token));
         }
-        for tr in &doc.transports {
-            let key = tr.destination.trim().to_lowercase();
-            let mut rec = Record::new(Kind::Transport, &key)
-                .with("nexthop", Value::text(normalise_nexthop(&tr.nexthop)))
-                .with("username", Value::text(escape(tr.username.as_ref().map_or("", |u| u.as_str()))));
-            if let Some(p) = &tr.password {
-                let token = r.clear_secret(out, Kind::Transport, &key, "password", Some(p));
-                rec.push("password", escaped_token(out, Kind::Transport, &key, token));
-            }
-            rec.push("mx_based", Value::Bool(tr.mx_based.unwrap_or(false)));
-            rec.push("active", Value::Bool(tr.active.unwrap_or(true)));
-            out.records.push(rec);
+        rec.push("active", Value::Bool(h.active.unwrap_or(true)));
+        out.records.push(rec);
+    }
+}
+
+fn desired_transports(r: &mut Resolver, out: &mut Desired) {
+    let docs = r.docs.clone();
+    for tr in docs.iter().flat_map(|d| d.transports.iter()) {
+        let key = tr.destination.trim().to_lowercase();
+        let mut rec = Record::new(Kind::Transport, &key)
+            .with("nexthop", Value::text(normalise_nexthop(&tr.nexthop)))
+            .with("username", Value::text(escape(tr.username.as_ref().map_or("", |u| u.as_str()))));
+        if let Some(p) = &tr.password {
+            let token = r.clear_secret(out, Kind::Transport, &key, "password", Some(p));
+            rec.push("password", escaped_token(out, Kind::Transport, &key, token));
         }
+        rec.push("mx_based", Value::Bool(tr.mx_based.unwrap_or(false)));
+        rec.push("active", Value::Bool(tr.active.unwrap_or(true)));
+        out.records.push(rec);
     }
 }
 
@@ -56,8 +91,8 @@ fn escaped_token(out: &Desired, kind: Kind, key: &str, fallback: Value) -> Value
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    for row in &l.relayhosts {
+fn live_relay_hosts(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&RELAYHOSTS) {
         out.push(
             Record::new(Kind::RelayHost, row.s("hostname"))
                 .with("username", Value::text(row.s("username")))
@@ -65,7 +100,10 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
                 .with("active", Value::Bool(bool_of(row.col("active")))),
         );
     }
-    for row in &l.transports {
+}
+
+fn live_transports(l: &LiveData, out: &mut Vec<Record>) {
+    for row in l.rows(&TRANSPORTS) {
         out.push(
             Record::new(Kind::Transport, row.s("destination"))
                 .with("nexthop", Value::text(row.s("nexthop")))
@@ -77,12 +115,27 @@ pub fn live(l: &LiveData, out: &mut Vec<Record>) {
     }
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+/// A relay host id (as mailcow stores it, text) → its hostname; "0" and unknown ids are none.
+pub fn relay_hostname(l: &LiveData, id: &str) -> String {
+    l.rows(&RELAYHOSTS).iter().find(|r| r.s("id") == id && id != "0").map(|r| r.s("hostname").to_string()).unwrap_or_default()
+}
+
+pub fn relay_ids(l: &LiveData) -> std::collections::HashMap<String, i64> {
+    l.rows(&RELAYHOSTS).iter().map(|r| (r.s("hostname").to_string(), r.i("id"))).collect()
+}
+
+/// The stored password of a live relay host or transport.
+fn live_password(l: &LiveData, kind: Kind, key: &str) -> String {
+    let (query, column) = if kind == Kind::RelayHost { (&RELAYHOSTS, "hostname") } else { (&TRANSPORTS, "destination") };
+    l.rows(query).iter().find(|r| r.s(column) == key).map(|r| r.s("password").to_string()).unwrap_or_default()
+}
+
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let key = c.key.as_str();
     let password = match &c.desired {
         Some(r) if r.get("password").is_some() => escape(&ctx.secret(c.kind, key, "password")?),
         // Not declared: keep what the server has.
-        _ => ctx.live_password(c.kind, key),
+        _ => live_password(ctx.live, c.kind, key),
     };
     match (c.kind, c.action, &c.desired) {
         (Kind::RelayHost, Action::Create, Some(r)) => {
@@ -118,4 +171,29 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         }
     }
     Ok(())
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("\\:", ":")
+}
+
+fn relay_host(r: &Record) -> RelayHost {
+    RelayHost {
+        name: loc(r.key.clone()),
+        hostname: loc(r.key.clone()),
+        username: text(r, "username").map(|u| loc(unescape(&u))),
+        password: None,
+        active: some_if(!r.flag("active"), false),
+    }
+}
+
+fn transport(r: &Record) -> Transport {
+    Transport {
+        destination: loc(r.key.clone()),
+        nexthop: loc(r.text("nexthop").to_string()),
+        username: text(r, "username").map(|u| loc(unescape(&u))),
+        password: None,
+        mx_based: some_if(r.flag("mx_based"), true),
+        active: some_if(!r.flag("active"), false),
+    }
 }

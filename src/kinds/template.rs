@@ -2,11 +2,42 @@
 
 use serde_json::{Map, Value as Json, json};
 
-use super::{Desired, Output, Resolver, WriteCtx, WriteError, t};
+use super::export::{enum_from, loc};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, t};
 use crate::change::{Action, Change};
-use crate::live::LiveData;
+use crate::live::{LiveData, Query};
 use crate::model::*;
 use crate::record::{Record, Value};
+
+pub const TEMPLATES: Query = Query { from: "templates", columns: &["id", "template", "type", "attributes"], kept: false };
+
+pub const DOMAIN_TEMPLATE: KindSpec = KindSpec {
+    kind: Kind::DomainTemplate,
+    queries: &[&TEMPLATES],
+    hashes: &[],
+    count: |d| d.domain_templates.len(),
+    desired: desired_domain,
+    live: |l, out| live(l, out, Kind::DomainTemplate),
+    write,
+    export: |x, r| x.file("templates.yaml").domain_templates.push(domain_template(r)),
+    disabled: super::never_off,
+    protected: &["Default"],
+    destroys_mail: false,
+};
+
+pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
+    kind: Kind::MailboxTemplate,
+    queries: &[&TEMPLATES],
+    hashes: &[],
+    count: |d| d.mailbox_templates.len(),
+    desired: desired_mailbox,
+    live: |l, out| live(l, out, Kind::MailboxTemplate),
+    write,
+    export: |x, r| x.file("templates.yaml").mailbox_templates.push(mailbox_template(r)),
+    disabled: super::never_off,
+    protected: &["Default"],
+    destroys_mail: false,
+};
 
 const DOMAIN_KEYS: [&str; 15] = [
     "tags",
@@ -129,25 +160,23 @@ fn record(kind: Kind, name: &str, keys: &[&'static str], attrs: &Map<String, Jso
     r
 }
 
-pub fn desired(r: &Resolver, out: &mut Desired) {
-    for doc in &r.docs {
-        for t in &doc.domain_templates {
-            out.records.push(record(Kind::DomainTemplate, &t.name, &DOMAIN_KEYS, &domain_attributes(&t.settings().effective(None))));
-        }
-        for t in &doc.mailbox_templates {
-            out.records.push(record(Kind::MailboxTemplate, &t.name, &mailbox_keys(), &mailbox_attributes(&t.settings().effective(None))));
-        }
+fn desired_domain(r: &mut Resolver, out: &mut Desired) {
+    for t in r.docs.iter().flat_map(|d| d.domain_templates.iter()) {
+        out.records.push(record(Kind::DomainTemplate, &t.name, &DOMAIN_KEYS, &domain_attributes(&t.settings().effective(None))));
     }
 }
 
-pub fn live(l: &LiveData, out: &mut Vec<Record>) {
-    for row in &l.templates {
+fn desired_mailbox(r: &mut Resolver, out: &mut Desired) {
+    for t in r.docs.iter().flat_map(|d| d.mailbox_templates.iter()) {
+        out.records.push(record(Kind::MailboxTemplate, &t.name, &mailbox_keys(), &mailbox_attributes(&t.settings().effective(None))));
+    }
+}
+
+fn live(l: &LiveData, out: &mut Vec<Record>, kind: Kind) {
+    let (ty, keys) = if kind == Kind::DomainTemplate { ("domain", DOMAIN_KEYS.to_vec()) } else { ("mailbox", mailbox_keys()) };
+    for row in l.rows(&TEMPLATES).iter().filter(|row| row.s("type") == ty) {
         let attrs: Map<String, Json> = serde_json::from_str(row.s("attributes")).unwrap_or_default();
-        match row.s("type") {
-            "domain" => out.push(record(Kind::DomainTemplate, row.s("template"), &DOMAIN_KEYS, &attrs)),
-            "mailbox" => out.push(record(Kind::MailboxTemplate, row.s("template"), &mailbox_keys(), &attrs)),
-            _ => {}
-        }
+        out.push(record(kind, row.s("template"), &keys, &attrs));
     }
 }
 
@@ -174,7 +203,7 @@ fn to_json(r: &Record) -> Json {
     Json::Object(m)
 }
 
-pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
     let kind = if c.kind == Kind::DomainTemplate { "domain" } else { "mailbox" };
     match (&c.desired, c.action) {
         (Some(r), Action::Create) => out.sql(
@@ -188,4 +217,57 @@ pub fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), Wri
         (None, _) => out.sql("DELETE FROM templates WHERE template = ? AND type = ? AND template <> 'Default'", vec![t(&c.key), t(kind)]),
     }
     Ok(())
+}
+
+fn template_rate(r: &Record) -> Option<Located<RateLimit>> {
+    let frame = r.text("rl_frame").chars().next().and_then(Frame::from_letter)?;
+    let messages: u32 = r.text("rl_value").parse().ok().filter(|n| *n > 0)?;
+    Some(loc(RateLimit { messages, frame }))
+}
+
+fn int_flag(r: &Record, f: &str) -> Option<bool> {
+    Some(r.int(f) != 0)
+}
+
+fn domain_template(r: &Record) -> DomainTemplate {
+    DomainTemplate {
+        name: loc(r.key.clone()),
+        limits: Some(DomainLimits {
+            max_mailboxes: Some(loc(r.int("max_num_mboxes_for_domain") as u32)),
+            max_aliases: Some(loc(r.int("max_num_aliases_for_domain") as u32)),
+            default_mailbox_quota: Some(loc(Size(r.int("def_quota_for_mbox") as u64))),
+            max_mailbox_quota: Some(loc(Size(r.int("max_quota_for_mbox") as u64))),
+            domain_quota: Some(loc(Size(r.int("max_quota_for_domain") as u64))),
+        }),
+        active: int_flag(r, "active"),
+        gal: int_flag(r, "gal"),
+        backup_mx: int_flag(r, "backupmx"),
+        relay_all_recipients: int_flag(r, "relay_all_recipients"),
+        relay_unknown_only: int_flag(r, "relay_unknown_only"),
+        rate_limit: template_rate(r),
+        tags: Some(r.list("tags").to_vec()),
+        dkim_selector: Some(loc(r.text("dkim_selector").to_string())),
+        dkim_key_size: Some(loc(r.int("key_size") as u32)),
+    }
+}
+
+fn mailbox_template(r: &Record) -> MailboxTemplate {
+    let protocols: Vec<Protocol> = Protocol::ALL.into_iter().filter(|p| r.int(p.attribute()) != 0).collect();
+    let acl = MailboxAcl::from_flags(&super::mailbox::ACL_FIELDS.iter().map(|f| int_flag(r, f)).collect::<Vec<_>>());
+    MailboxTemplate {
+        name: loc(r.key.clone()),
+        quota: Some(loc(Size(r.int("quota") as u64))),
+        state: Some(MailboxState::from_mailcow(r.int("active"))),
+        protocols: Some(protocols),
+        tls_enforce_in: int_flag(r, "tls_enforce_in"),
+        tls_enforce_out: int_flag(r, "tls_enforce_out"),
+        quarantine_notification: enum_from(r.text("quarantine_notification")),
+        quarantine_category: enum_from(r.text("quarantine_category")),
+        force_password_update: int_flag(r, "force_pw_update"),
+        force_tfa: int_flag(r, "force_tfa"),
+        rate_limit: template_rate(r),
+        tags: Some(r.list("tags").to_vec()),
+        tagged_mail_handler: enum_from(r.text("tagged_mail_handler")),
+        acl: Some(acl),
+    }
 }
