@@ -36,7 +36,7 @@ eval "$(bash scripts/services.sh env)"
 # 2 threads: the machine has 2 cores, and every test also keeps MariaDB busy.
 rc=0
 if [ ${#cargo_args[@]} -eq 0 ]; then
-  phase "fmt" cargo fmt --check || rc=$?
+  phase "fmt" cargo fmt --all --check || rc=$?
   phase "clippy" cargo clippy --all-targets --locked -- -D warnings || rc=$?
 fi
 [ $rc -eq 0 ] && phase "cargo test" cargo test --all-targets "${cargo_args[@]}" -- --test-threads=2 "${harness_args[@]}" || rc=$?

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailplane::load::{fast, yaml};
-use mailplane::model::Document;
-use mailplane::settings::SettingsFile;
+use mailplane_core::load::{fast, yaml};
+use mailplane_core::model::Document;
+use mailplane_core::settings::SettingsFile;
 
 fn agree<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &str) {
     let slow = yaml::parse_with_saphyr::<T>(text, 0);

@@ -5,7 +5,7 @@
 //! target (tables and Redis or its kv table) is wholly old or wholly new, never in between; one
 //! apply without --force then converges, and the journal has the apply's row.
 //!
-//! Test-only failpoints (MAILPLANE_FAILPOINT_DELAY_MS, src/failpoint.rs) print `failpoint:
+//! Test-only failpoints (MAILPLANE_FAILPOINT_DELAY_MS, crates/core/src/failpoint.rs) print `failpoint:
 //! <name>` at each point and pause, so a kill lands exactly after the point it aims at.
 
 use crate::support;

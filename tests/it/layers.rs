@@ -62,7 +62,11 @@ fn reach(g: &Graph, from: &str) -> BTreeSet<String> {
 #[test]
 fn the_core_reaches_no_io_and_modules_form_no_circle() {
     let mut g = Graph { imports: BTreeMap::new(), crates: BTreeMap::new() };
-    read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), None, &mut g);
+    // The core crate's modules and the rest of mailplane, one graph: the crate boundary already
+    // keeps the core from naming the rest, this also finds circles inside either.
+    for src in ["crates/core/src", "src"] {
+        read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(src), None, &mut g);
+    }
     assert!(g.imports.len() >= 15, "the source was not read: {:?}", g.imports.keys());
     for core in CORE {
         let reached = reach(&g, core);

@@ -19,7 +19,7 @@ pub struct LiveRow {
 impl LiveRow {
     /// A row as the database layer hands it over: the columns' text joined, where each ends,
     /// and which are NULL (bit i: column i).
-    pub(crate) fn from_parts(text: &str, ends: &[u32], nulls: u64) -> LiveRow {
+    pub fn from_parts(text: &str, ends: &[u32], nulls: u64) -> LiveRow {
         assert!(ends.len() <= 64, "a live row has at most 64 columns");
         let mut data = Vec::with_capacity(1 + 4 * ends.len() + text.len());
         data.push(ends.len() as u8);
@@ -28,7 +28,7 @@ impl LiveRow {
         LiveRow { data: data.into(), nulls }
     }
 
-    pub(crate) fn col(&self, i: usize) -> Option<&str> {
+    pub fn col(&self, i: usize) -> Option<&str> {
         let columns = usize::from(*self.data.first()?);
         if i >= columns || self.nulls & (1 << i) != 0 {
             return None;
