@@ -25,7 +25,7 @@ MYSQL_PORT=${MAILPLANE_MYSQL_PORT:-13306}
 REDIS_PORT=${MAILPLANE_REDIS_PORT:-16379}
 REDIS_DB=30
 MARIADB=(mariadb -h127.0.0.1 -P"$MYSQL_PORT" -umailplane -pmailplane)
-# The tables and Redis hashes a plan reads (src/observe.rs).
+# The tables and Redis hashes a plan reads (each kind's KindSpec: kinds::queries, kinds::hashes).
 TABLES="domain tags_domain alias_domain mailbox user_acl tags_mailbox sender_acl quota2 alias bcc_maps recipient_maps
   tls_policy_override transports relayhosts templates identity_provider mailplane_inventory mailplane_password_cache"
 HASHES="DOMAIN_MAP RL_VALUE RCPT_WANTS_SUBJECT_TAG RCPT_WANTS_SUBFOLDER_TAG DKIM_SELECTORS DKIM_PUB_KEYS WHITELISTED_FWD_HOST KEEP_SPAM"

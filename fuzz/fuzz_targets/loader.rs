@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(settings) = settings {
         std::fs::write(dir.path().join("mailplane.yaml"), settings).unwrap();
     }
-    if let Ok(loaded) = mailplane_core::load::load_dir(dir.path()) {
+    if let Ok(loaded) = mailplane_core::kinds::load_dir(dir.path()) {
         for d in &loaded.diagnostics {
             let _ = d.render(&loaded.sources, false);
         }

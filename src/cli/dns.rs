@@ -72,7 +72,7 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
 
 /// `Err("")`: the problem has been reported already.
 fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
-    let loaded = crate::load::load_dir(&args.dir).map_err(|e| e.to_string())?;
+    let loaded = crate::kinds::load_dir(&args.dir).map_err(|e| e.to_string())?;
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
         return Err(String::new());

@@ -32,7 +32,7 @@ pub enum Command {
 
 pub fn run(cmd: Command, printer: Printer) -> ExitStatus {
     let Command::Test { dir, timeout, sample } = cmd;
-    let loaded = match crate::load::load_dir(&dir) {
+    let loaded = match crate::kinds::load_dir(&dir) {
         Ok(l) => l,
         Err(e) => {
             printer.err(&format!("error: {e}"));

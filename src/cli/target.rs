@@ -80,7 +80,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let early_text = early.as_ref().map(|(text, _)| text.clone());
     let loaded = tokio::task::spawn_blocking(move || {
         let (loaded, desired) =
-            load::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l))).map_err(|e| printer.err(&format!("error: {e}")))?;
+            kinds::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l))).map_err(|e| printer.err(&format!("error: {e}")))?;
         let mut loaded = checked(loaded, printer)?;
         if free_early && same_settings(early_text.as_ref(), &loaded) {
             loaded.documents = Vec::new();
@@ -297,11 +297,7 @@ async fn finish(
             .map_err(|e| e.to_string())?
             .map_err(|errs| format!("{}:\n  {}", super::dns::UNRESOLVED_FORWARDING, errs.join("\n  ")))?;
     }
-    let mut plan = plan::plan(&desired.records, &live_records, &policy);
-    let limits = kinds::domain::check_limits(&desired.records, &live_records, &plan.changes);
-    plan.problems.extend(limits);
-    plan.problems.extend(kinds::domain::resources_block_deletes(&plan.changes, &live));
-    plan.problems.extend(kinds::idp::check_switch(&desired.records, &live_records));
+    let mut plan = plan::plan(&desired.records, &live_records, &live, &policy);
     if let (Some(root), Some(files)) = (&services_root, &service_files) {
         plan.files = crate::servicefiles::plan(root, files)?;
     }

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::Format;
-use crate::load::{self, Loaded, Severity};
+use crate::kinds;
+use crate::load::{Loaded, Severity};
 use crate::model::Kind;
 use crate::printer::{ExitStatus, Printer};
 
@@ -21,7 +22,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
-    let loaded = match load::load_dir(&args.dir) {
+    let loaded = match kinds::load_dir(&args.dir) {
         Ok(l) => l,
         Err(e) => {
             printer.err(&format!("error: {e}"));

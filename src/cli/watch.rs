@@ -16,7 +16,8 @@ use super::target::{TargetArgs, prepare_loaded, runtime};
 use crate::daemon::schedule::{Config, Trigger};
 use crate::daemon::state::{DriftLabels, Mode, ResultLabels, Shared};
 use crate::daemon::triggers::{GitSource, watch_files};
-use crate::load::{self, Loaded};
+use crate::kinds;
+use crate::load::Loaded;
 use crate::plan::{Action, Plan};
 use crate::printer::{ExitStatus, Printer};
 use crate::render;
@@ -150,7 +151,7 @@ async fn wait_for_signal() {
 
 /// The managed service files' directory (`services_root` in mailplane.yaml), if any.
 fn services_root(args: &TargetArgs) -> Option<std::path::PathBuf> {
-    let loaded = load::load_dir(&args.dir).ok()?;
+    let loaded = kinds::load_dir(&args.dir).ok()?;
     let root = loaded.settings.as_ref()?.1.services_root.as_ref()?;
     Some(args.dir.join(root))
 }
@@ -264,7 +265,7 @@ impl Daemon {
     /// Loads the directory; on errors keeps the last good desired state and says so.
     fn reload(&mut self) {
         let m = &self.shared.metrics;
-        let error = match load::load_dir(&self.target.dir) {
+        let error = match kinds::load_dir(&self.target.dir) {
             Ok(l) if !l.has_errors() => {
                 self.last_good = Some(l);
                 None

@@ -1,7 +1,7 @@
 //! The invalid-input corpus: every validation rule and parse failure, each asserting the exact
 //! diagnostic text and location (insta snapshots in tests/it/snapshots/it__validate_corpus__*.snap).
 
-use mailplane::load;
+use mailplane::kinds;
 
 /// (case name, files as (relative path, content)).
 type Case = (&'static str, &'static [(&'static str, &'static str)]);
@@ -307,7 +307,7 @@ const CASES: &[Case] = &[
 ];
 
 fn render(dir: &std::path::Path) -> String {
-    let loaded = load::load_dir(dir).unwrap();
+    let loaded = kinds::load_dir(dir).unwrap();
     let shown: Vec<String> = loaded.diagnostics.iter().map(|d| d.render(&loaded.sources, false)).collect();
     shown.join("\n")
 }
@@ -333,7 +333,7 @@ fn empty_and_comment_only_files_are_valid() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("empty.yaml"), "").unwrap();
     std::fs::write(root.path().join("comments.yaml"), "# nothing here yet\n\n# still nothing\n").unwrap();
-    let loaded = load::load_dir(root.path()).unwrap();
+    let loaded = kinds::load_dir(root.path()).unwrap();
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     assert_eq!(loaded.documents.len(), 2);
 }
@@ -342,7 +342,7 @@ fn fails_fast(name: &str, text: &str, codes: &[&str]) {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join(name), text).unwrap();
     let started = std::time::Instant::now();
-    let loaded = load::load_dir(root.path()).unwrap();
+    let loaded = kinds::load_dir(root.path()).unwrap();
     assert!(loaded.diagnostics.iter().any(|d| codes.contains(&d.code)), "{name}: {:?}", loaded.diagnostics);
     // Not a timing assertion: a hang would never get here; this only documents the expectation.
     eprintln!("{name}: rejected in {:?}", started.elapsed());

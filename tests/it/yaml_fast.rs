@@ -226,7 +226,7 @@ fn multibyte_characters_in_indentation_and_keys_are_read_alike_without_a_panic()
 fn a_non_breaking_space_in_indentation_is_a_diagnostic_of_the_directory_loader() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("d.yaml"), "domains:\n  - name: example.org\n \u{a0}  description: x\n").unwrap();
-    let loaded = mailplane::load::load_dir(dir.path()).unwrap();
+    let loaded = mailplane::kinds::load_dir(dir.path()).unwrap();
     let error = loaded.diagnostics.iter().find(|d| d.is_error()).expect("an error for the NBSP");
     assert_eq!(error.span.line, 3, "{error:?}");
 }

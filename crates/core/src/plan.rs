@@ -3,7 +3,7 @@
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 pub use crate::change::{Action, Change, FieldChange};
-use crate::live::Owned;
+use crate::live::{LiveData, Owned};
 use crate::model::Kind;
 use crate::record::{Field, Record, Value, decode};
 use crate::settings::PruneMode;
@@ -103,7 +103,7 @@ impl Plan {
 
 /// Deletes come first, children before parents; then creates and updates, parents before
 /// children. An address moving from an alias to a mailbox is freed before it is taken.
-pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
+pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, policy: &Policy) -> Plan {
     let all_live = live;
     let ignored = |r: &Record| policy.ignore.iter().any(|g| glob_match(g, &r.key));
     let live: Vec<&Record> = live.iter().filter(|r| !ignored(r)).collect();
@@ -146,6 +146,10 @@ pub fn plan(desired: &[Record], live: &[Record], policy: &Policy) -> Plan {
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
     let mut problems = safety(&changes, desired, &desired_keys, &live, policy);
     problems.extend(unlisted_removals(&changes, desired, all_live));
+    let facts = crate::kinds::Facts { desired, live: all_live, changes: &changes, rows };
+    for k in &crate::kinds::KINDS {
+        problems.extend((k.check)(&facts));
+    }
     Plan { changes, unmanaged, problems, files: Vec::new() }
 }
 
@@ -448,12 +452,13 @@ mod tests {
 
     #[test]
     fn creates_parents_first_and_deletes_children_first() {
-        let desired = vec![rec(Kind::Mailbox, "a@x.org", true), rec(Kind::Domain, "x.org", true)];
+        // Room for its mailbox: every plan checks the domain limits.
+        let desired = vec![rec(Kind::Mailbox, "a@x.org", true), rec(Kind::Domain, "x.org", true).with("max_mailboxes", Value::Int(1))];
         let live = vec![rec(Kind::Alias, "old@x.org", true), rec(Kind::Domain, "gone.org", true), rec(Kind::Mailbox, "b@gone.org", true)];
         let owned = live.iter().map(|r| (r.kind, r.key.clone())).collect();
         let prune = [Kind::Alias, Kind::Domain, Kind::Mailbox].into_iter().map(|k| (k, PruneMode::Delete)).collect();
         let policy = Policy { prune, owned, allow_delete: vec!["mailbox".into(), "gone.org".into()], force: true, ..Policy::default() };
-        let p = plan(&desired, &live, &policy);
+        let p = plan(&desired, &live, &LiveData::default(), &policy);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         let order: Vec<_> = p.changes.iter().map(|c| (c.action, c.key.as_str())).collect();
         assert_eq!(
@@ -473,11 +478,11 @@ mod tests {
         let desired = vec![Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(false))];
         let live =
             vec![Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(true)), rec(Kind::Domain, "other.org", true)];
-        let p = plan(&desired, &live, &Policy::default());
+        let p = plan(&desired, &live, &LiveData::default(), &Policy::default());
         assert_eq!(p.changes.len(), 1);
         assert_eq!(p.changes[0].fields, vec![FieldChange { field: "gal", old: Some(Value::Bool(true)), new: Some(Value::Bool(false)) }]);
         assert_eq!(p.unmanaged, vec![Unmanaged { kind: Kind::Domain, key: "other.org".into() }]);
-        assert!(plan(&live[..1], &live[..1], &Policy::default()).is_empty());
+        assert!(plan(&live[..1], &live[..1], &LiveData::default(), &Policy::default()).is_empty());
     }
 
     #[test]
@@ -485,7 +490,7 @@ mod tests {
         use crate::record::SecretToken;
         let d = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(Box::new(SecretToken { token: "pending".into(), create_only: true })));
         let l = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(Box::new(SecretToken { token: "abc".into(), create_only: false })));
-        assert!(plan(&[d], &[l], &Policy::default()).is_empty());
+        assert!(plan(&[d], &[l], &LiveData::default(), &Policy::default()).is_empty());
     }
 }
 
@@ -505,19 +510,19 @@ mod policy_tests {
     fn only_owned_objects_are_pruned_and_deleting_mail_needs_consent() {
         let live = vec![mailbox("a@x.org"), mailbox("b@x.org")];
         let mut p = policy(PruneMode::Delete, &live[..1]);
-        let plan1 = plan(&[], &live, &p);
+        let plan1 = plan(&[], &live, &LiveData::default(), &p);
         assert_eq!(plan1.changes.len(), 1, "b@x.org is not owned: unmanaged");
         assert_eq!(plan1.unmanaged.len(), 1);
         assert!(plan1.problems.iter().any(|m| m.contains("--allow-delete=a@x.org")), "{:?}", plan1.problems);
         p.allow_delete = vec!["a@x.org".into()];
         p.force = true;
-        assert!(plan(&[], &live, &p).problems.is_empty());
+        assert!(plan(&[], &live, &LiveData::default(), &p).problems.is_empty());
     }
 
     #[test]
     fn disable_deactivates_instead_of_deleting() {
         let live = vec![mailbox("a@x.org")];
-        let p = plan(&[], &live, &policy(PruneMode::Disable, &live));
+        let p = plan(&[], &live, &LiveData::default(), &policy(PruneMode::Disable, &live));
         assert_eq!(p.changes[0].action, Action::Update);
         assert_eq!(p.changes[0].fields[0].new, Some(Value::text("inactive")));
     }
@@ -529,16 +534,16 @@ mod policy_tests {
         for d in desired.iter_mut().take(7) {
             d.set("state", Value::text("no-login"));
         }
-        let p = plan(&desired, &live, &policy(PruneMode::Off, &live));
+        let p = plan(&desired, &live, &LiveData::default(), &policy(PruneMode::Off, &live));
         assert!(p.problems[0].starts_with("7 of 20 managed mailboxes would change, more than 30%"), "{:?}", p.problems);
-        let p = plan(&[], &live, &Policy { allow_delete: vec!["mailbox".into()], ..policy(PruneMode::Delete, &live) });
+        let p = plan(&[], &live, &LiveData::default(), &Policy { allow_delete: vec!["mailbox".into()], ..policy(PruneMode::Delete, &live) });
         assert!(p.problems.iter().any(|m| m.contains("no mailboxes are declared any more")), "{:?}", p.problems);
     }
 
     #[test]
     fn ignored_objects_are_left_out() {
         let live = vec![mailbox("a@legacy.org"), mailbox("b@x.org")];
-        let p = plan(&[], &live, &Policy { ignore: vec!["*@legacy.org".into()], ..Policy::default() });
+        let p = plan(&[], &live, &LiveData::default(), &Policy { ignore: vec!["*@legacy.org".into()], ..Policy::default() });
         assert_eq!(p.unmanaged.len(), 1);
         assert!(glob_match("*@legacy.*", "a@legacy.org") && !glob_match("a?c", "ac") && glob_match("a*", "a"));
     }

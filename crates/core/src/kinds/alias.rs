@@ -4,9 +4,12 @@ use super::export::{Export, loc, some_if, text};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, opt_text, t};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
+use crate::load::validate::*;
 use crate::model::names;
+use crate::model::names::normalize_address;
 use crate::model::{Alias, Kind, SPECIAL_TARGETS};
 use crate::record::{Record, Value};
+use foldhash::HashSet;
 
 pub const ALIASES: Query = Query {
     from: "alias",
@@ -26,6 +29,8 @@ pub const ALIAS: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| doc.aliases.iter().for_each(|a| check_alias(v, file, a, None)),
 };
 
 /// `@domain` or `local@domain` with the domain normalised; the local part kept as written.
@@ -157,5 +162,82 @@ fn alias(r: &Record) -> Alias {
         internal: some_if(r.flag("internal"), true),
         sender_allowed: some_if(!r.flag("sender_allowed"), false),
         active: some_if(!r.flag("active"), false),
+    }
+}
+
+pub(crate) fn check_alias(val: &mut Validator, file: usize, a: &Alias, in_domain: Option<(&str, &HashSet<String>)>) {
+    let Some(addr) = val.alias_address(file, &a.address) else { return };
+    if !matches!(val.aliases.get(fold(&addr).as_ref()), Some((f, x)) if *f == file && std::ptr::eq(*x, a)) {
+        return;
+    }
+    let domain = names::domain_of(&addr).to_string();
+    match in_domain {
+        Some((owner, local)) if !local.contains(&domain) => {
+            val.error_help(
+                "alias-domain-mismatch",
+                file,
+                a.address.at,
+                format!("alias `{addr}` is declared under domain `{owner}` but its address is not in it or its alias domains"),
+                "move it to the domain it belongs to, or to the top-level `aliases:`",
+            );
+        }
+        None if !val.is_local_domain(&domain) => {
+            val.error_help(
+                "unknown-reference",
+                file,
+                a.address.at,
+                format!("alias `{addr}`: `{domain}` is not a declared domain or alias domain"),
+                "declare the domain, or fix the address",
+            );
+        }
+        _ => {}
+    }
+    if let Some(target) = val.alias_domains.get(&domain) {
+        let local = addr.split('@').next().unwrap_or("").to_lowercase();
+        if !local.is_empty() && val.mailboxes.contains_key(&names::address(&local, target)) {
+            val.error(
+                "address-taken",
+                file,
+                a.address.at,
+                format!("alias `{addr}` would hide mailbox `{local}@{target}`, which alias domain `{domain}` already delivers"),
+            );
+        }
+    }
+    if a.goto.is_empty() {
+        val.error_help("empty-goto", file, a.goto.at, format!("alias `{addr}` has no targets"), "list at least one address, or `discard`");
+    }
+    let special = a.goto.iter().filter(|g| SPECIAL_TARGETS.iter().any(|(s, _)| *s == g.trim())).count();
+    if special > 0 && a.goto.len() > 1 {
+        val.error_help(
+            "goto-special",
+            file,
+            a.goto.at,
+            format!("alias `{addr}`: discard / learn-as-spam / learn-as-ham must be the only target"),
+            "remove the other targets or the special one",
+        );
+    }
+    for g in a.goto.iter() {
+        let t = g.trim();
+        if SPECIAL_TARGETS.iter().any(|(s, _)| *s == t) {
+            continue;
+        }
+        match normalize_address(t) {
+            Ok((l, d)) if names::address(&l, &d) == addr => {
+                val.error("alias-self", file, g.at, format!("alias `{addr}` points at itself"));
+            }
+            Ok(_) => {}
+            Err(e) => val.error_help(
+                "invalid-address",
+                file,
+                g.at,
+                format!("alias `{addr}`: {e}"),
+                "targets are addresses, or one of discard, learn-as-spam, learn-as-ham",
+            ),
+        }
+    }
+    for c in [&a.public_comment, &a.private_comment].into_iter().flatten() {
+        if c.chars().count() > COMMENT_LIMIT {
+            val.error("comment-too-long", file, c.at, format!("alias `{addr}`: comments are limited to {COMMENT_LIMIT} characters"));
+        }
     }
 }

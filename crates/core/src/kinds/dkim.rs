@@ -28,6 +28,8 @@ pub const DKIM_KEY: KindSpec = KindSpec {
     disabled: super::never_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: super::no_rules,
 };
 
 fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {

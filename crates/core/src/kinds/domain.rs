@@ -4,10 +4,14 @@ use super::export::{Export, loc, rate, size, some_if, text};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
+use crate::load::validate::*;
+use crate::model::names;
 use crate::model::names::normalize_domain;
 use crate::model::{AliasDomain, Domain, DomainLimits, Kind, Size, defaults};
+use crate::model::{DomainSettings, Located, Secret};
 use crate::record::{Record, Value};
 use crate::sql::Arg;
+use foldhash::HashSet;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -49,6 +53,12 @@ pub const DOMAIN: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: true,
+    check: |f| {
+        let mut problems = check_limits(f.desired, f.live, f.changes);
+        problems.extend(resources_block_deletes(f.changes, f.rows));
+        problems
+    },
+    validate: |v, file, doc| doc.domains.iter().for_each(|d| check_domain(v, file, d)),
 };
 
 pub const ALIAS_DOMAIN: KindSpec = KindSpec {
@@ -63,6 +73,8 @@ pub const ALIAS_DOMAIN: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: super::no_rules,
 };
 
 fn desired_domains(r: &mut Resolver, out: &mut Desired) {
@@ -281,7 +293,7 @@ fn write_alias_domain(c: &Change, out: &mut Output) -> Result<(), WriteError> {
 
 /// mailcow refuses a mailbox or alias that overfills its domain, counting what is already on the
 /// server. The same check over the state after this plan: (desired ∪ live kept) per touched domain.
-pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], changes: &'a [Change]) -> Vec<String> {
+fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], changes: &'a [Change]) -> Vec<String> {
     use foldhash::{HashMap, HashMapExt, HashSet};
     // Limits are checked for the domains a change adds to or changes: none, nothing to count.
     if !changes.iter().any(|c| c.action != Action::Delete && matches!(c.kind, Kind::Domain | Kind::Mailbox | Kind::Alias)) {
@@ -337,7 +349,7 @@ pub fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], changes: &'a 
 
 /// Resources (rooms, equipment) are not managed yet, so no plan deletes one; a domain delete
 /// would take them along: refused while the domain has any, as mailcow does.
-pub fn resources_block_deletes(changes: &[Change], live: &LiveData) -> Vec<String> {
+fn resources_block_deletes(changes: &[Change], live: &LiveData) -> Vec<String> {
     changes
         .iter()
         .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
@@ -395,5 +407,172 @@ fn export_alias_domain(x: &mut Export, r: &Record) {
             });
         }
         None => x.skipped.push(format!("alias domain {} (its target {} is not a domain)", r.key, r.text("target_domain"))),
+    }
+}
+
+pub(crate) fn check_domain(val: &mut Validator, file: usize, d: &Domain) {
+    let Ok(name) = normalize_domain(&d.name) else { return };
+    if val.domains.get(&name).map(|(f, x)| (*f, std::ptr::eq(*x, d))) != Some((file, true)) {
+        return; // a duplicate, already reported
+    }
+    if let Some(host) = val.l.settings.as_ref().and_then(|(_, s)| s.mailcow_hostname.as_deref())
+        && normalize_domain(host).ok().as_deref() == Some(name.as_str())
+    {
+        val.error("domain-is-hostname", file, d.name.at, format!("`{name}` is the server's own hostname and cannot be a mail domain"));
+    }
+    let s = domain_settings(val, file, d);
+    val.check_tags(file, d.name.at, d.tags.as_deref());
+    if let Some(desc) = &d.description {
+        val.check_text(file, desc, &format!("domain `{name}`: the description"), TEXT_LIMIT);
+    }
+    val.check_limits(file, d.limits.as_ref());
+    val.check_dkim(file, d.dkim_selector.as_ref(), d.dkim_key_size.as_ref());
+    for ad in &d.alias_domains {
+        val.check_dkim(file, ad.dkim_selector.as_ref(), ad.dkim_key_size.as_ref());
+    }
+    if let Some(k) = &d.dkim_private_key {
+        check_dkim_key(val, file, k, &name);
+    }
+    if let Some(r) = &d.relay_host {
+        val.relay_host_exists(file, r);
+    }
+    let own = d.limits.clone().unwrap_or_default();
+    let lim = s.limits.clone().unwrap_or_default();
+    let at_own = |f: &Option<Located<Size>>| f.as_ref().map(|x| x.at).unwrap_or(d.name.at);
+    let def = lim.default_mailbox_quota.as_ref().map(|x| x.value).unwrap_or_default();
+    let max = lim.max_mailbox_quota.as_ref().map(|x| x.value).unwrap_or_default();
+    let total = lim.domain_quota.as_ref().map(|x| x.value).unwrap_or_default();
+    if def.is_unlimited() {
+        val.error("quota-order", file, at_own(&own.default_mailbox_quota), format!("domain `{name}`: the default mailbox quota cannot be unlimited"));
+    }
+    if max.is_unlimited() {
+        val.error("quota-order", file, at_own(&own.max_mailbox_quota), format!("domain `{name}`: the maximum mailbox quota cannot be unlimited"));
+    }
+    if total.is_unlimited() {
+        val.error("quota-order", file, at_own(&own.domain_quota), format!("domain `{name}`: the domain quota cannot be unlimited"));
+    }
+    if def > max && !max.is_unlimited() {
+        val.error_help(
+            "quota-order",
+            file,
+            at_own(&own.default_mailbox_quota),
+            format!("domain `{name}`: default mailbox quota {def} exceeds the maximum mailbox quota {max}"),
+            "the default must be at most the maximum, which must be at most the domain quota",
+        );
+    }
+    if max > total && !total.is_unlimited() {
+        val.error_help(
+            "quota-order",
+            file,
+            at_own(&own.max_mailbox_quota),
+            format!("domain `{name}`: maximum mailbox quota {max} exceeds the domain quota {total}"),
+            "the default must be at most the maximum, which must be at most the domain quota",
+        );
+    }
+    let backup = s.backup_mx.unwrap_or(false);
+    let all = s.relay_all_recipients.unwrap_or(false);
+    if all && !backup {
+        val.error_help("relay-flags", file, d.name.at, format!("domain `{name}`: relay_all_recipients needs backup_mx"), "set `backup_mx: true` as well");
+    }
+    if s.relay_unknown_only.unwrap_or(false) && !all {
+        val.error_help(
+            "relay-flags",
+            file,
+            d.name.at,
+            format!("domain `{name}`: relay_unknown_only needs relay_all_recipients"),
+            "set `backup_mx: true` and `relay_all_recipients: true` as well",
+        );
+    }
+    for ad in &d.alias_domains {
+        if let Ok(adn) = normalize_domain(&ad.name) {
+            if adn == name {
+                val.error("alias-domain", file, ad.name.at, format!("alias domain `{adn}` cannot point at itself"));
+            }
+            if backup {
+                val.error("alias-domain", file, ad.name.at, format!("`{name}` is a backup MX (relay) domain and cannot have alias domains"));
+            }
+        }
+    }
+
+    let mut quota_sum = Size(0);
+    let mut counted = 0u32;
+    let mut longest_local = 0;
+    for m in &d.mailboxes {
+        let lp = m.local_part.trim().to_lowercase();
+        let addr = names::address(&lp, &name);
+        if !matches!(val.mailboxes.get(&addr), Some((f, x, _)) if *f == file && std::ptr::eq(*x, m)) {
+            continue;
+        }
+        counted += 1;
+        longest_local = longest_local.max(lp.len());
+        let q = super::mailbox::check_mailbox(val, file, m, &addr, max);
+        quota_sum = Size(quota_sum.0.saturating_add(q.0));
+    }
+    if let Some(maxn) = lim.max_mailboxes.as_ref().map(|x| x.value)
+        && counted > maxn
+    {
+        let at = own.max_mailboxes.as_ref().map(|x| x.at).unwrap_or(d.name.at);
+        val.error_help(
+            "limit-exceeded",
+            file,
+            at,
+            format!("domain `{name}` declares {counted} mailboxes but allows at most {maxn}"),
+            "raise `limits.max_mailboxes` or remove mailboxes",
+        );
+    }
+    if !total.is_unlimited() && quota_sum > total {
+        val.error_help(
+            "quota-exceeded",
+            file,
+            at_own(&own.domain_quota),
+            format!("domain `{name}`: its mailboxes' quotas add up to {quota_sum}, more than the domain quota {total}"),
+            "raise `limits.domain_quota` or lower mailbox quotas",
+        );
+    }
+    let local: HashSet<String> = std::iter::once(name.clone()).chain(val.alias_domains_of.get(&name).into_iter().flatten().cloned()).collect();
+    let listed = local.iter().filter(|x| **x != name).map(|ad| longest_local + 2 + ad.len()).sum::<usize>().saturating_sub(1);
+    if longest_local > 0 && listed > SOGO_LIST_LIMIT {
+        val.error_help("text-too-long", file, d.name.at,
+            format!("domain `{name}`: a mailbox's addresses in its {} alias domains add up to {listed} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}", local.len() - 1),
+            "use fewer or shorter alias domains (or shorter local parts)");
+    }
+    for a in &d.aliases {
+        super::alias::check_alias(val, file, a, Some((&name, &local)));
+    }
+    if let Some(maxa) = lim.max_aliases.as_ref().map(|x| x.value) {
+        let n = val.aliases_per_domain.get(&name).copied().unwrap_or(0);
+        if n > maxa {
+            let at = own.max_aliases.as_ref().map(|x| x.at).unwrap_or(d.name.at);
+            val.error_help(
+                "limit-exceeded",
+                file,
+                at,
+                format!("domain `{name}` has {n} aliases (its alias domains included) but allows at most {maxa}"),
+                "raise `limits.max_aliases` or remove aliases",
+            );
+        }
+    }
+}
+
+pub(crate) fn domain_settings(val: &mut Validator, file: usize, d: &Domain) -> DomainSettings {
+    let name = d.template.as_ref().map_or("Default", |t| t.as_str());
+    if let Some(t) = &d.template {
+        val.template_exists(file, t, true);
+    }
+    d.settings().effective(val.domain_templates.get(name).map(|t| t.settings()).as_ref())
+}
+
+/// A DKIM key written in the file is checked now; references are read when planning.
+pub(crate) fn check_dkim_key(val: &mut Validator, file: usize, k: &Located<Secret>, domain: &str) {
+    if let Secret::Literal(pem) = &k.value
+        && let Err(e) = crate::model::dkim_key::public_b64(pem)
+    {
+        val.error_help(
+            "invalid-dkim",
+            file,
+            k.at,
+            format!("domain `{domain}`: {e}"),
+            "supply an RSA private key in PEM, `BEGIN PRIVATE KEY` (PKCS#8) or `BEGIN RSA PRIVATE KEY` (PKCS#1)",
+        );
     }
 }

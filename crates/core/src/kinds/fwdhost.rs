@@ -9,8 +9,10 @@ use super::export::{Export, loc, some_if};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError};
 use crate::change::Change;
 use crate::live::LiveData;
+use crate::load::validate::*;
+use crate::model::names;
 use crate::model::names::is_network;
-use crate::model::{ForwardingHost, Kind};
+use crate::model::{ForwardingHost, Kind, Located};
 use crate::record::{Record, Value};
 
 pub const FORWARDING_HOST: KindSpec = KindSpec {
@@ -25,6 +27,8 @@ pub const FORWARDING_HOST: KindSpec = KindSpec {
     disabled: super::never_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| doc.forwarding_hosts.iter().for_each(|f| check_forwarding_host(v, file, &f.host)),
 };
 
 fn record(net: &str, source: &str, filter_spam: bool) -> Record {
@@ -106,6 +110,21 @@ fn export(x: &mut Export, r: &Record) {
     let source = r.text("source");
     if let Err(i) = hosts.binary_search_by(|h| h.host.value.as_str().cmp(source)) {
         hosts.insert(i, ForwardingHost { host: loc(source.to_string()), filter_spam: some_if(!r.flag("filter_spam"), false) });
+    }
+}
+
+/// A forwarding host becomes Redis keys and is resolved when planning: an IP, a network or a host name.
+pub(crate) fn check_forwarding_host(val: &mut Validator, file: usize, host: &Located<String>) {
+    let h = host.trim();
+    let ok = names::is_network(h) || (!h.is_empty() && names::check_host_labels(&h.to_ascii_lowercase()).is_ok());
+    if !ok {
+        val.error_help(
+            "invalid-forwarding-host",
+            file,
+            host.at,
+            format!("`{}` is not an IP address, a network or a host name", names::printable(h)),
+            "write e.g. `192.0.2.10`, `198.51.100.0/24` or `mx.partner.example`",
+        );
     }
 }
 

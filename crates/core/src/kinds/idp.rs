@@ -5,6 +5,9 @@ use super::export::{loc, some_if, text};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, t};
 use crate::change::Change;
 use crate::live::{LiveData, Query};
+use crate::load::validate::*;
+use crate::model::Located;
+use crate::model::names;
 use crate::model::{IdentityProvider, KeycloakProvider, Kind, LdapProvider, OidcProvider, TemplateMapping};
 use crate::record::{Field, Record, Value};
 
@@ -28,6 +31,12 @@ pub const IDENTITY_PROVIDER: KindSpec = KindSpec {
     disabled: super::never_off,
     protected: &[],
     destroys_mail: false,
+    check: |f| check_switch(f.desired, f.live),
+    validate: |v, file, doc| {
+        if let Some(idp) = &doc.identity_provider {
+            check_idp(v, file, idp);
+        }
+    },
 };
 
 fn flag(v: Option<bool>) -> String {
@@ -230,7 +239,7 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
 
 /// mailcow refuses to switch the authsource, or to remove the provider, while mailboxes still
 /// authenticate with another external provider: they would be locked out.
-pub fn check_switch(desired: &[Record], live: &[Record]) -> Vec<String> {
+fn check_switch(desired: &[Record], live: &[Record]) -> Vec<String> {
     let source = |rs: &[Record]| rs.iter().find(|r| r.kind == Kind::IdentityProvider).map(|r| r.text("authsource").to_string());
     let (now, next) = (source(live), source(desired));
     if now.is_none() || now == next {
@@ -319,6 +328,51 @@ fn export(r: &Record) -> Option<IdentityProvider> {
         }),
         _ => return None,
     })
+}
+
+pub(crate) fn check_idp(val: &mut Validator, file: usize, idp: &Located<IdentityProvider>) {
+    if val.idp.is_none_or(|i| !std::ptr::eq(i, &idp.value)) {
+        return;
+    }
+    for m in idp.mappings() {
+        val.template_exists(file, &m.template, false);
+    }
+    if let Some(t) = idp.default_template() {
+        val.template_exists(file, t, false);
+    }
+    if let Some(s) = idp.secret() {
+        val.warn_literal_secret(file, s, "the identity provider's secret".to_string());
+    }
+    let interval = match &idp.value {
+        IdentityProvider::Ldap(p) => {
+            if p.hosts.is_empty() {
+                val.error("idp-settings", file, p.hosts.at, "LDAP needs at least one host");
+            }
+            for h in p.hosts.iter() {
+                // mailcow strips spaces and joins the hosts with commas into one value.
+                if h.trim().is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
+                    val.error_help(
+                        "idp-settings",
+                        file,
+                        h.at,
+                        format!("`{}` is not an LDAP host", names::printable(h)),
+                        "write one host name or IP address per list item, without spaces or commas",
+                    );
+                }
+            }
+            if let Some(port) = p.port.as_ref().filter(|p| p.value == 0) {
+                val.error("idp-settings", file, port.at, "the LDAP port must be from 1 to 65535");
+            }
+            p.sync_interval.as_ref()
+        }
+        IdentityProvider::Keycloak(p) => p.sync_interval.as_ref(),
+        IdentityProvider::GenericOidc(_) => None,
+    };
+    if let Some(i) = interval
+        && i.value < 1
+    {
+        val.error("idp-settings", file, i.at, "sync_interval is in minutes and must be at least 1");
+    }
 }
 
 #[cfg(test)]

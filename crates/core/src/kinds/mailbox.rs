@@ -9,6 +9,9 @@ use super::export::{Export, enum_from, loc, rate, size, some_if, text};
 use super::{Desired, KindSpec, Output, Resolver, SecretSource, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
+use crate::load::Diagnostic;
+use crate::load::validate::*;
+use crate::model::names::normalize_address;
 use crate::model::names::{self, normalize_domain};
 use crate::model::*;
 use crate::record::{Record, SecretToken, Value};
@@ -70,6 +73,8 @@ pub const MAILBOX: KindSpec = KindSpec {
     disabled: |r| super::set_off(r, "state", Value::text("inactive")),
     protected: &[],
     destroys_mail: true,
+    check: super::no_check,
+    validate: super::no_rules,
 };
 
 fn state_name(s: MailboxState) -> &'static str {
@@ -508,5 +513,146 @@ fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
         tags: some_if(!tags.is_empty(), tags),
         tagged_mail_handler: enum_from(r.text("tagged_mail_handler")).filter(|h| *h != TaggedMailHandler::None),
         acl: some_if(acl != MailboxAcl::default(), acl),
+    }
+}
+
+/// Checks one mailbox; returns its effective quota.
+pub(crate) fn check_mailbox(val: &mut Validator, file: usize, m: &Mailbox, addr: &str, max: Size) -> Size {
+    if let Some(t) = &m.template {
+        val.template_exists(file, t, false);
+    }
+    let name = m.template.as_ref().map_or("Default", |t| t.as_str());
+    let s = m.settings().effective(val.mailbox_templates.get(name).map(|t| t.settings()).as_ref());
+    let quota = s.quota.as_ref().map(|q| q.value).unwrap_or_default();
+    if !max.is_unlimited() && quota > max {
+        let at = m.quota.as_ref().map(|q| q.at).unwrap_or(m.local_part.at);
+        val.error_help(
+            "quota-exceeded",
+            file,
+            at,
+            format!("mailbox `{addr}`: quota {quota} exceeds the domain's maximum mailbox quota {max}"),
+            "lower the quota or raise `limits.max_mailbox_quota` of the domain",
+        );
+    }
+    if !max.is_unlimited() && quota.is_unlimited() && m.quota.is_some() {
+        // mailcow allows unlimited mailboxes only to admins; that is what mailplane is.
+    }
+    val.check_tags(file, m.local_part.at, m.tags.as_deref());
+    if let Some(n) = &m.name {
+        val.check_text(file, n, &format!("mailbox `{addr}`: the name"), TEXT_LIMIT);
+    }
+    if let Some(r) = &m.relay_host {
+        val.relay_host_exists(file, r);
+    }
+    let source = m.authsource.as_ref().map(|a| a.value).unwrap_or_default();
+    if source != AuthSource::Mailcow {
+        let at = m.authsource.as_ref().map(|a| a.at).unwrap_or(m.local_part.at);
+        if val.idp.map(|i| i.authsource()) != Some(source) {
+            val.error_help(
+                "unknown-reference",
+                file,
+                at,
+                format!("mailbox `{addr}` uses authsource `{}`, but no such identity provider is declared", source.mailcow()),
+                format!("declare `identity_provider: {{{}: ...}}` or use `mailcow`", source.mailcow().replace('-', "_")),
+            );
+        }
+        if let Some(p) = &m.password {
+            val.error_help(
+                "password-unused",
+                file,
+                p.at,
+                format!("mailbox `{addr}` authenticates with {}; a password cannot be set", source.mailcow()),
+                "remove `password`: mailcow stores an empty password for external authsources",
+            );
+        }
+    }
+    if let Some(p) = &m.password {
+        check_password(val, file, p, addr);
+    }
+    if let Some(r) = &m.recovery_email
+        && let Err(e) = normalize_address(r)
+    {
+        val.error("invalid-address", file, r.at, format!("recovery_email: {e}"));
+    }
+    for e in &m.sender_acl {
+        check_sender_acl(val, file, e, addr, false);
+    }
+    for e in &m.external_sender_acl {
+        check_sender_acl(val, file, e, addr, true);
+    }
+    let ext = m.external_sender_acl.iter().map(|e| e.trim()).filter(|e| !e.starts_with('@')).map(|e| e.len() + 1).sum::<usize>().saturating_sub(1);
+    if ext > SOGO_LIST_LIMIT {
+        val.error_help(
+            "text-too-long",
+            file,
+            m.local_part.at,
+            format!("mailbox `{addr}`: its external sender addresses add up to {ext} characters; mailcow's SOGo view keeps at most {SOGO_LIST_LIMIT}"),
+            "send as whole domains (`@example.net`), which are not listed there, or list fewer addresses",
+        );
+    }
+    quota
+}
+
+pub(crate) fn check_password(val: &mut Validator, file: usize, p: &Located<Secret>, addr: &str) {
+    if let Secret::Literal(v) = &p.value {
+        if v.chars().count() > TEXT_LIMIT {
+            val.error_help(
+                "text-too-long",
+                file,
+                p.at,
+                format!("mailbox `{addr}`: the password is longer than mailcow stores ({TEXT_LIMIT} characters)"),
+                "use a shorter hash, e.g. {BLF-CRYPT} from `doveadm pw -s BLF-CRYPT`",
+            );
+        } else if v.starts_with('{') && !crate::password::is_prehashed(v) {
+            let scheme: String = v.chars().take_while(|c| *c != '}').chain(std::iter::once('}')).collect();
+            val.error_help(
+                "unknown-hash-scheme",
+                file,
+                p.at,
+                format!("mailbox `{addr}`: `{scheme}` is not a password scheme mailcow accepts"),
+                "use e.g. {BLF-CRYPT}, {SHA512-CRYPT}, {ARGON2ID}, {SSHA256}; make one with `doveadm pw -s BLF-CRYPT`",
+            );
+        } else if !v.starts_with('{') {
+            val.push(
+                Diagnostic::warning("plaintext-secret", file, p.at, format!("mailbox `{addr}`: the password is written in clear text"))
+                    .help("store a hash (`doveadm pw -s BLF-CRYPT`) or a reference such as `{env: ALICE_PASSWORD}`"),
+            );
+        }
+    }
+}
+
+pub(crate) fn check_sender_acl(val: &mut Validator, file: usize, e: &Located<String>, owner: &str, external: bool) {
+    let v = e.trim();
+    if v == "*" {
+        if external {
+            val.error("sender-acl", file, e.at, "`*` is only allowed in sender_acl, not in external_sender_acl");
+        }
+        return;
+    }
+    let (domain, is_domain) = match v.strip_prefix('@') {
+        Some(d) => (normalize_domain(d), true),
+        None => (normalize_address(v).map(|(_, d)| d), false),
+    };
+    let domain = match domain {
+        Ok(d) => d,
+        Err(err) => return val.error("invalid-address", file, e.at, err),
+    };
+    let local = val.is_local_domain(&domain);
+    if external && local {
+        val.error_help("sender-acl", file, e.at, format!("mailbox `{owner}`: `{v}` is on this server, not external"), "move it to `sender_acl`");
+    } else if !external && !local {
+        val.error_help("sender-acl", file, e.at, format!("mailbox `{owner}`: `{v}` is not in a domain of this server"), "move it to `external_sender_acl`");
+    } else if !external && !is_domain {
+        let key = normalize_address(v).map(|(l, d)| names::address(&l, &d)).unwrap_or_default();
+        let key = key.to_lowercase();
+        if !val.aliases.contains_key(&key) && !val.mailboxes.contains_key(&key) {
+            val.error_help(
+                "unknown-reference",
+                file,
+                e.at,
+                format!("mailbox `{owner}` may send as `{v}`, but no alias or mailbox has that address"),
+                "declare the alias, or send-as a whole domain with `@domain`",
+            );
+        }
     }
 }

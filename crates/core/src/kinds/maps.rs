@@ -4,6 +4,8 @@ use super::export::{self as ex, loc, some_if, text};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
+use crate::load::validate::*;
+use crate::model::Located;
 use crate::model::names::{self, normalize_address, normalize_domain};
 use crate::model::{BccMap, BccType, Kind, RecipientMap, TlsPolicy, TlsPolicyKind};
 use crate::record::{Record, Value};
@@ -24,6 +26,8 @@ pub const BCC_MAP: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| doc.bcc_maps.iter().for_each(|b| check_bcc(v, file, b)),
 };
 
 pub const RECIPIENT_MAP: KindSpec = KindSpec {
@@ -44,6 +48,8 @@ pub const RECIPIENT_MAP: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| doc.recipient_maps.iter().for_each(|r| check_recipient_map(v, file, r)),
 };
 
 pub const TLS_POLICY: KindSpec = KindSpec {
@@ -58,6 +64,8 @@ pub const TLS_POLICY: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| doc.tls_policies.iter().for_each(|t| check_tls_policy(v, file, t)),
 };
 
 /// A BCC map's key: its local destination and direction, e.g. `alice@example.org rcpt`.
@@ -203,5 +211,95 @@ fn tls_policy(r: &Record) -> TlsPolicy {
         policy: TlsPolicyKind::from_mailcow(r.text("policy")).unwrap_or(TlsPolicyKind::May),
         parameters: text(r, "parameters").map(loc),
         active: some_if(!r.flag("active"), false),
+    }
+}
+
+pub(crate) fn check_bcc(val: &mut Validator, file: usize, b: &BccMap) {
+    let v = b.local_dest.trim();
+    let key = if v.contains('@') && !v.starts_with('@') {
+        match normalize_address(v) {
+            Ok((l, d)) => {
+                let addr = names::address(&l, &d);
+                let addr = addr.to_lowercase();
+                if !val.aliases.contains_key(&addr) && !val.mailboxes.contains_key(&addr) {
+                    val.error_help(
+                        "unknown-reference",
+                        file,
+                        b.local_dest.at,
+                        format!("BCC map: `{addr}` is not a declared mailbox or alias"),
+                        "BCC maps apply to local addresses or local domains",
+                    );
+                }
+                addr
+            }
+            Err(e) => return val.error("invalid-address", file, b.local_dest.at, e),
+        }
+    } else {
+        match normalize_domain(v.trim_start_matches('@')) {
+            Ok(d) => {
+                if !val.is_local_domain(&d) {
+                    val.error_help(
+                        "unknown-reference",
+                        file,
+                        b.local_dest.at,
+                        format!("BCC map: `{d}` is not a declared domain or alias domain"),
+                        "BCC maps apply to local addresses or local domains",
+                    );
+                }
+                format!("@{d}")
+            }
+            Err(e) => return val.error("invalid-domain", file, b.local_dest.at, e),
+        }
+    };
+    if let Err(e) = normalize_address(&b.bcc_dest) {
+        val.error("invalid-address", file, b.bcc_dest.at, format!("bcc_dest: {e}"));
+    }
+    val.claim("bcc_map", &format!("{key} ({})", b.kind.mailcow()), "BCC map", (file, b.local_dest.at));
+}
+
+pub(crate) fn check_address_or_domain(val: &mut Validator, file: usize, v: &Located<String>) -> Option<String> {
+    let t = v.trim().trim_start_matches('@');
+    let r = if t.contains('@') { normalize_address(t).map(|(l, d)| names::address(&l, &d)) } else { normalize_domain(t).map(|d| format!("@{d}")) };
+    r.map_err(|e| val.error_help("invalid-address", file, v.at, e, "write an address (`old@example.org`) or a domain (`example.org`)")).ok()
+}
+
+pub(crate) fn check_recipient_map(val: &mut Validator, file: usize, r: &RecipientMap) {
+    if let Some(old) = check_address_or_domain(val, file, &r.old) {
+        val.claim("recipient_map", &old, "recipient map", (file, r.old.at));
+    }
+    check_address_or_domain(val, file, &r.new);
+}
+
+pub(crate) fn check_tls_policy(val: &mut Validator, file: usize, t: &TlsPolicy) {
+    let dest = t.destination.trim();
+    let host = dest.strip_prefix('[').and_then(|r| r.split_once(']')).map_or(Ok(dest), |(h, port)| {
+        if port.is_empty() || port.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p >= 1)) { Ok(h) } else { Err(()) }
+    });
+    let valid = host.is_ok_and(|h| h.parse::<std::net::IpAddr>().is_ok() || normalize_domain(h).is_ok());
+    if !valid || dest.contains('*') || dest.contains('@') || dest.chars().count() > TEXT_LIMIT {
+        val.error_help(
+            "tls-destination",
+            file,
+            t.destination.at,
+            format!("`{dest}` is not a TLS policy destination"),
+            "write a domain (`gmail.com`) or a next hop (`[mx.example.net]:25`)",
+        );
+    } else {
+        val.claim("tls_policy", &dest.to_lowercase(), "TLS policy", (file, t.destination.at));
+    }
+    if let Some(p) = &t.parameters {
+        val.check_text(file, p, &format!("TLS policy `{dest}`: the parameter list"), TEXT_LIMIT);
+        for token in p.split_whitespace() {
+            let ok = token.split_once('=').is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
+            if !ok {
+                val.error_help(
+                    "tls-parameters",
+                    file,
+                    p.at,
+                    format!("TLS policy parameter `{token}` is not `name=value`"),
+                    "e.g. `match=.google.com protocols=>=TLSv1.2`",
+                );
+            }
+        }
     }
 }

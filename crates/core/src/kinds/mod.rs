@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::change::Change;
 use crate::live::{LiveData, Query};
 use crate::load::Loaded;
+use crate::load::validate::{Rule, Validator};
 use crate::model::{self, Document, Kind, Located, Secret};
 use crate::record::{Field, Record, SecretToken, Value};
 use crate::sql::{Arg, Dialect, Stmt};
@@ -121,6 +122,43 @@ pub struct KindSpec {
     pub protected: &'static [&'static str],
     /// Deleting one destroys mail: it needs consent on the command line.
     pub destroys_mail: bool,
+    /// Why a plan cannot be applied, for reasons of this kind (a domain limit mailcow would
+    /// enforce): part of every plan.
+    pub check: fn(&Facts) -> Vec<String>,
+    /// Its rules for one document, with the directory's index of names at hand (`load`
+    /// runs them; the rules that span kinds, such as alias loops, are `load::validate`'s).
+    pub validate: Rule,
+}
+
+/// What a kind's plan check sees.
+pub struct Facts<'a> {
+    pub desired: &'a [Record],
+    /// Every live record, ignored ones included.
+    pub live: &'a [Record],
+    pub changes: &'a [Change],
+    /// The live rows, for what no record carries (a domain's resources).
+    pub rows: &'a LiveData,
+}
+
+/// `validate` of a kind whose objects are checked with their parent's (a domain's mailboxes).
+pub fn no_rules(_: &mut Validator, _: usize, _: &Document) {}
+
+/// Reads, parses and validates a desired-state directory (`load::load_dir_with` with every
+/// kind's rules).
+pub fn load_dir(root: &std::path::Path) -> Result<Loaded, crate::load::LoadError> {
+    load_dir_with(root, |_| ()).map(|(loaded, ())| loaded)
+}
+
+/// `load_dir`, running `alongside` on the parsed documents on another core while they are
+/// validated (plan builds the desired records then).
+pub fn load_dir_with<T: Send>(root: &std::path::Path, alongside: impl FnOnce(&Loaded) -> T + Send) -> Result<(Loaded, T), crate::load::LoadError> {
+    let rules: Vec<Rule> = KINDS.iter().map(|k| k.validate).collect();
+    crate::load::load_dir_with(root, &rules, alongside)
+}
+
+/// `check` of a kind with nothing to check.
+pub fn no_check(_: &Facts) -> Vec<String> {
+    Vec::new()
 }
 
 /// Every kind, in `Kind::ALL` order (parents before children).

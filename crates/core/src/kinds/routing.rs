@@ -5,7 +5,10 @@ use super::export::{loc, some_if, text};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
+use crate::load::validate::*;
+use crate::model::names::{self, normalize_address, normalize_domain};
 use crate::model::{Kind, RelayHost, Transport};
+use crate::model::{Located, Secret};
 use crate::record::{Record, Value};
 use crate::sql::Arg;
 
@@ -25,6 +28,8 @@ pub const RELAY_HOST: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| doc.relay_hosts.iter().for_each(|r| check_relay_host(v, file, r)),
 };
 
 pub const TRANSPORT: KindSpec = KindSpec {
@@ -39,6 +44,8 @@ pub const TRANSPORT: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| check_transports(v, file, &doc.transports),
 };
 
 fn escape(s: &str) -> String {
@@ -195,5 +202,90 @@ fn transport(r: &Record) -> Transport {
         password: None,
         mx_based: some_if(r.flag("mx_based"), true),
         active: some_if(!r.flag("active"), false),
+    }
+}
+
+pub(crate) fn check_relay_host(val: &mut Validator, file: usize, r: &RelayHost) {
+    if r.hostname.trim().is_empty() {
+        val.error("invalid-nexthop", file, r.hostname.at, format!("relay host `{}` has no hostname", r.name.value));
+    } else {
+        check_nexthop(val, file, &r.hostname);
+    }
+    check_secrets(val, file, r.username.as_ref(), r.password.as_ref(), &format!("relay host `{}`", r.name.value));
+}
+
+/// Next hops go verbatim into Postfix's transport lookups (`smtp_via_transport_maps:<hop>`).
+pub(crate) fn check_nexthop(val: &mut Validator, file: usize, hop: &Located<String>) {
+    let e = names::check_nexthop(hop).err().or_else(|| {
+        let n = hop.trim().chars().count();
+        (n > TEXT_LIMIT).then(|| format!("the next hop is {n} characters long; mailcow stores at most {TEXT_LIMIT}"))
+    });
+    if let Some(e) = e {
+        val.error_help(
+            "invalid-nexthop",
+            file,
+            hop.at,
+            e,
+            "write `host`, `host:port`, `[host]` or `[host]:port` with a port from 1 to 65535, e.g. `[smtp.example.com]:587`",
+        );
+    }
+}
+
+/// The username, and a password written in the file; references are read when planning.
+pub(crate) fn check_secrets(val: &mut Validator, file: usize, user: Option<&Located<String>>, password: Option<&Located<Secret>>, owner: &str) {
+    if let Some(u) = user {
+        val.check_credential(file, u, &format!("{owner}: the username"));
+    }
+    if let Some(p) = password {
+        if let Secret::Literal(v) = &p.value {
+            val.check_credential(file, &Located { value: v.clone(), at: p.at }, &format!("{owner}: the password"));
+        }
+        val.warn_literal_secret(file, p, format!("{owner}: the password"));
+    }
+}
+
+pub(crate) fn check_transports(val: &mut Validator, file: usize, ts: &[Transport]) {
+    for t in ts {
+        let dest = t.destination.trim();
+        if t.mx_based.unwrap_or(false) {
+            if let Err(e) = regex::Regex::new(dest) {
+                let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                val.error_help(
+                    "transport-destination",
+                    file,
+                    t.destination.at,
+                    format!("`{dest}` is not a valid regular expression: {first}"),
+                    "with `mx_based: true` the destination is matched against MX host names",
+                );
+            }
+        } else {
+            let ok = dest == "*" || normalize_domain(dest.strip_prefix('.').unwrap_or(dest)).is_ok() || (dest.contains('@') && normalize_address(dest).is_ok());
+            if !ok {
+                val.error_help(
+                    "transport-destination",
+                    file,
+                    t.destination.at,
+                    format!("`{dest}` is not a transport destination"),
+                    "write a domain, `.domain` for its subdomains, an address, or `*`",
+                );
+            }
+        }
+        if dest.chars().count() > TEXT_LIMIT {
+            val.error_help(
+                "text-too-long",
+                file,
+                t.destination.at,
+                format!("the transport destination is {} characters long; mailcow stores at most {TEXT_LIMIT}", dest.chars().count()),
+                "shorten it",
+            );
+        }
+        val.check_one_line(file, &t.destination, "the transport destination");
+        if t.nexthop.trim().is_empty() {
+            val.error("invalid-nexthop", file, t.nexthop.at, format!("transport for `{dest}` has no nexthop"));
+        } else {
+            check_nexthop(val, file, &t.nexthop);
+        }
+        val.claim("transport", &dest.to_lowercase(), "transport", (file, t.destination.at));
+        check_secrets(val, file, t.username.as_ref(), t.password.as_ref(), &format!("transport `{dest}`"));
     }
 }

@@ -6,6 +6,7 @@ use super::export::{enum_from, loc};
 use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, t};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
+use crate::load::validate::*;
 use crate::model::*;
 use crate::record::{Record, Value};
 
@@ -23,6 +24,15 @@ pub const DOMAIN_TEMPLATE: KindSpec = KindSpec {
     disabled: super::never_off,
     protected: &["Default"],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| {
+        for t in &doc.domain_templates {
+            v.check_text(file, &t.name, "the template name", TEXT_LIMIT);
+            v.check_tags(file, t.name.at, t.tags.as_deref());
+            v.check_limits(file, t.limits.as_ref());
+            v.check_dkim(file, t.dkim_selector.as_ref(), t.dkim_key_size.as_ref());
+        }
+    },
 };
 
 pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
@@ -37,6 +47,13 @@ pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
     disabled: super::never_off,
     protected: &["Default"],
     destroys_mail: false,
+    check: super::no_check,
+    validate: |v, file, doc| {
+        for t in &doc.mailbox_templates {
+            v.check_text(file, &t.name, "the template name", TEXT_LIMIT);
+            v.check_tags(file, t.name.at, t.tags.as_deref());
+        }
+    },
 };
 
 const DOMAIN_KEYS: [&str; 15] = [

@@ -61,15 +61,10 @@ impl Loaded {
     }
 }
 
-/// Reads every `*.yaml`/`*.yml` below `root` (hidden folders skipped), parses and validates them.
-pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
-    load_dir_with(root, |_| ()).map(|(loaded, ())| loaded)
-}
-
-/// `load_dir`, running `alongside` on the parsed documents on another core while they are
-/// validated (plan builds the desired records then). Its result means nothing when the
-/// directory has errors.
-pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T + Send) -> Result<(Loaded, T), LoadError> {
+/// Reads every `*.yaml`/`*.yml` below `root` (hidden folders skipped), parses them and validates
+/// them with `rules` (each kind's, `kinds::load_dir`), running `alongside` on the parsed documents
+/// on another core meanwhile. Its result means nothing when the directory has errors.
+pub fn load_dir_with<T: Send>(root: &Path, rules: &[validate::Rule], alongside: impl FnOnce(&Loaded) -> T + Send) -> Result<(Loaded, T), LoadError> {
     if !root.is_dir() {
         return Err(LoadError::NotADirectory(root.to_path_buf()));
     }
@@ -117,7 +112,7 @@ pub fn load_dir_with<T: Send>(root: &Path, alongside: impl FnOnce(&Loaded) -> T 
     redact::drop_secret_files(&mut loaded);
     let (mut more, extra) = std::thread::scope(|scope| {
         let extra = scope.spawn(|| alongside(&loaded));
-        let more = validate::validate(&loaded);
+        let more = validate::validate(&loaded, rules);
         (more, extra.join().expect("thread beside validation panicked"))
     });
     if loaded.has_errors() {
