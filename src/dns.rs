@@ -56,6 +56,8 @@ pub enum Rule {
     Dkim(String),
     /// The domain has no DKIM key yet.
     DkimPending,
+    /// The domain's MTA-STS policy is not on the server yet: apply gives it its id.
+    MtaStsPending,
 }
 
 /// One record a domain needs.
@@ -116,6 +118,17 @@ pub struct Domain {
     pub name: String,
     pub alias: bool,
     pub dkim: Option<DkimKey>,
+    /// Its active MTA-STS policy (an alias domain's is its target's).
+    pub mta_sts: Option<MtaStsId>,
+}
+
+/// The id of an active MTA-STS policy, as far as mailplane knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MtaStsId {
+    /// The policy's version as mailcow shows it (`STSv1`) and its id, from the `mta_sts` row.
+    Live { version: String, id: String },
+    /// Declared, not applied yet.
+    Pending,
 }
 
 /// mailcow's DKIM TXT value (functions.dkim.inc.php).
@@ -178,6 +191,15 @@ pub fn domain_records(hostname: &str, d: &Domain) -> Vec<Expected> {
         }
         None => {}
     }
+    // mailcow's DNS diagnostics list these for a domain with an active policy.
+    if let Some(sts) = &d.mta_sts {
+        rec(format!("mta-sts.{domain}"), RType::CNAME, hostname.to_string(), true, Rule::Target);
+        let name = format!("_mta-sts.{domain}");
+        match sts {
+            MtaStsId::Live { version, id } => rec(name, RType::TXT, format!("v={version};id={id};"), true, Rule::Exact),
+            MtaStsId::Pending => rec(name, RType::TXT, "v=STSv1;id=<set by apply>;".into(), true, Rule::MtaStsPending),
+        }
+    }
     if !d.alias {
         for (service, port) in SERVICES {
             rec(format!("{service}._tcp.{domain}"), RType::SRV, format!("0 1 {port} {hostname}"), false, Rule::PortTarget);
@@ -200,7 +222,7 @@ pub struct Row {
 
 impl Row {
     pub fn unchecked(expected: Expected) -> Row {
-        let status = (expected.rule == Rule::DkimPending).then_some(Status::NotGenerated);
+        let status = matches!(expected.rule, Rule::DkimPending | Rule::MtaStsPending).then_some(Status::NotGenerated);
         Row { expected, found: None, status }
     }
 
@@ -249,7 +271,7 @@ pub fn relevant(e: &Expected, found: Vec<String>) -> Vec<String> {
 /// server's addresses and `lookup` answers the SPF evaluation's questions.
 pub fn judge(e: &Expected, found: &[String], host_ips: &[IpAddr], lookup: &mut Lookup) -> Status {
     let good = match &e.rule {
-        Rule::DkimPending => return Status::NotGenerated,
+        Rule::DkimPending | Rule::MtaStsPending => return Status::NotGenerated,
         _ if found.is_empty() => {
             return if e.required { Status::Missing } else { Status::Optional };
         }
@@ -433,7 +455,7 @@ pub fn bind(rows: &[Row]) -> String {
             (Some(found), true) => found.clone(),
             _ => vec![e.value.clone()],
         };
-        let comment = if e.rule == Rule::DkimPending || (!use_found && e.value.contains('<')) { "; " } else { "" };
+        let comment = if matches!(e.rule, Rule::DkimPending | Rule::MtaStsPending) || (!use_found && e.value.contains('<')) { "; " } else { "" };
         for v in values {
             out.push_str(&format!("{comment}{}.\tIN\t{}\t{}\n", e.name, e.rtype.as_str(), zone_data(e.rtype, &v)));
         }
@@ -543,7 +565,7 @@ mod tests {
     const HOST: &str = "mail.example.org";
 
     fn domain(name: &str, alias: bool, dkim: Option<DkimKey>) -> Domain {
-        Domain { name: name.into(), alias, dkim }
+        Domain { name: name.into(), alias, dkim, mta_sts: None }
     }
 
     fn find<'a>(recs: &'a [Expected], name: &str, t: RType) -> &'a Expected {

@@ -17,7 +17,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
 use super::target::{TargetArgs, connect, runtime};
-use crate::dns::{self, DkimKey, Domain, RType, Row};
+use crate::dns::{self, DkimKey, Domain, MtaStsId, RType, Row};
 use crate::model::names::normalize_domain;
 use crate::printer::{ExitStatus, Printer};
 use crate::settings::SettingsFile;
@@ -86,24 +86,27 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
     })?;
     let hostname = normalize_domain(&hostname).map_err(|e| format!("mail server name `{hostname}`: {e}"))?;
 
-    let mut names: Vec<(String, bool)> = Vec::new();
+    // (name, alias domain, the domain whose MTA-STS policy it publishes, whether that is declared active)
+    let mut names: Vec<(String, bool, String, Option<bool>)> = Vec::new();
     for d in loaded.documents.iter().flat_map(|(_, doc)| &doc.domains) {
-        names.extend(normalize_domain(&d.name).ok().map(|n| (n, false)));
-        names.extend(d.alias_domains.iter().filter_map(|a| normalize_domain(&a.name).ok()).map(|n| (n, true)));
+        let Ok(domain) = normalize_domain(&d.name) else { continue };
+        let sts = d.mta_sts.as_ref().map(|p| p.active.unwrap_or(true));
+        names.push((domain.clone(), false, domain.clone(), sts));
+        names.extend(d.alias_domains.iter().filter_map(|a| normalize_domain(&a.name).ok()).map(|n| (n, true, domain.clone(), sts)));
     }
     if let Some(only) = &args.domain {
         let only = normalize_domain(only)?;
-        names.retain(|(n, _)| *n == only);
+        names.retain(|(n, ..)| *n == only);
         if names.is_empty() {
             return Err(format!("`{only}` is not a domain or alias domain declared in {}", args.dir.display()));
         }
     }
 
     let rt = runtime();
-    let live = rt.block_on(live_dkim(&args, &settings, printer))?;
+    let Live { dkim: live, mta_sts } = rt.block_on(live_state(&args, &settings, printer))?;
     let declared = crate::kinds::dkim::declared(&crate::kinds::Resolver::new(&loaded));
     let mut rows: Vec<Row> = dns::host_records(&hostname).into_iter().map(Row::unchecked).collect();
-    for (name, alias) in names {
+    for (name, alias, policy_of, declared_sts) in names {
         let decl = declared.iter().find(|d| d.domain == name);
         // The key the server signs with; else a supplied one; else apply has yet to make it.
         let dkim = match (live.get(&name), decl) {
@@ -120,7 +123,14 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
             }),
             (None, None) => None,
         };
-        let domain = Domain { name, alias, dkim };
+        // A declared active policy: the server's id, or one apply will set; an undeclared one
+        // the server publishes is listed as it is.
+        let mta_sts = match (declared_sts, mta_sts.get(&policy_of)) {
+            (Some(false), _) => None,
+            (Some(true), live) => Some(live.cloned().unwrap_or(MtaStsId::Pending)),
+            (None, live) => live.cloned(),
+        };
+        let domain = Domain { name, alias, dkim, mta_sts };
         rows.extend(dns::domain_records(&hostname, &domain).into_iter().map(Row::unchecked));
     }
 
@@ -143,9 +153,16 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
     Ok(ExitStatus::Success)
 }
 
-/// Per domain, the live DKIM selector (if any) and public key. `dns` never creates a database:
-/// a SQLite target that does not exist yet has no keys.
-async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<HashMap<String, (Option<String>, String)>, String> {
+/// What `dns` reads from the server.
+struct Live {
+    /// Per domain, the live DKIM selector (if any) and public key.
+    dkim: HashMap<String, (Option<String>, String)>,
+    /// Per domain, its active MTA-STS policy.
+    mta_sts: HashMap<String, MtaStsId>,
+}
+
+/// `dns` never creates a database: a SQLite target that does not exist yet has no keys.
+async fn live_state(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<Live, String> {
     let targs = TargetArgs {
         dir: args.dir.clone(),
         target: args.target.clone(),
@@ -159,8 +176,20 @@ async fn live_dkim(args: &Args, settings: &SettingsFile, printer: Printer) -> Re
     let (db, kv, _) = connect(&targs, settings, printer).await.map_err(|()| String::new())?;
     let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| e.to_string())?;
     let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| e.to_string())?;
+    let policies = match db.query("SELECT domain, version, id FROM mta_sts WHERE active = 1", &[]).await {
+        Ok(rows) => rows,
+        // An embedded file from before mailplane managed MTA-STS has none.
+        Err(e) if db.read_only() && e.to_string().contains("no such table") => Vec::new(),
+        Err(e) => return Err(e.to_string()),
+    };
     db.close().await;
-    Ok(public.into_iter().filter(|(_, p)| !p.is_empty()).map(|(d, p)| (d.clone(), (selectors.get(&d).cloned(), p))).collect())
+    let text = |c: &Option<String>| c.clone().unwrap_or_default();
+    // mailcow shows the stored `stsv1` as `STSv1`, the only version there is.
+    let version = |v: String| if v.eq_ignore_ascii_case("stsv1") { "STSv1".to_string() } else { v };
+    Ok(Live {
+        dkim: public.into_iter().filter(|(_, p)| !p.is_empty()).map(|(d, p)| (d.clone(), (selectors.get(&d).cloned(), p))).collect(),
+        mta_sts: policies.iter().filter_map(|r| Some((text(r.first()?), MtaStsId::Live { version: version(text(r.get(1)?)), id: text(r.get(2)?) }))).collect(),
+    })
 }
 
 /// The environment variable naming the DNS server (`IP:PORT`) that plans ask about forwarding

@@ -213,3 +213,66 @@ fn generated_keys_missing_and_mismatched_records_then_all_correct() {
     assert_eq!(status(&s, "_carddavs._tcp.gen.test", "SRV"), "correct");
     assert_eq!(status(&s, "mail.gen.test", "AAAA"), "optional");
 }
+
+/// MTA-STS: the `mta-sts` CNAME and the `_mta-sts` TXT record with the policy's id, for the
+/// domain and its alias domains (mailcow's DNS diagnostics); pending before apply, checked
+/// against a real nsd after, gone when the policy is inactive.
+#[test]
+fn mta_sts_records_carry_the_policy_id() {
+    if !Path::new("/usr/sbin/nsd").exists() {
+        return skip("nsd is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state: PathBuf = dir.path().join("state");
+    write(&dir.path().join("mailplane.yaml"), "mailcow_hostname: mail.sts.test\ntarget: sqlite://state/mp.db\n");
+    let declare = |active: bool| {
+        let policy = format!("    mta_sts: {{mode: enforce, mx: [mail.sts.test], active: {active}}}\n");
+        write(&dir.path().join("d.yaml"), &format!("domains:\n  - name: sts.test\n{policy}    alias_domains:\n      - name: alias-sts.test\n"));
+    };
+    let records = || {
+        let out = mailplane(dir.path()).args(["dns", ".", "--format", "json"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["name"].as_str().unwrap().to_string(), r["expected"].as_str().unwrap().to_string()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    declare(true);
+    let out = mailplane(dir.path()).args(["dns", ".", "--format", "json"]).output().unwrap();
+    let s = statuses(&serde_json::from_slice(&out.stdout).unwrap());
+    assert_eq!(status(&s, "_mta-sts.sts.test", "TXT"), "not_generated", "before apply the policy has no id");
+
+    let apply = || {
+        let out = mailplane(dir.path()).args(["apply", ".", "--auto-approve"]).env("MAILPLANE_STATE_DIR", &state).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    apply();
+    let r = records();
+    let txt_value = &r["_mta-sts.sts.test"];
+    assert!(txt_value.starts_with("v=STSv1;id=20") && txt_value.ends_with(';') && txt_value.len() == "v=STSv1;id=;".len() + 14, "{txt_value}");
+    assert_eq!(&r["_mta-sts.alias-sts.test"], txt_value, "an alias domain publishes its target's policy");
+    assert_eq!(r["mta-sts.alias-sts.test"], "mail.sts.test");
+
+    let bind = |domain: &str| {
+        let out = mailplane(dir.path()).args(["dns", ".", "--format", "bind", "--domain", domain]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let section = |text: String, domain: &str| text.split(&format!("; {domain}\n")).nth(1).unwrap().to_string();
+    let main = format!("{}mail.sts.test.\tIN\tA\t192.0.2.20\n{}", zone_head("sts.test"), bind("sts.test"));
+    let alias = format!("{}{}", zone_head("alias-sts.test"), section(bind("alias-sts.test"), "alias-sts.test"));
+    let nsd = Nsd::start(&[("sts.test", &main), ("alias-sts.test", &alias)]);
+    let (code, json) = check(dir.path(), &nsd);
+    let s = statuses(&json);
+    assert_eq!(status(&s, "_mta-sts.sts.test", "TXT"), "correct");
+    assert_eq!(status(&s, "mta-sts.alias-sts.test", "CNAME"), "correct");
+    assert_eq!(code, Some(0), "{json:#}");
+    drop(nsd);
+
+    declare(false);
+    apply();
+    assert!(!records().keys().any(|n| n.contains("mta-sts")), "an inactive policy is not published");
+}

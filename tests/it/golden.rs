@@ -330,3 +330,43 @@ fn export_of_a_server_mailcow_wrote_plans_no_changes() {
     assert_eq!(plan.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&plan.stdout), String::from_utf8_lossy(&plan.stderr));
     rt.block_on(services.drop_db(&name));
 }
+
+/// The first kind of the rest of the panel: the `mta_sts` rows of golden scenario C (mailcow's
+/// add) and C-edits (its edit), apart from the id, which is the time of the call.
+#[test]
+fn mta_sts_rows_are_what_mailcow_writes() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("goldenc"));
+    let redis = services.redis_db(9);
+    services.flush_redis_db(9);
+    let state = tempfile::tempdir().unwrap();
+    let args = vec!["--target".to_string(), url.clone(), "--redis".into(), redis, "--memcached".into(), services.memcached.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = "tests/fixtures/mailcow-golden";
+    rt.block_on(async {
+        let db = Db::connect(&url, None).await.unwrap();
+        let mut ids = Vec::new();
+        for (policy, golden) in [
+            // C: add with version STSv1, mode enforce, mx "mail.example.org, *.mx.example.org", max_age 604800.
+            ("{version: STSv1, mode: enforce, mx: [mail.example.org, \"*.mx.example.org\"], max_age: 604800}", "scenario-C.sql"),
+            // C-edits: mode testing, mx "mail.example.org", max_age 86400.
+            ("{mode: testing, mx: [mail.example.org], max_age: 86400}", "scenario-C-edits.sql"),
+        ] {
+            std::fs::write(dir.path().join("a.yaml"), format!("domains:\n  - name: example.org\n    mta_sts: {policy}\n")).unwrap();
+            apply(dir.path().to_str().unwrap(), &args, state.path());
+            let (cols, rows) = parse_dump(&std::fs::read_to_string(format!("{fixtures}/{golden}")).unwrap()).remove("mta_sts").unwrap();
+            let want: Vec<Row> = rows.iter().map(|r| normalise("mta_sts", &cols, r)).collect();
+            let ours = dump_ours(&db, "mta_sts", &cols).await;
+            let got: Vec<Row> = ours.iter().map(|r| normalise("mta_sts", &cols, r)).collect();
+            assert_eq!(got, want, "{golden}");
+            let id = ours[0][0].clone().unwrap();
+            assert!(id.len() == 14 && id.chars().all(|c| c.is_ascii_digit()), "mailcow's YmdHis id, got {id}");
+            ids.push(id);
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
+        assert_ne!(ids[0], ids[1], "the edit changed the policy: it gets a new id, as in mailcow");
+        db.close().await;
+        services.drop_db(&name).await;
+    });
+}

@@ -101,6 +101,13 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                     active: None,
                 }],
                 mailboxes,
+                mta_sts: Some(Located::new(MtaSts {
+                    mode: MtaStsMode::Testing,
+                    mx: Located::new(vec![Located::new(format!("mail.{d}")), Located::new("*.mx.example.net".into())]),
+                    max_age: Some(Located::new(86400)),
+                    version: None,
+                    active,
+                })),
                 limits: Some(DomainLimits { domain_quota: quota, max_mailboxes: Some(Located::new(7)), ..Default::default() }),
                 active,
                 gal: None,

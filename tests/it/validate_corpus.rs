@@ -7,6 +7,14 @@ use mailplane::kinds;
 type Case = (&'static str, &'static [(&'static str, &'static str)]);
 
 const CASES: &[Case] = &[
+    (
+        "mta_sts_rules",
+        &[(
+            "a.yaml",
+            "domains:\n  - name: a.org\n    mta_sts: {mode: enforce, version: STSv2, max_age: 0, mx: [mail.a.org, \"mx .a.org\", \"a.*.org\", \"*.mx.a.org\"]}\n  - name: b.org\n    mta_sts: {mode: testing, mx: [], max_age: 31536001}\n",
+        )],
+    ),
+    ("mta_sts_bad_mode", &[("a.yaml", "domains:\n  - name: a.org\n    mta_sts: {mode: strict, mx: [mail.a.org]}\n")]),
     ("yaml_bad_indentation", &[("a.yaml", "domains:\n  - name: a.org\n   description: x\n")]),
     ("yaml_unclosed_quote", &[("a.yaml", "domains:\n  - name: \"a.org\n")]),
     ("yaml_unclosed_bracket", &[("a.yaml", "domains: [\n  {name: a.org}\n")]),

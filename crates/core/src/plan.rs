@@ -381,11 +381,7 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                 );
             }
             Kind::Domain => {
-                let belongs = |r: &Record| match r.kind {
-                    Kind::Mailbox | Kind::Alias => crate::model::names::domain_of(&r.key) == key,
-                    Kind::AliasDomain => r.text("target_domain") == key,
-                    _ => false,
-                };
+                let belongs = |r: &Record| (crate::kinds::spec(r.kind).domain_of)(r) == Some(key);
                 block(
                     format!("domain {key} cannot be deleted while it holds objects the plan does not delete"),
                     live.iter().filter(|r| belongs(r) && !deleted(r.kind, &r.key)).map(|r| format!("{} {}", r.kind, r.key)).collect(),

@@ -31,6 +31,7 @@ pub const ALIAS: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| doc.aliases.iter().for_each(|a| check_alias(v, file, a, None)),
+    domain_of: |r| Some(crate::model::names::domain_of(&r.key)),
 };
 
 /// `@domain` or `local@domain` with the domain normalised; the local part kept as written.

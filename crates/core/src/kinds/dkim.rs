@@ -30,6 +30,7 @@ pub const DKIM_KEY: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: super::no_rules,
+    domain_of: super::no_domain,
 };
 
 fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {

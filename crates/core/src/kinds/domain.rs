@@ -59,6 +59,7 @@ pub const DOMAIN: KindSpec = KindSpec {
         problems
     },
     validate: |v, file, doc| doc.domains.iter().for_each(|d| check_domain(v, file, d)),
+    domain_of: super::no_domain,
 };
 
 pub const ALIAS_DOMAIN: KindSpec = KindSpec {
@@ -75,6 +76,7 @@ pub const ALIAS_DOMAIN: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: super::no_rules,
+    domain_of: |r| Some(r.text("target_domain")),
 };
 
 fn desired_domains(r: &mut Resolver, out: &mut Desired) {
@@ -247,8 +249,8 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
             }
             if ctx.dialect == crate::sql::Dialect::MySql {
                 out.sql("DELETE FROM domain_admins WHERE domain = ?", vec![t(d)]);
-                out.sql("DELETE FROM mta_sts WHERE domain = ?", vec![t(d)]);
             }
+            out.sql("DELETE FROM mta_sts WHERE domain = ?", vec![t(d)]);
             out.hdel("DOMAIN_MAP", d);
             out.hdel("RL_VALUE", d);
             out.effects.insert(super::Effect::SogoRebuild);
@@ -391,6 +393,7 @@ fn domain(r: &Record) -> Domain {
         tags: some_if(!tags.is_empty(), tags),
         dkim_selector: None,
         dkim_key_size: None,
+        mta_sts: None,
     }
 }
 

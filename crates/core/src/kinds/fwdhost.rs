@@ -29,6 +29,7 @@ pub const FORWARDING_HOST: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| doc.forwarding_hosts.iter().for_each(|f| check_forwarding_host(v, file, &f.host)),
+    domain_of: super::no_domain,
 };
 
 fn record(net: &str, source: &str, filter_spam: bool) -> Record {

@@ -37,6 +37,7 @@ pub const IDENTITY_PROVIDER: KindSpec = KindSpec {
             check_idp(v, file, idp);
         }
     },
+    domain_of: super::no_domain,
 };
 
 fn flag(v: Option<bool>) -> String {

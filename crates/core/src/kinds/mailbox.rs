@@ -75,6 +75,7 @@ pub const MAILBOX: KindSpec = KindSpec {
     destroys_mail: true,
     check: super::no_check,
     validate: super::no_rules,
+    domain_of: |r| Some(crate::model::names::domain_of(&r.key)),
 };
 
 fn state_name(s: MailboxState) -> &'static str {

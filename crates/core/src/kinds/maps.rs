@@ -28,6 +28,7 @@ pub const BCC_MAP: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| doc.bcc_maps.iter().for_each(|b| check_bcc(v, file, b)),
+    domain_of: super::no_domain,
 };
 
 pub const RECIPIENT_MAP: KindSpec = KindSpec {
@@ -50,6 +51,7 @@ pub const RECIPIENT_MAP: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| doc.recipient_maps.iter().for_each(|r| check_recipient_map(v, file, r)),
+    domain_of: super::no_domain,
 };
 
 pub const TLS_POLICY: KindSpec = KindSpec {
@@ -66,6 +68,7 @@ pub const TLS_POLICY: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| doc.tls_policies.iter().for_each(|t| check_tls_policy(v, file, t)),
+    domain_of: super::no_domain,
 };
 
 /// A BCC map's key: its local destination and direction, e.g. `alice@example.org rcpt`.

@@ -9,6 +9,7 @@ pub mod fwdhost;
 pub mod idp;
 pub mod mailbox;
 pub mod maps;
+pub mod mta_sts;
 pub mod routing;
 pub mod template;
 
@@ -122,6 +123,9 @@ pub struct KindSpec {
     pub protected: &'static [&'static str],
     /// Deleting one destroys mail: it needs consent on the command line.
     pub destroys_mail: bool,
+    /// The domain whose delete takes it along (mailcow's domain delete removes its rows): a
+    /// domain is not deleted while the plan leaves such an object in place.
+    pub domain_of: fn(&Record) -> Option<&str>,
     /// Why a plan cannot be applied, for reasons of this kind (a domain limit mailcow would
     /// enforce): part of every plan.
     pub check: fn(&Facts) -> Vec<String>,
@@ -156,6 +160,11 @@ pub fn load_dir_with<T: Send>(root: &std::path::Path, alongside: impl FnOnce(&Lo
     crate::load::load_dir_with(root, &rules, alongside)
 }
 
+/// `domain_of` of a kind that a domain delete leaves alone.
+pub fn no_domain(_: &Record) -> Option<&str> {
+    None
+}
+
 /// `check` of a kind with nothing to check.
 pub fn no_check(_: &Facts) -> Vec<String> {
     Vec::new()
@@ -169,6 +178,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     domain::DOMAIN,
     domain::ALIAS_DOMAIN,
     dkim::DKIM_KEY,
+    mta_sts::MTA_STS,
     mailbox::MAILBOX,
     alias::ALIAS,
     maps::BCC_MAP,

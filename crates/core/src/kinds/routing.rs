@@ -30,6 +30,7 @@ pub const RELAY_HOST: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| doc.relay_hosts.iter().for_each(|r| check_relay_host(v, file, r)),
+    domain_of: super::no_domain,
 };
 
 pub const TRANSPORT: KindSpec = KindSpec {
@@ -46,6 +47,7 @@ pub const TRANSPORT: KindSpec = KindSpec {
     destroys_mail: false,
     check: super::no_check,
     validate: |v, file, doc| check_transports(v, file, &doc.transports),
+    domain_of: super::no_domain,
 };
 
 fn escape(s: &str) -> String {

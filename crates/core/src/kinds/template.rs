@@ -33,6 +33,7 @@ pub const DOMAIN_TEMPLATE: KindSpec = KindSpec {
             v.check_dkim(file, t.dkim_selector.as_ref(), t.dkim_key_size.as_ref());
         }
     },
+    domain_of: super::no_domain,
 };
 
 pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
@@ -54,6 +55,7 @@ pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
             v.check_tags(file, t.name.at, t.tags.as_deref());
         }
     },
+    domain_of: super::no_domain,
 };
 
 const DOMAIN_KEYS: [&str; 15] = [

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Alias, Located, Mailbox, RateLimit, Secret, Size};
+use super::{Alias, Located, Mailbox, MtaSts, RateLimit, Secret, Size};
 
 /// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
 macro_rules! domain_common {
@@ -72,6 +72,9 @@ domain_common!(settings_struct!(@object
         /// Aliases whose address is in this domain or one of its alias domains.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub aliases: Vec<Alias>,
+        /// The domain's MTA-STS policy (`mta_sts` row).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mta_sts: Option<Located<MtaSts>>,
     }
 ));
 

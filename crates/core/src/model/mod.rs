@@ -8,6 +8,7 @@ mod idp;
 mod located;
 mod mailbox;
 mod maps;
+mod mta_sts;
 pub mod names;
 mod routing;
 mod secret;
@@ -24,6 +25,7 @@ pub use mailbox::{
     TaggedMailHandler,
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
+pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Secret, SecretError};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
@@ -105,6 +107,7 @@ pub enum Kind {
     Domain,
     AliasDomain,
     DkimKey,
+    MtaSts,
     Mailbox,
     Alias,
     BccMap,
@@ -116,13 +119,14 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
         Kind::Domain,
         Kind::AliasDomain,
         Kind::DkimKey,
+        Kind::MtaSts,
         Kind::Mailbox,
         Kind::Alias,
         Kind::BccMap,
@@ -140,6 +144,7 @@ impl Kind {
             Kind::Domain => "domain",
             Kind::AliasDomain => "alias_domain",
             Kind::DkimKey => "dkim_key",
+            Kind::MtaSts => "mta_sts",
             Kind::Mailbox => "mailbox",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
@@ -158,6 +163,7 @@ impl Kind {
             Kind::Domain => "domains",
             Kind::AliasDomain => "alias domains",
             Kind::DkimKey => "DKIM keys",
+            Kind::MtaSts => "MTA-STS policies",
             Kind::Mailbox => "mailboxes",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
