@@ -88,7 +88,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
     for rec in desired.records.iter_mut().filter(|r| enforced(r)) {
         let Some(hash) = stored.get(rec.key.as_str()) else { continue };
         let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(Kind::Mailbox, rec.key.clone(), "password")) else { continue };
-        let Ok(plain) = secret.reveal(&desired.root) else { continue };
+        let Ok(plain) = desired.revealed.get(secret) else { continue };
         let hash_id = hex(&Sha256::digest(hash.as_bytes()));
         let digest = key.map(|key| hmac(key, format!("{hash}\n{plain}").as_bytes()));
         let known = digest.is_some() && cache.get(&format!("{}\n{hash_id}", rec.key)) == digest.as_ref();

@@ -104,7 +104,7 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
 
     let rt = runtime();
     let Live { dkim: live, mta_sts } = rt.block_on(live_state(&args, &settings, printer))?;
-    let declared = crate::kinds::dkim::declared(&crate::kinds::Resolver::new(&loaded));
+    let declared = crate::kinds::dkim::declared(&crate::kinds::Resolver::new(&loaded, &Default::default()));
     let mut rows: Vec<Row> = dns::host_records(&hostname).into_iter().map(Row::unchecked).collect();
     for (name, alias, policy_of, declared_sts) in names {
         let decl = declared.iter().find(|d| d.domain == name);

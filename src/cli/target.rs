@@ -79,8 +79,8 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let load_args = args.clone();
     let early_text = early.as_ref().map(|(text, _)| text.clone());
     let loaded = tokio::task::spawn_blocking(move || {
-        let (loaded, desired) =
-            kinds::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l))).map_err(|e| printer.err(&format!("error: {e}")))?;
+        let (loaded, desired) = kinds::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l, &kinds::resolve_secrets(l))))
+            .map_err(|e| printer.err(&format!("error: {e}")))?;
         let mut loaded = checked(loaded, printer)?;
         if free_early && same_settings(early_text.as_ref(), &loaded) {
             loaded.documents = Vec::new();
@@ -259,7 +259,9 @@ async fn finish(
         None => None,
     };
     let t = std::time::Instant::now();
-    let mut desired = desired.unwrap_or_else(|| kinds::desired(&loaded)).map_err(|errs| format!("cannot resolve secrets:\n  {}", errs.join("\n  ")))?;
+    let mut desired = desired
+        .unwrap_or_else(|| kinds::desired(&loaded, &kinds::resolve_secrets(&loaded)))
+        .map_err(|errs| format!("cannot resolve secrets:\n  {}", errs.join("\n  ")))?;
     let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
     let service_files = match &services_root {
         Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(|errs| format!("cannot read service files:\n  {}", errs.join("\n  ")))?),

@@ -115,7 +115,7 @@ pub fn keep_live_keys(desired: &mut Desired, live: &[Record]) {
 /// is the key's own, which is what the server shows afterwards.
 fn supplied(r: &mut Resolver, out: &mut Desired, domain: &str, secret: &Secret) -> Option<(Value, u32)> {
     let secret = secret.clone();
-    match secret.reveal(r.root).map_err(|e| e.to_string()).and_then(|pem| public_key(&pem)) {
+    match r.revealed.get(&secret).map_err(|e| e.to_string()).and_then(|pem| public_key(&pem)) {
         Ok((public, bits)) => {
             out.secrets.insert((Kind::DkimKey, domain.to_string(), "key"), SecretSource::Clear(secret));
             Some((token(&public), bits))

@@ -21,7 +21,7 @@ use crate::change::Change;
 use crate::live::{LiveData, Query};
 use crate::load::Loaded;
 use crate::load::validate::{Rule, Validator};
-use crate::model::{self, Document, Kind, Located, Secret};
+use crate::model::{self, Document, Kind, Located, Revealed, Secret};
 use crate::record::{Field, Record, SecretToken, Value};
 use crate::sql::{Arg, Dialect, Stmt};
 
@@ -41,8 +41,8 @@ pub enum SecretSource {
 pub struct Desired {
     pub records: Vec<Record>,
     pub secrets: HashMap<(Kind, String, Field), SecretSource>,
-    /// The desired-state directory: `{file: ...}` secrets are read from inside it.
-    pub root: std::path::PathBuf,
+    /// The values of the secret references, read before the records were built.
+    pub revealed: Revealed,
     /// Forwarding hosts given by name, with their `filter_spam`: resolved against the live
     /// server by `fwdhost::resolve_names` before planning.
     pub forwarding_names: Vec<(String, bool)>,
@@ -63,17 +63,16 @@ pub fn token(stored: &str) -> Value {
 /// Everything the desired side needs to resolve references while building records.
 pub struct Resolver<'a> {
     pub docs: Vec<&'a Document>,
-    /// Relative `{file: ...}` secrets are read from here: the desired-state directory.
-    pub root: &'a std::path::Path,
+    pub revealed: &'a Revealed,
     pub relay_hosts: HashMap<&'a str, &'a str>,
     pub secret_errors: Vec<String>,
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(loaded: &'a Loaded) -> Resolver<'a> {
+    pub fn new(loaded: &'a Loaded, revealed: &'a Revealed) -> Resolver<'a> {
         let docs: Vec<&Document> = loaded.documents.iter().map(|(_, d)| d).collect();
         let relay_hosts = docs.iter().flat_map(|d| d.relay_hosts.iter()).map(|r| (r.name.as_str(), r.hostname.as_str())).collect();
-        Resolver { docs, root: &loaded.root, relay_hosts, secret_errors: Vec::new() }
+        Resolver { docs, revealed, relay_hosts, secret_errors: Vec::new() }
     }
 
     pub fn relay_hostname(&self, name: &Option<Located<String>>) -> String {
@@ -84,7 +83,7 @@ impl<'a> Resolver<'a> {
     pub fn clear_secret(&mut self, desired: &mut Desired, kind: Kind, key: &str, field: Field, secret: Option<&Located<Secret>>) -> Value {
         let Some(secret) = secret else { return token("") };
         let secret = secret.value.clone();
-        match secret.reveal(self.root) {
+        match self.revealed.get(&secret) {
             Ok(v) => {
                 desired.secrets.insert((kind, key.to_string(), field), SecretSource::Clear(secret));
                 token(&v)
@@ -231,10 +230,17 @@ pub fn hashes() -> Vec<&'static str> {
     out
 }
 
-/// Builds the desired records from a validated directory.
-pub fn desired(loaded: &Loaded) -> Result<Desired, Vec<String>> {
-    let mut r = Resolver::new(loaded);
-    let mut out = Desired { root: loaded.root.clone(), ..Desired::default() };
+/// The resolve step: reads every secret reference the directory names (the environment, files
+/// inside it). The only desired-side I/O before planning besides forwarding-host names.
+pub fn resolve_secrets(loaded: &Loaded) -> Revealed {
+    let secrets: Vec<(String, &Located<Secret>)> = loaded.documents.iter().flat_map(|(_, d)| d.secrets()).collect();
+    Revealed::resolve(secrets.iter().map(|(_, s)| &s.value), &loaded.root)
+}
+
+/// Builds the desired records from a validated directory and its resolved secrets. Pure.
+pub fn desired(loaded: &Loaded, revealed: &Revealed) -> Result<Desired, Vec<String>> {
+    let mut r = Resolver::new(loaded, revealed);
+    let mut out = Desired { revealed: revealed.clone(), ..Desired::default() };
     // Room for every object up front (and for a DKIM key per domain): grown by doubling, the
     // list of 300,000 records held up to 40 MB of slack at its peak.
     let declared: usize = r.docs.iter().map(|d| KINDS.iter().map(|k| (k.count)(d)).sum::<usize>()).sum();
@@ -353,9 +359,9 @@ impl WriteCtx<'_> {
         match self.desired.secrets.get(&(kind, key.to_string(), field)) {
             None => Ok(String::new()),
             Some(SecretSource::Verbatim(v)) => Ok(v.clone()),
-            Some(SecretSource::Clear(s)) => Ok(s.reveal(&self.desired.root)?),
+            Some(SecretSource::Clear(s)) => Ok(self.desired.revealed.get(s)?),
             Some(SecretSource::HashOf(s)) => {
-                crate::password::hash_blf_crypt(&s.reveal(&self.desired.root)?).map_err(|e| WriteError::Hash(key.to_string(), e.to_string()))
+                crate::password::hash_blf_crypt(&self.desired.revealed.get(s)?).map_err(|e| WriteError::Hash(key.to_string(), e.to_string()))
             }
         }
     }

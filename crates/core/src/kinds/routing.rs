@@ -95,7 +95,7 @@ fn desired_transports(r: &mut Resolver, out: &mut Desired) {
 /// The token of the stored (escaped) form, so it compares with what mailcow keeps.
 fn escaped_token(out: &Desired, kind: Kind, key: &str, fallback: Value) -> Value {
     match out.secrets.get(&(kind, key.to_string(), "password")) {
-        Some(super::SecretSource::Clear(s)) => s.reveal(&out.root).map(|v| token(&escape(&v))).unwrap_or(fallback),
+        Some(super::SecretSource::Clear(s)) => out.revealed.get(s).map(|v| token(&escape(&v))).unwrap_or(fallback),
         _ => fallback,
     }
 }

@@ -27,7 +27,7 @@ pub use mailbox::{
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
 pub use routing::{ForwardingHost, RelayHost, Transport};
-pub use secret::{Secret, SecretError};
+pub use secret::{Revealed, Secret, SecretError};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
 pub use units::{Frame, RateLimit, Size};
 

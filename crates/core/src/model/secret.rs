@@ -23,6 +23,43 @@ pub enum SecretError {
     File(#[from] crate::confined::ConfinedError),
     #[error("secret file `{0}` is not UTF-8 text")]
     NotText(String),
+    /// Read before planning (`Revealed::resolve`), and failed then.
+    #[error("{0}")]
+    Unresolved(String),
+}
+
+/// Every secret reference a desired state names, read once, in a step of its own before any
+/// record is built (`Revealed::resolve`). Record building, password verification and apply look
+/// values up here: nothing after that step reads the environment or a file, and a secret that
+/// changes meanwhile cannot make apply write another value than the plan compared. Literals are
+/// not copied in: they are their own value.
+#[derive(Clone, Default)]
+pub struct Revealed(std::sync::Arc<std::collections::HashMap<Secret, Result<String, String>>>);
+
+impl Revealed {
+    /// Reads each reference once; `dir` is the desired-state directory (`{file:}` is read from inside it).
+    pub fn resolve<'a>(secrets: impl IntoIterator<Item = &'a Secret>, dir: &Path) -> Revealed {
+        let mut map = std::collections::HashMap::new();
+        for s in secrets.into_iter().filter(|s| !s.is_literal()) {
+            map.entry(s.clone()).or_insert_with(|| s.reveal(dir).map_err(|e| e.to_string()));
+        }
+        Revealed(std::sync::Arc::new(map))
+    }
+
+    pub fn get(&self, secret: &Secret) -> Result<String, SecretError> {
+        match (secret, self.0.get(secret)) {
+            (Secret::Literal(v), _) => Ok(v.clone()),
+            (_, Some(Ok(v))) => Ok(v.clone()),
+            (_, Some(Err(e))) => Err(SecretError::Unresolved(e.clone())),
+            (_, None) => Err(SecretError::Unresolved(format!("{} was not read before planning", secret.describe()))),
+        }
+    }
+}
+
+impl fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Revealed({} secrets)", self.0.len())
+    }
 }
 
 impl Secret {
@@ -142,5 +179,25 @@ impl JsonSchema for Secret {
                 {"type": "object", "properties": {"file": {"type": "string", "minLength": 1}}, "required": ["file"], "additionalProperties": false}
             ]
         })
+    }
+}
+
+#[cfg(test)]
+mod revealed_tests {
+    use super::*;
+
+    #[test]
+    fn references_are_read_once_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let file = Secret::File("pw".into());
+        let missing = Secret::Env("MAILPLANE_TEST_UNSET_VARIABLE_42".into());
+        let revealed = Revealed::resolve([&file, &missing, &Secret::Literal("{SSHA}x".into())], dir.path());
+        std::fs::write(dir.path().join("pw"), "changed").unwrap();
+        assert_eq!(revealed.get(&file).unwrap(), "s3cret", "read in the resolve step, not when used");
+        assert!(revealed.get(&missing).unwrap_err().to_string().contains("MAILPLANE_TEST_UNSET_VARIABLE_42"));
+        assert_eq!(revealed.get(&Secret::Literal("{SSHA}x".into())).unwrap(), "{SSHA}x");
+        assert!(revealed.get(&Secret::Env("OTHER".into())).is_err(), "a reference not resolved is an error, not a read");
+        assert_eq!(format!("{revealed:?}"), "Revealed(2 secrets)");
     }
 }
