@@ -40,7 +40,13 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             target.allow_delete.extend(f.consent.allow_delete.iter().cloned());
             target.force |= f.consent.force;
         }
-        let Ok(p) = prepare(&target, printer, true).await else { return ExitStatus::Error };
+        let p = match prepare(&target, printer, true).await {
+            Ok(p) => p,
+            Err(e) => {
+                e.report(printer);
+                return e.exit_status();
+            }
+        };
         let opts = Options { auto_approve: args.auto_approve, restart_sogo: args.restart_sogo };
         apply_prepared(p, &target.dir, saved.as_ref(), &opts, printer).await.0
     })

@@ -173,7 +173,7 @@ async fn live_state(args: &Args, settings: &SettingsFile, printer: Printer) -> R
         refresh_forwarding_hosts: false,
         lock_timeout: 0,
     };
-    let (db, kv, _) = connect(&targs, settings, printer).await.map_err(|()| String::new())?;
+    let (db, kv, _) = connect(&targs, settings, printer).await.map_err(|e| e.to_string())?;
     let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| e.to_string())?;
     let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| e.to_string())?;
     let policies = match db.query("SELECT domain, version, id FROM mta_sts WHERE active = 1", &[]).await {

@@ -29,7 +29,13 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
                 return ExitStatus::Error;
             }
         };
-        let Ok((db, kv, _)) = connect(&args.target, &settings, printer).await else { return ExitStatus::Error };
+        let (db, kv, _) = match connect(&args.target, &settings, printer).await {
+            Ok(connected) => connected,
+            Err(e) => {
+                e.report(printer);
+                return e.exit_status();
+            }
+        };
         let live = match crate::observe::observe(&db, &kv).await {
             Ok(l) => l,
             Err(e) => {

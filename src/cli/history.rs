@@ -58,7 +58,7 @@ async fn connect(dir: &Path, target: Option<&str>, printer: Printer) -> Result<D
     }
     // The history of a target must not depend on the other files being valid.
     let settings = super::target::settings_only(dir)?;
-    let db = super::target::open_db(target, &settings, dir, Access::READ).await?;
+    let db = super::target::open_db(target, &settings, dir, Access::READ).await.map_err(|e| e.to_string())?;
     super::target::report_absent(&db, printer);
     Ok(db)
 }

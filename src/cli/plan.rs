@@ -21,7 +21,13 @@ pub struct Args {
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let Ok(p) = prepare(&args.target, printer, false).await else { return ExitStatus::Error };
+        let p = match prepare(&args.target, printer, false).await {
+            Ok(p) => p,
+            Err(e) => {
+                e.report(printer);
+                return e.exit_status();
+            }
+        };
         match args.format {
             Format::Human => render::human_in_parts(&p.plan, printer.color_stdout(), |part| printer.out(part)),
             Format::Json => printer.out(&render::json(&p.plan)),

@@ -15,6 +15,81 @@ use crate::store::kv::Kv;
 
 pub const DEFAULT_TARGET: &str = "sqlite://state/mailplane.db";
 
+/// Why plan, apply, watch or a read-only command did not get as far as they needed. Printed once,
+/// at the edge (`report`), with its causes and what to do; every one exits 1.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The diagnostics (file:line:column) are printed already.
+    #[error("the desired-state directory has errors")]
+    Invalid,
+    #[error(transparent)]
+    Load(#[from] load::LoadError),
+    #[error("{0}")]
+    Connect(String),
+    #[error("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL")]
+    NoRedis,
+    #[error(transparent)]
+    Db(#[from] crate::store::db::DbError),
+    #[error(transparent)]
+    Lock(#[from] crate::store::lock::LockError),
+    #[error(transparent)]
+    Observe(#[from] observe::ObserveError),
+    /// What an interrupted apply left could not be finished.
+    #[error("{0}")]
+    Outbox(String),
+    #[error("{0}")]
+    Ldap(String),
+    #[error("cannot resolve secrets:\n  {}", .0.join("\n  "))]
+    Secrets(Vec<String>),
+    #[error("cannot read service files:\n  {}", .0.join("\n  "))]
+    ServiceFiles(Vec<String>),
+    #[error("{}:\n  {}", super::dns::UNRESOLVED_FORWARDING, .0.join("\n  "))]
+    Forwarding(Vec<String>),
+    #[error("{0}")]
+    PasswordCache(String),
+    #[error("{0}")]
+    ServiceFilePlan(String),
+    #[error("the directory did not load")]
+    NotLoaded,
+    #[error("internal error: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl TargetError {
+    pub fn exit_status(&self) -> crate::printer::ExitStatus {
+        crate::printer::ExitStatus::Error
+    }
+
+    /// What to do, where the message does not say it already.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            TargetError::Secrets(_) => Some("export the variables, or fix the `{file: …}` paths (they are read from inside the desired-state directory)"),
+            TargetError::Forwarding(_) => {
+                Some("write the hosts' addresses instead of their names, or point MAILPLANE_DNS_RESOLVER at a DNS server that answers")
+            }
+            _ => None,
+        }
+    }
+
+    /// Prints it once: `error:` and the message, each cause, the hint. Nothing for `Invalid`,
+    /// whose diagnostics were printed where they were found.
+    pub fn report(&self, printer: Printer) {
+        if matches!(self, TargetError::Invalid) {
+            return;
+        }
+        let mut text = format!("error: {self}");
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(&format!("\n  caused by: {c}"));
+            cause = c.source();
+        }
+        if let Some(hint) = self.hint() {
+            text.push_str(&format!("\n  hint: {hint}"));
+        }
+        printer.err(&text);
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct TargetArgs {
     /// The desired-state directory (for `apply`, also a plan file saved with `plan --out`).
@@ -59,12 +134,12 @@ pub struct Prepared {
     pub services_root: Option<PathBuf>,
 }
 
-/// Returns `Err(())` after printing what went wrong.
-/// With `lock`, the apply lock is taken before the live state is read.
+/// With `lock`, the apply lock is taken before the live state is read. The caller reports
+/// the error (`TargetError::report`); the directory's diagnostics are printed here.
 ///
 /// The live server is read while the directory is parsed and validated: `mailplane.yaml` alone
 /// says where the target is, and neither side needs the other until the plan.
-pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<Prepared, ()> {
+pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<Prepared, TargetError> {
     let early = load::read_settings(&args.dir);
     // Without LDAP mailboxes (merged into the documents first), the desired records are built
     // while the directory is validated; without service files (read from the documents too),
@@ -79,8 +154,7 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
     let load_args = args.clone();
     let early_text = early.as_ref().map(|(text, _)| text.clone());
     let loaded = tokio::task::spawn_blocking(move || {
-        let (loaded, desired) = kinds::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l, &kinds::resolve_secrets(l))))
-            .map_err(|e| printer.err(&format!("error: {e}")))?;
+        let (loaded, desired) = kinds::load_dir_with(&load_args.dir, |l| early_desired.then(|| kinds::desired(l, &kinds::resolve_secrets(l))))?;
         let mut loaded = checked(loaded, printer)?;
         if free_early && same_settings(early_text.as_ref(), &loaded) {
             loaded.documents = Vec::new();
@@ -90,19 +164,21 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
         }
         // The live rows are read after this (a dropped sender: loading failed).
         let _ = loaded_tx.send(());
-        Ok::<_, ()>((loaded, desired))
+        Ok::<_, TargetError>((loaded, desired))
     })
-    .await
-    .map_err(|e| printer.err(&format!("error: {e}")))?;
-    let Ok((loaded, desired)) = loaded else {
-        // Let the read-ahead finish and free its lock properly (a cancelled one would leave
-        // its holder row in mailplane_lock).
-        if let Some(handle) = observing
-            && let Ok(Ok(observed)) = handle.await
-        {
-            observed.release().await;
+    .await?;
+    let (loaded, desired) = match loaded {
+        Ok(both) => both,
+        Err(e) => {
+            // Let the read-ahead finish and free its lock properly (a cancelled one would leave
+            // its holder row in mailplane_lock).
+            if let Some(handle) = observing
+                && let Ok(Ok(observed)) = handle.await
+            {
+                observed.release().await;
+            }
+            return Err(e);
         }
-        return Err(());
     };
     let same = same_settings(early.as_ref().map(|(text, _)| text), &loaded);
     let observed = match observing {
@@ -113,21 +189,17 @@ pub async fn prepare(args: &TargetArgs, printer: Printer, lock: bool) -> Result<
                 None
             }
             // The server itself cannot be reached: trying again the ordinary way would only wait as long again.
-            Ok(Err((true, msg))) => {
-                printer.err(&format!("error: {msg}"));
-                return Err(());
-            }
+            Ok(Err((true, e))) => return Err(e),
             // Not set up yet: the ordinary way below sets it up, or says why not.
             _ => None,
         },
         None => None,
     };
-    let result = match observed {
+    match observed {
         Some(observed) => finish(args, loaded, printer, observed, desired).await,
         // The records built early were made from this same directory and settings.
         None => prepare_loaded(args, loaded, printer, lock, desired.filter(|_| same)).await,
-    };
-    result.map_err(|msg| printer.err(&format!("error: {msg}")))
+    }
 }
 
 /// Whether the settings read early are the ones the directory was loaded with.
@@ -135,15 +207,15 @@ fn same_settings(early: Option<&Option<String>>, loaded: &Loaded) -> bool {
     early.is_some_and(|text| text.as_deref() == loaded.settings.as_ref().map(|(idx, _)| loaded.sources[*idx].text.as_str()))
 }
 
-/// Prints a loaded directory's diagnostics; `Err(())` when it has errors.
-fn checked(mut loaded: Loaded, printer: Printer) -> Result<Loaded, ()> {
+/// Prints a loaded directory's diagnostics; `Invalid` when it has errors.
+fn checked(mut loaded: Loaded, printer: Printer) -> Result<Loaded, TargetError> {
     // validate only warns about a secret it cannot resolve; plan and apply need every one.
     for d in loaded.diagnostics.iter_mut().filter(|d| d.code == load::validate::secrets::UNRESOLVED) {
         d.severity = load::Severity::Error;
     }
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
-        return Err(());
+        return Err(TargetError::Invalid);
     }
     Ok(loaded)
 }
@@ -177,7 +249,7 @@ async fn observe_target(
     lock: bool,
     setup: bool,
     gate: Option<tokio::sync::oneshot::Receiver<()>>,
-) -> Result<Observed, (bool, String)> {
+) -> Result<Observed, (bool, TargetError)> {
     // Only SQLite needs setting up before a connection works (the file is created then).
     let final_error = !target_url(&args, &settings).starts_with("sqlite:");
     let (db, kv, memcached) = try_connect(&args, Some(&settings), Access { write: lock, setup }).await.map_err(|e| (final_error, e))?;
@@ -191,9 +263,9 @@ async fn observe_connected(
     memcached: Option<String>,
     lock: bool,
     gate: Option<tokio::sync::oneshot::Receiver<()>>,
-) -> Result<Observed, String> {
+) -> Result<Observed, TargetError> {
     let lock = match lock {
-        true => Some(crate::store::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await.map_err(|e| e.to_string())?),
+        true => Some(crate::store::lock::acquire(&db, std::time::Duration::from_secs(args.lock_timeout)).await?),
         false => None,
     };
     if let Some(gate) = gate
@@ -202,12 +274,12 @@ async fn observe_connected(
         if let Some(lock) = lock {
             lock.release().await;
         }
-        return Err("the directory did not load".into());
+        return Err(TargetError::NotLoaded);
     }
     let timeout = std::time::Duration::from_secs(args.lock_timeout);
-    let replayed = crate::outbox::finish_pending(&db, &kv, memcached.as_deref(), lock.is_some(), timeout).await?;
+    let replayed = crate::outbox::finish_pending(&db, &kv, memcached.as_deref(), lock.is_some(), timeout).await.map_err(TargetError::Outbox)?;
     let t = std::time::Instant::now();
-    let live = observe::observe(&db, &kv).await.map_err(|e| e.to_string())?;
+    let live = observe::observe(&db, &kv).await?;
     let t = crate::timing::lap("observe", t);
     let (live, records) = tokio::task::spawn_blocking(move || {
         let mut live = live;
@@ -215,8 +287,7 @@ async fn observe_connected(
         live.trim();
         (live, records)
     })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     crate::timing::lap("live", t);
     Ok(Observed { db, kv, memcached, lock, live, records, replayed })
 }
@@ -229,7 +300,7 @@ pub async fn prepare_loaded(
     printer: Printer,
     lock: bool,
     desired: Option<Result<Desired, Vec<String>>>,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, TargetError> {
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let observed = observe_target(args.clone(), settings, lock, true, None).await.map_err(|(_, e)| e)?;
     finish(args, loaded, printer, observed, desired).await
@@ -242,7 +313,7 @@ async fn finish(
     printer: Printer,
     observed: Observed,
     desired: Option<Result<Desired, Vec<String>>>,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, TargetError> {
     let Observed { db, kv, memcached, lock, live, records: live_records, replayed } = observed;
     for note in replayed {
         printer.err(&format!("note: {note}"));
@@ -250,7 +321,7 @@ async fn finish(
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
     let ldap = match &settings.ldap_mailboxes {
         Some(cfg) => {
-            let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await?;
+            let merged = crate::ldap_source::merge(&mut loaded, cfg, &db).await.map_err(TargetError::Ldap)?;
             for s in &merged.skipped {
                 printer.err(&format!("note: LDAP user {s}; not provisioned"));
             }
@@ -259,12 +330,10 @@ async fn finish(
         None => None,
     };
     let t = std::time::Instant::now();
-    let mut desired = desired
-        .unwrap_or_else(|| kinds::desired(&loaded, &kinds::resolve_secrets(&loaded)))
-        .map_err(|errs| format!("cannot resolve secrets:\n  {}", errs.join("\n  ")))?;
+    let mut desired = desired.unwrap_or_else(|| kinds::desired(&loaded, &kinds::resolve_secrets(&loaded))).map_err(TargetError::Secrets)?;
     let services_root = settings.services_root.as_ref().map(|r| loaded.root.join(r));
     let service_files = match &services_root {
-        Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(|errs| format!("cannot read service files:\n  {}", errs.join("\n  ")))?),
+        Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(TargetError::ServiceFiles)?),
         None => None,
     };
     // Everything later works from records: at 100,000 mailboxes the parsed YAML is 100s of MB.
@@ -280,7 +349,7 @@ async fn finish(
         true => password_cache_key(&settings, &loaded.root, lock.is_some())?,
         false => None,
     };
-    crate::verify::resolve_enforced(&mut desired, &live, &db, key.as_deref()).await.map_err(|e| e.to_string())?;
+    crate::verify::resolve_enforced(&mut desired, &live, &db, key.as_deref()).await?;
     let t = crate::timing::lap("verify", t);
     let policy = plan::Policy {
         prune: settings.prune.iter().map(|(k, m)| (*k, *m)).collect(),
@@ -295,13 +364,12 @@ async fn finish(
         let known: Vec<_> = live_records.iter().filter(|r| r.kind == crate::model::Kind::ForwardingHost).cloned().collect();
         let refresh = args.refresh_forwarding_hosts;
         desired = tokio::task::spawn_blocking(move || super::dns::resolve_forwarding_hosts(&mut desired, &known, refresh).map(|()| desired))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|errs| format!("{}:\n  {}", super::dns::UNRESOLVED_FORWARDING, errs.join("\n  ")))?;
+            .await?
+            .map_err(TargetError::Forwarding)?;
     }
     let mut plan = plan::plan(&desired.records, &live_records, &live, &policy);
     if let (Some(root), Some(files)) = (&services_root, &service_files) {
-        plan.files = crate::servicefiles::plan(root, files)?;
+        plan.files = crate::servicefiles::plan(root, files).map_err(TargetError::ServiceFilePlan)?;
     }
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
@@ -309,23 +377,21 @@ async fn finish(
 
 /// Connects a read-only command (export, dns) to the database and its Redis (or the SQLite
 /// file's kv table).
-pub async fn connect(args: &TargetArgs, settings: &SettingsFile, printer: Printer) -> Result<(Db, Kv, Option<String>), ()> {
-    let connected = try_connect(args, Some(settings), Access::READ).await.map_err(|msg| printer.err(&format!("error: {msg}")))?;
+pub async fn connect(args: &TargetArgs, settings: &SettingsFile, printer: Printer) -> Result<(Db, Kv, Option<String>), TargetError> {
+    let connected = try_connect(args, Some(settings), Access::READ).await?;
     report_absent(&connected.0, printer);
     Ok(connected)
 }
 
-/// `connect` that returns what went wrong instead of printing it.
-pub async fn try_connect(args: &TargetArgs, settings: Option<&SettingsFile>, access: Access) -> Result<(Db, Kv, Option<String>), String> {
+/// `connect` without the note about a SQLite file that does not exist yet.
+pub async fn try_connect(args: &TargetArgs, settings: Option<&SettingsFile>, access: Access) -> Result<(Db, Kv, Option<String>), TargetError> {
     let settings = settings.cloned().unwrap_or_default();
     let db = open_db(args.target.as_deref(), &settings, &args.dir, access).await?;
     let redis = args.redis.clone().or(settings.redis.clone());
     let kv = match (&redis, db.dialect()) {
-        (Some(r), _) => Kv::redis(r).await.map_err(|e| format!("cannot connect to Redis: {e}"))?,
+        (Some(r), _) => Kv::redis(r).await.map_err(|e| TargetError::Connect(format!("cannot connect to Redis: {e}")))?,
         (None, crate::store::db::Dialect::Sqlite) => Kv::table(db.clone()),
-        (None, crate::store::db::Dialect::MySql) => {
-            return Err("a mailcow database needs its Redis too (DOMAIN_MAP, RL_VALUE): give --redis or MAILPLANE_REDIS_URL".into());
-        }
+        (None, crate::store::db::Dialect::MySql) => return Err(TargetError::NoRedis),
     };
     Ok((db, kv, args.memcached.clone().or(settings.memcached.clone())))
 }
@@ -342,19 +408,20 @@ pub fn settings_only(dir: &Path) -> Result<SettingsFile, String> {
 }
 
 /// The database of `target` (a flag or the environment), else of `dir/mailplane.yaml`'s settings.
-pub async fn open_db(target: Option<&str>, settings: &SettingsFile, dir: &Path, access: Access) -> Result<Db, String> {
+pub async fn open_db(target: Option<&str>, settings: &SettingsFile, dir: &Path, access: Access) -> Result<Db, TargetError> {
     let url = resolve_target(target, settings, dir);
     let password = match std::env::var("MAILPLANE_DATABASE_PASSWORD") {
         Ok(p) => Some(p),
         Err(_) => match &settings.database_password_file {
             Some(f) => {
                 let f = dir.join(f);
-                Some(std::fs::read_to_string(&f).map(|s| s.trim_end().to_string()).map_err(|e| format!("cannot read {}: {e}", f.display()))?)
+                let read = std::fs::read_to_string(&f).map_err(|e| TargetError::Connect(format!("cannot read {}: {e}", f.display())))?;
+                Some(read.trim_end().to_string())
             }
             None => None,
         },
     };
-    Db::open(&url, password.as_deref(), access).await.map_err(|e| e.to_string())
+    Ok(Db::open(&url, password.as_deref(), access).await?)
 }
 
 fn target_url(args: &TargetArgs, settings: &SettingsFile) -> String {
@@ -395,14 +462,14 @@ pub fn state_dir(settings: &SettingsFile, dir: &Path) -> PathBuf {
 }
 
 /// The password cache's key; `create` (apply) makes it when it is missing.
-fn password_cache_key(settings: &SettingsFile, dir: &Path, create: bool) -> Result<Option<Vec<u8>>, String> {
+fn password_cache_key(settings: &SettingsFile, dir: &Path, create: bool) -> Result<Option<Vec<u8>>, TargetError> {
     let state = state_dir(settings, dir);
     crate::verify::key(&state, create).map_err(|e| {
-        format!(
+        TargetError::PasswordCache(format!(
             "cannot use {}: {e} (apply keeps the key of the password cache in the state directory {}, which must be writable by this user: make it writable, or set MAILPLANE_STATE_DIR or `state_dir` in mailplane.yaml)",
             state.join(crate::verify::KEY_FILE).display(),
             state.display()
-        )
+        ))
     })
 }
 

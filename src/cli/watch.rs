@@ -12,7 +12,7 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracing::{error, info, warn};
 
 use super::apply::{Options, apply_prepared};
-use super::target::{TargetArgs, prepare_loaded, runtime};
+use super::target::{TargetArgs, TargetError, prepare_loaded, runtime};
 use crate::daemon::schedule::{Config, Trigger};
 use crate::daemon::state::{DriftLabels, Mode, ResultLabels, Shared};
 use crate::daemon::triggers::{GitSource, watch_files};
@@ -239,9 +239,7 @@ impl Daemon {
         if target.refresh_forwarding_hosts {
             self.forwarding_refreshed = Instant::now();
             // A failed lookup keeps the addresses the server has, as without a refresh.
-            if let Err(e) = &prepared
-                && e.starts_with(crate::cli::dns::UNRESOLVED_FORWARDING)
-            {
+            if let Err(e @ TargetError::Forwarding(_)) = &prepared {
                 warn!(error = %e, "forwarding hosts could not be looked up again; keeping their addresses");
                 target.refresh_forwarding_hosts = false;
                 prepared = tokio::select! {
@@ -252,7 +250,7 @@ impl Daemon {
         }
         let p = match prepared {
             Ok(p) => p,
-            Err(e) => return self.failed(trigger, e),
+            Err(e) => return self.failed(trigger, e.to_string()),
         };
         p.db.close().await;
         self.report(&p.plan, trigger, started.elapsed());
