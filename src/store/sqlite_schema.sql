@@ -181,6 +181,16 @@ CREATE TRIGGER IF NOT EXISTS tls_policy_override__modified AFTER UPDATE ON tls_p
   WHEN NEW.modified IS OLD.modified AND (NEW.id IS NOT OLD.id COLLATE BINARY OR NEW.dest IS NOT OLD.dest COLLATE BINARY OR NEW.policy IS NOT OLD.policy COLLATE BINARY OR NEW.parameters IS NOT OLD.parameters COLLATE BINARY OR NEW.created IS NOT OLD.created COLLATE BINARY OR NEW.active IS NOT OLD.active COLLATE BINARY)
   BEGIN UPDATE tls_policy_override SET modified = CURRENT_TIMESTAMP WHERE rowid = NEW.rowid; END;
 
+CREATE TABLE IF NOT EXISTS domain_wide_footer (
+  domain VARCHAR(255) NOT NULL COLLATE NOCASE,
+  html TEXT NULL DEFAULT NULL COLLATE NOCASE,
+  plain TEXT NULL DEFAULT NULL COLLATE NOCASE,
+  mbox_exclude TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(mbox_exclude)),
+  alias_domain_exclude TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(alias_domain_exclude)),
+  skip_replies INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (domain)
+);
+
 CREATE TABLE IF NOT EXISTS mta_sts (
   id INTEGER NOT NULL,
   domain VARCHAR(255) NOT NULL COLLATE NOCASE,

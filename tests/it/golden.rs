@@ -370,3 +370,39 @@ fn mta_sts_rows_are_what_mailcow_writes() {
         services.drop_db(&name).await;
     });
 }
+
+/// Domain-wide footers: the `domain_wide_footer` rows of golden scenarios C (set, with an excluded
+/// mailbox and alias domain) and C-edits (changed, excludes cleared).
+#[test]
+fn domain_footer_rows_are_what_mailcow_writes() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("goldenf"));
+    let redis = services.redis_db(9);
+    services.flush_redis_db(9);
+    let state = tempfile::tempdir().unwrap();
+    let args = vec!["--target".to_string(), url.clone(), "--redis".into(), redis, "--memcached".into(), services.memcached.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = "tests/fixtures/mailcow-golden";
+    let c = "{html: '<p style=\"color:#555\">Example Org &middot; Registered office: 1 Example Street</p>', plain: \"-- \\nExample Org - Registered office: 1 Example Street\", skip_replies: true, exclude: [bob@example.org, example.info]}";
+    let c_edits = "{html: '', plain: \"-- \\nExample Org\"}";
+    rt.block_on(async {
+        let db = Db::connect(&url, None).await.unwrap();
+        for (footer, golden) in [(c, "scenario-C.sql"), (c_edits, "scenario-C-edits.sql")] {
+            std::fs::write(
+                dir.path().join("a.yaml"),
+                format!(
+                    "domains:\n  - name: example.org\n    alias_domains: [{{name: example.info}}]\n    mailboxes: [{{local_part: bob}}]\n    footer: {footer}\n"
+                ),
+            )
+            .unwrap();
+            apply(dir.path().to_str().unwrap(), &args, state.path());
+            let (cols, rows) = parse_dump(&std::fs::read_to_string(format!("{fixtures}/{golden}")).unwrap()).remove("domain_wide_footer").unwrap();
+            let want: Vec<Row> = rows.iter().map(|r| normalise("domain_wide_footer", &cols, r)).collect();
+            let got: Vec<Row> = dump_ours(&db, "domain_wide_footer", &cols).await.iter().map(|r| normalise("domain_wide_footer", &cols, r)).collect();
+            assert_eq!(got, want, "{golden}");
+        }
+        db.close().await;
+        services.drop_db(&name).await;
+    });
+}

@@ -101,6 +101,12 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                     active: None,
                 }],
                 mailboxes,
+                footer: Some(Located::new(DomainFooter {
+                    html: Some(Located::new("<p class=\"f\">#1: yes/no</p>\n".into())),
+                    plain: Some(Located::new("-- \n{d}: 'quoted', [x]".into())),
+                    exclude: vec![Located::new(format!("info@{d}")), Located::new(format!("alias-{d}"))],
+                    skip_replies: active,
+                })),
                 mta_sts: Some(Located::new(MtaSts {
                     mode: MtaStsMode::Testing,
                     mx: Located::new(vec![Located::new(format!("mail.{d}")), Located::new("*.mx.example.net".into())]),

@@ -504,3 +504,69 @@ fn mta_sts_round_trips_on_mailcow_mariadb_and_redis() {
     mta_sts_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Domain-wide footers: create, change each field, export → plan empty, delete by `prune`.
+fn domain_footer_scenario(t: &Target, url: &str) {
+    let files = |footer: &str, prune: &str| {
+        directory(&[
+            ("mailplane.yaml", prune),
+            (
+                "a.yaml",
+                &format!(
+                    "domains:\n  - name: example.net\n    footer: {{plain: keep}}\n  - name: example.org\n    alias_domains: [{{name: example.info}}]\n    mailboxes: [{{local_part: bob}}]\n{footer}"
+                ),
+            ),
+        ])
+    };
+    let row = || rows(url, "SELECT html, plain, mbox_exclude, alias_domain_exclude, skip_replies FROM domain_wide_footer WHERE domain = 'example.org'");
+    let v1 = files(
+        "    footer:\n      html: '<p>Example Org</p>'\n      plain: |\n        -- \n        Example Org\n      exclude: [bob@example.org, example.info]\n",
+        "",
+    );
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    assert_eq!(row()[0], ["<p>Example Org</p>", "-- \nExample Org\n", "[\"bob@example.org\"]", "[\"example.info\"]", "0"]);
+
+    let v2 = files("    footer: {plain: \"-- \\nExample\", skip_replies: true}\n", "");
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["html", "plain", "mbox_exclude", "alias_domain_exclude", "skip_replies"], "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert_eq!(row()[0], ["", "-- \nExample", "[]", "[]", "1"]);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let plan = t.plan_json(out.path());
+    assert_eq!(plan["summary"]["create"].as_u64().unwrap() + plan["summary"]["update"].as_u64().unwrap(), 0, "{plan:#}");
+
+    let v3 = files("", "prune: {domain_footer: delete}\n");
+    let plan = t.plan_json(v3.path());
+    assert_eq!(actions(&plan), [("delete".to_string(), "domain_footer".to_string())].into_iter().collect(), "{plan:#}");
+    t.apply(v3.path());
+    t.assert_no_changes(v3.path());
+    assert!(row().is_empty());
+
+    // An exclude that names nothing declared is refused, with its place.
+    let bad = files("    footer: {plain: x, exclude: [nobody@example.org]}\n", "");
+    let out = t.cmd("plan", bad.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("`nobody@example.org` is not a declared mailbox, alias or alias domain") && err.contains("a.yaml:"), "{err}");
+}
+
+#[test]
+fn domain_footer_round_trips_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let t = Target { args: vec!["--target".into(), url.clone()], _tmp: tmp };
+    domain_footer_scenario(&t, &url);
+}
+
+#[test]
+fn domain_footer_round_trips_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "footer", 23);
+    domain_footer_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

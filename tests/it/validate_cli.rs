@@ -16,7 +16,7 @@ fn the_examples_validate() {
         ),
         (
             "examples/organisation",
-            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 1 mta sts, 4 mailboxes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider (7 files)",
+            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 1 mta sts, 1 domain footer, 4 mailboxes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider (7 files)",
         ),
     ] {
         let out = validate(&[dir]);

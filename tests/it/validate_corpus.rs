@@ -14,6 +14,13 @@ const CASES: &[Case] = &[
             "domains:\n  - name: a.org\n    mta_sts: {mode: enforce, version: STSv2, max_age: 0, mx: [mail.a.org, \"mx .a.org\", \"a.*.org\", \"*.mx.a.org\"]}\n  - name: b.org\n    mta_sts: {mode: testing, mx: [], max_age: 31536001}\n",
         )],
     ),
+    (
+        "footer_excludes_nothing_declared",
+        &[(
+            "a.yaml",
+            "domains:\n  - name: a.org\n    alias_domains: [{name: b.org}]\n    mailboxes: [{local_part: x}]\n    footer: {plain: hi, exclude: [x@a.org, y@a.org, b.org, c.org, \"not an address\"]}\n",
+        )],
+    ),
     ("mta_sts_bad_mode", &[("a.yaml", "domains:\n  - name: a.org\n    mta_sts: {mode: strict, mx: [mail.a.org]}\n")]),
     ("yaml_bad_indentation", &[("a.yaml", "domains:\n  - name: a.org\n   description: x\n")]),
     ("yaml_unclosed_quote", &[("a.yaml", "domains:\n  - name: \"a.org\n")]),

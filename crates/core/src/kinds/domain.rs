@@ -394,6 +394,7 @@ fn domain(r: &Record) -> Domain {
         dkim_selector: None,
         dkim_key_size: None,
         mta_sts: None,
+        footer: None,
     }
 }
 

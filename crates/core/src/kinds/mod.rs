@@ -5,6 +5,7 @@ pub mod alias;
 pub mod dkim;
 pub mod domain;
 pub mod export;
+pub mod footer;
 pub mod fwdhost;
 pub mod idp;
 pub mod mailbox;
@@ -178,6 +179,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     domain::ALIAS_DOMAIN,
     dkim::DKIM_KEY,
     mta_sts::MTA_STS,
+    footer::DOMAIN_FOOTER,
     mailbox::MAILBOX,
     alias::ALIAS,
     maps::BCC_MAP,

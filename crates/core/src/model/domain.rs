@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Alias, Located, Mailbox, MtaSts, RateLimit, Secret, Size};
+use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, RateLimit, Secret, Size};
 
 /// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
 macro_rules! domain_common {
@@ -75,6 +75,9 @@ domain_common!(settings_struct!(@object
         /// The domain's MTA-STS policy (`mta_sts` row).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub mta_sts: Option<Located<MtaSts>>,
+        /// The footer Rspamd adds to the domain's outgoing mail (`domain_wide_footer` row).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub footer: Option<Located<DomainFooter>>,
     }
 ));
 

@@ -4,6 +4,7 @@ mod alias;
 pub mod defaults;
 pub mod dkim_key;
 mod domain;
+mod footer;
 mod idp;
 mod located;
 mod mailbox;
@@ -18,6 +19,7 @@ mod units;
 
 pub use alias::{Alias, SPECIAL_TARGETS};
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
+pub use footer::DomainFooter;
 pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
 pub use mailbox::{
@@ -108,6 +110,7 @@ pub enum Kind {
     AliasDomain,
     DkimKey,
     MtaSts,
+    DomainFooter,
     Mailbox,
     Alias,
     BccMap,
@@ -119,7 +122,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
+    pub const ALL: [Kind; 16] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -127,6 +130,7 @@ impl Kind {
         Kind::AliasDomain,
         Kind::DkimKey,
         Kind::MtaSts,
+        Kind::DomainFooter,
         Kind::Mailbox,
         Kind::Alias,
         Kind::BccMap,
@@ -145,6 +149,7 @@ impl Kind {
             Kind::AliasDomain => "alias_domain",
             Kind::DkimKey => "dkim_key",
             Kind::MtaSts => "mta_sts",
+            Kind::DomainFooter => "domain_footer",
             Kind::Mailbox => "mailbox",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
@@ -164,6 +169,7 @@ impl Kind {
             Kind::AliasDomain => "alias domains",
             Kind::DkimKey => "DKIM keys",
             Kind::MtaSts => "MTA-STS policies",
+            Kind::DomainFooter => "domain footers",
             Kind::Mailbox => "mailboxes",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
