@@ -48,7 +48,7 @@ pub enum TargetError {
     #[error("{0}")]
     PasswordCache(String),
     #[error("{0}")]
-    ServiceFilePlan(String),
+    ServiceFilesOnDisk(String),
     #[error("the directory did not load")]
     NotLoaded,
     #[error("internal error: {0}")]
@@ -367,10 +367,11 @@ async fn finish(
             .await?
             .map_err(TargetError::Forwarding)?;
     }
-    let mut plan = plan::plan(&desired.records, &live_records, &live, &policy);
-    if let (Some(root), Some(files)) = (&services_root, &service_files) {
-        plan.files = crate::servicefiles::plan(root, files).map_err(TargetError::ServiceFilePlan)?;
-    }
+    let files = match (&services_root, service_files) {
+        (Some(root), Some(files)) => crate::servicefiles::observe(root, files).map_err(TargetError::ServiceFilesOnDisk)?,
+        _ => Vec::new(),
+    };
+    let plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
 }

@@ -13,24 +13,12 @@ use std::path::Path;
 pub use apply::{FilesError, apply, check_all};
 pub use host::{Host, HostError};
 
-use crate::change::Action;
-pub use crate::change::{FileChange, FileKind, FollowUp, Service};
+pub use crate::change::{DesiredFile, FileChange, FileKind, FollowUp, Service};
 use crate::load::Loaded;
 use crate::model::{Content, Located};
 
 /// The first line of every file mailplane writes, so someone about to edit it by hand knows.
 pub const HEADER_NOTE: &str = "managed by mailplane: edit the desired state instead; changes here are reverted";
-
-/// One declared file with its full text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DesiredFile {
-    /// Relative to the services root, `/`-separated: `postfix/extra.cf`.
-    pub path: String,
-    pub kind: FileKind,
-    pub content: String,
-    /// `file:line:column` of the declaration, for messages.
-    pub declared_at: String,
-}
 
 /// Every declared file, in a stable order, or why some content could not be read.
 pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
@@ -118,28 +106,18 @@ fn without_myhostname(text: &str) -> String {
     }
 }
 
-/// The changes that make the files on disk equal the declared ones.
-pub fn plan(root: &Path, desired: &[DesiredFile]) -> Result<Vec<FileChange>, String> {
+/// Each declared file with what is on disk now, for the plan to compare.
+pub fn observe(root: &Path, desired: Vec<DesiredFile>) -> Result<Vec<crate::change::ObservedFile>, String> {
     if !desired.is_empty() && !root.is_dir() {
         return Err(format!("services_root `{}` is not a directory; it should be mailcow's data/conf", root.display()));
     }
-    let mut changes = Vec::new();
-    for file in desired {
-        let old = read_live(root, file).map_err(|e| format!("cannot read {}: {e}", root.join(&file.path).display()))?;
-        if old.as_deref() == Some(file.content.as_str()) {
-            continue;
-        }
-        changes.push(FileChange {
-            path: file.path.clone(),
-            action: if old.is_some() { Action::Update } else { Action::Create },
-            then: file.kind.follow_up(),
-            kind: file.kind,
-            old,
-            new: file.content.clone(),
-            declared_at: file.declared_at.clone(),
-        });
-    }
-    Ok(changes)
+    desired
+        .into_iter()
+        .map(|file| {
+            let old = read_live(root, &file).map_err(|e| format!("cannot read {}: {e}", root.join(&file.path).display()))?;
+            Ok((file, old))
+        })
+        .collect()
 }
 
 /// The follow-ups a set of changes needs, each once; a postfix restart makes a reload needless.
@@ -156,6 +134,7 @@ pub fn follow_ups(changes: &[FileChange]) -> Vec<FollowUp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::Action;
 
     fn change(path: &str, old: Option<&str>, new: &str, kind: FileKind) -> FileChange {
         FileChange {

@@ -121,6 +121,37 @@ impl FileKind {
     }
 }
 
+/// One declared service file with its full text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredFile {
+    /// Relative to the services root, `/`-separated: `postfix/extra.cf`.
+    pub path: String,
+    pub kind: FileKind,
+    pub content: String,
+    /// `file:line:column` of the declaration, for messages.
+    pub declared_at: String,
+}
+
+/// A declared file and what is on disk now, as mailplane compares it (`None`: no such file).
+pub type ObservedFile = (DesiredFile, Option<String>);
+
+/// The changes that make the files on disk equal the declared ones.
+pub fn file_changes(files: &[ObservedFile]) -> Vec<FileChange> {
+    files
+        .iter()
+        .filter(|(file, old)| old.as_deref() != Some(file.content.as_str()))
+        .map(|(file, old)| FileChange {
+            path: file.path.clone(),
+            action: if old.is_some() { Action::Update } else { Action::Create },
+            then: file.kind.follow_up(),
+            kind: file.kind,
+            old: old.clone(),
+            new: file.content.clone(),
+            declared_at: file.declared_at.clone(),
+        })
+        .collect()
+}
+
 /// A managed file whose content on disk differs from the declared one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FileChange {

@@ -15,8 +15,7 @@ pub struct Plan {
     pub unmanaged: Vec<Unmanaged>,
     /// Why this plan cannot be applied (e.g. a domain limit mailcow would enforce). Empty when it can.
     pub problems: Vec<String>,
-    /// Service configuration files whose content on disk differs from the declared one
-    /// (filled in by the caller: reading files is I/O).
+    /// Service configuration files whose content on disk differs from the declared one.
     pub files: Vec<crate::change::FileChange>,
 }
 
@@ -103,7 +102,8 @@ impl Plan {
 
 /// Deletes come first, children before parents; then creates and updates, parents before
 /// children. An address moving from an alias to a mailbox is freed before it is taken.
-pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, policy: &Policy) -> Plan {
+/// `files`: the declared service files with what is on disk (read by the caller: that is I/O).
+pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate::change::ObservedFile], policy: &Policy) -> Plan {
     let all_live = live;
     let ignored = |r: &Record| policy.ignore.iter().any(|g| glob_match(g, &r.key));
     let live: Vec<&Record> = live.iter().filter(|r| !ignored(r)).collect();
@@ -150,7 +150,7 @@ pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, policy: &Polic
     for k in &crate::kinds::KINDS {
         problems.extend((k.check)(&facts));
     }
-    Plan { changes, unmanaged, problems, files: Vec::new() }
+    Plan { changes, unmanaged, problems, files: crate::change::file_changes(files) }
 }
 
 fn update(desired: &Record, live: &Record) -> Option<Change> {
@@ -454,7 +454,7 @@ mod tests {
         let owned = live.iter().map(|r| (r.kind, r.key.clone())).collect();
         let prune = [Kind::Alias, Kind::Domain, Kind::Mailbox].into_iter().map(|k| (k, PruneMode::Delete)).collect();
         let policy = Policy { prune, owned, allow_delete: vec!["mailbox".into(), "gone.org".into()], force: true, ..Policy::default() };
-        let p = plan(&desired, &live, &LiveData::default(), &policy);
+        let p = plan(&desired, &live, &LiveData::default(), &[], &policy);
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         let order: Vec<_> = p.changes.iter().map(|c| (c.action, c.key.as_str())).collect();
         assert_eq!(
@@ -474,11 +474,11 @@ mod tests {
         let desired = vec![Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(false))];
         let live =
             vec![Record::new(Kind::Domain, "x.org").with("active", Value::Bool(true)).with("gal", Value::Bool(true)), rec(Kind::Domain, "other.org", true)];
-        let p = plan(&desired, &live, &LiveData::default(), &Policy::default());
+        let p = plan(&desired, &live, &LiveData::default(), &[], &Policy::default());
         assert_eq!(p.changes.len(), 1);
         assert_eq!(p.changes[0].fields, vec![FieldChange { field: "gal", old: Some(Value::Bool(true)), new: Some(Value::Bool(false)) }]);
         assert_eq!(p.unmanaged, vec![Unmanaged { kind: Kind::Domain, key: "other.org".into() }]);
-        assert!(plan(&live[..1], &live[..1], &LiveData::default(), &Policy::default()).is_empty());
+        assert!(plan(&live[..1], &live[..1], &LiveData::default(), &[], &Policy::default()).is_empty());
     }
 
     #[test]
@@ -486,7 +486,7 @@ mod tests {
         use crate::record::SecretToken;
         let d = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(Box::new(SecretToken { token: "pending".into(), create_only: true })));
         let l = Record::new(Kind::Mailbox, "a@x.org").with("password", Value::Secret(Box::new(SecretToken { token: "abc".into(), create_only: false })));
-        assert!(plan(&[d], &[l], &LiveData::default(), &Policy::default()).is_empty());
+        assert!(plan(&[d], &[l], &LiveData::default(), &[], &Policy::default()).is_empty());
     }
 }
 
@@ -506,19 +506,19 @@ mod policy_tests {
     fn only_owned_objects_are_pruned_and_deleting_mail_needs_consent() {
         let live = vec![mailbox("a@x.org"), mailbox("b@x.org")];
         let mut p = policy(PruneMode::Delete, &live[..1]);
-        let plan1 = plan(&[], &live, &LiveData::default(), &p);
+        let plan1 = plan(&[], &live, &LiveData::default(), &[], &p);
         assert_eq!(plan1.changes.len(), 1, "b@x.org is not owned: unmanaged");
         assert_eq!(plan1.unmanaged.len(), 1);
         assert!(plan1.problems.iter().any(|m| m.contains("--allow-delete=a@x.org")), "{:?}", plan1.problems);
         p.allow_delete = vec!["a@x.org".into()];
         p.force = true;
-        assert!(plan(&[], &live, &LiveData::default(), &p).problems.is_empty());
+        assert!(plan(&[], &live, &LiveData::default(), &[], &p).problems.is_empty());
     }
 
     #[test]
     fn disable_deactivates_instead_of_deleting() {
         let live = vec![mailbox("a@x.org")];
-        let p = plan(&[], &live, &LiveData::default(), &policy(PruneMode::Disable, &live));
+        let p = plan(&[], &live, &LiveData::default(), &[], &policy(PruneMode::Disable, &live));
         assert_eq!(p.changes[0].action, Action::Update);
         assert_eq!(p.changes[0].fields[0].new, Some(Value::text("inactive")));
     }
@@ -530,16 +530,16 @@ mod policy_tests {
         for d in desired.iter_mut().take(7) {
             d.set("state", Value::text("no-login"));
         }
-        let p = plan(&desired, &live, &LiveData::default(), &policy(PruneMode::Off, &live));
+        let p = plan(&desired, &live, &LiveData::default(), &[], &policy(PruneMode::Off, &live));
         assert!(p.problems[0].starts_with("7 of 20 managed mailboxes would change, more than 30%"), "{:?}", p.problems);
-        let p = plan(&[], &live, &LiveData::default(), &Policy { allow_delete: vec!["mailbox".into()], ..policy(PruneMode::Delete, &live) });
+        let p = plan(&[], &live, &LiveData::default(), &[], &Policy { allow_delete: vec!["mailbox".into()], ..policy(PruneMode::Delete, &live) });
         assert!(p.problems.iter().any(|m| m.contains("no mailboxes are declared any more")), "{:?}", p.problems);
     }
 
     #[test]
     fn ignored_objects_are_left_out() {
         let live = vec![mailbox("a@legacy.org"), mailbox("b@x.org")];
-        let p = plan(&[], &live, &LiveData::default(), &Policy { ignore: vec!["*@legacy.org".into()], ..Policy::default() });
+        let p = plan(&[], &live, &LiveData::default(), &[], &Policy { ignore: vec!["*@legacy.org".into()], ..Policy::default() });
         assert_eq!(p.unmanaged.len(), 1);
         assert!(glob_match("*@legacy.*", "a@legacy.org") && !glob_match("a?c", "ac") && glob_match("a*", "a"));
     }
