@@ -164,8 +164,30 @@ fn dkim_material_hidden(key: &str, hash: BTreeMap<String, String>) -> BTreeMap<S
 fn golden_hashes(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with("HSET ")) {
-        let parts: Vec<String> = line[5..].split("\" \"").map(|p| p.trim_matches('"').to_string()).collect();
+        let parts = quoted(&line[5..]);
         out.entry(parts[0].clone()).or_default().insert(parts[1].clone(), parts[2].clone());
+    }
+    out
+}
+
+/// The `"…"` arguments of a dump line, with `\"` and `\\` unescaped.
+fn quoted(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut inside, mut escaped) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match (inside, escaped, c) {
+            (true, true, c) => {
+                cur.push(c);
+                escaped = false;
+            }
+            (true, false, '\\') => escaped = true,
+            (true, false, '"') => {
+                out.push(std::mem::take(&mut cur));
+                inside = false;
+            }
+            (true, false, c) => cur.push(c),
+            (false, _, '"') => inside = true,
+            _ => {}
+        }
     }
     out
 }
@@ -405,4 +427,43 @@ fn domain_footer_rows_are_what_mailcow_writes() {
             (footer("{html: '', plain: \"-- \\nExample Org\"}"), "scenario-C-edits.sql"),
         ],
     );
+}
+
+/// Quota-warning BCCs: `QW_BCC` as mailcow left it after C-edits, byte for byte; after C, the same
+/// up to the recipients' form (mailcow stored an object, `{"0":…,"2":…}`, which Dovecot's
+/// quota_notify.py reads wrong; mailplane writes the list).
+#[test]
+fn quota_warning_bcc_is_what_mailcow_writes() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("goldenq"));
+    let redis = services.redis_db(24);
+    services.flush_redis_db(24);
+    let state = tempfile::tempdir().unwrap();
+    let args = vec!["--target".to_string(), url, "--redis".into(), redis.clone(), "--memcached".into(), services.memcached.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    for (bcc, golden, as_mailcow) in [
+        ("{recipients: [postmaster@example.org, it@example.org]}", "scenario-C.redis.txt", false),
+        ("{recipients: [postmaster@example.org], active: false}", "scenario-C-edits.redis.txt", true),
+    ] {
+        std::fs::write(dir.path().join("a.yaml"), format!("domains:\n  - name: example.org\n    quota_warning_bcc: {bcc}\n")).unwrap();
+        apply(dir.path().to_str().unwrap(), &args, state.path());
+        let want = golden_hashes(&std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{golden}")).unwrap())["QW_BCC"].clone();
+        let got = redis_hashes(&redis)["QW_BCC"].clone();
+        if as_mailcow {
+            assert_eq!(got, want, "{golden}");
+        } else {
+            let list = |v: &str| {
+                let v: serde_json::Value = serde_json::from_str(v).unwrap();
+                let rcpts: Vec<serde_json::Value> = match &v["bcc_rcpts"] {
+                    serde_json::Value::Object(o) => o.values().cloned().collect(),
+                    other => other.as_array().unwrap().clone(),
+                };
+                (rcpts, v["active"].clone())
+            };
+            assert_eq!(list(&got["example.org"]), list(&want["example.org"]), "{golden}");
+            assert!(got["example.org"].contains("\"bcc_rcpts\":[\"postmaster@example.org\",\"it@example.org\"]"), "{got:?}");
+        }
+    }
+    rt.block_on(services.drop_db(&name));
 }

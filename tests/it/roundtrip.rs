@@ -107,6 +107,7 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                     exclude: vec![Located::new(format!("info@{d}")), Located::new(format!("alias-{d}"))],
                     skip_replies: active,
                 })),
+                quota_warning_bcc: Some(Located::new(QuotaWarningBcc { recipients: vec![Located::new(format!("postmaster@{d}"))], active })),
                 mta_sts: Some(Located::new(MtaSts {
                     mode: MtaStsMode::Testing,
                     mx: Located::new(vec![Located::new(format!("mail.{d}")), Located::new("*.mx.example.net".into())]),

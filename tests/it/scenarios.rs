@@ -570,3 +570,53 @@ fn domain_footer_round_trips_on_mailcow_mariadb_and_redis() {
     domain_footer_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Quota-warning BCCs (a Redis hash): create, change, export → plan empty, delete by `prune`.
+fn quota_warning_bcc_scenario(t: &Target) {
+    let files = |bcc: &str, prune: &str| {
+        directory(&[
+            ("mailplane.yaml", prune),
+            ("a.yaml", &format!("domains:\n  - name: example.net\n    quota_warning_bcc: {{recipients: [keep@example.net]}}\n  - name: example.org\n{bcc}")),
+        ])
+    };
+    let v1 = files("    quota_warning_bcc: {recipients: [postmaster@example.org, it@example.org]}\n", "");
+    let plan = t.plan_json(v1.path());
+    assert!(actions(&plan).contains(&("create".into(), "quota_warning_bcc".into())), "{plan:#}");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    let v2 = files("    quota_warning_bcc: {recipients: [postmaster@example.org], active: false}\n", "");
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["recipients", "active"], "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let plan = t.plan_json(out.path());
+    assert_eq!(plan["summary"]["create"].as_u64().unwrap() + plan["summary"]["update"].as_u64().unwrap(), 0, "{plan:#}");
+    let v3 = files("", "prune: {quota_warning_bcc: delete}\n");
+    let plan = t.plan_json(v3.path());
+    assert_eq!(actions(&plan), [("delete".to_string(), "quota_warning_bcc".to_string())].into_iter().collect(), "{plan:#}");
+    t.apply(v3.path());
+    t.assert_no_changes(v3.path());
+    let bad = files("    quota_warning_bcc: {recipients: [not-an-address]}\n", "");
+    let out = t.cmd("plan", bad.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("quota-warning BCC `not-an-address`") && err.contains("a.yaml:"), "{err}");
+}
+
+#[test]
+fn quota_warning_bcc_round_trips_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    quota_warning_bcc_scenario(&Target { args: vec!["--target".into(), url], _tmp: tmp });
+}
+
+#[test]
+fn quota_warning_bcc_round_trips_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, _, db) = mailcow_target(&services, &rt, "qwbcc", 25);
+    quota_warning_bcc_scenario(&t);
+    rt.block_on(services.drop_db(&db));
+}

@@ -395,6 +395,7 @@ fn domain(r: &Record) -> Domain {
         dkim_key_size: None,
         mta_sts: None,
         footer: None,
+        quota_warning_bcc: None,
     }
 }
 

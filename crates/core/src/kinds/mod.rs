@@ -11,6 +11,7 @@ pub mod idp;
 pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
+pub mod quota_warning;
 pub mod routing;
 pub mod template;
 
@@ -180,6 +181,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     dkim::DKIM_KEY,
     mta_sts::MTA_STS,
     footer::DOMAIN_FOOTER,
+    quota_warning::QUOTA_WARNING_BCC,
     mailbox::MAILBOX,
     alias::ALIAS,
     maps::BCC_MAP,

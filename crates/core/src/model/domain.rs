@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, RateLimit, Secret, Size};
+use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, QuotaWarningBcc, RateLimit, Secret, Size};
 
 /// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
 macro_rules! domain_common {
@@ -78,6 +78,9 @@ domain_common!(settings_struct!(@object
         /// The footer Rspamd adds to the domain's outgoing mail (`domain_wide_footer` row).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub footer: Option<Located<DomainFooter>>,
+        /// Blind copies of the quota warnings sent to the domain's mailboxes (`QW_BCC`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub quota_warning_bcc: Option<Located<QuotaWarningBcc>>,
     }
 ));
 

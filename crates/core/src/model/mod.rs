@@ -11,6 +11,7 @@ mod mailbox;
 mod maps;
 mod mta_sts;
 pub mod names;
+mod quota_warning;
 mod routing;
 mod secret;
 mod services;
@@ -28,6 +29,7 @@ pub use mailbox::{
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
+pub use quota_warning::QuotaWarningBcc;
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
@@ -111,6 +113,7 @@ pub enum Kind {
     DkimKey,
     MtaSts,
     DomainFooter,
+    QuotaWarningBcc,
     Mailbox,
     Alias,
     BccMap,
@@ -122,7 +125,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -131,6 +134,7 @@ impl Kind {
         Kind::DkimKey,
         Kind::MtaSts,
         Kind::DomainFooter,
+        Kind::QuotaWarningBcc,
         Kind::Mailbox,
         Kind::Alias,
         Kind::BccMap,
@@ -150,6 +154,7 @@ impl Kind {
             Kind::DkimKey => "dkim_key",
             Kind::MtaSts => "mta_sts",
             Kind::DomainFooter => "domain_footer",
+            Kind::QuotaWarningBcc => "quota_warning_bcc",
             Kind::Mailbox => "mailbox",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
@@ -170,6 +175,7 @@ impl Kind {
             Kind::DkimKey => "DKIM keys",
             Kind::MtaSts => "MTA-STS policies",
             Kind::DomainFooter => "domain footers",
+            Kind::QuotaWarningBcc => "quota-warning BCCs",
             Kind::Mailbox => "mailboxes",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
