@@ -30,6 +30,14 @@ impl Export<'_> {
     pub fn file(&mut self, name: &'static str) -> &mut Document {
         self.files.entry(name).or_default()
     }
+    /// The exported domain a record keyed by its domain belongs to; `what` is skipped, and said
+    /// so, when that domain is not on the server.
+    pub fn domain(&mut self, r: &Record, what: &str) -> Option<&mut Domain> {
+        if !self.domains.contains_key(&r.key) {
+            self.skipped.push(format!("{what} of {} (not a domain on this server)", r.key));
+        }
+        self.domains.get_mut(&r.key)
+    }
 }
 
 pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> Exported {

@@ -31,7 +31,7 @@ pub const DOMAIN_FOOTER: KindSpec = KindSpec {
     disabled: super::never_off,
     protected: &[],
     destroys_mail: false,
-    domain_of: |r| Some(&r.key),
+    domain_of: super::own_key,
 };
 
 /// The excluded mailboxes and aliases, and the excluded alias domains, each once, as written.
@@ -100,9 +100,7 @@ fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteE
 }
 
 fn export(x: &mut Export, r: &Record) {
-    let Some(d) = x.domains.get_mut(&r.key) else {
-        return x.skipped.push(format!("footer of {} (not a domain on this server)", r.key));
-    };
+    let Some(d) = x.domain(r, "footer") else { return };
     let exclude = r.list("mbox_exclude").into_iter().chain(r.list("alias_domain_exclude")).map(loc).collect();
     d.footer = Some(loc(DomainFooter {
         html: text(r, "html").map(loc),

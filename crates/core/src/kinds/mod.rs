@@ -161,6 +161,11 @@ pub fn load_dir_with<T: Send>(root: &std::path::Path, alongside: impl FnOnce(&Lo
     crate::load::load_dir_with(root, &rules, alongside)
 }
 
+/// `domain_of` of a kind keyed by its domain (one per domain: its MTA-STS policy, its footer).
+pub fn own_key(r: &Record) -> Option<&str> {
+    Some(&r.key)
+}
+
 /// `domain_of` of a kind that a domain delete leaves alone.
 pub fn no_domain(_: &Record) -> Option<&str> {
     None

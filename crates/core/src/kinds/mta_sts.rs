@@ -31,7 +31,7 @@ pub const MTA_STS: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
-    domain_of: |r| Some(&r.key),
+    domain_of: super::own_key,
 };
 
 /// The policy fields whose change gives the policy a new id (mailcow's edit compares these).
@@ -100,9 +100,7 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
 }
 
 fn export(x: &mut Export, r: &Record) {
-    let Some(d) = x.domains.get_mut(&r.key) else {
-        return x.skipped.push(format!("MTA-STS policy of {} (not a domain on this server)", r.key));
-    };
+    let Some(d) = x.domain(r, "MTA-STS policy") else { return };
     let max_age: u32 = r.text("max_age").parse().unwrap_or(DEFAULT_MAX_AGE);
     d.mta_sts = Some(loc(MtaSts {
         mode: MtaStsMode::from_mailcow(r.text("mode")).unwrap_or(MtaStsMode::None),

@@ -32,7 +32,7 @@ pub const QUOTA_WARNING_BCC: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
-    domain_of: |r| Some(&r.key),
+    domain_of: super::own_key,
 };
 
 fn record(domain: &str, recipients: Vec<String>, active: bool) -> Record {
@@ -82,9 +82,7 @@ fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteE
 }
 
 fn export(x: &mut Export, r: &Record) {
-    let Some(d) = x.domains.get_mut(&r.key) else {
-        return x.skipped.push(format!("quota-warning BCC of {} (not a domain on this server)", r.key));
-    };
+    let Some(d) = x.domain(r, "quota-warning BCC") else { return };
     let recipients = r.list("recipients").into_iter().map(loc).collect();
     d.quota_warning_bcc = Some(loc(QuotaWarningBcc { recipients, active: some_if(!r.flag("active"), false) }));
 }
