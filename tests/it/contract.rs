@@ -597,7 +597,11 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "mailbox" | "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "pushover" | "sieve_filters" | "tfa" | "fido2" => one("mailbox", "username"),
         "spamalias" => one("mailbox", "goto"),
         "imapsync" => one("mailbox", "user2"),
-        "filterconf" => one("mailbox", "object"),
+        "filterconf" => {
+            let o = r.get("object").to_lowercase();
+            let kind = if r.get("option").ends_with("list_from") { "spam_policy" } else { "spam_score" };
+            vec![(kind, o.clone()), ("mailbox", o.clone()), ("domain", o)]
+        }
         "app_passwd" => one("mailbox", "mailbox"),
         "quarantine" => one("mailbox", "rcpt"),
         "sogo_user_profile" | "sogo_cache_folder" | "sogo_acl" => one("mailbox", "c_uid"),

@@ -57,6 +57,8 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
             recovery_email: None,
             sender_acl: vec![],
             external_sender_acl: vec![],
+            spam_policy: Some(Located::new(SpamPolicy { allow: vec![Located::new("*@partner.example".into())], deny: vec![] })),
+            spam_score: tls.map(|_| Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) })),
             quota,
             state,
             protocols,
@@ -107,6 +109,7 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                     exclude: vec![Located::new(format!("info@{d}")), Located::new(format!("alias-{d}"))],
                     skip_replies: active,
                 })),
+                spam_policy: Some(Located::new(SpamPolicy { allow: vec![], deny: vec![Located::new(format!("*.{d}"))] })),
                 quota_warning_bcc: Some(Located::new(QuotaWarningBcc { recipients: vec![Located::new(format!("postmaster@{d}"))], active })),
                 mta_sts: Some(Located::new(MtaSts {
                     mode: MtaStsMode::Testing,

@@ -620,3 +620,103 @@ fn quota_warning_bcc_round_trips_on_mailcow_mariadb_and_redis() {
     quota_warning_bcc_scenario(&t);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Spam allow/deny lists of a domain and a mailbox, and a mailbox's spam score: create, change
+/// (an entry moved between lists, one added, one removed: the other rows keep their ids), export →
+/// plan empty, emptied, mailbox delete blocked while its score stays, delete by `prune`.
+fn spam_scenario(t: &Target, url: &str) {
+    let files = |domain: &str, alice: &str, prune: &str| {
+        directory(&[
+            ("mailplane.yaml", prune),
+            (
+                "a.yaml",
+                &format!(
+                    "domains:\n  - name: example.org\n{domain}    mailboxes:\n      - local_part: alice\n{alice}      - local_part: bob\n        spam_policy: {{deny: [keep.example]}}\n        spam_score: {{low: 3, high: 9}}\n"
+                ),
+            ),
+        ])
+    };
+    let row = || rows(url, "SELECT object, `option`, value, prefid FROM filterconf ORDER BY prefid");
+    let v1 = files(
+        "    spam_policy: {allow: [Partner@Trusted-Vendor.example], deny: [spammy-marketing.example]}\n",
+        "        spam_policy: {allow: [billing@bank.example, \"*@payroll.example\"]}\n        spam_score: {low: 6.5, high: 12}\n",
+        "",
+    );
+    let plan = t.plan_json(v1.path());
+    let want: BTreeSet<(String, String)> = [("create", "mailbox"), ("create", "domain"), ("create", "dkim_key"), ("create", "spam_policy"), ("create", "spam_score")].map(|(a, k)| (a.into(), k.into())).into();
+    assert_eq!(actions(&plan), want, "{plan:#}");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    let before = row();
+    assert_eq!(before.len(), 9, "{before:?}");
+    assert!(before.iter().any(|r| r[..3] == ["example.org", "whitelist_from", "partner@trusted-vendor.example"]), "stored lowercased: {before:?}");
+    assert!(before.iter().any(|r| r[..3] == ["alice@example.org", "lowspamlevel", "6.5"]) && before.iter().any(|r| r[..3] == ["alice@example.org", "highspamlevel", "12"]));
+
+    let v2 = files(
+        "    spam_policy: {deny: [spammy-marketing.example, partner@trusted-vendor.example, new.example]}\n",
+        "        spam_policy: {allow: [billing@bank.example]}\n        spam_score: {low: 7, high: 7}\n",
+        "",
+    );
+    let plan = t.plan_json(v2.path());
+    let domain = plan["changes"].as_array().unwrap().iter().find(|c| c["key"] == "example.org").unwrap();
+    assert_eq!(domain["fields"][1]["added"], serde_json::json!(["new.example", "partner@trusted-vendor.example"]), "{plan:#}");
+    assert_eq!(domain["fields"][1]["removed"], serde_json::json!([]), "{plan:#}");
+    let text = String::from_utf8(t.cmd("plan", v2.path()).output().unwrap().stdout).unwrap();
+    assert!(text.contains("deny   + \"new.example\", + \"partner@trusted-vendor.example\""), "{text}");
+    assert!(text.contains("high  \"12\" → \"7.1\""), "mailcow's +0.1 when equal: {text}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    let after = row();
+    let kept = |r: &[Vec<String>], v: &str| r.iter().find(|x| x[2] == v).map(|x| x[3].clone());
+    assert_eq!(kept(&after, "spammy-marketing.example"), kept(&before, "spammy-marketing.example"), "an unchanged entry keeps its row");
+    assert_eq!(kept(&after, "billing@bank.example"), kept(&before, "billing@bank.example"));
+    assert_eq!(kept(&after, "*@payroll.example"), None);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    t.assert_no_changes(out.path());
+
+    // Emptied lists remove the rows; an empty policy is nothing to create.
+    let v3 = files("    spam_policy: {}\n", "        spam_policy: {}\n        spam_score: {low: 7, high: 7.1}\n", "");
+    t.apply(v3.path());
+    t.assert_no_changes(v3.path());
+    assert_eq!(rows(url, "SELECT count(*) FROM filterconf WHERE object IN ('example.org') OR `option` LIKE '%list_from'")[0][0], "1", "only bob's entry stays");
+
+    // alice's score is not declared, so not deleted: mailcow's mailbox delete would take it along.
+    let v4 = directory(&[
+        ("mailplane.yaml", "prune: {mailbox: delete}\n"),
+        ("a.yaml", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n        spam_policy: {deny: [keep.example]}\n        spam_score: {low: 3, high: 9}\n"),
+    ]);
+    let out = t.cmd("plan", v4.path()).arg("--allow-delete=mailbox").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mailbox alice@example.org cannot be deleted") && err.contains("spam_score alice@example.org"), "{err}");
+    std::fs::write(v4.path().join("mailplane.yaml"), "prune: {mailbox: delete, spam_score: delete}\n").unwrap();
+    let plan = t.plan_json(v4.path());
+    let want: BTreeSet<(String, String)> = [("delete", "mailbox"), ("delete", "spam_score")].map(|(a, k)| (a.into(), k.into())).into();
+    assert_eq!(actions(&plan), want, "{plan:#}");
+    t.apply(v4.path());
+    t.assert_no_changes(v4.path());
+    assert_eq!(rows(url, "SELECT `option`, value FROM filterconf WHERE object = 'bob@example.org' ORDER BY `option`"), [["blacklist_from", "keep.example"], ["highspamlevel", "9"], ["lowspamlevel", "3"]]);
+    assert_eq!(rows(url, "SELECT count(*) FROM filterconf")[0][0], "3");
+
+    let bad = files("    spam_policy: {allow: [a.example], deny: [A.example]}\n", "", "");
+    let out = t.cmd("plan", bad.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("`a.example` is in both `allow` and `deny`") && err.contains("a.yaml:"), "{err}");
+}
+
+#[test]
+fn spam_policy_and_score_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    spam_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn spam_policy_and_score_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "spam", 26);
+    spam_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

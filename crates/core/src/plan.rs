@@ -112,6 +112,7 @@ pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate
     let diff = |part: &[Record]| -> Vec<Change> {
         part.iter()
             .filter_map(|d| match live_by_key.get(&(d.kind, d.key.as_str())) {
+                None if (crate::kinds::spec(d.kind).vacant)(d) => None,
                 None => Some(Change { action: Action::Create, kind: d.kind, key: d.key.clone(), fields: Vec::new(), desired: Some(d.clone()), live: None }),
                 Some(l) => update(d, l),
             })
@@ -353,6 +354,11 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                         .map(|b| format!("BCC map {}", b.key)),
                 );
                 left.extend(senders(key));
+                left.extend(
+                    live.iter()
+                        .filter(|r| (crate::kinds::spec(r.kind).mailbox_of)(r) == Some(key) && !deleted(r.kind, &r.key))
+                        .map(|r| format!("{} {} (mailcow's delete takes it along)", r.kind, r.key)),
+                );
                 block(
                     format!("mailbox {key} cannot be deleted while objects that stay name it"),
                     left,

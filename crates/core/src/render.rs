@@ -5,7 +5,9 @@ use owo_colors::OwoColorize;
 use serde_json::{Value as Json, json};
 
 use crate::change::FileChange;
-use crate::plan::{Action, Change, Plan};
+use std::collections::HashSet;
+
+use crate::plan::{Action, Change, FieldChange, Plan};
 use crate::record::Value;
 
 /// Fields that only say mailcow's side rows are in place: always true on create, so not shown there.
@@ -86,9 +88,7 @@ pub fn human_in_parts(plan: &Plan, color: bool, mut emit: impl FnMut(&str)) {
         let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
         for f in fields.iter().filter(|f| !(c.action == Action::Create && BOOKKEEPING.contains(&f.field))) {
             let line = match (c.action, &f.old, &f.new) {
-                (Action::Update, old, Some(new)) => {
-                    format!("{:width$}  {} → {}", f.field, old.as_ref().map_or("(none)".into(), Value::to_string), new)
-                }
+                (Action::Update, _, Some(_)) => format!("{:width$}  {}", f.field, update_text(f)),
                 (_, _, Some(v)) | (_, Some(v), None) => format!("{:width$}  {}", f.field, v),
                 _ => continue,
             };
@@ -115,6 +115,24 @@ pub fn human_in_parts(plan: &Plan, color: bool, mut emit: impl FnMut(&str)) {
     emit(&s);
 }
 
+/// The entries a list change adds and removes, when it is not only a reordering.
+fn list_delta(f: &FieldChange) -> Option<(Vec<&String>, Vec<&String>)> {
+    let (Some(Value::List(old)), Some(Value::List(new))) = (&f.old, &f.new) else { return None };
+    let (was, is): (HashSet<&String>, HashSet<&String>) = (old.iter().collect(), new.iter().collect());
+    let added: Vec<&String> = new.iter().filter(|v| !was.contains(v)).collect();
+    let removed: Vec<&String> = old.iter().filter(|v| !is.contains(v)).collect();
+    (!added.is_empty() || !removed.is_empty()).then_some((added, removed))
+}
+
+/// An updated field: `old → new`, or for a list what it gains and loses (a 700-entry list
+/// stays readable when one entry changes).
+fn update_text(f: &FieldChange) -> String {
+    match list_delta(f) {
+        Some((added, removed)) => added.iter().map(|v| format!("+ {v:?}")).chain(removed.iter().map(|v| format!("- {v:?}"))).collect::<Vec<_>>().join(", "),
+        None => format!("{} → {}", f.old.as_ref().map_or("(none)".into(), Value::to_string), f.new.as_ref().map_or("(none)".into(), Value::to_string)),
+    }
+}
+
 fn json_value(v: &Value) -> Json {
     match v {
         Value::Bool(b) => json!(b),
@@ -138,6 +156,10 @@ fn json_change(c: &Change) -> Json {
             }
             if let Some(v) = &f.new {
                 o.insert("new".into(), json_value(v));
+            }
+            if let Some((added, removed)) = list_delta(f) {
+                o.insert("added".into(), json!(added));
+                o.insert("removed".into(), json!(removed));
             }
             if matches!(f.new.as_ref().or(f.old.as_ref()), Some(Value::Secret(_))) {
                 o.insert("sensitive".into(), json!(true));
@@ -183,14 +205,7 @@ pub fn markdown(plan: &Plan) -> String {
                 Action::Update => c
                     .fields
                     .iter()
-                    .map(|f| {
-                        format!(
-                            "`{}`: {} → {}",
-                            f.field,
-                            f.old.as_ref().map_or("(none)".into(), Value::to_string),
-                            f.new.as_ref().map_or("(none)".into(), Value::to_string)
-                        )
-                    })
+                    .map(|f| format!("`{}`: {}", f.field, update_text(f)))
                     .collect::<Vec<_>>()
                     .join("<br>"),
                 Action::Create => "new".into(),

@@ -32,6 +32,8 @@ pub const ALIAS: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| doc.aliases.iter().for_each(|a| check_alias(v, file, a, None)),
     domain_of: |r| Some(crate::model::names::domain_of(&r.key)),
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 /// `@domain` or `local@domain` with the domain normalised; the local part kept as written.

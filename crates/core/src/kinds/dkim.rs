@@ -31,6 +31,8 @@ pub const DKIM_KEY: KindSpec = KindSpec {
     check: super::no_check,
     validate: super::no_rules,
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn record(domain: &str, selector: &str, bits: u32, key: Value) -> Record {

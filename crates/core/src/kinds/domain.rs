@@ -60,6 +60,8 @@ pub const DOMAIN: KindSpec = KindSpec {
     },
     validate: |v, file, doc| doc.domains.iter().for_each(|d| check_domain(v, file, d)),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 pub const ALIAS_DOMAIN: KindSpec = KindSpec {
@@ -77,6 +79,8 @@ pub const ALIAS_DOMAIN: KindSpec = KindSpec {
     check: super::no_check,
     validate: super::no_rules,
     domain_of: |r| Some(r.text("target_domain")),
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn desired_domains(r: &mut Resolver, out: &mut Desired) {
@@ -396,6 +400,7 @@ fn domain(r: &Record) -> Domain {
         mta_sts: None,
         footer: None,
         quota_warning_bcc: None,
+        spam_policy: None,
     }
 }
 

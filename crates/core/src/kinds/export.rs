@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{Document, Domain, Located, RateLimit, Size};
+use crate::model::{Document, Domain, Located, Mailbox, RateLimit, Size};
 use crate::record::Record;
 
 /// What export writes: file name (relative) → document.
@@ -24,6 +24,8 @@ pub struct Export<'a> {
     pub skipped: Vec<String>,
     /// username → stored password hash, given only with `--include-hashes`.
     pub hashes: Option<&'a HashMap<String, String>>,
+    /// username → its place in its domain's `mailboxes`.
+    pub mailboxes: HashMap<String, usize>,
 }
 
 impl Export<'_> {
@@ -38,10 +40,30 @@ impl Export<'_> {
         }
         self.domains.get_mut(&r.key)
     }
+    /// Adds an exported mailbox to its domain's file.
+    pub fn add_mailbox(&mut self, username: &str, domain: &str, m: Mailbox) {
+        match self.domains.get_mut(domain) {
+            Some(d) => {
+                self.mailboxes.insert(username.to_string(), d.mailboxes.len());
+                d.mailboxes.push(m);
+            }
+            None => self.skipped.push(format!("mailbox {username} (domain {domain} does not exist)")),
+        }
+    }
+    /// The exported mailbox a record keyed by its address belongs to; `what` is skipped, and
+    /// said so, when that mailbox is not on the server.
+    pub fn mailbox(&mut self, username: &str, what: &str) -> Option<&mut Mailbox> {
+        let found = self.mailboxes.get(username).copied().zip(self.domains.get_mut(crate::model::names::domain_of(username)));
+        let m = found.and_then(|(i, d)| d.mailboxes.get_mut(i));
+        if m.is_none() {
+            self.skipped.push(format!("{what} of {username} (not a mailbox on this server)"));
+        }
+        m
+    }
 }
 
 pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> Exported {
-    let mut x = Export { domains: BTreeMap::new(), alias_target: BTreeMap::new(), files: BTreeMap::new(), skipped: Vec::new(), hashes };
+    let mut x = Export { domains: BTreeMap::new(), alias_target: BTreeMap::new(), files: BTreeMap::new(), skipped: Vec::new(), hashes, mailboxes: HashMap::new() };
     for k in &super::KINDS {
         // mailcow's own objects (the `Default` templates) stay unmanaged: mailplane's built-in copy applies.
         for r in records.iter().filter(|r| r.kind == k.kind && !super::protected(r)) {

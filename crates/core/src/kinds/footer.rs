@@ -32,6 +32,8 @@ pub const DOMAIN_FOOTER: KindSpec = KindSpec {
     protected: &[],
     destroys_mail: false,
     domain_of: super::own_key,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 /// The excluded mailboxes and aliases, and the excluded alias domains, each once, as written.

@@ -30,6 +30,8 @@ pub const FORWARDING_HOST: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| doc.forwarding_hosts.iter().for_each(|f| check_forwarding_host(v, file, &f.host)),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn record(net: &str, source: &str, filter_spam: bool) -> Record {

@@ -38,6 +38,8 @@ pub const IDENTITY_PROVIDER: KindSpec = KindSpec {
         }
     },
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn flag(v: Option<bool>) -> String {

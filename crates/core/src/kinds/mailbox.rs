@@ -76,6 +76,8 @@ pub const MAILBOX: KindSpec = KindSpec {
     check: super::no_check,
     validate: super::no_rules,
     domain_of: |r| Some(crate::model::names::domain_of(&r.key)),
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn state_name(s: MailboxState) -> &'static str {
@@ -475,10 +477,8 @@ fn write_redis(u: &str, r: &Record, out: &mut Output) {
 fn export(x: &mut Export, r: &Record) {
     let (local, dom) = r.key.rsplit_once('@').unwrap_or((&r.key, ""));
     let hash = x.hashes.and_then(|h| h.get(&r.key));
-    match x.domains.get_mut(dom) {
-        Some(d) => d.mailboxes.push(mailbox(r, local, hash)),
-        None => x.skipped.push(format!("mailbox {} (domain {dom} does not exist)", r.key)),
-    }
+    let m = mailbox(r, local, hash);
+    x.add_mailbox(&r.key, dom, m);
 }
 
 fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
@@ -501,6 +501,8 @@ fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
         recovery_email: text(r, "recovery_email").map(loc),
         sender_acl: r.list("sender_acl").iter().cloned().map(loc).collect(),
         external_sender_acl: r.list("external_sender_acl").iter().cloned().map(loc).collect(),
+        spam_policy: None,
+        spam_score: None,
         quota: some_if(r.int("quota") != 0, loc(size(r, "quota"))),
         state: some_if(state != MailboxState::Active, state),
         protocols: some_if(protocols.len() != Protocol::ALL.len(), protocols),

@@ -29,6 +29,8 @@ pub const BCC_MAP: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| doc.bcc_maps.iter().for_each(|b| check_bcc(v, file, b)),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 pub const RECIPIENT_MAP: KindSpec = KindSpec {
@@ -52,6 +54,8 @@ pub const RECIPIENT_MAP: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| doc.recipient_maps.iter().for_each(|r| check_recipient_map(v, file, r)),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 pub const TLS_POLICY: KindSpec = KindSpec {
@@ -69,6 +73,8 @@ pub const TLS_POLICY: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| doc.tls_policies.iter().for_each(|t| check_tls_policy(v, file, t)),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 /// A BCC map's key: its local destination and direction, e.g. `alice@example.org rcpt`.

@@ -12,6 +12,7 @@ pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
 pub mod quota_warning;
+pub mod spam;
 pub mod routing;
 pub mod template;
 
@@ -127,6 +128,12 @@ pub struct KindSpec {
     /// The domain whose delete takes it along (mailcow's domain delete removes its rows): a
     /// domain is not deleted while the plan leaves such an object in place.
     pub domain_of: fn(&Record) -> Option<&str>,
+    /// The mailbox whose delete takes it along (mailcow's mailbox delete removes its rows): a
+    /// mailbox is not deleted while the plan leaves such an object in place.
+    pub mailbox_of: fn(&Record) -> Option<&str>,
+    /// Whether the record says no more than no row at all (a spam policy with empty lists):
+    /// declared but not on the server, it is not created.
+    pub vacant: fn(&Record) -> bool,
     /// Why a plan cannot be applied, for reasons of this kind (a domain limit mailcow would
     /// enforce): part of every plan.
     pub check: fn(&Facts) -> Vec<String>,
@@ -166,6 +173,26 @@ pub fn own_key(r: &Record) -> Option<&str> {
     Some(&r.key)
 }
 
+/// `domain_of` of a kind keyed by a domain or by a mailbox's address (its spam policy).
+pub fn domain_of_owner(r: &Record) -> Option<&str> {
+    Some(model::names::domain_of(&r.key))
+}
+
+/// `mailbox_of` of a kind keyed by a mailbox's address, or by a domain (then none).
+pub fn own_address(r: &Record) -> Option<&str> {
+    r.key.contains('@').then_some(r.key.as_str())
+}
+
+/// `mailbox_of` of a kind that a mailbox delete leaves alone.
+pub fn no_mailbox(_: &Record) -> Option<&str> {
+    None
+}
+
+/// `vacant` of a kind whose every record is something on the server.
+pub fn never_vacant(_: &Record) -> bool {
+    false
+}
+
 /// `domain_of` of a kind that a domain delete leaves alone.
 pub fn no_domain(_: &Record) -> Option<&str> {
     None
@@ -188,6 +215,8 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     footer::DOMAIN_FOOTER,
     quota_warning::QUOTA_WARNING_BCC,
     mailbox::MAILBOX,
+    spam::SPAM_POLICY,
+    spam::SPAM_SCORE,
     alias::ALIAS,
     maps::BCC_MAP,
     maps::RECIPIENT_MAP,

@@ -32,6 +32,8 @@ pub const MTA_STS: KindSpec = KindSpec {
     protected: &[],
     destroys_mail: false,
     domain_of: super::own_key,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 /// The policy fields whose change gives the policy a new id (mailcow's edit compares these).

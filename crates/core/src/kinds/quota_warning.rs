@@ -33,6 +33,8 @@ pub const QUOTA_WARNING_BCC: KindSpec = KindSpec {
     protected: &[],
     destroys_mail: false,
     domain_of: super::own_key,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn record(domain: &str, recipients: Vec<String>, active: bool) -> Record {

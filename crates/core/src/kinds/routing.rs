@@ -31,6 +31,8 @@ pub const RELAY_HOST: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| doc.relay_hosts.iter().for_each(|r| check_relay_host(v, file, r)),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 pub const TRANSPORT: KindSpec = KindSpec {
@@ -48,6 +50,8 @@ pub const TRANSPORT: KindSpec = KindSpec {
     check: super::no_check,
     validate: |v, file, doc| check_transports(v, file, &doc.transports),
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 fn escape(s: &str) -> String {

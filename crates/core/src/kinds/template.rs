@@ -34,6 +34,8 @@ pub const DOMAIN_TEMPLATE: KindSpec = KindSpec {
         }
     },
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
@@ -56,6 +58,8 @@ pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
         }
     },
     domain_of: super::no_domain,
+    mailbox_of: super::no_mailbox,
+    vacant: super::never_vacant,
 };
 
 const DOMAIN_KEYS: [&str; 15] = [

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, QuotaWarningBcc, RateLimit, Secret, Size};
+use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, QuotaWarningBcc, RateLimit, Secret, Size, SpamPolicy};
 
 /// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
 macro_rules! domain_common {
@@ -81,6 +81,9 @@ domain_common!(settings_struct!(@object
         /// Blind copies of the quota warnings sent to the domain's mailboxes (`QW_BCC`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub quota_warning_bcc: Option<Located<QuotaWarningBcc>>,
+        /// Senders always let through or always rejected for the whole domain (`filterconf`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub spam_policy: Option<Located<SpamPolicy>>,
     }
 ));
 

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Located, RateLimit, Secret, Size};
+use super::{Located, RateLimit, Secret, Size, SpamPolicy, SpamScore};
 
 /// Invokes `$m!(... common: MailboxSettings { ... })` with the settings every mailbox and
 /// mailbox template can carry (mailcow's mailbox template attributes).
@@ -85,6 +85,12 @@ mailbox_common!(settings_struct!(@object
         /// Addresses or domains outside this server this mailbox may send as (SOGo identities).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub external_sender_acl: Vec<Located<String>>,
+        /// Senders always let through or always rejected for this mailbox (`filterconf`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub spam_policy: Option<Located<SpamPolicy>>,
+        /// The mailbox's spam thresholds (default: the server's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub spam_score: Option<Located<SpamScore>>,
     }
 ));
 

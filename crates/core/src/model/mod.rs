@@ -14,6 +14,7 @@ pub mod names;
 mod quota_warning;
 mod routing;
 mod secret;
+mod spam;
 mod services;
 mod settings_macro;
 mod units;
@@ -32,6 +33,7 @@ pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
 pub use quota_warning::QuotaWarningBcc;
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
+pub use spam::{SpamPolicy, SpamScore};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
 pub use units::{Frame, RateLimit, Size};
 
@@ -115,6 +117,8 @@ pub enum Kind {
     DomainFooter,
     QuotaWarningBcc,
     Mailbox,
+    SpamPolicy,
+    SpamScore,
     Alias,
     BccMap,
     RecipientMap,
@@ -125,7 +129,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -136,6 +140,8 @@ impl Kind {
         Kind::DomainFooter,
         Kind::QuotaWarningBcc,
         Kind::Mailbox,
+        Kind::SpamPolicy,
+        Kind::SpamScore,
         Kind::Alias,
         Kind::BccMap,
         Kind::RecipientMap,
@@ -156,6 +162,8 @@ impl Kind {
             Kind::DomainFooter => "domain_footer",
             Kind::QuotaWarningBcc => "quota_warning_bcc",
             Kind::Mailbox => "mailbox",
+            Kind::SpamPolicy => "spam_policy",
+            Kind::SpamScore => "spam_score",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
             Kind::RecipientMap => "recipient_map",
@@ -177,6 +185,8 @@ impl Kind {
             Kind::DomainFooter => "domain footers",
             Kind::QuotaWarningBcc => "quota-warning BCCs",
             Kind::Mailbox => "mailboxes",
+            Kind::SpamPolicy => "spam policies",
+            Kind::SpamScore => "spam scores",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
             Kind::RecipientMap => "recipient maps",
