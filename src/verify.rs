@@ -54,9 +54,10 @@ pub fn key(state_dir: &Path, create: bool) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(key.to_vec()))
 }
 
-/// A mailbox whose `enforce`d password is a reference, to be checked against the live hash.
+/// A mailbox or app password whose `enforce`d password is a reference, to be checked against
+/// the live hash.
 fn enforced(rec: &crate::record::Record) -> bool {
-    rec.kind == Kind::Mailbox && matches!(rec.get("password"), Some(Value::Secret(tok)) if !tok.create_only && tok.token == "pending")
+    matches!(rec.kind, Kind::Mailbox | Kind::AppPassword) && matches!(rec.get("password"), Some(Value::Secret(tok)) if !tok.create_only && tok.token == "pending")
 }
 
 /// Whether any password is checked (and so the cache key is used at all).
@@ -73,7 +74,9 @@ pub struct Verified {
 /// Without `key` nothing is looked up in or added to the cache; a read-only command adds to it
 /// only if the database can be written.
 pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: Option<&[u8]>) -> Result<Verified, DbError> {
-    let stored: HashMap<&str, &str> = live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username"), r.s("password"))).collect();
+    // Keyed by record key: an app password's (`mailbox name`) never equals a username.
+    let mut stored: HashMap<String, &str> = live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password"))).collect();
+    stored.extend(crate::kinds::app_password::stored_hashes(live));
     let cache: HashMap<String, String> = match key {
         Some(_) => db
             .query("SELECT username, stored_hash_sha256, secret_sha256 FROM mailplane_password_cache", &[])
@@ -87,7 +90,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
     let mut remember = Vec::new();
     for rec in desired.records.iter_mut().filter(|r| enforced(r)) {
         let Some(hash) = stored.get(rec.key.as_str()) else { continue };
-        let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(Kind::Mailbox, rec.key.clone(), "password")) else { continue };
+        let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(rec.kind, rec.key.clone(), "password")) else { continue };
         let Ok(plain) = desired.revealed.get(secret) else { continue };
         let hash_id = hex(&Sha256::digest(hash.as_bytes()));
         let digest = key.map(|key| hmac(key, format!("{hash}\n{plain}").as_bytes()));

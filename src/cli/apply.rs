@@ -223,7 +223,7 @@ mod services {
     fn needs_auth_flush(plan: &Plan) -> bool {
         plan.changes
             .iter()
-            .any(|c| c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field))))
+            .any(|c| (c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field)))) || c.kind == crate::model::Kind::AppPassword)
     }
 
     fn adds_domains(plan: &Plan) -> bool {

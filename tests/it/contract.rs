@@ -602,7 +602,7 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
             let kind = if r.get("option").ends_with("list_from") { "spam_policy" } else { "spam_score" };
             vec![(kind, o.clone()), ("mailbox", o.clone()), ("domain", o)]
         }
-        "app_passwd" => one("mailbox", "mailbox"),
+        "app_passwd" => vec![("app_password", format!("{} {}", r.get("mailbox").to_lowercase(), r.get("name"))), ("mailbox", r.get("mailbox").into())],
         "quarantine" => one("mailbox", "rcpt"),
         "sogo_user_profile" | "sogo_cache_folder" | "sogo_acl" => one("mailbox", "c_uid"),
         "sogo_folder_info" => one("mailbox", "c_path2"),

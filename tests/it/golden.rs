@@ -500,3 +500,33 @@ fn spam_filter_rows_are_what_mailcow_writes() {
         ],
     );
 }
+
+/// App passwords: the `app_passwd` rows of golden scenario C (bob's for IMAP, SMTP and Sieve;
+/// alice's `iPhone <Mail>`, stored escaped, for EAS and DAV) and C-edits (bob's renamed, with a new
+/// password, IMAP and SMTP only, inactive; alice's deleted). The passwords are mailcow's own hashes,
+/// declared as such, so the rows compare byte for byte; mailplane's rename is a delete and a create
+/// (a new id, which is left out).
+#[test]
+fn app_password_rows_are_what_mailcow_writes() {
+    let state = |bob: &str, alice: &str| {
+        format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        app_passwords: [{alice}]\n      - local_part: bob\n        app_passwords: [{bob}]\n")
+    };
+    table_after_each(
+        "goldena",
+        "app_passwd",
+        "prune: {app_password: delete}\n",
+        &[
+            (
+                state(
+                    "{name: Thunderbird Laptop, password: '{BLF-CRYPT}$2y$10$K/Jzn8eqP2Dpk7UzR9o.7.JqDb3QPp1jRKKg0vLWtC7EX4EZFRXoe', protocols: [imap, smtp, sieve]}",
+                    "{name: 'iPhone <Mail>', password: '{BLF-CRYPT}$2y$10$bQ1R9/dOUAG/YVqVo1T0jubQ.eoJl6ZeMm2wVwv4CL9f7FasRbLJ.', protocols: [eas, dav]}",
+                ),
+                "scenario-C.sql",
+            ),
+            (
+                state("{name: Thunderbird Desktop, password: '{BLF-CRYPT}$2y$10$K4j89xxhLEVsZfkPunht/O551DeZx.v4lVh3wM4SS2O.3fAG80hGS', protocols: [imap, smtp], active: false}", ""),
+                "scenario-C-edits.sql",
+            ),
+        ],
+    );
+}

@@ -58,6 +58,13 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
             sender_acl: vec![],
             external_sender_acl: vec![],
             spam_policy: Some(Located::new(SpamPolicy { allow: vec![Located::new("*@partner.example".into())], deny: vec![] })),
+            app_passwords: vec![AppPassword {
+                name: Located::new("iPhone <Mail> & \"more\"".into()),
+                password: Some(Located::new(Secret::Env("APP".into()))),
+                password_policy,
+                protocols: Some(vec![Located::new(Protocol::Imap)]),
+                active: tls,
+            }],
             spam_score: tls.map(|_| Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) })),
             quota,
             state,

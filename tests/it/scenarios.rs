@@ -720,3 +720,94 @@ fn spam_policy_and_score_round_trip_on_mailcow_mariadb_and_redis() {
     spam_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }
+
+/// App passwords: created from references (hashed, never shown), `enforce` checked against the
+/// live hash, protocols and state changed in place, export → plan empty, one to create without a
+/// password refused at plan time, deleted by `prune`.
+fn app_password_scenario(t: &Target, url: &str) {
+    let files = |apps: &str, prune: &str| {
+        directory(&[
+            ("mailplane.yaml", prune),
+            ("a.yaml", &format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n        app_passwords:\n{apps}")),
+        ])
+    };
+    let env = [("TB_PW", "AppPw-Bob-2026!"), ("IP_PW", "AppPw-Phone-2026!")];
+    let with_env = |mut c: Command| {
+        c.envs(env);
+        c
+    };
+    let v1 = files(
+        "          - {name: Thunderbird Laptop, password: {env: TB_PW}, protocols: [imap, smtp, sieve]}\n          - {name: iPhone <Mail>, password: {env: IP_PW}, password_policy: enforce, protocols: [eas, dav]}\n",
+        "",
+    );
+    let plan = t.plan_json_env(v1.path(), &env);
+    assert_eq!(plan["changes"].as_array().unwrap().iter().filter(|c| c["kind"] == "app_password").count(), 2, "{plan:#}");
+    let out = with_env(t.cmd("apply", v1.path())).arg("--auto-approve").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("AppPw-") && !plan.to_string().contains("AppPw-"), "a password in the output: {stdout}");
+    let stored = rows(url, "SELECT name, domain, password, imap_access, pop3_access, smtp_access, sieve_access, eas_access, dav_access, active FROM app_passwd ORDER BY id");
+    assert_eq!(stored[1][0], "iPhone &lt;Mail&gt;", "stored HTML-escaped, as mailcow does");
+    assert_eq!(stored[0][3..], ["1", "0", "1", "1", "0", "0", "1"]);
+    assert_eq!(stored[1][1], "example.org");
+    assert!(mailplane::password::verify(&stored[0][2], "AppPw-Bob-2026!").unwrap() && stored[0][2].starts_with("{BLF-CRYPT}$2y$"), "{:?}", stored[0]);
+    let no_changes = |dir: &Path, env: &[(&str, &str)]| {
+        let out = t.cmd("plan", dir).envs(env.iter().copied()).arg("--detailed-exitcode").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    no_changes(v1.path(), &env);
+    // An enforced password that differs is an update; an initial one is not compared.
+    let changed = t.plan_json_env(v1.path(), &[("TB_PW", "other"), ("IP_PW", "other")]);
+    let updates: Vec<String> = changed["changes"].as_array().unwrap().iter().map(|c| format!("{} {}", c["action"], c["key"])).collect();
+    assert_eq!(updates, ["\"update\" \"bob@example.org iPhone &lt;Mail&gt;\""], "{changed:#}");
+
+    let v2 = files(
+        "          - {name: Thunderbird Laptop, password: {env: TB_PW}, protocols: [imap, smtp], active: false}\n          - {name: iPhone <Mail>, password: {env: IP_PW}, password_policy: enforce, protocols: [eas, dav]}\n",
+        "",
+    );
+    let plan = t.plan_json_env(v2.path(), &env);
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["sieve_access", "active"], "{plan:#}");
+    assert!(with_env(t.cmd("apply", v2.path())).arg("--auto-approve").output().unwrap().status.success());
+    no_changes(v2.path(), &env);
+    assert_eq!(rows(url, "SELECT sieve_access, active FROM app_passwd WHERE name = 'Thunderbird Laptop'"), [["0", "0"]]);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("domains/example.org.yaml")).unwrap();
+    assert!(exported.contains("name: iPhone <Mail>") && !exported.contains("BLF-CRYPT"), "{exported}");
+    no_changes(out.path(), &[]);
+
+    let v3 = files("          - {name: Tablet}\n", "prune: {app_password: delete}\n");
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("app password `bob@example.org Tablet` has no password to be created with"), "{text}");
+    let v4 = files("          - {name: Tablet, password: '{SHA512-CRYPT}$6$abc$def'}\n", "prune: {app_password: delete}\n");
+    let plan = t.plan_json(v4.path());
+    let want: BTreeSet<(String, String)> = [("create", "app_password"), ("delete", "app_password")].map(|(a, k)| (a.into(), k.into())).into();
+    assert_eq!(actions(&plan), want, "{plan:#}");
+    t.apply(v4.path());
+    t.assert_no_changes(v4.path());
+    assert_eq!(rows(url, "SELECT name, password FROM app_passwd"), [["Tablet", "{SHA512-CRYPT}$6$abc$def"]]);
+
+    let bad = files("          - {name: Phone, password: {env: TB_PW}}\n          - {name: phone, password: {env: TB_PW}, protocols: [sogo]}\n", "");
+    let out = t.cmd("plan", bad.path()).envs(env).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("app password `phone` of `bob@example.org` is declared twice") && err.contains("`sogo` is not a protocol of app passwords"), "{err}");
+}
+
+#[test]
+fn app_passwords_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    app_password_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn app_passwords_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "apppw", 27);
+    app_password_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

@@ -158,11 +158,17 @@ fn sender_list(entries: &[Located<String>]) -> Vec<String> {
 /// The password field's token and how to write it. External authsources store `''` like mailcow.
 fn password_field(m: &Mailbox, source: AuthSource, policy: PasswordPolicy) -> (Value, Option<SecretSource>) {
     let create_only = policy == PasswordPolicy::Initial || source != AuthSource::Mailcow;
-    let pending = |create_only| Value::Secret(Box::new(SecretToken { token: "pending".into(), create_only }));
     if source != AuthSource::Mailcow {
         return (with_create_only(token(""), true), Some(SecretSource::Verbatim(String::new())));
     }
-    match m.password.as_ref().map(|p| &p.value) {
+    password_value(m.password.as_ref().map(|p| &p.value), create_only)
+}
+
+/// A password field and where its stored form comes from: a `{SCHEME}` hash as is, a reference
+/// hashed when written (`pending` until `verify` finds the live hash matches it).
+pub(super) fn password_value(secret: Option<&Secret>, create_only: bool) -> (Value, Option<SecretSource>) {
+    let pending = |create_only| Value::Secret(Box::new(SecretToken { token: "pending".into(), create_only }));
+    match secret {
         None => (pending(true), None),
         Some(s) => match s.prehashed() {
             Some(h) => (with_create_only(token(h), create_only), Some(SecretSource::Verbatim(h.to_string()))),
@@ -503,6 +509,7 @@ fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
         external_sender_acl: r.list("external_sender_acl").iter().cloned().map(loc).collect(),
         spam_policy: None,
         spam_score: None,
+        app_passwords: Vec::new(),
         quota: some_if(r.int("quota") != 0, loc(size(r, "quota"))),
         state: some_if(state != MailboxState::Active, state),
         protocols: some_if(protocols.len() != Protocol::ALL.len(), protocols),

@@ -2,6 +2,7 @@
 //! live rows → records, and a change → SQL statements plus post-commit effects.
 
 pub mod alias;
+pub mod app_password;
 pub mod dkim;
 pub mod domain;
 pub mod export;
@@ -217,6 +218,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     mailbox::MAILBOX,
     spam::SPAM_POLICY,
     spam::SPAM_SCORE,
+    app_password::APP_PASSWORD,
     alias::ALIAS,
     maps::BCC_MAP,
     maps::RECIPIENT_MAP,

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Located, RateLimit, Secret, Size, SpamPolicy, SpamScore};
+use super::{AppPassword, Located, RateLimit, Secret, Size, SpamPolicy, SpamScore};
 
 /// Invokes `$m!(... common: MailboxSettings { ... })` with the settings every mailbox and
 /// mailbox template can carry (mailcow's mailbox template attributes).
@@ -91,6 +91,9 @@ mailbox_common!(settings_struct!(@object
         /// The mailbox's spam thresholds (default: the server's).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub spam_score: Option<Located<SpamScore>>,
+        /// Passwords for one device or program each, limited to some protocols (`app_passwd`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub app_passwords: Vec<AppPassword>,
     }
 ));
 

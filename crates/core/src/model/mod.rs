@@ -1,6 +1,7 @@
 //! The desired state as written in YAML: typed, serialisable, with source spans. No I/O.
 
 mod alias;
+mod app_password;
 pub mod defaults;
 pub mod dkim_key;
 mod domain;
@@ -24,6 +25,7 @@ pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTempla
 pub use footer::DomainFooter;
 pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
+pub use app_password::AppPassword;
 pub use mailbox::{
     AuthSource, Mailbox, MailboxAcl, MailboxSettings, MailboxState, MailboxTemplate, PasswordPolicy, Protocol, QuarantineCategory, QuarantineNotification,
     TaggedMailHandler,
@@ -88,6 +90,9 @@ impl Document {
                 if let Some(p) = &m.password {
                     out.push((format!("mailbox `{}@{}`: password", m.local_part.value, d.name.value), p));
                 }
+                for (a, p) in m.app_passwords.iter().filter_map(|a| Some((a, a.password.as_ref()?))) {
+                    out.push((format!("app password `{}` of `{}@{}`", a.name.value, m.local_part.value, d.name.value), p));
+                }
             }
         }
         for r in &self.relay_hosts {
@@ -119,6 +124,7 @@ pub enum Kind {
     Mailbox,
     SpamPolicy,
     SpamScore,
+    AppPassword,
     Alias,
     BccMap,
     RecipientMap,
@@ -129,7 +135,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -142,6 +148,7 @@ impl Kind {
         Kind::Mailbox,
         Kind::SpamPolicy,
         Kind::SpamScore,
+        Kind::AppPassword,
         Kind::Alias,
         Kind::BccMap,
         Kind::RecipientMap,
@@ -164,6 +171,7 @@ impl Kind {
             Kind::Mailbox => "mailbox",
             Kind::SpamPolicy => "spam_policy",
             Kind::SpamScore => "spam_score",
+            Kind::AppPassword => "app_password",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
             Kind::RecipientMap => "recipient_map",
@@ -187,6 +195,7 @@ impl Kind {
             Kind::Mailbox => "mailboxes",
             Kind::SpamPolicy => "spam policies",
             Kind::SpamScore => "spam scores",
+            Kind::AppPassword => "app passwords",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
             Kind::RecipientMap => "recipient maps",
