@@ -57,7 +57,8 @@ pub fn key(state_dir: &Path, create: bool) -> std::io::Result<Option<Vec<u8>>> {
 /// A mailbox or app password whose `enforce`d password is a reference, to be checked against
 /// the live hash.
 fn enforced(rec: &crate::record::Record) -> bool {
-    matches!(rec.kind, Kind::Mailbox | Kind::AppPassword) && matches!(rec.get("password"), Some(Value::Secret(tok)) if !tok.create_only && tok.token == "pending")
+    matches!(rec.kind, Kind::Mailbox | Kind::AppPassword)
+        && matches!(rec.get("password"), Some(Value::Secret(tok)) if !tok.create_only && tok.token == "pending")
 }
 
 /// Whether any password is checked (and so the cache key is used at all).
@@ -75,7 +76,8 @@ pub struct Verified {
 /// only if the database can be written.
 pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: Option<&[u8]>) -> Result<Verified, DbError> {
     // Keyed by record key: an app password's (`mailbox name`) never equals a username.
-    let mut stored: HashMap<String, &str> = live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password"))).collect();
+    let mut stored: HashMap<String, &str> =
+        live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password"))).collect();
     stored.extend(crate::kinds::app_password::stored_hashes(live));
     let cache: HashMap<String, String> = match key {
         Some(_) => db

@@ -221,9 +221,10 @@ mod services {
     const AUTH_FIELDS: [&str; 4] = ["password", "state", "authsource", "protocols"];
 
     fn needs_auth_flush(plan: &Plan) -> bool {
-        plan.changes
-            .iter()
-            .any(|c| (c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field)))) || c.kind == crate::model::Kind::AppPassword)
+        plan.changes.iter().any(|c| {
+            (c.kind == crate::model::Kind::Mailbox && (c.action != Action::Update || c.fields.iter().any(|f| AUTH_FIELDS.contains(&f.field))))
+                || c.kind == crate::model::Kind::AppPassword
+        })
     }
 
     fn adds_domains(plan: &Plan) -> bool {

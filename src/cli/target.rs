@@ -49,6 +49,10 @@ pub enum TargetError {
     PasswordCache(String),
     #[error("{0}")]
     ServiceFilesOnDisk(String),
+    #[error("sievec refused {} Sieve filter(s); nothing was written:\n  {}", .0.len(), .0.join("\n  "))]
+    SieveRefused(Vec<String>),
+    #[error("cannot check the Sieve filters with sievec: {0}")]
+    SieveCheck(crate::servicefiles::HostError),
     #[error("the directory did not load")]
     NotLoaded,
     #[error("internal error: {0}")]
@@ -67,6 +71,9 @@ impl TargetError {
             TargetError::Forwarding(_) => {
                 Some("write the hosts' addresses instead of their names, or point MAILPLANE_DNS_RESOLVER at a DNS server that answers")
             }
+            TargetError::SieveCheck(_) => Some(
+                "mailplane checks each new or changed filter with Dovecot's sievec: in mailcow's dovecot container (services_mode: docker), or on this host (services_mode: standalone, or no services configured): install dovecot-sieve",
+            ),
             _ => None,
         }
     }
@@ -371,9 +378,25 @@ async fn finish(
         (Some(root), Some(files)) => crate::servicefiles::observe(root, files).map_err(TargetError::ServiceFilesOnDisk)?,
         _ => Vec::new(),
     };
+    check_sieve_filters(&settings, &desired, &live_records).await?;
     let plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
+}
+
+/// Bad Sieve is bad input: each new or changed filter script goes through the real `sievec`
+/// (where Dovecot runs; on this host when no services are configured) before a plan is made.
+async fn check_sieve_filters(settings: &crate::settings::SettingsFile, desired: &Desired, live: &[crate::record::Record]) -> Result<(), TargetError> {
+    let scripts = kinds::sieve_filter::changed_scripts(&desired.records, live);
+    if scripts.is_empty() {
+        return Ok(());
+    }
+    let host = match crate::servicefiles::Host::from_settings(settings).await.map_err(TargetError::SieveCheck)? {
+        Some(host) => host,
+        None => crate::servicefiles::Host::Standalone(Default::default()),
+    };
+    let refused = crate::servicefiles::check_sieve_scripts(&host, &scripts).await.map_err(TargetError::SieveCheck)?;
+    if refused.is_empty() { Ok(()) } else { Err(TargetError::SieveRefused(refused)) }
 }
 
 /// Connects a read-only command (export, dns) to the database and its Redis (or the SQLite

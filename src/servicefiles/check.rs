@@ -204,6 +204,28 @@ async fn check_rspamd(host: &Host, root: &Path, changes: &[&FileChange]) -> Resu
     result
 }
 
+/// Checks Sieve scripts (a mailbox's filters: key, script) with `sievec` where Dovecot runs;
+/// returns each refused one as `key: what sievec said`.
+pub async fn check_sieve_scripts(host: &Host, scripts: &[(&str, &str)]) -> Result<Vec<String>, HostError> {
+    let s = Scratch::new(host, Service::Dovecot).await?;
+    let result = async {
+        let mut refused = Vec::new();
+        for (i, (key, script)) in scripts.iter().enumerate() {
+            let name = format!("filter-{i}.sieve");
+            let path = s.put(&name, script).await?;
+            let out = s.run(&["sievec", &path, &s.path(&format!("{name}.svbin"))]).await?;
+            if !out.success() {
+                let message = out.message().replace(&format!("{}/", s.dir), "").replace(&format!("filter-{i}"), "script");
+                refused.push(format!("Sieve filter `{key}`: {}", message.trim().replace('\n', "\n    ")));
+            }
+        }
+        Ok(refused)
+    }
+    .await;
+    s.done().await;
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -594,7 +594,11 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "mta_sts" => one("mta_sts", "domain"),
         "domain_wide_footer" => one("domain_footer", "domain"),
         "alias_domain" => one("alias_domain", "alias_domain"),
-        "mailbox" | "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "pushover" | "sieve_filters" | "tfa" | "fido2" => one("mailbox", "username"),
+        "mailbox" | "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "pushover" | "tfa" | "fido2" => one("mailbox", "username"),
+        "sieve_filters" => vec![
+            ("sieve_filter", format!("{} {} {}", r.get("username").to_lowercase(), r.get("filter_type"), r.get("script_desc"))),
+            ("mailbox", r.get("username").into()),
+        ],
         "spamalias" => one("mailbox", "goto"),
         "imapsync" => one("mailbox", "user2"),
         "filterconf" => {

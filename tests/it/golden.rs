@@ -481,7 +481,9 @@ fn quota_warning_bcc_is_what_mailcow_writes() {
 #[test]
 fn spam_filter_rows_are_what_mailcow_writes() {
     let state = |domain: &str, alice: &str, bob: &str| {
-        format!("domains:\n  - name: example.org\n    spam_policy: {domain}\n    mailboxes:\n      - local_part: alice\n        spam_policy: {alice}\n      - local_part: bob\n{bob}")
+        format!(
+            "domains:\n  - name: example.org\n    spam_policy: {domain}\n    mailboxes:\n      - local_part: alice\n        spam_policy: {alice}\n      - local_part: bob\n{bob}"
+        )
     };
     table_after_each(
         "goldens",
@@ -509,7 +511,9 @@ fn spam_filter_rows_are_what_mailcow_writes() {
 #[test]
 fn app_password_rows_are_what_mailcow_writes() {
     let state = |bob: &str, alice: &str| {
-        format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        app_passwords: [{alice}]\n      - local_part: bob\n        app_passwords: [{bob}]\n")
+        format!(
+            "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        app_passwords: [{alice}]\n      - local_part: bob\n        app_passwords: [{bob}]\n"
+        )
     };
     table_after_each(
         "goldena",
@@ -524,9 +528,35 @@ fn app_password_rows_are_what_mailcow_writes() {
                 "scenario-C.sql",
             ),
             (
-                state("{name: Thunderbird Desktop, password: '{BLF-CRYPT}$2y$10$K4j89xxhLEVsZfkPunht/O551DeZx.v4lVh3wM4SS2O.3fAG80hGS', protocols: [imap, smtp], active: false}", ""),
+                state(
+                    "{name: Thunderbird Desktop, password: '{BLF-CRYPT}$2y$10$K4j89xxhLEVsZfkPunht/O551DeZx.v4lVh3wM4SS2O.3fAG80hGS', protocols: [imap, smtp], active: false}",
+                    "",
+                ),
                 "scenario-C-edits.sql",
             ),
+        ],
+    );
+}
+
+/// Mailbox Sieve filters: the `sieve_filters` rows of golden scenario C (alice's active prefilter
+/// and inactive postfilter) and C-edits (the postfilter renamed and activated, the prefilter
+/// deleted); mailplane's rename is a delete and a create (a new id, which is left out).
+#[test]
+fn sieve_filter_rows_are_what_mailcow_writes() {
+    let pre = "{description: Sort newsletters, type: prefilter, script: \"require [\\\"fileinto\\\"];\\nif header :contains \\\"List-Id\\\" \\\"newsletter.example.org\\\" {\\n  fileinto \\\"INBOX/Newsletters\\\";\\n  stop;\\n}\\n\"}";
+    let post = |desc: &str, active: bool| {
+        format!(
+            "{{description: '{desc}', type: postfilter, active: {active}, script: \"if header :is \\\"X-Spam-Flag\\\" \\\"YES\\\" {{\\n  discard;\\n  stop;\\n}}\\n\"}}"
+        )
+    };
+    let state = |filters: &str| format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        sieve_filters: [{filters}]\n");
+    table_after_each(
+        "goldenv",
+        "sieve_filters",
+        "prune: {sieve_filter: delete}\n",
+        &[
+            (state(&format!("{pre}, {}", post("Discard flagged spam", false))), "scenario-C.sql"),
+            (state(&post("Discard flagged spam (enabled)", true)), "scenario-C-edits.sql"),
         ],
     );
 }

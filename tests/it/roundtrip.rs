@@ -65,6 +65,12 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
                 protocols: Some(vec![Located::new(Protocol::Imap)]),
                 active: tls,
             }],
+            sieve_filters: vec![SieveFilter {
+                description: Located::new("Sort: \"news\" #1".into()),
+                filter_type: Located::new(SieveFilterType::Postfilter),
+                script: Located::new("require [\"fileinto\"];\nif header :contains \"List-Id\" \"x\" {\n  fileinto \"INBOX/News\";\n}\n".into()),
+                active: tls,
+            }],
             spam_score: tls.map(|_| Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) })),
             quota,
             state,

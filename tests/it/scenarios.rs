@@ -643,14 +643,20 @@ fn spam_scenario(t: &Target, url: &str) {
         "",
     );
     let plan = t.plan_json(v1.path());
-    let want: BTreeSet<(String, String)> = [("create", "mailbox"), ("create", "domain"), ("create", "dkim_key"), ("create", "spam_policy"), ("create", "spam_score")].map(|(a, k)| (a.into(), k.into())).into();
+    let want: BTreeSet<(String, String)> =
+        [("create", "mailbox"), ("create", "domain"), ("create", "dkim_key"), ("create", "spam_policy"), ("create", "spam_score")]
+            .map(|(a, k)| (a.into(), k.into()))
+            .into();
     assert_eq!(actions(&plan), want, "{plan:#}");
     t.apply(v1.path());
     t.assert_no_changes(v1.path());
     let before = row();
     assert_eq!(before.len(), 9, "{before:?}");
     assert!(before.iter().any(|r| r[..3] == ["example.org", "whitelist_from", "partner@trusted-vendor.example"]), "stored lowercased: {before:?}");
-    assert!(before.iter().any(|r| r[..3] == ["alice@example.org", "lowspamlevel", "6.5"]) && before.iter().any(|r| r[..3] == ["alice@example.org", "highspamlevel", "12"]));
+    assert!(
+        before.iter().any(|r| r[..3] == ["alice@example.org", "lowspamlevel", "6.5"])
+            && before.iter().any(|r| r[..3] == ["alice@example.org", "highspamlevel", "12"])
+    );
 
     let v2 = files(
         "    spam_policy: {deny: [spammy-marketing.example, partner@trusted-vendor.example, new.example]}\n",
@@ -685,7 +691,10 @@ fn spam_scenario(t: &Target, url: &str) {
     // alice's score is not declared, so not deleted: mailcow's mailbox delete would take it along.
     let v4 = directory(&[
         ("mailplane.yaml", "prune: {mailbox: delete}\n"),
-        ("a.yaml", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n        spam_policy: {deny: [keep.example]}\n        spam_score: {low: 3, high: 9}\n"),
+        (
+            "a.yaml",
+            "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n        spam_policy: {deny: [keep.example]}\n        spam_score: {low: 3, high: 9}\n",
+        ),
     ]);
     let out = t.cmd("plan", v4.path()).arg("--allow-delete=mailbox").output().unwrap();
     let err = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -696,7 +705,10 @@ fn spam_scenario(t: &Target, url: &str) {
     assert_eq!(actions(&plan), want, "{plan:#}");
     t.apply(v4.path());
     t.assert_no_changes(v4.path());
-    assert_eq!(rows(url, "SELECT `option`, value FROM filterconf WHERE object = 'bob@example.org' ORDER BY `option`"), [["blacklist_from", "keep.example"], ["highspamlevel", "9"], ["lowspamlevel", "3"]]);
+    assert_eq!(
+        rows(url, "SELECT `option`, value FROM filterconf WHERE object = 'bob@example.org' ORDER BY `option`"),
+        [["blacklist_from", "keep.example"], ["highspamlevel", "9"], ["lowspamlevel", "3"]]
+    );
     assert_eq!(rows(url, "SELECT count(*) FROM filterconf")[0][0], "3");
 
     let bad = files("    spam_policy: {allow: [a.example], deny: [A.example]}\n", "", "");
@@ -746,7 +758,10 @@ fn app_password_scenario(t: &Target, url: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!stdout.contains("AppPw-") && !plan.to_string().contains("AppPw-"), "a password in the output: {stdout}");
-    let stored = rows(url, "SELECT name, domain, password, imap_access, pop3_access, smtp_access, sieve_access, eas_access, dav_access, active FROM app_passwd ORDER BY id");
+    let stored = rows(
+        url,
+        "SELECT name, domain, password, imap_access, pop3_access, smtp_access, sieve_access, eas_access, dav_access, active FROM app_passwd ORDER BY id",
+    );
     assert_eq!(stored[1][0], "iPhone &lt;Mail&gt;", "stored HTML-escaped, as mailcow does");
     assert_eq!(stored[0][3..], ["1", "0", "1", "1", "0", "0", "1"]);
     assert_eq!(stored[1][1], "example.org");
@@ -809,5 +824,92 @@ fn app_passwords_round_trip_on_mailcow_mariadb_and_redis() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (t, url, db) = mailcow_target(&services, &rt, "apppw", 27);
     app_password_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}
+
+/// Mailbox Sieve filters: created after sievec passed them, changed in place, a broken script
+/// refused with nothing written, a second active filter of a type refused (declared, and left
+/// by mailcow's UI), export → plan empty, deleted by `prune`.
+fn sieve_filter_scenario(t: &Target, url: &str) {
+    let files = |filters: &str, prune: &str| {
+        directory(&[
+            ("mailplane.yaml", prune),
+            ("a.yaml", &format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        sieve_filters:\n{filters}")),
+        ])
+    };
+    let news = |folder: &str, active: bool| {
+        format!(
+            "          - description: Sort newsletters\n            type: prefilter\n            active: {active}\n            script: |\n              require [\"fileinto\"];\n              if header :contains \"List-Id\" \"news\" {{ fileinto \"{folder}\"; }}\n"
+        )
+    };
+    let spam = "          - {description: Discard spam, type: postfilter, script: \"if header :is \\\"X-Spam-Flag\\\" \\\"YES\\\" { discard; }\\n\"}\n";
+    let row = || rows(url, "SELECT username, filter_type, script_desc, script_name, script_data FROM sieve_filters ORDER BY filter_type DESC");
+    let v1 = files(&format!("{}{spam}", news("INBOX/News", true)), "");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    let stored = row();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0][..4], ["alice@example.org", "prefilter", "Sort newsletters", "active"]);
+    assert!(stored[0][4].contains("fileinto \"INBOX/News\""), "{stored:?}");
+    assert_eq!(stored[1][3], "active");
+
+    let v2 = files(&format!("{}{spam}", news("INBOX/Lists", false)), "");
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!((plan["changes"].as_array().unwrap().len(), fields), (1, vec!["script", "active"]), "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert_eq!(row()[0][3], "inactive");
+
+    // A script sievec refuses: nothing is planned, nothing written.
+    let broken = files(&format!("{}{spam}", news("INBOX/Lists\" stop", false)), "");
+    let out = t.cmd("apply", broken.path()).arg("--auto-approve").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("sievec refused 1 Sieve filter") && err.contains("alice@example.org prefilter Sort newsletters"), "{err}");
+    assert!(row()[0][4].contains("INBOX/Lists\";"), "nothing written");
+
+    // A prefilter activated in mailcow's UI beside the declared one: mailcow would deactivate it; mailplane refuses.
+    sql(
+        url,
+        &[
+            "INSERT INTO sieve_filters (username, script_desc, script_name, script_data, filter_type) VALUES ('alice@example.org', 'From the UI', 'active', 'keep;', 'prefilter')",
+        ],
+    );
+    let v3 = files(&format!("{}{spam}", news("INBOX/Lists", true)), "");
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("alice@example.org would have 2 active prefilters"), "{text}");
+    sql(url, &["DELETE FROM sieve_filters WHERE script_desc = 'From the UI'"]);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    t.assert_no_changes(out.path());
+
+    let v4 = files(spam, "prune: {sieve_filter: delete}\n");
+    let plan = t.plan_json(v4.path());
+    assert_eq!(actions(&plan), [("delete".to_string(), "sieve_filter".to_string())].into_iter().collect(), "{plan:#}");
+    t.apply(v4.path());
+    t.assert_no_changes(v4.path());
+    assert_eq!(row().len(), 1);
+
+    let bad = files(&format!("{spam}{}", spam.replace("Discard spam", "discard SPAM")), "");
+    let out = t.cmd("plan", bad.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is declared twice for its type") && err.contains("is a second active postfilter of the mailbox"), "{err}");
+}
+
+#[test]
+fn sieve_filters_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    sieve_filter_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn sieve_filters_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "sieve", 28);
+    sieve_filter_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }

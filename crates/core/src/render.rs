@@ -202,12 +202,7 @@ pub fn markdown(plan: &Plan) -> String {
         s.push_str("| | kind | object | changes |\n|---|---|---|---|\n");
         for c in &plan.changes {
             let what = match c.action {
-                Action::Update => c
-                    .fields
-                    .iter()
-                    .map(|f| format!("`{}`: {}", f.field, update_text(f)))
-                    .collect::<Vec<_>>()
-                    .join("<br>"),
+                Action::Update => c.fields.iter().map(|f| format!("`{}`: {}", f.field, update_text(f))).collect::<Vec<_>>().join("<br>"),
                 Action::Create => "new".into(),
                 Action::Delete => "removed".into(),
             };

@@ -92,7 +92,8 @@ fn desired(r: &mut Resolver, out: &mut Desired) {
 
 fn live(l: &LiveData, out: &mut Vec<Record>) {
     for row in l.rows(&APP_PASSWORDS) {
-        let mut rec = Record::new(Kind::AppPassword, format!("{} {}", row.s("mailbox").to_lowercase(), row.s("name"))).with("password", token(row.s("password")));
+        let mut rec =
+            Record::new(Kind::AppPassword, format!("{} {}", row.s("mailbox").to_lowercase(), row.s("name"))).with("password", token(row.s("password")));
         for p in PROTOCOLS {
             rec.push(p.attribute(), Value::Bool(bool_of(row.col(p.attribute()))));
         }
@@ -157,7 +158,12 @@ fn check(f: &Facts) -> Vec<String> {
         .iter()
         .filter(|c| c.kind == Kind::AppPassword && c.action == Action::Create)
         .filter(|c| c.desired.as_ref().is_some_and(|r| matches!(r.get("password"), Some(Value::Secret(s)) if s.token == NONE)))
-        .map(|c| format!("app password `{}` has no password to be created with: declare `password` (a `{{SCHEME}}` hash, `{{env: NAME}}` or `{{file: path}}`)", c.key))
+        .map(|c| {
+            format!(
+                "app password `{}` has no password to be created with: declare `password` (a `{{SCHEME}}` hash, `{{env: NAME}}` or `{{file: path}}`)",
+                c.key
+            )
+        })
         .collect()
 }
 
@@ -170,16 +176,34 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
         let what = format!("app password `{}` of `{mailbox}`", names::printable(a.name.trim()));
         let stored = key.len() - mailbox.len() - 1;
         if a.name.trim().is_empty() {
-            v.error_help("empty-name", file, a.name.at, format!("an app password of `{mailbox}` has an empty name"), "give it a name, e.g. the device it is for");
+            v.error_help(
+                "empty-name",
+                file,
+                a.name.at,
+                format!("an app password of `{mailbox}` has an empty name"),
+                "give it a name, e.g. the device it is for",
+            );
         } else if stored > 255 {
-            v.error_help("text-too-long", file, a.name.at, format!("{what}: its name is {stored} characters as mailcow stores it (HTML-escaped); at most 255"), "shorten it");
+            v.error_help(
+                "text-too-long",
+                file,
+                a.name.at,
+                format!("{what}: its name is {stored} characters as mailcow stores it (HTML-escaped); at most 255"),
+                "shorten it",
+            );
         }
         if let Some(first) = seen.insert(key.to_lowercase(), Located { value: (), at: a.name.at }) {
             let help = format!("first declared at {}; mailcow compares names without regard to case", v.place((file, first.at)));
             v.error_help("duplicate", file, a.name.at, format!("{what} is declared twice"), help);
         }
         for p in a.protocols.iter().flatten().filter(|p| !PROTOCOLS.contains(&p.value)) {
-            v.error_help("invalid-protocol", file, p.at, format!("{what}: `{}` is not a protocol of app passwords", p.attribute().trim_end_matches("_access")), "choose from imap, pop3, smtp, sieve, eas, dav");
+            v.error_help(
+                "invalid-protocol",
+                file,
+                p.at,
+                format!("{what}: `{}` is not a protocol of app passwords", p.attribute().trim_end_matches("_access")),
+                "choose from imap, pop3, smtp, sieve, eas, dav",
+            );
         }
     }
 }

@@ -63,7 +63,8 @@ impl Export<'_> {
 }
 
 pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> Exported {
-    let mut x = Export { domains: BTreeMap::new(), alias_target: BTreeMap::new(), files: BTreeMap::new(), skipped: Vec::new(), hashes, mailboxes: HashMap::new() };
+    let mut x =
+        Export { domains: BTreeMap::new(), alias_target: BTreeMap::new(), files: BTreeMap::new(), skipped: Vec::new(), hashes, mailboxes: HashMap::new() };
     for k in &super::KINDS {
         // mailcow's own objects (the `Default` templates) stay unmanaged: mailplane's built-in copy applies.
         for r in records.iter().filter(|r| r.kind == k.kind && !super::protected(r)) {

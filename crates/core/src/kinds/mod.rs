@@ -13,8 +13,9 @@ pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
 pub mod quota_warning;
-pub mod spam;
 pub mod routing;
+pub mod sieve_filter;
+pub mod spam;
 pub mod template;
 
 use std::collections::{BTreeSet, HashMap};
@@ -219,6 +220,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     spam::SPAM_POLICY,
     spam::SPAM_SCORE,
     app_password::APP_PASSWORD,
+    sieve_filter::SIEVE_FILTER,
     alias::ALIAS,
     maps::BCC_MAP,
     maps::RECIPIENT_MAP,

@@ -62,7 +62,8 @@ pub const SPAM_SCORE: KindSpec = KindSpec {
 fn owners<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, Option<&'a Located<SpamPolicy>>, Option<&'a Located<SpamScore>>)> {
     docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(name, d)| {
         let own = (name.clone(), d.spam_policy.as_ref(), None);
-        let mailboxes = d.mailboxes.iter().map(move |m| (names::address(&m.local_part.trim().to_lowercase(), &name), m.spam_policy.as_ref(), m.spam_score.as_ref()));
+        let mailboxes =
+            d.mailboxes.iter().map(move |m| (names::address(&m.local_part.trim().to_lowercase(), &name), m.spam_policy.as_ref(), m.spam_score.as_ref()));
         std::iter::once(own).chain(mailboxes)
     })
 }
@@ -237,6 +238,12 @@ fn validate_score(v: &mut Validator, file: usize, doc: &Document) {
         } else {
             continue;
         };
-        v.error_help("invalid-spam-score", file, s.at, format!("spam score of `{key}` {msg}"), "mail from `low` on is marked as spam, from `high` on rejected: e.g. `{low: 8, high: 15}`");
+        v.error_help(
+            "invalid-spam-score",
+            file,
+            s.at,
+            format!("spam score of `{key}` {msg}"),
+            "mail from `low` on is marked as spam, from `high` on rejected: e.g. `{low: 8, high: 15}`",
+        );
     }
 }

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{AppPassword, Located, RateLimit, Secret, Size, SpamPolicy, SpamScore};
+use super::{AppPassword, Located, RateLimit, Secret, SieveFilter, Size, SpamPolicy, SpamScore};
 
 /// Invokes `$m!(... common: MailboxSettings { ... })` with the settings every mailbox and
 /// mailbox template can carry (mailcow's mailbox template attributes).
@@ -94,6 +94,9 @@ mailbox_common!(settings_struct!(@object
         /// Passwords for one device or program each, limited to some protocols (`app_passwd`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub app_passwords: Vec<AppPassword>,
+        /// The mailbox's own Sieve filters, before or after the user's scripts (`sieve_filters`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub sieve_filters: Vec<SieveFilter>,
     }
 ));
 

@@ -15,17 +15,18 @@ pub mod names;
 mod quota_warning;
 mod routing;
 mod secret;
-mod spam;
 mod services;
 mod settings_macro;
+mod sieve_filter;
+mod spam;
 mod units;
 
 pub use alias::{Alias, SPECIAL_TARGETS};
+pub use app_password::AppPassword;
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
 pub use footer::DomainFooter;
 pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
-pub use app_password::AppPassword;
 pub use mailbox::{
     AuthSource, Mailbox, MailboxAcl, MailboxSettings, MailboxState, MailboxTemplate, PasswordPolicy, Protocol, QuarantineCategory, QuarantineNotification,
     TaggedMailHandler,
@@ -35,8 +36,9 @@ pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
 pub use quota_warning::QuotaWarningBcc;
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
-pub use spam::{SpamPolicy, SpamScore};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
+pub use sieve_filter::{SieveFilter, SieveFilterType};
+pub use spam::{SpamPolicy, SpamScore};
 pub use units::{Frame, RateLimit, Size};
 
 use schemars::JsonSchema;
@@ -125,6 +127,7 @@ pub enum Kind {
     SpamPolicy,
     SpamScore,
     AppPassword,
+    SieveFilter,
     Alias,
     BccMap,
     RecipientMap,
@@ -135,7 +138,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -149,6 +152,7 @@ impl Kind {
         Kind::SpamPolicy,
         Kind::SpamScore,
         Kind::AppPassword,
+        Kind::SieveFilter,
         Kind::Alias,
         Kind::BccMap,
         Kind::RecipientMap,
@@ -172,6 +176,7 @@ impl Kind {
             Kind::SpamPolicy => "spam_policy",
             Kind::SpamScore => "spam_score",
             Kind::AppPassword => "app_password",
+            Kind::SieveFilter => "sieve_filter",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
             Kind::RecipientMap => "recipient_map",
@@ -196,6 +201,7 @@ impl Kind {
             Kind::SpamPolicy => "spam policies",
             Kind::SpamScore => "spam scores",
             Kind::AppPassword => "app passwords",
+            Kind::SieveFilter => "Sieve filters",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
             Kind::RecipientMap => "recipient maps",
