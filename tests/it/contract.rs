@@ -600,7 +600,10 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
             ("mailbox", r.get("username").into()),
         ],
         "spamalias" => one("mailbox", "goto"),
-        "imapsync" => one("mailbox", "user2"),
+        "imapsync" => vec![
+            ("sync_job", format!("{} {} {}", r.get("user2").to_lowercase(), r.get("host1").to_lowercase(), r.get("user1"))),
+            ("mailbox", r.get("user2").into()),
+        ],
         "filterconf" => {
             let o = r.get("object").to_lowercase();
             let kind = if r.get("option").ends_with("list_from") { "spam_policy" } else { "spam_score" };

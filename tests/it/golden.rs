@@ -560,3 +560,47 @@ fn sieve_filter_rows_are_what_mailcow_writes() {
         ],
     );
 }
+
+/// Sync jobs: the `imapsync` rows of golden scenario C (alice's over SSL with every option, bob's
+/// over TLS, inactive, a dry run, a mixed-case host) and C-edits (alice's changed, with a new
+/// password; bob's deleted). The runtime columns are compared too: mailplane leaves them as the
+/// schema sets them.
+#[test]
+fn sync_job_rows_are_what_mailcow_writes() {
+    let alice = |rest: &str| {
+        format!(
+            "{{host: imap.oldmail.example, port: 993, encryption: ssl, user: alice.liddell, automap: true, skip_cross_duplicates: true, max_bytes_per_second: 500000, {rest}}}"
+        )
+    };
+    let bob = "{host: Mail.Legacy.Example, user: bob@legacy.example, password: Legacy-Pass-2, interval_minutes: 120, exclude: '', timeout_remote: 300, timeout_local: 900, delete_duplicates: false, delete_from_source: true, automap: false, subscribe_all: false, dry_run: true, active: false}";
+    let state = |alice: &str, bob: &str| {
+        format!(
+            "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        sync_jobs: [{alice}]\n      - local_part: bob\n        sync_jobs: [{bob}]\n"
+        )
+    };
+    table_after_each(
+        "goldeny",
+        "imapsync",
+        "prune: {sync_job: delete}\n",
+        &[
+            (
+                state(
+                    &alice(
+                        "password: 'Old-Imap-Pass:1', interval_minutes: 30, subfolder: Imported, max_age_days: 365, custom_params: '--nofoldersizesatend --syncinternaldates'",
+                    ),
+                    bob,
+                ),
+                "scenario-C.sql",
+            ),
+            (
+                state(
+                    &alice(
+                        "password: 'Old-Imap-Pass:2', interval_minutes: 60, active: false, exclude: '(?i)spam', subfolder: Archive/Imported, delete_duplicates: false",
+                    ),
+                    "",
+                ),
+                "scenario-C-edits.sql",
+            ),
+        ],
+    );
+}

@@ -913,3 +913,116 @@ fn sieve_filters_round_trip_on_mailcow_mariadb_and_redis() {
     sieve_filter_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Sync jobs: created from a reference (the password never in output, plan file, journal or
+/// export), changed field by field and by password, export (without the password) → plan empty,
+/// one to create without a password refused at plan time, mailcow's rules refused, deleted by `prune`.
+fn sync_job_scenario(t: &Target, url: &str) {
+    let files = |jobs: &str, prune: &str| {
+        directory(&[
+            ("mailplane.yaml", prune),
+            ("a.yaml", &format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        sync_jobs:\n{jobs}")),
+        ])
+    };
+    const SECRET: &str = "Old-Imap-Pass:1-zq";
+    let env = [("OLD_IMAP", SECRET)];
+    let job = |rest: &str| format!("          - {{host: IMAP.Old.Example, user: alice.liddell, password: {{env: OLD_IMAP}}{rest}}}\n");
+    let v1 = files(&job(", port: 993, encryption: ssl, custom_params: '--skipemptyfolders --maxsize=52428800'"), "");
+    let plan = t.plan_json_env(v1.path(), &env);
+    assert!(
+        plan["changes"].as_array().unwrap().iter().any(|c| c["kind"] == "sync_job" && c["key"] == "alice@example.org imap.old.example alice.liddell"),
+        "{plan:#}"
+    );
+    let planfile = v1.path().join("saved.plan");
+    let out = t.cmd("plan", v1.path()).envs(env).arg("--out").arg(&planfile).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = t.cmd("apply", &planfile).envs(env).output().unwrap();
+    let shown = [out.stdout.clone(), out.stderr.clone(), std::fs::read(&planfile).unwrap(), plan.to_string().into_bytes()].concat();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stored = rows(
+        url,
+        "SELECT host1, authmech1, password1, port1, enc1, mins_interval, exclude, timeout1, delete2duplicates, automap, subscribeall, dry, active, custom_params FROM imapsync",
+    );
+    assert_eq!(
+        stored,
+        [[
+            "imap.old.example",
+            "PLAIN",
+            SECRET,
+            "993",
+            "SSL",
+            "20",
+            "(?i)spam|(?i)junk",
+            "600",
+            "1",
+            "1",
+            "1",
+            "0",
+            "1",
+            "--skipemptyfolders --maxsize=52428800"
+        ]]
+    );
+    let no_changes = |dir: &Path, env: &[(&str, &str)]| {
+        let out = t.cmd("plan", dir).envs(env.iter().copied()).arg("--detailed-exitcode").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    no_changes(v1.path(), &env);
+    let changed = t.plan_json_env(v1.path(), &[("OLD_IMAP", "new")]);
+    assert_eq!(changed["changes"][0]["fields"][0]["field"], "password", "{changed:#}");
+    assert_eq!(changed["changes"][0]["fields"][0]["sensitive"], true, "{changed:#}");
+
+    let v2 = files(&job(", port: 993, encryption: ssl, interval_minutes: 60, exclude: '(?i)trash', dry_run: true, active: false"), "");
+    let plan = t.plan_json_env(v2.path(), &env);
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["interval_minutes", "exclude", "custom_params", "dry_run", "active"], "{plan:#}");
+    assert!(t.cmd("apply", v2.path()).envs(env).arg("--auto-approve").output().unwrap().status.success());
+    no_changes(v2.path(), &env);
+    // The runner's columns are its own: what it wrote stays, and no plan shows it.
+    sql(url, &["UPDATE imapsync SET is_running = 1, returned_text = 'log', success = 1, exit_status = 'EXIT_OK'"]);
+    no_changes(v2.path(), &env);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("domains/example.org.yaml")).unwrap();
+    assert!(exported.contains("host: imap.old.example") && !exported.contains("password"), "{exported}");
+    no_changes(out.path(), &[]);
+
+    let journal: Vec<Vec<String>> = rows(url, "SELECT * FROM mailplane_journal");
+    let everything = [shown, exported.into_bytes(), format!("{journal:?}").into_bytes()].concat();
+    assert!(!String::from_utf8_lossy(&everything).contains(SECRET), "the sync job's password was shown");
+
+    let v3 = files("          - {host: imap.other.example, user: alice}\n", "prune: {sync_job: delete}\n");
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("sync job `alice@example.org imap.other.example alice` has no password"), "{text}");
+    let v4 = files("          - {host: imap.other.example, user: alice, password: {env: OLD_IMAP}}\n", "prune: {sync_job: delete}\n");
+    let plan = t.plan_json_env(v4.path(), &env);
+    let want: BTreeSet<(String, String)> = [("create", "sync_job"), ("delete", "sync_job")].map(|(a, k)| (a.into(), k.into())).into();
+    assert_eq!(actions(&plan), want, "{plan:#}");
+    assert!(t.cmd("apply", v4.path()).envs(env).arg("--auto-approve").output().unwrap().status.success());
+    no_changes(v4.path(), &env);
+    assert_eq!(rows(url, "SELECT host1, is_running FROM imapsync"), [["imap.other.example", "0"]]);
+
+    let bad = files(&job(", port: 0, custom_params: '--regextrans2=s/a/b/', exclude: 'INBOX/Trash'"), "");
+    let out = t.cmd("plan", bad.path()).envs(env).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in ["`port` is 0; mailcow takes 1 to 65535", "`--regextrans2` is not an imapsync option mailcow allows", "holds an unescaped `/`"] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}
+
+#[test]
+fn sync_jobs_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    sync_job_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn sync_jobs_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "syncjob", 29);
+    sync_job_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

@@ -16,6 +16,7 @@ pub mod quota_warning;
 pub mod routing;
 pub mod sieve_filter;
 pub mod spam;
+pub mod sync_job;
 pub mod template;
 
 use std::collections::{BTreeSet, HashMap};
@@ -221,6 +222,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     spam::SPAM_SCORE,
     app_password::APP_PASSWORD,
     sieve_filter::SIEVE_FILTER,
+    sync_job::SYNC_JOB,
     alias::ALIAS,
     maps::BCC_MAP,
     maps::RECIPIENT_MAP,

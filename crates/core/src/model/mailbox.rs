@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{AppPassword, Located, RateLimit, Secret, SieveFilter, Size, SpamPolicy, SpamScore};
+use super::{AppPassword, Located, RateLimit, Secret, SieveFilter, Size, SpamPolicy, SpamScore, SyncJob};
 
 /// Invokes `$m!(... common: MailboxSettings { ... })` with the settings every mailbox and
 /// mailbox template can carry (mailcow's mailbox template attributes).
@@ -97,6 +97,9 @@ mailbox_common!(settings_struct!(@object
         /// The mailbox's own Sieve filters, before or after the user's scripts (`sieve_filters`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub sieve_filters: Vec<SieveFilter>,
+        /// imapsync runs that copy mail from another server into this mailbox (`imapsync`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub sync_jobs: Vec<SyncJob>,
     }
 ));
 

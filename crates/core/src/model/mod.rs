@@ -19,6 +19,7 @@ mod services;
 mod settings_macro;
 mod sieve_filter;
 mod spam;
+mod sync_job;
 mod units;
 
 pub use alias::{Alias, SPECIAL_TARGETS};
@@ -39,6 +40,7 @@ pub use secret::{Revealed, Secret, SecretError};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
 pub use sieve_filter::{SieveFilter, SieveFilterType};
 pub use spam::{SpamPolicy, SpamScore};
+pub use sync_job::{SyncEncryption, SyncJob};
 pub use units::{Frame, RateLimit, Size};
 
 use schemars::JsonSchema;
@@ -95,6 +97,9 @@ impl Document {
                 for (a, p) in m.app_passwords.iter().filter_map(|a| Some((a, a.password.as_ref()?))) {
                     out.push((format!("app password `{}` of `{}@{}`", a.name.value, m.local_part.value, d.name.value), p));
                 }
+                for (j, p) in m.sync_jobs.iter().filter_map(|j| Some((j, j.password.as_ref()?))) {
+                    out.push((format!("sync job `{}@{}` of `{}@{}`", j.user.value, j.host.value, m.local_part.value, d.name.value), p));
+                }
             }
         }
         for r in &self.relay_hosts {
@@ -128,6 +133,7 @@ pub enum Kind {
     SpamScore,
     AppPassword,
     SieveFilter,
+    SyncJob,
     Alias,
     BccMap,
     RecipientMap,
@@ -138,7 +144,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -153,6 +159,7 @@ impl Kind {
         Kind::SpamScore,
         Kind::AppPassword,
         Kind::SieveFilter,
+        Kind::SyncJob,
         Kind::Alias,
         Kind::BccMap,
         Kind::RecipientMap,
@@ -177,6 +184,7 @@ impl Kind {
             Kind::SpamScore => "spam_score",
             Kind::AppPassword => "app_password",
             Kind::SieveFilter => "sieve_filter",
+            Kind::SyncJob => "sync_job",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
             Kind::RecipientMap => "recipient_map",
@@ -202,6 +210,7 @@ impl Kind {
             Kind::SpamScore => "spam scores",
             Kind::AppPassword => "app passwords",
             Kind::SieveFilter => "Sieve filters",
+            Kind::SyncJob => "sync jobs",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
             Kind::RecipientMap => "recipient maps",
