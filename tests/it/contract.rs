@@ -594,6 +594,7 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "mta_sts" => one("mta_sts", "domain"),
         "domain_wide_footer" => one("domain_footer", "domain"),
         "alias_domain" => one("alias_domain", "alias_domain"),
+        "mailbox" if !r.get("kind").is_empty() => one("resource", "username"),
         "mailbox" | "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "pushover" | "tfa" | "fido2" => one("mailbox", "username"),
         "sieve_filters" => vec![
             ("sieve_filter", format!("{} {} {}", r.get("username").to_lowercase(), r.get("filter_type"), r.get("script_desc"))),
@@ -611,8 +612,8 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         }
         "app_passwd" => vec![("app_password", format!("{} {}", r.get("mailbox").to_lowercase(), r.get("name"))), ("mailbox", r.get("mailbox").into())],
         "quarantine" => one("mailbox", "rcpt"),
-        "sogo_user_profile" | "sogo_cache_folder" | "sogo_acl" => one("mailbox", "c_uid"),
-        "sogo_folder_info" => one("mailbox", "c_path2"),
+        "sogo_user_profile" | "sogo_cache_folder" | "sogo_acl" => [one("mailbox", "c_uid"), one("resource", "c_uid")].concat(),
+        "sogo_folder_info" => [one("mailbox", "c_path2"), one("resource", "c_path2")].concat(),
         "oauth_access_tokens" | "oauth_refresh_tokens" | "oauth_authorization_codes" => one("mailbox", "user_id"),
         "alias" => {
             let a = r.get("address").to_string();
@@ -630,7 +631,7 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "_sogo_static_view" => {
             // A user's SOGo row lists the aliases pointing at them and their domain's alias domains.
             let uid = r.get("c_uid").to_string();
-            let mut v = vec![("mailbox", uid.clone())];
+            let mut v = vec![("mailbox", uid.clone()), ("resource", uid.clone())];
             for d in [before, after] {
                 v.extend(d.rows("alias").filter(|a| a.get("goto").split(',').any(|g| g == uid)).map(|a| ("alias", a.get("address").to_string())));
                 v.extend(

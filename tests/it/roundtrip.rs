@@ -139,6 +139,13 @@ fn domain_strategy() -> impl Strategy<Value = Domain> {
                     active: None,
                 }],
                 mailboxes,
+                resources: vec![Resource {
+                    description: Located::new("Board Room #7: \"north\"".into()),
+                    local_part: active.map(|_| Located::new("BoardRoom7".into())),
+                    kind: Located::new(ResourceKind::Location),
+                    multiple_bookings: Some(Located::new(-1)),
+                    active,
+                }],
                 footer: Some(Located::new(DomainFooter {
                     html: Some(Located::new("<p class=\"f\">#1: yes/no</p>\n".into())),
                     plain: Some(Located::new("-- \n{d}: 'quoted', [x]".into())),

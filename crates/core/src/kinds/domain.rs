@@ -36,12 +36,10 @@ pub const DOMAINS: Query = Query {
 };
 const TAGS_DOMAIN: Query = Query { from: "tags_domain", columns: &["domain", "tag_name"], kept: false };
 const ALIAS_DOMAINS: Query = Query { from: "alias_domain", columns: &["alias_domain", "target_domain", "active"], kept: false };
-/// Resources (mailbox rows with `kind <> ''`): not managed yet, but they keep their domain.
-const RESOURCES: Query = Query { from: "mailbox WHERE kind <> ''", columns: &["username", "domain"], kept: true };
 
 pub const DOMAIN: KindSpec = KindSpec {
     kind: Kind::Domain,
-    queries: &[&DOMAINS, &TAGS_DOMAIN, &super::routing::RELAYHOSTS, &RESOURCES],
+    queries: &[&DOMAINS, &TAGS_DOMAIN, &super::routing::RELAYHOSTS],
     hashes: &["DOMAIN_MAP", "RL_VALUE"],
     count: |d| d.domains.len(),
     desired: desired_domains,
@@ -53,11 +51,7 @@ pub const DOMAIN: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: true,
-    check: |f| {
-        let mut problems = check_limits(f.desired, f.live, f.changes);
-        problems.extend(resources_block_deletes(f.changes, f.rows));
-        problems
-    },
+    check: |f| check_limits(f.desired, f.live, f.changes),
     validate: |v, file, doc| doc.domains.iter().for_each(|d| check_domain(v, file, d)),
     domain_of: super::no_domain,
     mailbox_of: super::no_mailbox,
@@ -353,20 +347,6 @@ fn check_limits<'a>(desired: &'a [Record], live: &'a [Record], changes: &'a [Cha
     problems
 }
 
-/// Resources (rooms, equipment) are not managed yet, so no plan deletes one; a domain delete
-/// would take them along: refused while the domain has any, as mailcow does.
-fn resources_block_deletes(changes: &[Change], live: &LiveData) -> Vec<String> {
-    changes
-        .iter()
-        .filter(|c| c.action == Action::Delete && c.kind == Kind::Domain)
-        .filter_map(|c| {
-            let names: Vec<&str> = live.rows(&RESOURCES).iter().filter(|r| r.s("domain").eq_ignore_ascii_case(&c.key)).map(|r| r.s("username")).collect();
-            (!names.is_empty())
-                .then(|| format!("domain {} cannot be deleted while it holds resources ({}); remove them in mailcow first", c.key, names.join(", ")))
-        })
-        .collect()
-}
-
 fn domain(r: &Record) -> Domain {
     let d = defaults::domain_template();
     let dl = d.limits.clone().unwrap_or_default();
@@ -401,6 +381,7 @@ fn domain(r: &Record) -> Domain {
         footer: None,
         quota_warning_bcc: None,
         spam_policy: None,
+        resources: Vec::new(),
     }
 }
 

@@ -401,14 +401,6 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
             if ctx.dialect == Dialect::MySql {
                 stmts.extend([
                     ("DELETE FROM quarantine WHERE rcpt = ?", u),
-                    ("DELETE FROM sogo_user_profile WHERE c_uid = ?", u),
-                    ("DELETE FROM sogo_cache_folder WHERE c_uid = ?", u),
-                    ("DELETE FROM sogo_acl WHERE c_uid = ?", u),
-                    // The user's calendars and address books, found through their folders.
-                    ("DELETE FROM sogo_store WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)", u),
-                    ("DELETE FROM sogo_quick_contact WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)", u),
-                    ("DELETE FROM sogo_quick_appointment WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)", u),
-                    ("DELETE FROM sogo_folder_info WHERE c_path2 = ?", u),
                     ("DELETE FROM oauth_access_tokens WHERE user_id = ?", u),
                     ("DELETE FROM oauth_refresh_tokens WHERE user_id = ?", u),
                     ("DELETE FROM oauth_authorization_codes WHERE user_id = ?", u),
@@ -420,10 +412,7 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
                 out.sql(sql, vec![t(arg)]);
             }
             if ctx.dialect == Dialect::MySql {
-                // Shares of other users' folders with this one; mailcow matches `%/<user>/%`,
-                // here with LIKE's wildcards in the name escaped, so `a_b` never matches `axb`.
-                let escaped = u.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-                out.sql("DELETE FROM sogo_acl WHERE c_object LIKE ? ESCAPE '\\\\'", vec![t(&format!("%/{escaped}/%"))]);
+                sogo_cleanup(u, out);
             }
             out.sql("DELETE FROM sender_acl WHERE logged_in_as = ?", vec![t(u)]);
             out.hdel("RL_VALUE", u);
@@ -431,6 +420,27 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
     }
     out.effects.insert(super::Effect::SogoRefresh(u.to_string()));
     Ok(())
+}
+
+/// A user's SOGo data (profile, caches, shares, calendars and address books), as mailcow's
+/// mailbox and resource deletes remove it.
+pub(super) fn sogo_cleanup(u: &str, out: &mut Output) {
+    for sql in [
+        "DELETE FROM sogo_user_profile WHERE c_uid = ?",
+        "DELETE FROM sogo_cache_folder WHERE c_uid = ?",
+        "DELETE FROM sogo_acl WHERE c_uid = ?",
+        // The user's calendars and address books, found through their folders.
+        "DELETE FROM sogo_store WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)",
+        "DELETE FROM sogo_quick_contact WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)",
+        "DELETE FROM sogo_quick_appointment WHERE c_folder_id IN (SELECT c_folder_id FROM sogo_folder_info WHERE c_path2 = ?)",
+        "DELETE FROM sogo_folder_info WHERE c_path2 = ?",
+    ] {
+        out.sql(sql, vec![t(u)]);
+    }
+    // Shares of other users' folders with this one; mailcow matches `%/<user>/%`, here with
+    // LIKE's wildcards in the name escaped, so `a_b` never matches `axb`.
+    let escaped = u.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    out.sql("DELETE FROM sogo_acl WHERE c_object LIKE ? ESCAPE '\\\\'", vec![t(&format!("%/{escaped}/%"))]);
 }
 
 fn write_quota_rows(u: &str, out: &mut Output) {

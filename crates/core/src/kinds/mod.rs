@@ -13,6 +13,7 @@ pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
 pub mod quota_warning;
+pub mod resource;
 pub mod routing;
 pub mod sieve_filter;
 pub mod spam;
@@ -218,6 +219,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     footer::DOMAIN_FOOTER,
     quota_warning::QUOTA_WARNING_BCC,
     mailbox::MAILBOX,
+    resource::RESOURCE,
     spam::SPAM_POLICY,
     spam::SPAM_SCORE,
     app_password::APP_PASSWORD,

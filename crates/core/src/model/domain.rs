@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, QuotaWarningBcc, RateLimit, Secret, Size, SpamPolicy};
+use super::{Alias, DomainFooter, Located, Mailbox, MtaSts, QuotaWarningBcc, RateLimit, Resource, Secret, Size, SpamPolicy};
 
 /// Invokes `$m!(... common: DomainSettings { ... })` with what a domain and a domain template share.
 macro_rules! domain_common {
@@ -69,6 +69,9 @@ domain_common!(settings_struct!(@object
         pub alias_domains: Vec<AliasDomain>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub mailboxes: Vec<Mailbox>,
+        /// Rooms, groups and things booked in SOGo's calendar.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub resources: Vec<Resource>,
         /// Aliases whose address is in this domain or one of its alias domains.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub aliases: Vec<Alias>,

@@ -13,6 +13,7 @@ mod maps;
 mod mta_sts;
 pub mod names;
 mod quota_warning;
+mod resource;
 mod routing;
 mod secret;
 mod services;
@@ -35,6 +36,7 @@ pub use mailbox::{
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
 pub use quota_warning::QuotaWarningBcc;
+pub use resource::{Resource, ResourceKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
@@ -129,6 +131,7 @@ pub enum Kind {
     DomainFooter,
     QuotaWarningBcc,
     Mailbox,
+    Resource,
     SpamPolicy,
     SpamScore,
     AppPassword,
@@ -144,7 +147,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 23] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -155,6 +158,7 @@ impl Kind {
         Kind::DomainFooter,
         Kind::QuotaWarningBcc,
         Kind::Mailbox,
+        Kind::Resource,
         Kind::SpamPolicy,
         Kind::SpamScore,
         Kind::AppPassword,
@@ -180,6 +184,7 @@ impl Kind {
             Kind::DomainFooter => "domain_footer",
             Kind::QuotaWarningBcc => "quota_warning_bcc",
             Kind::Mailbox => "mailbox",
+            Kind::Resource => "resource",
             Kind::SpamPolicy => "spam_policy",
             Kind::SpamScore => "spam_score",
             Kind::AppPassword => "app_password",
@@ -206,6 +211,7 @@ impl Kind {
             Kind::DomainFooter => "domain footers",
             Kind::QuotaWarningBcc => "quota-warning BCCs",
             Kind::Mailbox => "mailboxes",
+            Kind::Resource => "resources",
             Kind::SpamPolicy => "spam policies",
             Kind::SpamScore => "spam scores",
             Kind::AppPassword => "app passwords",
