@@ -630,3 +630,24 @@ fn resource_rows_are_what_mailcow_writes() {
     rows_after_each("goldenr", "mailbox", ("kind", |k| !k.is_empty()), settings, &steps);
     rows_after_each("goldenw", "_sogo_static_view", ("kind", |k| !k.is_empty()), settings, &steps);
 }
+
+/// Pushover: the `pushover` row of golden scenario C (alice's, with two senders, high priority
+/// evaluated, sound "magic") and C-edits (changed, deactivated; key and token not given, so kept).
+#[test]
+fn pushover_rows_are_what_mailcow_writes() {
+    let state = |p: &str| format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        pushover: {p}\n");
+    table_after_each(
+        "goldenp",
+        "pushover",
+        "",
+        &[
+            (
+                state(
+                    "{key: uQiRzpo4DXghDmr9QzzfQu27cmVRsG, token: azGDORePK8gMaC0QOYAMyEEuzJnyUi, title: Mail for Alice, text: '{SUBJECT} from {SENDER}', senders: [boss@example.org, ceo@example.org], evaluate_x_prio: true, sound: magic}",
+                ),
+                "scenario-C.sql",
+            ),
+            (state("{text: '{SUBJECT} from {SENDER}', senders_regex: '/@example\\.org$/', active: false}"), "scenario-C-edits.sql"),
+        ],
+    );
+}

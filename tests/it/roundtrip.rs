@@ -94,6 +94,20 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
                 custom_params: Some(Located::new("--skipemptyfolders --maxsize=52428800".into())),
                 active: tls,
             }],
+            pushover: tls.map(|on| {
+                Located::new(Pushover {
+                    key: Some(Located::new(Secret::Env("PO_KEY".into()))),
+                    token: None,
+                    title: Some(Located::new("Mail: 'x'".into())),
+                    text: Some(Located::new("{SUBJECT} from {SENDER}".into())),
+                    senders: vec![Located::new("boss@example.org".into())],
+                    senders_regex: Some(Located::new("/@example\\.org$/".into())),
+                    evaluate_x_prio: Some(on),
+                    only_x_prio: None,
+                    sound: None,
+                    active: Some(on),
+                })
+            }),
             spam_score: tls.map(|_| Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) })),
             quota,
             state,

@@ -1102,3 +1102,94 @@ fn resources_round_trip_on_mailcow_mariadb_and_redis() {
     assert_eq!(rows(&url, "SELECT c_uid, kind, multiple_bookings FROM _sogo_static_view WHERE kind <> ''"), [["BoardRoom7@example.org", "location", "2"]]);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Pushover: created from references (key and token never shown or exported), changed, export →
+/// plan empty, settings to create without a key refused at plan time, bad values refused,
+/// deleted by `prune`.
+fn pushover_scenario(t: &Target, url: &str) {
+    let files = |p: &str, prune: &str| {
+        directory(&[("mailplane.yaml", prune), ("a.yaml", &format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n{p}"))])
+    };
+    const KEY: &str = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG";
+    const TOKEN: &str = "azGDORePK8gMaC0QOYAMyEEuzJnyUi";
+    let env = [("PO_KEY", KEY), ("PO_TOKEN", TOKEN)];
+    let po = |rest: &str| format!("        pushover: {{key: {{env: PO_KEY}}, token: {{env: PO_TOKEN}}{rest}}}\n");
+    let v1 = files(&po(", senders: [J.Doe@gmail.com, boss@example.org], sound: magic"), "");
+    let out = t.cmd("apply", v1.path()).envs(env).arg("--auto-approve").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = String::from_utf8_lossy(&[out.stdout, out.stderr].concat()).to_string();
+    assert!(!shown.contains(KEY) && !shown.contains(TOKEN), "{shown}");
+    let row = || rows(url, "SELECT `key`, token, attributes, title, text, senders, senders_regex, active FROM pushover");
+    assert_eq!(
+        row(),
+        [[KEY, TOKEN, "{\"evaluate_x_prio\":\"0\",\"only_x_prio\":\"0\",\"sound\":\"magic\"}", "Mail", "", "JDoe@gmail.com,boss@example.org", "", "1"]]
+    );
+    let no_changes = |dir: &Path, env: &[(&str, &str)]| {
+        let out = t.cmd("plan", dir).envs(env.iter().copied()).arg("--detailed-exitcode").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    no_changes(v1.path(), &env);
+    let changed = t.plan_json_env(v1.path(), &[("PO_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), ("PO_TOKEN", TOKEN)]);
+    assert_eq!(changed["changes"][0]["fields"][0]["field"], "key", "{changed:#}");
+    let out = t.cmd("plan", v1.path()).envs([("PO_KEY", "short"), ("PO_TOKEN", TOKEN)]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("the Pushover key of `alice@example.org` is not 30 letters and digits") && !err.contains("short"), "{err}");
+
+    // Without key and token, the live ones stay.
+    let v2 = directory(&[(
+        "a.yaml",
+        "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n        pushover: {title: New mail, senders_regex: '/@example\\.org$/', evaluate_x_prio: true, active: false}\n",
+    )]);
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["title", "senders", "senders_regex", "evaluate_x_prio", "sound", "active"], "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert_eq!(row()[0][..4], [KEY, TOKEN, "{\"evaluate_x_prio\":\"1\",\"only_x_prio\":\"0\",\"sound\":\"pushover\"}", "New mail"]);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("domains/example.org.yaml")).unwrap();
+    assert!(exported.contains("senders_regex") && !exported.contains(KEY) && !exported.contains(TOKEN), "{exported}");
+    t.assert_no_changes(out.path());
+
+    let bad = files("        pushover: {senders: [not-an-address], senders_regex: 'no delimiters'}\n", "");
+    let out = t.cmd("plan", bad.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sender `not-an-address`") && err.contains("senders_regex needs delimiters"), "{err}");
+
+    let v3 = directory(&[
+        ("mailplane.yaml", "prune: {pushover: delete}\n"),
+        ("a.yaml", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n      - local_part: bob\n        pushover: {title: x}\n"),
+    ]);
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("the Pushover settings of `bob@example.org` need `key` and `token` to be created"), "{text}");
+    let v4 = directory(&[
+        ("mailplane.yaml", "prune: {pushover: delete}\n"),
+        ("a.yaml", "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: alice\n"),
+    ]);
+    // The last settings of their kind: the empty-set guard wants --force.
+    let out = t.cmd("plan", v4.path()).args(["--format", "json", "--force"]).output().unwrap();
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(actions(&plan), [("delete".to_string(), "pushover".to_string())].into_iter().collect(), "{plan:#}");
+    let out = t.cmd("apply", v4.path()).args(["--auto-approve", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(row().is_empty());
+}
+
+#[test]
+fn pushover_round_trips_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    pushover_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn pushover_round_trips_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "pushover", 31);
+    pushover_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

@@ -522,6 +522,7 @@ fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
         app_passwords: Vec::new(),
         sieve_filters: Vec::new(),
         sync_jobs: Vec::new(),
+        pushover: None,
         quota: some_if(r.int("quota") != 0, loc(size(r, "quota"))),
         state: some_if(state != MailboxState::Active, state),
         protocols: some_if(protocols.len() != Protocol::ALL.len(), protocols),

@@ -12,6 +12,7 @@ pub mod idp;
 pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
+pub mod pushover;
 pub mod quota_warning;
 pub mod resource;
 pub mod routing;
@@ -225,6 +226,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     app_password::APP_PASSWORD,
     sieve_filter::SIEVE_FILTER,
     sync_job::SYNC_JOB,
+    pushover::PUSHOVER_SETTINGS,
     alias::ALIAS,
     maps::BCC_MAP,
     maps::RECIPIENT_MAP,

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::settings_macro::settings_struct;
-use super::{AppPassword, Located, RateLimit, Secret, SieveFilter, Size, SpamPolicy, SpamScore, SyncJob};
+use super::{AppPassword, Located, Pushover, RateLimit, Secret, SieveFilter, Size, SpamPolicy, SpamScore, SyncJob};
 
 /// Invokes `$m!(... common: MailboxSettings { ... })` with the settings every mailbox and
 /// mailbox template can carry (mailcow's mailbox template attributes).
@@ -100,6 +100,9 @@ mailbox_common!(settings_struct!(@object
         /// imapsync runs that copy mail from another server into this mailbox (`imapsync`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub sync_jobs: Vec<SyncJob>,
+        /// Push notifications of new mail to the user's phone (`pushover`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub pushover: Option<Located<Pushover>>,
     }
 ));
 

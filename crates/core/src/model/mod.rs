@@ -12,6 +12,7 @@ mod mailbox;
 mod maps;
 mod mta_sts;
 pub mod names;
+mod pushover;
 mod quota_warning;
 mod resource;
 mod routing;
@@ -35,6 +36,7 @@ pub use mailbox::{
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
+pub use pushover::Pushover;
 pub use quota_warning::QuotaWarningBcc;
 pub use resource::{Resource, ResourceKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};
@@ -99,6 +101,11 @@ impl Document {
                 for (a, p) in m.app_passwords.iter().filter_map(|a| Some((a, a.password.as_ref()?))) {
                     out.push((format!("app password `{}` of `{}@{}`", a.name.value, m.local_part.value, d.name.value), p));
                 }
+                if let Some(p) = &m.pushover {
+                    for (what, s) in [("key", &p.key), ("token", &p.token)] {
+                        out.extend(s.as_ref().map(|s| (format!("the Pushover {what} of `{}@{}`", m.local_part.value, d.name.value), s)));
+                    }
+                }
                 for (j, p) in m.sync_jobs.iter().filter_map(|j| Some((j, j.password.as_ref()?))) {
                     out.push((format!("sync job `{}@{}` of `{}@{}`", j.user.value, j.host.value, m.local_part.value, d.name.value), p));
                 }
@@ -137,6 +144,7 @@ pub enum Kind {
     AppPassword,
     SieveFilter,
     SyncJob,
+    Pushover,
     Alias,
     BccMap,
     RecipientMap,
@@ -147,7 +155,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 24] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -164,6 +172,7 @@ impl Kind {
         Kind::AppPassword,
         Kind::SieveFilter,
         Kind::SyncJob,
+        Kind::Pushover,
         Kind::Alias,
         Kind::BccMap,
         Kind::RecipientMap,
@@ -190,6 +199,7 @@ impl Kind {
             Kind::AppPassword => "app_password",
             Kind::SieveFilter => "sieve_filter",
             Kind::SyncJob => "sync_job",
+            Kind::Pushover => "pushover",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
             Kind::RecipientMap => "recipient_map",
@@ -217,6 +227,7 @@ impl Kind {
             Kind::AppPassword => "app passwords",
             Kind::SieveFilter => "Sieve filters",
             Kind::SyncJob => "sync jobs",
+            Kind::Pushover => "Pushover settings",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
             Kind::RecipientMap => "recipient maps",
