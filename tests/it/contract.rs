@@ -595,7 +595,8 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "domain_wide_footer" => one("domain_footer", "domain"),
         "alias_domain" => one("alias_domain", "alias_domain"),
         "mailbox" if !r.get("kind").is_empty() => one("resource", "username"),
-        "mailbox" | "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "tfa" | "fido2" => one("mailbox", "username"),
+        "mailbox" => [one("mailbox", "username"), one("custom_attributes", "username")].concat(),
+        "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "tfa" | "fido2" => one("mailbox", "username"),
         "pushover" => [one("pushover", "username"), one("mailbox", "username")].concat(),
         "sieve_filters" => vec![
             ("sieve_filter", format!("{} {} {}", r.get("username").to_lowercase(), r.get("filter_type"), r.get("script_desc"))),

@@ -651,3 +651,35 @@ fn pushover_rows_are_what_mailcow_writes() {
         ],
     );
 }
+
+/// Custom attributes: bob's `mailbox.custom_attributes` after golden scenario C (two attributes,
+/// mailcow's `cost center` without its space) and C-edits (replaced by one), byte for byte.
+#[test]
+fn custom_attributes_are_what_mailcow_writes() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("goldenu"));
+    let redis = services.redis_db(9);
+    let state = tempfile::tempdir().unwrap();
+    let args = vec!["--target".to_string(), url.clone(), "--redis".into(), redis, "--memcached".into(), services.memcached.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    for (attributes, golden) in [("{department: Engineering, costcenter: CC-4711}", "scenario-C.sql"), ("{department: Platform}", "scenario-C-edits.sql")] {
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n        custom_attributes: {attributes}\n"),
+        )
+        .unwrap();
+        apply(dir.path().to_str().unwrap(), &args, state.path());
+        let (cols, rows) = parse_dump(&std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{golden}")).unwrap()).remove("mailbox").unwrap();
+        let (user, attrs) = (cols.iter().position(|c| c == "username").unwrap(), cols.iter().position(|c| c == "custom_attributes").unwrap());
+        let want = rows.iter().find(|r| r[user].as_deref() == Some("bob@example.org")).unwrap()[attrs].clone();
+        let got = rt.block_on(async {
+            let db = Db::connect(&url, None).await.unwrap();
+            let rows = db.query("SELECT custom_attributes FROM mailbox WHERE username = 'bob@example.org'", &[]).await.unwrap();
+            db.close().await;
+            rows[0][0].clone()
+        });
+        assert_eq!(got, want, "{golden}");
+    }
+    rt.block_on(services.drop_db(&name));
+}

@@ -108,6 +108,7 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
                     active: Some(on),
                 })
             }),
+            custom_attributes: tls.map(|_| Located::new([("department".to_string(), "R&D: \"core\"".to_string())].into_iter().collect())),
             spam_score: tls.map(|_| Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) })),
             quota,
             state,

@@ -1193,3 +1193,47 @@ fn pushover_round_trips_on_mailcow_mariadb_and_redis() {
     pushover_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Custom attributes: set, replaced, export → plan empty, emptied by `{}`, a name with a space refused.
+fn custom_attributes_scenario(t: &Target, url: &str) {
+    let files = |a: &str| {
+        directory(&[("a.yaml", &format!("domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n{a}      - local_part: carol\n"))])
+    };
+    let stored = || rows(url, "SELECT username, custom_attributes FROM mailbox ORDER BY username");
+    let v1 = files("        custom_attributes: {department: Engineering, costcenter: CC-4711}\n");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    assert_eq!(stored(), [["bob@example.org", "{\"department\":\"Engineering\",\"costcenter\":\"CC-4711\"}"], ["carol@example.org", "{}"]]);
+    let v2 = files("        custom_attributes: {department: \"R&D / Platform\"}\n");
+    let plan = t.plan_json(v2.path());
+    assert_eq!(actions(&plan), [("update".to_string(), "custom_attributes".to_string())].into_iter().collect(), "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert_eq!(stored()[0][1], "{\"department\":\"R&D \\/ Platform\"}", "PHP's json_encode escapes the slash");
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    t.assert_no_changes(out.path());
+    let v3 = files("        custom_attributes: {}\n");
+    t.apply(v3.path());
+    t.assert_no_changes(v3.path());
+    assert_eq!(stored()[0][1], "{}");
+    let bad = files("        custom_attributes: {cost center: x}\n");
+    let out = t.cmd("plan", bad.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("custom attribute `cost center` of mailbox `bob`: a name is one word"));
+}
+
+#[test]
+fn custom_attributes_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    custom_attributes_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn custom_attributes_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "custattr", 32);
+    custom_attributes_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

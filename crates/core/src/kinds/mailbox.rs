@@ -523,6 +523,7 @@ fn mailbox(r: &Record, local: &str, hash: Option<&String>) -> Mailbox {
         sieve_filters: Vec::new(),
         sync_jobs: Vec::new(),
         pushover: None,
+        custom_attributes: None,
         quota: some_if(r.int("quota") != 0, loc(size(r, "quota"))),
         state: some_if(state != MailboxState::Active, state),
         protocols: some_if(protocols.len() != Protocol::ALL.len(), protocols),

@@ -3,6 +3,7 @@
 
 pub mod alias;
 pub mod app_password;
+pub mod custom_attributes;
 pub mod dkim;
 pub mod domain;
 pub mod export;
@@ -227,6 +228,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     sieve_filter::SIEVE_FILTER,
     sync_job::SYNC_JOB,
     pushover::PUSHOVER_SETTINGS,
+    custom_attributes::CUSTOM_ATTRIBUTES,
     alias::ALIAS,
     maps::BCC_MAP,
     maps::RECIPIENT_MAP,

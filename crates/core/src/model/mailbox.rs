@@ -103,6 +103,10 @@ mailbox_common!(settings_struct!(@object
         /// Push notifications of new mail to the user's phone (`pushover`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub pushover: Option<Located<Pushover>>,
+        /// Values for the domain footer's placeholders (`{department}`), name → text; names
+        /// without spaces (mailcow's `custom_attributes`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub custom_attributes: Option<Located<indexmap::IndexMap<String, String>>>,
     }
 ));
 

@@ -145,6 +145,7 @@ pub enum Kind {
     SieveFilter,
     SyncJob,
     Pushover,
+    CustomAttributes,
     Alias,
     BccMap,
     RecipientMap,
@@ -155,7 +156,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 24] = [
+    pub const ALL: [Kind; 25] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -173,6 +174,7 @@ impl Kind {
         Kind::SieveFilter,
         Kind::SyncJob,
         Kind::Pushover,
+        Kind::CustomAttributes,
         Kind::Alias,
         Kind::BccMap,
         Kind::RecipientMap,
@@ -200,6 +202,7 @@ impl Kind {
             Kind::SieveFilter => "sieve_filter",
             Kind::SyncJob => "sync_job",
             Kind::Pushover => "pushover",
+            Kind::CustomAttributes => "custom_attributes",
             Kind::Alias => "alias",
             Kind::BccMap => "bcc_map",
             Kind::RecipientMap => "recipient_map",
@@ -228,6 +231,7 @@ impl Kind {
             Kind::SieveFilter => "Sieve filters",
             Kind::SyncJob => "sync jobs",
             Kind::Pushover => "Pushover settings",
+            Kind::CustomAttributes => "mailboxes' custom attributes",
             Kind::Alias => "aliases",
             Kind::BccMap => "BCC maps",
             Kind::RecipientMap => "recipient maps",
