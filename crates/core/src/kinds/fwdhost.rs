@@ -28,7 +28,15 @@ pub const FORWARDING_HOST: KindSpec = KindSpec {
     protected: &[],
     destroys_mail: false,
     check: super::no_check,
-    validate: |v, file, doc| doc.forwarding_hosts.iter().for_each(|f| check_forwarding_host(v, file, &f.host)),
+    validate: |v, file, doc| {
+        for f in &doc.forwarding_hosts {
+            check_forwarding_host(v, file, &f.host);
+            if let Some(e) = f.filter_spam_except.first().filter(|_| is_network(f.host.trim())) {
+                let msg = format!("forwarding host `{}` is an address: `filter_spam_except` is for a host name's addresses", names::printable(f.host.trim()));
+                v.error_help("invalid-forwarding-host", file, e.at, msg, "set `filter_spam` of the address itself");
+            }
+        }
+    },
     domain_of: super::no_domain,
     mailbox_of: super::no_mailbox,
     vacant: super::never_vacant,
@@ -45,7 +53,7 @@ fn desired(r: &mut Resolver, out: &mut Desired) {
         if is_network(host) {
             out.records.push(record(host, host, filter_spam));
         } else {
-            out.forwarding_names.push((host.to_string(), filter_spam));
+            out.forwarding_names.push((host.to_string(), filter_spam, f.filter_spam_except.iter().map(|e| e.trim().to_string()).collect()));
         }
     }
 }
@@ -60,7 +68,7 @@ pub fn resolve_names(
     mut lookup: impl FnMut(&str) -> Result<Vec<String>, String>,
 ) -> Result<(), Vec<String>> {
     let mut errors = Vec::new();
-    for (name, filter_spam) in std::mem::take(&mut desired.forwarding_names) {
+    for (name, filter_spam, except) in std::mem::take(&mut desired.forwarding_names) {
         let known: Vec<&str> =
             live.iter().filter(|l| l.kind == Kind::ForwardingHost && l.text("source").eq_ignore_ascii_case(&name)).map(|l| l.key.as_str()).collect();
         let addresses = if !known.is_empty() && !refresh {
@@ -78,7 +86,7 @@ pub fn resolve_names(
                 }
             }
         };
-        desired.records.extend(addresses.iter().map(|a| record(a, &name, filter_spam)));
+        desired.records.extend(addresses.iter().map(|a| record(a, &name, filter_spam != except.contains(a))));
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
@@ -107,12 +115,21 @@ fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteE
 }
 
 /// One entry per source as entered, in order: a host name stands for all the addresses it
-/// resolved to.
+/// resolved to (in key order; the first one's `filter_spam` is the entry's, the others that
+/// differ are its exceptions).
 fn export(x: &mut Export, r: &Record) {
     let hosts = &mut x.file("routing.yaml").forwarding_hosts;
     let source = r.text("source");
-    if let Err(i) = hosts.binary_search_by(|h| h.host.value.as_str().cmp(source)) {
-        hosts.insert(i, ForwardingHost { host: loc(source.to_string()), filter_spam: some_if(!r.flag("filter_spam"), false) });
+    match hosts.binary_search_by(|h| h.host.value.as_str().cmp(source)) {
+        Err(i) => hosts
+            .insert(i, ForwardingHost { host: loc(source.to_string()), filter_spam: some_if(!r.flag("filter_spam"), false), filter_spam_except: Vec::new() }),
+        Ok(i) => {
+            if let Some(h) = hosts.get_mut(i)
+                && h.filter_spam.unwrap_or(true) != r.flag("filter_spam")
+            {
+                h.filter_spam_except.push(loc(r.key.clone()));
+            }
+        }
     }
 }
 
@@ -144,7 +161,9 @@ mod tests {
     #[test]
     fn known_names_need_no_dns_and_new_ones_are_looked_up() {
         let live = vec![record("192.0.2.1", "old.example", true), record("192.0.2.2", "old.example", true)];
-        let mut d = Desired { forwarding_names: vec![("old.example".into(), false), ("new.example".into(), true)], ..Desired::default() };
+        // An exception among a name's addresses keeps its own setting.
+        let names = vec![("old.example".into(), false, vec!["192.0.2.2".into()]), ("new.example".into(), true, vec![])];
+        let mut d = Desired { forwarding_names: names, ..Desired::default() };
         let mut asked = Vec::new();
         resolve_names(&mut d, &live, false, |n| {
             asked.push(n.to_string());
@@ -153,8 +172,8 @@ mod tests {
         .unwrap();
         assert_eq!(asked, ["new.example"]);
         let keys: Vec<(&str, &str, bool)> = d.records.iter().map(|r| (r.key.as_str(), r.text("source"), r.flag("filter_spam"))).collect();
-        assert_eq!(keys, [("192.0.2.1", "old.example", false), ("192.0.2.2", "old.example", false), ("198.51.100.1", "new.example", true)]);
-        let mut d = Desired { forwarding_names: vec![("gone.example".into(), true)], ..Desired::default() };
+        assert_eq!(keys, [("192.0.2.1", "old.example", false), ("192.0.2.2", "old.example", true), ("198.51.100.1", "new.example", true)]);
+        let mut d = Desired { forwarding_names: vec![("gone.example".into(), true, vec![])], ..Desired::default() };
         let e = resolve_names(&mut d, &live, true, |_| Ok(vec![])).unwrap_err();
         assert!(e[0].contains("`gone.example` has no SPF, MX or address records"), "{e:?}");
     }

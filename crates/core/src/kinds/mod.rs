@@ -52,9 +52,9 @@ pub struct Desired {
     pub secrets: HashMap<(Kind, String, Field), SecretSource>,
     /// The values of the secret references, read before the records were built.
     pub revealed: Revealed,
-    /// Forwarding hosts given by name, with their `filter_spam`: resolved against the live
+    /// Forwarding hosts given by name, with their `filter_spam` and its exceptions: resolved against the live
     /// server by `fwdhost::resolve_names` before planning.
-    pub forwarding_names: Vec<(String, bool)>,
+    pub forwarding_names: Vec<(String, bool, Vec<String>)>,
     /// Domains whose DKIM selector and size are not declared (`dkim::keep_live_keys`).
     pub dkim_defaulted: std::collections::HashSet<String>,
     /// mailplane's own rows to write in the same transaction (e.g. what LDAP said this time).

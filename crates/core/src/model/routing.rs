@@ -56,4 +56,8 @@ pub struct ForwardingHost {
     /// Still filter spam from this host (default true); `false` keeps spam it forwards (KEEP_SPAM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_spam: Option<bool>,
+    /// Addresses of a host name whose spam is treated the other way (mailcow sets `keep spam`
+    /// per address): e.g. `filter_spam: true` with the one relay whose spam is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_spam_except: Vec<Located<String>>,
 }
