@@ -76,6 +76,8 @@ struct Domain {
     mta_sts: Option<String>,
     /// The footer's fields, if it has one.
     footer: Option<String>,
+    /// Its spam policy and resources.
+    extras: Vec<String>,
     template: Option<String>,
     relay_host: Option<String>,
     alias_domains: BTreeMap<String, String>,
@@ -88,6 +90,8 @@ struct Mailbox {
     fields: String,
     template: Option<String>,
     sender_acl: Vec<String>,
+    /// Its spam policy and score, app passwords, filters, sync jobs, Pushover, custom attributes.
+    extras: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -271,6 +275,14 @@ impl State {
                     _ => {}
                 }
             }
+            // Likewise what a mailbox (or domain) delete takes along, from a stream of its own.
+            let mut own = Rng(rng.0 ^ 0x7A11_0F7E_5EED_0001);
+            let parent_deleted = |s: &State, parent: &str| s.prune.get(parent).is_some_and(|m| m == "delete");
+            for kind in ["spam_policy", "spam_score", "app_password", "sieve_filter", "sync_job", "pushover", "custom_attributes", "resource"] {
+                if parent_deleted(&s, "mailbox") || parent_deleted(&s, "domain") || own.chance(50) {
+                    s.prune.insert(kind.into(), "delete".into());
+                }
+            }
         }
         s
     }
@@ -282,6 +294,19 @@ fn domain(rng: &mut Rng, name: &str, old: &Domain, mode: Mode) -> Domain {
     // The kinds added since issue 17 draw from a stream of their own, so that adding one does
     // not reshuffle every other seed's case.
     let mut more = Rng(rng.0 ^ 0xA5A5_5A5A_F00D_BEEF);
+    let extras = if fresh {
+        let mut own = Rng(rng.0 ^ 0x5151_7E57_C0FF_EE00);
+        let mut x = Vec::new();
+        if own.chance(20) {
+            x.push(format!("spam_policy: {{deny: [{}]}}", own.pick(&["spam.example", "\"*@bulk.example\""])));
+        }
+        if own.chance(20) {
+            x.push(format!("resources: [{{description: {}, kind: {}}}]", own.pick(&["Room 1", "Beamer"]), own.pick(&["location", "thing"])));
+        }
+        x
+    } else {
+        old.extras.clone()
+    };
     let (fields_, mta_sts, footer, template, relay_host) = if fresh {
         (
             fields(
@@ -318,7 +343,7 @@ fn domain(rng: &mut Rng, name: &str, old: &Domain, mode: Mode) -> Domain {
     alias_addresses.push(format!("@{name}"));
     alias_addresses.extend(addresses(&[&alias_domains_of(name)[0]], &["sales"]));
     let aliases = evolve(rng, &old.aliases, &alias_addresses, sub, |rng, _, _| alias(rng));
-    Domain { fields: fields_, mta_sts, footer, template, relay_host, alias_domains, mailboxes, aliases }
+    Domain { fields: fields_, mta_sts, footer, extras, template, relay_host, alias_domains, mailboxes, aliases }
 }
 
 fn mailbox(rng: &mut Rng) -> Mailbox {
@@ -337,7 +362,48 @@ fn mailbox(rng: &mut Rng) -> Mailbox {
     );
     let mut senders = addresses(&DOMAINS, &["info", "sales", "u0"]);
     senders.extend(names(&["@a-alias.example", "@b.example", "sales@a-alias.example"]));
-    Mailbox { fields: f, template: rng.chance(40).then(|| rng.pick(&["mt1", "mt2"]).to_string()), sender_acl: rng.subset(&senders, 8) }
+    // The kinds of the rest of the panel draw from a stream of their own.
+    let mut own = Rng(rng.0 ^ 0x0DD_BA11_CAFE_F00D);
+    let mut extras = Vec::new();
+    let choices: [(usize, &[&str]); 7] = [
+        (20, &["spam_policy: {allow: [friend@partner.example]}", "spam_policy: {deny: [spam.example], allow: [\"*@partner.example\"]}"]),
+        (15, &["spam_score: {low: 5, high: 10}", "spam_score: {low: 7, high: 7}"]),
+        (
+            15,
+            &[
+                "app_passwords: [{name: Phone, password: \"{SHA512-CRYPT}$6$a$b\", protocols: [imap]}]",
+                "app_passwords: [{name: Laptop, password: \"{SHA512-CRYPT}$6$c$d\"}]",
+            ],
+        ),
+        (
+            15,
+            &[
+                "sieve_filters: [{description: Sort, type: prefilter, script: \"keep;\"}]",
+                "sieve_filters: [{description: Sort, type: postfilter, active: false, script: \"discard;\"}]",
+            ],
+        ),
+        (
+            10,
+            &[
+                "sync_jobs: [{host: imap.old.example, user: u, password: old-pass}]",
+                "sync_jobs: [{host: imap.old.example, user: u, password: old-pass, port: 993, encryption: ssl}]",
+            ],
+        ),
+        (
+            10,
+            &[
+                "pushover: {key: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa1, token: bbbbbbbbbbbbbbbbbbbbbbbbbbbbb2}",
+                "pushover: {key: aaaaaaaaaaaaaaaaaaaaaaaaaaaaa1, token: bbbbbbbbbbbbbbbbbbbbbbbbbbbbb2, title: Hi, active: false}",
+            ],
+        ),
+        (15, &["custom_attributes: {department: One}", "custom_attributes: {department: Two, site: HQ}"]),
+    ];
+    for (percent, options) in choices {
+        if own.chance(percent) {
+            extras.push(own.pick(options).to_string());
+        }
+    }
+    Mailbox { fields: f, template: rng.chance(40).then(|| rng.pick(&["mt1", "mt2"]).to_string()), sender_acl: rng.subset(&senders, 8), extras }
 }
 
 fn alias(rng: &mut Rng) -> Alias {
@@ -418,6 +484,9 @@ impl State {
             if let Some(f) = &d.footer {
                 let _ = writeln!(y, "    footer: {{{f}}}");
             }
+            for x in &d.extras {
+                let _ = writeln!(y, "    {x}");
+            }
             if !d.alias_domains.is_empty() {
                 y.push_str("    alias_domains:\n");
                 for (ad, f) in &d.alias_domains {
@@ -434,6 +503,7 @@ impl State {
                     if !senders.is_empty() {
                         rest.push(format!("sender_acl: [{}]", senders.join(", ")));
                     }
+                    rest.extend(m.extras.iter().cloned());
                     let _ = writeln!(y, "      - {}", flow(&format!("local_part: {local}"), &rest.join(", ")));
                 }
             }
@@ -715,7 +785,7 @@ impl Target {
             .arg(sub)
             .arg(dir)
             .args(&self.args)
-            .args(["--allow-delete=mailbox,domain", "--force"])
+            .args(["--allow-delete=mailbox,domain,resource", "--force"])
             .args(extra)
             .env("NO_COLOR", "1")
             .env("MAILPLANE_STATE_DIR", self.state.path())
