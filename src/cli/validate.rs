@@ -80,8 +80,7 @@ pub fn counts(loaded: &Loaded) -> BTreeMap<Kind, usize> {
 }
 
 fn summary_line(loaded: &Loaded) -> String {
-    let parts: Vec<String> =
-        counts(loaded).iter().map(|(k, n)| format!("{n} {}", if *n == 1 { k.name().replace('_', " ") } else { k.plural().to_string() })).collect();
+    let parts: Vec<String> = counts(loaded).iter().map(|(k, n)| format!("{n} {}", if *n == 1 { k.singular() } else { k.plural() })).collect();
     let files = loaded.sources.len();
     let what = if parts.is_empty() { "nothing declared".to_string() } else { parts.join(", ") };
     format!("valid: {what} ({})", plural(files, "file"))

@@ -12,11 +12,11 @@ fn the_examples_validate() {
     for (dir, summary) in [
         (
             "examples/quickstart",
-            "valid: 1 relay host, 3 domains, 1 alias domain, 3 mailboxes, 3 aliases, 1 bcc map, 1 recipient map, 1 tls policy, 1 transport (5 files)",
+            "valid: 1 relay host, 3 domains, 1 alias domain, 3 mailboxes, 3 aliases, 1 BCC map, 1 recipient map, 1 TLS policy, 1 transport (5 files)",
         ),
         (
             "examples/organisation",
-            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 1 mta sts, 1 domain footer, 4 mailboxes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider (7 files)",
+            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 1 MTA-STS policy, 1 domain footer, 4 mailboxes, 2 resources, 1 spam policy, 1 spam score, 1 app password, 1 Sieve filter, 1 sync job, 1 mailbox's custom attributes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider (7 files)",
         ),
     ] {
         let out = validate(&[dir]);

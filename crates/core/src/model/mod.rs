@@ -241,6 +241,36 @@ impl Kind {
             Kind::IdentityProvider => "identity providers",
         }
     }
+    /// One of it, as prose (`validate`'s counts).
+    pub fn singular(self) -> &'static str {
+        match self {
+            Kind::DomainTemplate => "domain template",
+            Kind::MailboxTemplate => "mailbox template",
+            Kind::RelayHost => "relay host",
+            Kind::Domain => "domain",
+            Kind::AliasDomain => "alias domain",
+            Kind::DkimKey => "DKIM key",
+            Kind::MtaSts => "MTA-STS policy",
+            Kind::DomainFooter => "domain footer",
+            Kind::QuotaWarningBcc => "quota-warning BCC",
+            Kind::Mailbox => "mailbox",
+            Kind::Resource => "resource",
+            Kind::SpamPolicy => "spam policy",
+            Kind::SpamScore => "spam score",
+            Kind::AppPassword => "app password",
+            Kind::SieveFilter => "Sieve filter",
+            Kind::SyncJob => "sync job",
+            Kind::Pushover => "Pushover settings",
+            Kind::CustomAttributes => "mailbox's custom attributes",
+            Kind::Alias => "alias",
+            Kind::BccMap => "BCC map",
+            Kind::RecipientMap => "recipient map",
+            Kind::TlsPolicy => "TLS policy",
+            Kind::Transport => "transport",
+            Kind::ForwardingHost => "forwarding host",
+            Kind::IdentityProvider => "identity provider",
+        }
+    }
     pub fn parse(s: &str) -> Option<Kind> {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
