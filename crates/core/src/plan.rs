@@ -322,6 +322,16 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
             }
         }
     }
+    // What a mailbox delete takes along (its spam policy, app passwords, …), by mailbox: looked
+    // up per deleted mailbox, not scanned (1,000 deletes on a large server).
+    let mut taken_along: HashMap<&str, Vec<&Record>> = HashMap::new();
+    if changes.iter().any(|c| c.action == Action::Delete && c.kind == Kind::Mailbox) {
+        for r in live {
+            if let Some(m) = (crate::kinds::spec(r.kind).mailbox_of)(r) {
+                taken_along.entry(m).or_default().push(r);
+            }
+        }
+    }
     // Send-as rights of mailboxes that are not declared: a declared mailbox's own list says
     // whether a right to a deleted address stays.
     let senders = |address: &str| -> Vec<String> {
@@ -355,8 +365,11 @@ fn unlisted_removals(changes: &[Change], desired: &[Record], live: &[Record]) ->
                 );
                 left.extend(senders(key));
                 left.extend(
-                    live.iter()
-                        .filter(|r| (crate::kinds::spec(r.kind).mailbox_of)(r) == Some(key) && !deleted(r.kind, &r.key))
+                    taken_along
+                        .get(key)
+                        .into_iter()
+                        .flatten()
+                        .filter(|r| !deleted(r.kind, &r.key))
                         .map(|r| format!("{} {} (mailcow's delete takes it along)", r.kind, r.key)),
                 );
                 block(
