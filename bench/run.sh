@@ -27,8 +27,9 @@ REDIS_DB=30
 MARIADB=(mariadb -h127.0.0.1 -P"$MYSQL_PORT" -umailplane -pmailplane)
 # The tables and Redis hashes a plan reads (each kind's KindSpec: kinds::queries, kinds::hashes).
 TABLES="domain tags_domain alias_domain mailbox user_acl tags_mailbox sender_acl quota2 alias bcc_maps recipient_maps
-  tls_policy_override transports relayhosts templates identity_provider mailplane_inventory mailplane_password_cache"
-HASHES="DOMAIN_MAP RL_VALUE RCPT_WANTS_SUBJECT_TAG RCPT_WANTS_SUBFOLDER_TAG DKIM_SELECTORS DKIM_PUB_KEYS WHITELISTED_FWD_HOST KEEP_SPAM"
+  tls_policy_override transports relayhosts templates identity_provider mta_sts domain_wide_footer filterconf app_passwd sieve_filters
+  imapsync pushover mailplane_inventory mailplane_password_cache"
+HASHES="DOMAIN_MAP RL_VALUE RCPT_WANTS_SUBJECT_TAG RCPT_WANTS_SUBFOLDER_TAG DKIM_SELECTORS DKIM_PUB_KEYS WHITELISTED_FWD_HOST KEEP_SPAM QW_BCC"
 
 cargo build --release --quiet
 BIN=$ROOT/target/release/mailplane

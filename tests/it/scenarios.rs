@@ -1096,7 +1096,7 @@ fn resources_round_trip_on_sqlite() {
 fn resources_round_trip_on_mailcow_mariadb_and_redis() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (t, url, db) = mailcow_target(&services, &rt, "resource", 30);
+    let (t, url, db) = mailcow_target(&services, &rt, "resource", 35);
     resource_scenario(&t, &url);
     // An inactive resource is not in SOGo; an active one is, with its kind.
     assert_eq!(rows(&url, "SELECT c_uid, kind, multiple_bookings FROM _sogo_static_view WHERE kind <> ''"), [["BoardRoom7@example.org", "location", "2"]]);
