@@ -379,7 +379,9 @@ async fn finish(
         _ => Vec::new(),
     };
     check_sieve_filters(&settings, &desired, &live_records).await?;
-    let plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
+    let mut plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
+    // The one check that needs the revealed secrets (never in records): what each says, not its value.
+    plan.problems.extend(kinds::password_complexity::weak_passwords(&plan.changes, &desired, &live_records));
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
 }

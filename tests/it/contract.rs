@@ -718,6 +718,7 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "redis:DKIM_SELECTORS" | "redis:DKIM_PUB_KEYS" => vec![("dkim_key", field)],
         "redis:DKIM_PRIV_KEYS" => vec![("dkim_key", field.split_once('.').map_or(field.clone(), |(_, d)| d.to_string()))],
         "redis:QW_BCC" => vec![("quota_warning_bcc", field)],
+        "redis:PASSWD_POLICY" => vec![("password_complexity", "password_complexity".into())],
         "redis:WHITELISTED_FWD_HOST" | "redis:KEEP_SPAM" => vec![("forwarding_host", field.strip_suffix("/32").unwrap_or(&field).to_string())],
         _ => vec![],
     }

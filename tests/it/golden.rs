@@ -703,3 +703,28 @@ fn custom_attributes_are_what_mailcow_writes() {
     }
     rt.block_on(services.drop_db(&name));
 }
+
+/// The password policy: `PASSWD_POLICY` as mailcow left it after golden scenario C (12 characters,
+/// every rule) and C-edits (8, without special characters), byte for byte.
+#[test]
+fn password_policy_is_what_mailcow_writes() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("goldenk"));
+    let redis = services.redis_db(36);
+    services.flush_redis_db(36);
+    seed_baseline_redis(&redis);
+    let state = tempfile::tempdir().unwrap();
+    let args = vec!["--target".to_string(), url, "--redis".into(), redis.clone(), "--memcached".into(), services.memcached.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    for (policy, golden) in [
+        ("{length: 12, chars: true, special_chars: true, lowerupper: true, numbers: true}", "scenario-C.redis.txt"),
+        ("{length: 8, chars: true, lowerupper: true, numbers: true}", "scenario-C-edits.redis.txt"),
+    ] {
+        std::fs::write(dir.path().join("a.yaml"), format!("password_complexity: {policy}\n")).unwrap();
+        apply(dir.path().to_str().unwrap(), &args, state.path());
+        let want = golden_hashes(&std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{golden}")).unwrap())["PASSWD_POLICY"].clone();
+        assert_eq!(redis_hashes(&redis)["PASSWD_POLICY"], want, "{golden}");
+    }
+    rt.block_on(services.drop_db(&name));
+}

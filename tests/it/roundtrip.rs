@@ -57,7 +57,7 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
             recovery_email: None,
             sender_acl: vec![],
             external_sender_acl: vec![],
-            spam_policy: Some(Located::new(SpamPolicy { allow: vec![Located::new("*@partner.example".into())], deny: vec![] })),
+            spam_policy: Some(Box::new(Located::new(SpamPolicy { allow: vec![Located::new("*@partner.example".into())], deny: vec![] }))),
             app_passwords: vec![AppPassword {
                 name: Located::new("iPhone <Mail> & \"more\"".into()),
                 password: Some(Located::new(Secret::Env("APP".into()))),
@@ -95,7 +95,7 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
                 active: tls,
             }],
             pushover: tls.map(|on| {
-                Located::new(Pushover {
+                Box::new(Located::new(Pushover {
                     key: Some(Located::new(Secret::Env("PO_KEY".into()))),
                     token: None,
                     title: Some(Located::new("Mail: 'x'".into())),
@@ -106,10 +106,10 @@ fn mailbox() -> impl Strategy<Value = Mailbox> {
                     only_x_prio: None,
                     sound: None,
                     active: Some(on),
-                })
+                }))
             }),
-            custom_attributes: tls.map(|_| Located::new([("department".to_string(), "R&D: \"core\"".to_string())].into_iter().collect())),
-            spam_score: tls.map(|_| Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) })),
+            custom_attributes: tls.map(|_| Box::new(Located::new([("department".to_string(), "R&D: \"core\"".to_string())].into_iter().collect()))),
+            spam_score: tls.map(|_| Box::new(Located::new(SpamScore { low: Located::new(6.5), high: Located::new(12.0) }))),
             quota,
             state,
             protocols,

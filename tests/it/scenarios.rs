@@ -771,7 +771,7 @@ fn app_password_scenario(t: &Target, url: &str) {
     };
     no_changes(v1.path(), &env);
     // An enforced password that differs is an update; an initial one is not compared.
-    let changed = t.plan_json_env(v1.path(), &[("TB_PW", "other"), ("IP_PW", "other")]);
+    let changed = t.plan_json_env(v1.path(), &[("TB_PW", "other-Pass-1"), ("IP_PW", "other-Pass-1")]);
     let updates: Vec<String> = changed["changes"].as_array().unwrap().iter().map(|c| format!("{} {}", c["action"], c["key"])).collect();
     assert_eq!(updates, ["\"update\" \"bob@example.org iPhone &lt;Mail&gt;\""], "{changed:#}");
 
@@ -1235,5 +1235,67 @@ fn custom_attributes_round_trip_on_mailcow_mariadb_and_redis() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (t, url, db) = mailcow_target(&services, &rt, "custattr", 32);
     custom_attributes_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}
+
+/// The password policy: declared and changed, a plaintext password it refuses blocks the plan
+/// (saying what is missing, not the password), a `{SCHEME}` hash is not checked, export → plan
+/// empty, a delete is refused.
+fn password_policy_scenario(t: &Target) {
+    let files = |policy: &str, mailbox: &str, prune: &str| {
+        directory(&[("mailplane.yaml", prune), ("a.yaml", &format!("{policy}domains:\n  - name: example.org\n    mailboxes:\n{mailbox}"))])
+    };
+    let policy = "password_complexity: {length: 10, numbers: true, lowerupper: true}\n";
+    let weak = [("ALICE_PW", "weakpass")];
+    let v1 = files(policy, "      - {local_part: alice, password: {env: ALICE_PW}}\n", "");
+    let out = t.cmd("plan", v1.path()).envs(weak).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("the password of mailbox alice@example.org (env:ALICE_PW) does not meet the password policy: it needs at least 10 characters, a lowercase and an uppercase letter, a digit")
+            && !text.contains("weakpass"),
+        "{text}"
+    );
+    let strong = [("ALICE_PW", "Strong-Pass-2026")];
+    let out = t.cmd("apply", v1.path()).envs(strong).arg("--auto-approve").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan = t.plan_json_env(v1.path(), &strong);
+    assert!(plan["changes"].as_array().unwrap().is_empty(), "{plan:#}");
+    // A hash's plaintext is unknown: not checked. The server's policy applies when none is declared.
+    let v2 = files(
+        "",
+        "      - {local_part: alice, password: {env: ALICE_PW}}\n      - {local_part: bob, password: \"{SHA512-CRYPT}$6$a$b\"}\n      - {local_part: carol, password: {env: CAROL_PW}}\n",
+        "",
+    );
+    let out = t.cmd("plan", v2.path()).envs([("ALICE_PW", "Strong-Pass-2026"), ("CAROL_PW", "short")]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("the password of mailbox carol@example.org") && !text.contains("bob@example.org ("), "{text}");
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    assert!(std::fs::read_to_string(out.path().join("server.yaml")).unwrap().contains("length: 10"));
+    t.assert_no_changes(out.path());
+    let v3 = files("", "      - {local_part: alice, password: {env: ALICE_PW}}\n", "prune: {password_complexity: delete}\n");
+    let out = t.cmd("plan", v3.path()).envs(strong).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("the password policy cannot be deleted"), "{text}");
+    let v4 = files("password_complexity: {length: 3}\n", "      - {local_part: alice, password: {env: ALICE_PW}}\n", "");
+    let plan = t.plan_json_env(v4.path(), &strong);
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["length", "lowerupper", "numbers"], "{plan:#}");
+}
+
+#[test]
+fn password_policy_round_trips_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    password_policy_scenario(&Target { args: vec!["--target".into(), url], _tmp: tmp });
+}
+
+#[test]
+fn password_policy_round_trips_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, _, db) = mailcow_target(&services, &rt, "pwpolicy", 37);
+    password_policy_scenario(&t);
     rt.block_on(services.drop_db(&db));
 }

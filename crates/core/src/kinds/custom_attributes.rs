@@ -80,7 +80,7 @@ fn export(x: &mut Export, r: &Record) {
     };
     let attributes: IndexMap<String, String> = attributes.into_iter().map(|(k, v)| (k, text(v))).collect();
     if let Some(m) = x.mailbox(&r.key, "custom attributes") {
-        m.custom_attributes = Some(loc(attributes));
+        m.custom_attributes = Some(Box::new(loc(attributes)));
     }
 }
 

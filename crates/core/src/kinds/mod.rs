@@ -13,6 +13,7 @@ pub mod idp;
 pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
+pub mod password_complexity;
 pub mod pushover;
 pub mod quota_warning;
 pub mod resource;
@@ -236,6 +237,7 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     routing::TRANSPORT,
     fwdhost::FORWARDING_HOST,
     idp::IDENTITY_PROVIDER,
+    password_complexity::PASSWORD_COMPLEXITY,
 ];
 
 pub fn spec(kind: Kind) -> &'static KindSpec {

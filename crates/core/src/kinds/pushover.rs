@@ -42,7 +42,7 @@ pub const PUSHOVER_SETTINGS: KindSpec = KindSpec {
 
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, &'a Located<Pushover>)> {
     docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(domain, d)| {
-        d.mailboxes.iter().filter_map(move |m| Some((names::address(&m.local_part.trim().to_lowercase(), &domain), m.pushover.as_ref()?)))
+        d.mailboxes.iter().filter_map(move |m| Some((names::address(&m.local_part.trim().to_lowercase(), &domain), m.pushover.as_deref()?)))
     })
 }
 
@@ -167,7 +167,7 @@ fn export(x: &mut Export, r: &Record) {
         active: some_if(!r.flag("active"), false),
     };
     if let Some(m) = x.mailbox(&r.key, "Pushover settings") {
-        m.pushover = Some(loc(p));
+        m.pushover = Some(Box::new(loc(p)));
     }
 }
 

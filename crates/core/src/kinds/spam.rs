@@ -63,7 +63,7 @@ fn owners<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, Option<&'a
     docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(name, d)| {
         let own = (name.clone(), d.spam_policy.as_ref(), None);
         let mailboxes =
-            d.mailboxes.iter().map(move |m| (names::address(&m.local_part.trim().to_lowercase(), &name), m.spam_policy.as_ref(), m.spam_score.as_ref()));
+            d.mailboxes.iter().map(move |m| (names::address(&m.local_part.trim().to_lowercase(), &name), m.spam_policy.as_deref(), m.spam_score.as_deref()));
         std::iter::once(own).chain(mailboxes)
     })
 }
@@ -131,7 +131,7 @@ fn export_policy(x: &mut Export, r: &Record) {
     let policy = Some(loc(SpamPolicy { allow, deny }));
     if r.key.contains('@') {
         if let Some(m) = x.mailbox(&r.key, "spam policy") {
-            m.spam_policy = policy;
+            m.spam_policy = policy.map(Box::new);
         }
     } else if let Some(d) = x.domain(r, "spam policy") {
         d.spam_policy = policy;
@@ -222,7 +222,7 @@ fn export_score(x: &mut Export, r: &Record) {
         return;
     };
     if let Some(m) = x.mailbox(&r.key, "spam score") {
-        m.spam_score = Some(loc(SpamScore { low: loc(low), high: loc(high) }));
+        m.spam_score = Some(Box::new(loc(SpamScore { low: loc(low), high: loc(high) })));
     }
 }
 

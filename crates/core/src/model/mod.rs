@@ -12,6 +12,7 @@ mod mailbox;
 mod maps;
 mod mta_sts;
 pub mod names;
+mod password_complexity;
 mod pushover;
 mod quota_warning;
 mod resource;
@@ -36,6 +37,7 @@ pub use mailbox::{
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
+pub use password_complexity::PasswordComplexity;
 pub use pushover::Pushover;
 pub use quota_warning::QuotaWarningBcc;
 pub use resource::{Resource, ResourceKind};
@@ -80,6 +82,10 @@ pub struct Document {
     /// The single identity provider (LDAP, Keycloak or generic OIDC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_provider: Option<Located<IdentityProvider>>,
+    /// mailcow's password policy (`PASSWD_POLICY`), once per directory; mailplane checks the
+    /// plaintext passwords it hashes against it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_complexity: Option<Located<PasswordComplexity>>,
     /// Configuration files of Postfix, Dovecot and Rspamd (mailcow's `data/conf`); needs
     /// `services_root` in mailplane.yaml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,10 +159,11 @@ pub enum Kind {
     Transport,
     ForwardingHost,
     IdentityProvider,
+    PasswordComplexity,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 26] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -182,6 +189,7 @@ impl Kind {
         Kind::Transport,
         Kind::ForwardingHost,
         Kind::IdentityProvider,
+        Kind::PasswordComplexity,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -210,6 +218,7 @@ impl Kind {
             Kind::Transport => "transport",
             Kind::ForwardingHost => "forwarding_host",
             Kind::IdentityProvider => "identity_provider",
+            Kind::PasswordComplexity => "password_complexity",
         }
     }
     pub fn plural(self) -> &'static str {
@@ -239,6 +248,7 @@ impl Kind {
             Kind::Transport => "transports",
             Kind::ForwardingHost => "forwarding hosts",
             Kind::IdentityProvider => "identity providers",
+            Kind::PasswordComplexity => "password policies",
         }
     }
     /// One of it, as prose (`validate`'s counts).
@@ -269,6 +279,7 @@ impl Kind {
             Kind::Transport => "transport",
             Kind::ForwardingHost => "forwarding host",
             Kind::IdentityProvider => "identity provider",
+            Kind::PasswordComplexity => "password policy",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
