@@ -28,7 +28,7 @@ fn agrees(name: &str, text: &str) -> bool {
         true
     }
     match name {
-        // The README's examples are either.
+        // The examples of README and docs/ are either.
         n if n.starts_with("README") => check::<Document>(name, text) || check::<SettingsFile>(name, text),
         n if n.ends_with("mailplane.yaml") => check::<SettingsFile>(name, text),
         _ => check::<Document>(name, text),
@@ -60,10 +60,15 @@ fn corpus() -> Vec<(String, String)> {
     // Ten domain files of the generated set are enough.
     files.retain(|f| !f.to_string_lossy().contains("/domains/d00") || f.to_string_lossy().ends_with("d0001.yaml"));
     let mut corpus: Vec<(String, String)> = files.into_iter().map(|f| (f.display().to_string(), std::fs::read_to_string(&f).unwrap())).collect();
-    // The README's examples: what admins copy from.
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
-        corpus.push((format!("README.md yaml block {}", i + 1), block.split("```").next().unwrap().to_string()));
+    // The examples of README and docs/: what admins copy from.
+    let mut docs = vec![root.join("README.md")];
+    docs.extend(std::fs::read_dir(root.join("docs")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "md")));
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let name = doc.strip_prefix(root).unwrap().display().to_string();
+        for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
+            corpus.push((format!("README {name} yaml block {}", i + 1), block.split("```").next().unwrap().to_string()));
+        }
     }
     corpus
 }

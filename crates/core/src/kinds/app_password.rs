@@ -12,7 +12,7 @@ use super::{Desired, Facts, KindSpec, Output, Resolver, WriteCtx, WriteError, b,
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
-use crate::model::names::{self, normalize_domain};
+use crate::model::names;
 use crate::model::{AppPassword, Document, Kind, Located, PasswordPolicy, Protocol, Secret};
 use crate::record::{Record, SecretToken, Value};
 
@@ -40,17 +40,13 @@ pub const APP_PASSWORD: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
-    domain_of: |r| mailbox_of(r).map(names::domain_of),
-    mailbox_of,
+    domain_of: super::domain_of_mailbox_part,
+    mailbox_of: super::mailbox_part,
     vacant: super::never_vacant,
 };
 
 /// The password token of an app password declared without one.
 const NONE: &str = "none declared";
-
-fn mailbox_of(r: &Record) -> Option<&str> {
-    r.key.split_once(' ').map(|(m, _)| m)
-}
 
 /// PHP's `htmlspecialchars` (ENT_QUOTES, as PHP 8 does by default).
 pub fn html_escape(s: &str) -> String {
@@ -63,12 +59,8 @@ fn html_unescape(s: &str) -> String {
 
 /// Each declared app password with its mailbox (lowercased) and its key.
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, String, &'a AppPassword)> {
-    docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(domain, d)| {
-        d.mailboxes.iter().flat_map(move |m| {
-            let mailbox = names::address(&m.local_part.trim().to_lowercase(), &domain);
-            m.app_passwords.iter().map(move |a| (mailbox.clone(), format!("{mailbox} {}", html_escape(a.name.trim())), a))
-        })
-    })
+    super::declared_mailboxes(docs)
+        .flat_map(|(mailbox, m)| m.app_passwords.iter().map(move |a| (mailbox.clone(), format!("{mailbox} {}", html_escape(a.name.trim())), a)))
 }
 
 fn desired(r: &mut Resolver, out: &mut Desired) {

@@ -10,7 +10,7 @@ use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, t};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
-use crate::model::names::{self, normalize_domain};
+use crate::model::names;
 use crate::model::{Document, Kind};
 use crate::record::{Record, Value};
 
@@ -40,13 +40,9 @@ fn encode(attributes: &IndexMap<String, String>) -> String {
 }
 
 fn desired(r: &mut Resolver, out: &mut Desired) {
-    for d in r.docs.iter().flat_map(|doc| &doc.domains) {
-        let Ok(domain) = normalize_domain(&d.name) else { continue };
-        for m in &d.mailboxes {
-            if let Some(a) = &m.custom_attributes {
-                let username = names::address(&m.local_part.trim().to_lowercase(), &domain);
-                out.records.push(Record::new(Kind::CustomAttributes, username).with("attributes", Value::text(encode(a))));
-            }
+    for (username, m) in super::declared_mailboxes(&r.docs) {
+        if let Some(a) = &m.custom_attributes {
+            out.records.push(Record::new(Kind::CustomAttributes, username).with("attributes", Value::text(encode(a))));
         }
     }
 }

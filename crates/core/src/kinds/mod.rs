@@ -200,6 +200,25 @@ pub fn never_vacant(_: &Record) -> bool {
     false
 }
 
+/// Every mailbox the documents declare, with its username (lowercased local part @ domain):
+/// what the kinds declared under a mailbox iterate.
+pub fn declared_mailboxes<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, &'a model::Mailbox)> {
+    docs.iter()
+        .flat_map(|doc| &doc.domains)
+        .filter_map(|d| Some((model::names::normalize_domain(&d.name).ok()?, d)))
+        .flat_map(|(domain, d)| d.mailboxes.iter().map(move |m| (model::names::address(&m.local_part.trim().to_lowercase(), &domain), m)))
+}
+
+/// `mailbox_of` of a kind keyed `mailbox rest` (an app password, a Sieve filter, a sync job).
+pub fn mailbox_part(r: &Record) -> Option<&str> {
+    r.key.split_once(' ').map(|(m, _)| m)
+}
+
+/// `domain_of` of a kind keyed `mailbox rest`.
+pub fn domain_of_mailbox_part(r: &Record) -> Option<&str> {
+    mailbox_part(r).map(model::names::domain_of)
+}
+
 /// `domain_of` of a kind that a domain delete leaves alone.
 pub fn no_domain(_: &Record) -> Option<&str> {
     None

@@ -11,7 +11,7 @@ use super::{Desired, Facts, KindSpec, Output, Resolver, WriteCtx, WriteError, bo
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
-use crate::model::names::{self, normalize_address, normalize_domain};
+use crate::model::names::{self, normalize_address};
 use crate::model::{Document, Kind, Located, Pushover, Secret};
 use crate::record::{Record, SecretToken, Value};
 
@@ -41,9 +41,7 @@ pub const PUSHOVER_SETTINGS: KindSpec = KindSpec {
 };
 
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, &'a Located<Pushover>)> {
-    docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(domain, d)| {
-        d.mailboxes.iter().filter_map(move |m| Some((names::address(&m.local_part.trim().to_lowercase(), &domain), m.pushover.as_deref()?)))
-    })
+    super::declared_mailboxes(docs).filter_map(|(username, m)| Some((username, m.pushover.as_deref()?)))
 }
 
 /// mailcow's form of a sender: trimmed, dots before `@gmail.com` removed.

@@ -11,7 +11,7 @@ use super::{Desired, Facts, KindSpec, Output, Resolver, WriteCtx, WriteError, t}
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
-use crate::model::names::{self, normalize_domain};
+use crate::model::names;
 use crate::model::{Document, Kind, SieveFilter, SieveFilterType, Span};
 use crate::record::{Record, Value};
 
@@ -31,14 +31,10 @@ pub const SIEVE_FILTER: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
-    domain_of: |r| mailbox_of(r).map(names::domain_of),
-    mailbox_of,
+    domain_of: super::domain_of_mailbox_part,
+    mailbox_of: super::mailbox_part,
     vacant: super::never_vacant,
 };
-
-fn mailbox_of(r: &Record) -> Option<&str> {
-    r.key.split_once(' ').map(|(m, _)| m)
-}
 
 /// `mailbox type description` → its three parts.
 fn parts(key: &str) -> Option<(&str, &str, &str)> {
@@ -49,11 +45,8 @@ fn parts(key: &str) -> Option<(&str, &str, &str)> {
 
 /// Each declared filter with its mailbox (lowercased) and its key.
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, String, &'a SieveFilter)> {
-    docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(domain, d)| {
-        d.mailboxes.iter().flat_map(move |m| {
-            let mailbox = names::address(&m.local_part.trim().to_lowercase(), &domain);
-            m.sieve_filters.iter().map(move |f| (mailbox.clone(), format!("{mailbox} {} {}", f.filter_type.name(), f.description.as_str()), f))
-        })
+    super::declared_mailboxes(docs).flat_map(|(mailbox, m)| {
+        m.sieve_filters.iter().map(move |a| (mailbox.clone(), format!("{mailbox} {} {}", a.filter_type.name(), a.description.as_str()), a))
     })
 }
 

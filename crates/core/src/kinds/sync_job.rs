@@ -11,7 +11,7 @@ use super::{Desired, Facts, KindSpec, Output, Resolver, WriteCtx, WriteError, b,
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
-use crate::model::names::{self, normalize_domain};
+use crate::model::names;
 use crate::model::{Document, Kind, Located, Span, SyncEncryption, SyncJob};
 use crate::record::{Record, SecretToken, Value};
 use crate::sql::Arg;
@@ -90,14 +90,10 @@ pub const SYNC_JOB: KindSpec = KindSpec {
     disabled: super::flag_off,
     protected: &[],
     destroys_mail: false,
-    domain_of: |r| mailbox_of(r).map(names::domain_of),
-    mailbox_of,
+    domain_of: super::domain_of_mailbox_part,
+    mailbox_of: super::mailbox_part,
     vacant: super::never_vacant,
 };
-
-fn mailbox_of(r: &Record) -> Option<&str> {
-    r.key.split_once(' ').map(|(m, _)| m)
-}
 
 /// `mailbox host user` → its three parts.
 fn parts(key: &str) -> Option<(&str, &str, &str)> {
@@ -108,11 +104,8 @@ fn parts(key: &str) -> Option<(&str, &str, &str)> {
 
 /// Each declared job with its mailbox (lowercased) and its key.
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, String, &'a SyncJob)> {
-    docs.iter().flat_map(|doc| &doc.domains).filter_map(|d| Some((normalize_domain(&d.name).ok()?, d))).flat_map(|(domain, d)| {
-        d.mailboxes.iter().flat_map(move |m| {
-            let mailbox = names::address(&m.local_part.trim().to_lowercase(), &domain);
-            m.sync_jobs.iter().map(move |j| (mailbox.clone(), format!("{mailbox} {} {}", j.host.trim().to_lowercase(), j.user.as_str()), j))
-        })
+    super::declared_mailboxes(docs).flat_map(|(mailbox, m)| {
+        m.sync_jobs.iter().map(move |a| (mailbox.clone(), format!("{mailbox} {} {}", a.host.trim().to_lowercase(), a.user.as_str()), a))
     })
 }
 
