@@ -214,6 +214,14 @@ pub fn mailbox_part(r: &Record) -> Option<&str> {
     r.key.split_once(' ').map(|(m, _)| m)
 }
 
+/// A key `mailbox a b…` as (mailbox, a, the rest): a Sieve filter's type and description, a sync
+/// job's host and user.
+pub fn three_parts(key: &str) -> Option<(&str, &str, &str)> {
+    let (mailbox, rest) = key.split_once(' ')?;
+    let (a, b) = rest.split_once(' ')?;
+    Some((mailbox, a, b))
+}
+
 /// `domain_of` of a kind keyed `mailbox rest`.
 pub fn domain_of_mailbox_part(r: &Record) -> Option<&str> {
     mailbox_part(r).map(model::names::domain_of)

@@ -36,13 +36,6 @@ pub const SIEVE_FILTER: KindSpec = KindSpec {
     vacant: super::never_vacant,
 };
 
-/// `mailbox type description` → its three parts.
-fn parts(key: &str) -> Option<(&str, &str, &str)> {
-    let (mailbox, rest) = key.split_once(' ')?;
-    let (filter_type, description) = rest.split_once(' ')?;
-    Some((mailbox, filter_type, description))
-}
-
 /// Each declared filter with its mailbox (lowercased) and its key.
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, String, &'a SieveFilter)> {
     super::declared_mailboxes(docs).flat_map(|(mailbox, m)| {
@@ -68,7 +61,7 @@ fn live(l: &LiveData, out: &mut Vec<Record>) {
 }
 
 fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
-    let Some((mailbox, filter_type, description)) = parts(&c.key) else { return Ok(()) };
+    let Some((mailbox, filter_type, description)) = super::three_parts(&c.key) else { return Ok(()) };
     let state = |r: &Record| t(if r.flag("active") { "active" } else { "inactive" });
     match (c.action, &c.desired) {
         (Action::Create, Some(r)) => out.sql(
@@ -97,14 +90,14 @@ fn check(f: &Facts) -> Vec<String> {
             Some(c) => c.desired.as_ref(),
             None => Some(declared.get(r.key.as_str()).copied().unwrap_or(r)),
         };
-        if let (Some(after), Some((m, ty, _))) = (after, parts(&r.key))
+        if let (Some(after), Some((m, ty, _))) = (after, super::three_parts(&r.key))
             && after.flag("active")
         {
             active.entry((m, ty)).or_default().push(&r.key);
         }
     }
     for c in f.changes.iter().filter(|c| c.kind == Kind::SieveFilter && c.action == Action::Create) {
-        if let (Some(r), Some((m, ty, _))) = (&c.desired, parts(&c.key))
+        if let (Some(r), Some((m, ty, _))) = (&c.desired, super::three_parts(&c.key))
             && r.flag("active")
         {
             active.entry((m, ty)).or_default().push(&c.key);
@@ -129,7 +122,7 @@ fn check(f: &Facts) -> Vec<String> {
 }
 
 fn export(x: &mut Export, r: &Record) {
-    let Some((mailbox, filter_type, description)) = parts(&r.key) else { return };
+    let Some((mailbox, filter_type, description)) = super::three_parts(&r.key) else { return };
     let filter_type = if filter_type == "postfilter" { SieveFilterType::Postfilter } else { SieveFilterType::Prefilter };
     let Some(m) = x.mailbox(mailbox, "Sieve filter") else { return };
     m.sieve_filters.push(SieveFilter {

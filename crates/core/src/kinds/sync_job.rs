@@ -95,13 +95,6 @@ pub const SYNC_JOB: KindSpec = KindSpec {
     vacant: super::never_vacant,
 };
 
-/// `mailbox host user` → its three parts.
-fn parts(key: &str) -> Option<(&str, &str, &str)> {
-    let (mailbox, rest) = key.split_once(' ')?;
-    let (host, user) = rest.split_once(' ')?;
-    Some((mailbox, host, user))
-}
-
 /// Each declared job with its mailbox (lowercased) and its key.
 fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, String, &'a SyncJob)> {
     super::declared_mailboxes(docs).flat_map(|(mailbox, m)| {
@@ -181,7 +174,7 @@ fn columns() -> Vec<&'static str> {
 }
 
 fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
-    let Some((mailbox, host, user)) = parts(&c.key) else { return Ok(()) };
+    let Some((mailbox, host, user)) = super::three_parts(&c.key) else { return Ok(()) };
     let who = || vec![t(mailbox), t(host), t(user)];
     match (c.action, &c.desired) {
         (Action::Create, Some(r)) => {
@@ -223,7 +216,7 @@ fn check(f: &Facts) -> Vec<String> {
 }
 
 fn export(x: &mut Export, r: &Record) {
-    let Some((mailbox, host, user)) = parts(&r.key) else { return };
+    let Some((mailbox, host, user)) = super::three_parts(&r.key) else { return };
     let number = |i: usize| {
         let (field, _, default, _) = NUMBERS[i];
         let v = r.int(field);
