@@ -147,11 +147,29 @@ pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate
     unmanaged.sort_by(|a, b| (a.kind, &a.key).cmp(&(b.kind, &b.key)));
     let mut problems = safety(&changes, desired, &desired_keys, &live, policy);
     problems.extend(unlisted_removals(&changes, desired, all_live));
+    problems.extend(shared_keys(&changes, all_live));
     let facts = crate::kinds::Facts { desired, live: all_live, changes: &changes, rows };
     for k in &crate::kinds::KINDS {
         problems.extend((k.check)(&facts));
     }
     Plan { changes, unmanaged, problems, files: crate::change::file_changes(files) }
+}
+
+/// mailcow does not keep every kind unique by the key mailplane names it by (two app passwords
+/// of one name, two sync jobs of one host and user): a change to such a key would write every
+/// row that has it, so it is refused until all but one are renamed or deleted in mailcow.
+fn shared_keys(changes: &[Change], live: &[Record]) -> Vec<String> {
+    let touched: HashSet<(Kind, &str)> = changes.iter().map(|c| (c.kind, c.key.as_str())).collect();
+    let mut count: HashMap<(Kind, &str), usize> = HashMap::new();
+    for r in live.iter().filter(|r| touched.contains(&(r.kind, r.key.as_str()))) {
+        *count.entry((r.kind, r.key.as_str())).or_default() += 1;
+    }
+    let mut shared: Vec<_> = count.into_iter().filter(|(_, n)| *n > 1).collect();
+    shared.sort();
+    shared
+        .into_iter()
+        .map(|((kind, key), n)| format!("{n} live {} are `{key}`: mailplane cannot tell them apart; rename or delete all but one in mailcow", kind.plural()))
+        .collect()
 }
 
 fn update(desired: &Record, live: &Record) -> Option<Change> {
@@ -486,6 +504,17 @@ mod tests {
                 (Action::Create, "a@x.org"),
             ]
         );
+    }
+
+    #[test]
+    fn a_change_to_a_key_two_live_objects_share_is_refused() {
+        let desired = vec![rec(Kind::AppPassword, "a@x.org Phone", false)];
+        let live = vec![rec(Kind::AppPassword, "a@x.org Phone", true), rec(Kind::AppPassword, "a@x.org Phone", true)];
+        let p = plan(&desired, &live, &LiveData::default(), &[], &Policy::default());
+        assert_eq!(p.problems, ["2 live app passwords are `a@x.org Phone`: mailplane cannot tell them apart; rename or delete all but one in mailcow"]);
+        // Left as they are, they are no problem.
+        let p = plan(&live[..1], &live, &LiveData::default(), &[], &Policy::default());
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
     }
 
     #[test]

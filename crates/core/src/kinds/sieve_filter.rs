@@ -77,15 +77,13 @@ fn write(c: &Change, _ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteE
     Ok(())
 }
 
-/// After the apply, Dovecot runs one filter per mailbox and type: two active ones, or two live
-/// filters mailplane cannot tell apart (same mailbox, type and description), block the plan.
+/// After the apply, Dovecot runs one filter per mailbox and type: two active ones block the plan
+/// (two live filters of one key are the plan's `shared_keys` rule).
 fn check(f: &Facts) -> Vec<String> {
     let changed: HashMap<&str, &Change> = f.changes.iter().filter(|c| c.kind == Kind::SieveFilter).map(|c| (c.key.as_str(), c)).collect();
     let declared: HashMap<&str, &Record> = f.desired.iter().filter(|r| r.kind == Kind::SieveFilter).map(|r| (r.key.as_str(), r)).collect();
     let mut active: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-    let mut count: HashMap<&str, usize> = HashMap::new();
     for r in f.live.iter().filter(|r| r.kind == Kind::SieveFilter) {
-        *count.entry(r.key.as_str()).or_default() += 1;
         let after = match changed.get(r.key.as_str()) {
             Some(c) => c.desired.as_ref(),
             None => Some(declared.get(r.key.as_str()).copied().unwrap_or(r)),
@@ -104,7 +102,7 @@ fn check(f: &Facts) -> Vec<String> {
         }
     }
     let touched = |keys: &[&str]| keys.iter().any(|k| changed.contains_key(k));
-    let mut problems: Vec<String> = active
+    active
         .iter()
         .filter(|(_, keys)| keys.len() > 1 && touched(keys))
         .map(|((m, ty), keys)| {
@@ -114,11 +112,7 @@ fn check(f: &Facts) -> Vec<String> {
                 keys.join("; ")
             )
         })
-        .collect();
-    problems.extend(count.iter().filter(|(k, n)| **n > 1 && (changed.contains_key(*k) || declared.contains_key(*k))).map(|(k, n)| {
-        format!("{n} live Sieve filters are `{k}` (mailbox, type, description): mailplane cannot tell them apart; rename or delete all but one in mailcow")
-    }));
-    problems
+        .collect()
 }
 
 fn export(x: &mut Export, r: &Record) {
