@@ -75,10 +75,12 @@ pub struct Verified {
 /// Without `key` nothing is looked up in or added to the cache; a read-only command adds to it
 /// only if the database can be written.
 pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, key: Option<&[u8]>) -> Result<Verified, DbError> {
-    // Keyed by record key: an app password's (`mailbox name`) never equals a username.
-    let mut stored: HashMap<String, &str> =
-        live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password"))).collect();
-    stored.extend(crate::kinds::app_password::stored_hashes(live));
+    let mailboxes: HashMap<&str, &str> = live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username"), r.s("password"))).collect();
+    // Built only when an app password needs it: its keys are made, a mailbox's are borrowed.
+    let apps = match desired.records.iter().any(|r| r.kind == Kind::AppPassword && enforced(r)) {
+        true => crate::kinds::app_password::stored_hashes(live),
+        false => HashMap::new(),
+    };
     let cache: HashMap<String, String> = match key {
         Some(_) => db
             .query("SELECT username, stored_hash_sha256, secret_sha256 FROM mailplane_password_cache", &[])
@@ -91,7 +93,8 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
     let mut report = Verified::default();
     let mut remember = Vec::new();
     for rec in desired.records.iter_mut().filter(|r| enforced(r)) {
-        let Some(hash) = stored.get(rec.key.as_str()) else { continue };
+        let stored = if rec.kind == Kind::AppPassword { apps.get(rec.key.as_str()) } else { mailboxes.get(rec.key.as_str()) };
+        let Some(hash) = stored.copied() else { continue };
         let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(rec.kind, rec.key.clone(), "password")) else { continue };
         let Ok(plain) = desired.revealed.get(secret) else { continue };
         let hash_id = hex(&Sha256::digest(hash.as_bytes()));

@@ -1153,10 +1153,11 @@ fn pushover_scenario(t: &Target, url: &str) {
     assert!(exported.contains("senders_regex") && !exported.contains(KEY) && !exported.contains(TOKEN), "{exported}");
     t.assert_no_changes(out.path());
 
-    let bad = files("        pushover: {senders: [not-an-address], senders_regex: 'no delimiters'}\n", "");
+    let bad = files(&format!("        pushover: {{senders: [not-an-address], senders_regex: 'no delimiters', title: {}}}\n", "x".repeat(70_000)), "");
     let out = t.cmd("plan", bad.path()).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sender `not-an-address`") && err.contains("senders_regex needs delimiters"), "{err}");
+    assert!(err.contains("`title` is 70000 bytes; mailcow stores at most 65535"), "a value the apply would fail on is refused when planning: {err}");
 
     let v3 = directory(&[
         ("mailplane.yaml", "prune: {pushover: delete}\n"),

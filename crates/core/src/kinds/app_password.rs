@@ -13,7 +13,7 @@ use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
 use crate::model::names;
-use crate::model::{AppPassword, Document, Kind, Located, PasswordPolicy, Protocol, Secret};
+use crate::model::{AppPassword, Document, Kind, Located, PasswordPolicy, Protocol, Secret, Span};
 use crate::record::{Record, SecretToken, Value};
 
 /// Kept after planning: `verify` checks `enforce`d passwords against these hashes.
@@ -163,7 +163,7 @@ fn check(f: &Facts) -> Vec<String> {
 /// characters as stored, and only the protocols an app password has.
 fn validate(v: &mut Validator, file: usize, doc: &Document) {
     let docs = [doc];
-    let mut seen: HashMap<String, Located<()>> = HashMap::new();
+    let mut seen: HashMap<String, Span> = HashMap::new();
     for (mailbox, key, a) in declared(&docs) {
         let what = format!("app password `{}` of `{mailbox}`", names::printable(a.name.trim()));
         let stored = key.len() - mailbox.len() - 1;
@@ -184,8 +184,8 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
                 "shorten it",
             );
         }
-        if let Some(first) = seen.insert(key.to_lowercase(), Located { value: (), at: a.name.at }) {
-            let help = format!("first declared at {}; mailcow compares names without regard to case", v.place((file, first.at)));
+        if let Some(first) = seen.insert(key.to_lowercase(), a.name.at) {
+            let help = format!("first declared at {}; mailcow compares names without regard to case", v.place((file, first)));
             v.error_help("duplicate", file, a.name.at, format!("{what} is declared twice"), help);
         }
         for p in a.protocols.iter().flatten().filter(|p| !PROTOCOLS.contains(&p.value)) {

@@ -58,8 +58,9 @@ fn valid_key(v: &str) -> bool {
     v.len() == 30 && v.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-fn record(username: &str, key: Value, token: Value, fields: [String; 5], senders: Vec<String>, flags: [bool; 3]) -> Record {
-    let [title, text, senders_regex, sound, _] = fields;
+/// `fields`: title, text, senders_regex, sound; `flags`: evaluate_x_prio, only_x_prio, active.
+fn record(username: &str, key: Value, token: Value, fields: [String; 4], senders: Vec<String>, flags: [bool; 3]) -> Record {
+    let [title, text, senders_regex, sound] = fields;
     let [evaluate, only, active] = flags;
     Record::new(Kind::Pushover, username)
         .with("key", key)
@@ -88,7 +89,7 @@ fn desired(r: &mut Resolver, out: &mut Desired) {
         };
         let (key, token) = (secret("key", &p.key), secret("token", &p.token));
         let text = |v: &Option<Located<String>>, default: &str| v.as_ref().map_or(default.to_string(), |v| v.value.clone());
-        let fields = [text(&p.title, "Mail"), text(&p.text, ""), text(&p.senders_regex, ""), text(&p.sound, "pushover"), String::new()];
+        let fields = [text(&p.title, "Mail"), text(&p.text, ""), text(&p.senders_regex, ""), text(&p.sound, "pushover")];
         let senders = p.senders.iter().map(|s| sender(s)).filter(|s| !s.is_empty()).collect();
         let flags = [p.evaluate_x_prio.unwrap_or(false), p.only_x_prio.unwrap_or(false), p.active.unwrap_or(true)];
         out.records.push(record(&username, key, token, fields, senders, flags));
@@ -100,7 +101,7 @@ fn live(l: &LiveData, out: &mut Vec<Record>) {
         let attrs: serde_json::Value = serde_json::from_str(row.s("attributes")).unwrap_or_default();
         let attr = |k: &str| attrs[k].as_str().unwrap_or("").to_string();
         let senders = row.s("senders").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
-        let fields = [row.s("title").into(), row.s("text").into(), row.s("senders_regex").into(), attr("sound"), String::new()];
+        let fields = [row.s("title").into(), row.s("text").into(), row.s("senders_regex").into(), attr("sound")];
         let flags = [attr("evaluate_x_prio") == "1", attr("only_x_prio") == "1", bool_of(row.col("active"))];
         out.push(record(&row.s("username").to_lowercase(), super::token(row.s("key")), super::token(row.s("token")), fields, senders, flags));
     }
@@ -213,6 +214,18 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
                 format!("Pushover settings of `{username}`: senders_regex {problem}"),
                 "write a PCRE with delimiters, e.g. `/@example\\.org$/`",
             );
+        }
+        // mailcow's TEXT columns: a longer value would fail the apply.
+        for (text, name) in [(&p.title, "title"), (&p.text, "text"), (&p.senders_regex, "senders_regex"), (&p.sound, "sound")] {
+            if let Some(t) = text.as_ref().filter(|t| t.len() > 65535) {
+                let msg = format!("Pushover settings of `{username}`: `{name}` is {} bytes; mailcow stores at most 65535", t.len());
+                v.error_help("text-too-long", file, t.at, msg, "shorten it");
+            }
+        }
+        let joined = p.senders.iter().map(|s| s.trim().len() + 1).sum::<usize>();
+        if let Some(last) = p.senders.last().filter(|_| joined > 65536) {
+            let msg = format!("Pushover settings of `{username}`: the senders are {joined} bytes together; mailcow stores at most 65535");
+            v.error_help("text-too-long", file, last.at, msg, "use `senders_regex` for many senders");
         }
         for (what, s) in [("key", &p.key), ("token", &p.token)] {
             let Some(s) = s else { continue };
