@@ -1,4 +1,4 @@
-//! `enforce` passwords given as references: before planning, check the live hash against the
+//! `enforce` passwords given as references (mailboxes, app passwords, administrators): before planning, check the live hash against the
 //! secret, so a matching password is not shown as a change. A verified (hash, secret) pair is
 //! remembered in `mailplane_password_cache` as a keyed digest, so bcrypt runs once per change,
 //! not on every plan; without the key (kept outside the database) the digest reveals nothing.
@@ -57,7 +57,7 @@ pub fn key(state_dir: &Path, create: bool) -> std::io::Result<Option<Vec<u8>>> {
 /// A mailbox or app password whose `enforce`d password is a reference, to be checked against
 /// the live hash.
 fn enforced(rec: &crate::record::Record) -> bool {
-    matches!(rec.kind, Kind::Mailbox | Kind::AppPassword)
+    matches!(rec.kind, Kind::Mailbox | Kind::AppPassword | Kind::Admin | Kind::DomainAdmin)
         && matches!(rec.get("password"), Some(Value::Secret(tok)) if !tok.create_only && tok.token == "pending")
 }
 
@@ -81,6 +81,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         true => crate::kinds::app_password::stored_hashes(live),
         false => HashMap::new(),
     };
+    let admins = crate::kinds::admin::stored_hashes(live);
     let cache: HashMap<String, String> = match key {
         Some(_) => db
             .query("SELECT username, stored_hash_sha256, secret_sha256 FROM mailplane_password_cache", &[])
@@ -93,7 +94,11 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
     let mut report = Verified::default();
     let mut remember = Vec::new();
     for rec in desired.records.iter_mut().filter(|r| enforced(r)) {
-        let stored = if rec.kind == Kind::AppPassword { apps.get(rec.key.as_str()) } else { mailboxes.get(rec.key.as_str()) };
+        let stored = match rec.kind {
+            Kind::AppPassword => apps.get(rec.key.as_str()),
+            Kind::Admin | Kind::DomainAdmin => admins.get(rec.key.as_str()),
+            _ => mailboxes.get(rec.key.as_str()),
+        };
         let Some(hash) = stored.copied() else { continue };
         let Some(SecretSource::HashOf(secret)) = desired.secrets.get(&(rec.kind, rec.key.clone(), "password")) else { continue };
         let Ok(plain) = desired.revealed.get(secret) else { continue };

@@ -12,7 +12,7 @@ pub struct Args {
     /// Where to write the files (created; existing files of the same name are replaced).
     #[arg(long, short)]
     out: PathBuf,
-    /// Also write mailbox and app password hashes (files are then readable by their owner only).
+    /// Also write mailbox, app password and administrator password hashes (files are then readable by their owner only).
     #[arg(long)]
     include_hashes: bool,
 }
@@ -48,6 +48,7 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         let mut hashes: std::collections::HashMap<String, String> =
             live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password").to_string())).collect();
         hashes.extend(crate::kinds::app_password::stored_hashes(&live).into_iter().map(|(k, h)| (k, h.to_string())));
+        hashes.extend(crate::kinds::admin::stored_hashes(&live).into_iter().map(|(k, h)| (k, h.to_string())));
         let exported = crate::kinds::export::export(&records, args.include_hashes.then_some(&hashes));
         for s in &exported.skipped {
             printer.err(&format!("warning: not exported: {s}"));

@@ -66,6 +66,9 @@ struct State {
     tls_policies: BTreeMap<String, String>,
     transports: BTreeMap<String, String>,
     forwarding_hosts: BTreeMap<String, String>,
+    admins: BTreeMap<String, String>,
+    /// Fields and domains (those that are not declared any more are left out when rendered).
+    domain_admins: BTreeMap<String, (String, Vec<String>)>,
     prune: BTreeMap<String, String>,
 }
 
@@ -230,6 +233,8 @@ impl State {
                 fields(rng, &[("filter_spam", &["false", "true"])], 50)
             }),
             domains: BTreeMap::new(),
+            admins: BTreeMap::new(),
+            domain_admins: BTreeMap::new(),
             prune: BTreeMap::new(),
         };
         s.domains = evolve(rng, &self.domains, &names(&DOMAINS), mode, |rng, name, old| {
@@ -251,6 +256,32 @@ impl State {
         s.bcc_maps = evolve(rng, &self.bcc_maps, &bcc_keys, Mode { add: mode.add / 4, ..mode }, |rng, _, _| {
             format!("bcc_dest: {}", rng.pick(&["archive@outside.example", "journal@outside.example"]))
         });
+        // Administrators from a stream of their own (the other kinds' seeds stay as they were):
+        // `ops` stays active, so no plan is blocked for leaving none.
+        let mut adm = Rng(rng.0 ^ 0x0AD0_11AD_0000_0021);
+        let admin_fields = |rng: &mut Rng, name: &str| {
+            let active = if name == "ops" { String::new() } else { fields(rng, &[("active", &["false", "true"])], 40) };
+            let rest = fields(rng, &[("force_tfa", &["true", "false"]), ("force_pw_update", &["true"])], 40);
+            join_fields([format!("password: \"{PASSWORD}\""), active, rest])
+        };
+        s.admins = evolve(&mut adm, &self.admins, &names(&["ops", "audit"]), mode, |rng, name, _| admin_fields(rng, name));
+        s.admins.entry("ops".into()).or_insert_with(|| admin_fields(&mut adm, "ops"));
+        let declared: Vec<String> = s.domains.keys().cloned().collect();
+        s.domain_admins = evolve(&mut adm, &self.domain_admins, &names(&["da1", "da2"]), mode, |rng, name, _| {
+            let mut domains = rng.subset(&declared, 60);
+            if domains.is_empty() {
+                domains.extend(declared.first().cloned());
+            }
+            let acl = fields(rng, &[("acl", &["[syncjobs, quarantine]", "[login_as, alias_domains, domain_desc]", "[]"])], 50);
+            (join_fields([admin_fields(rng, name), acl]), domains)
+        });
+        if mode.change > 0 {
+            for kind in ["admin", "domain_admin"] {
+                if adm.chance(50) {
+                    s.prune.insert(kind.into(), "delete".into());
+                }
+            }
+        }
         if mode.change > 0 {
             for kind in PRUNABLE {
                 let how = match rng.below(10) {
@@ -456,6 +487,17 @@ impl State {
         list(&mut y, "tls_policies", "destination", &self.tls_policies);
         list(&mut y, "transports", "destination", &self.transports);
         list(&mut y, "forwarding_hosts", "host", &self.forwarding_hosts);
+        list(&mut y, "admins", "username", &self.admins);
+        // Of the declared domains only (one that is gone is refused); none left, not declared.
+        let domain_admins: BTreeMap<String, String> = self
+            .domain_admins
+            .iter()
+            .filter_map(|(k, (f, ds))| {
+                let ds: Vec<&str> = ds.iter().filter(|d| self.domains.contains_key(*d)).map(String::as_str).collect();
+                (!ds.is_empty()).then(|| (k.clone(), format!("{f}, domains: [{}]", ds.join(", "))))
+            })
+            .collect();
+        list(&mut y, "domain_admins", "username", &domain_admins);
         let bcc: BTreeMap<String, String> =
             self.bcc_maps.iter().filter(|(k, _)| self.declares_local_dest(k.rsplit_once(' ').unwrap().0)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !bcc.is_empty() {
@@ -660,13 +702,17 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
     let one = |kind: &'static str, col: &str| vec![(kind, r.get(col).to_string())];
     let field = r.get("field").to_string();
     match table {
-        "domain" | "tags_domain" | "domain_admins" => one("domain", "domain"),
+        "domain" | "tags_domain" => one("domain", "domain"),
+        "domain_admins" => [one("domain", "domain"), one("domain_admin", "username")].concat(),
+        "admin" => [one("admin", "username"), one("domain_admin", "username")].concat(),
+        "da_acl" => one("domain_admin", "username"),
+        "tfa" | "fido2" => [one("mailbox", "username"), one("admin", "username"), one("domain_admin", "username")].concat(),
         "mta_sts" => one("mta_sts", "domain"),
         "domain_wide_footer" => one("domain_footer", "domain"),
         "alias_domain" => one("alias_domain", "alias_domain"),
         "mailbox" if !r.get("kind").is_empty() => one("resource", "username"),
         "mailbox" => [one("mailbox", "username"), one("custom_attributes", "username")].concat(),
-        "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" | "tfa" | "fido2" => one("mailbox", "username"),
+        "quota2" | "quota2replica" | "user_acl" | "tags_mailbox" => one("mailbox", "username"),
         "pushover" => [one("pushover", "username"), one("mailbox", "username")].concat(),
         "sieve_filters" => vec![
             ("sieve_filter", format!("{} {} {}", r.get("username").to_lowercase(), r.get("filter_type"), r.get("script_desc"))),

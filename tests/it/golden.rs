@@ -728,3 +728,19 @@ fn password_policy_is_what_mailcow_writes() {
     }
     rt.block_on(services.drop_db(&name));
 }
+
+/// Administrators and domain administrators: the `admin`, `domain_admins` and `da_acl` rows of
+/// golden scenario C (two of each added, one inactive, `Helpdesk.Org` stored lowercased) and
+/// C-edits (passwords and `force_pw_update` edited, rights changed as an exact set, the inactive
+/// ones deleted) byte for byte (mailcow's hashes declared verbatim) but for the times. mailcow's seeded `admin` is not
+/// declared: left alone.
+#[test]
+fn administrator_rows_are_what_mailcow_writes() {
+    let c = "admins:\n  - {username: opsadmin, password: '{BLF-CRYPT}$2y$10$24sk2fZsCba8VaB6V3NEuO8aqza4SOD0Lis.4BfutwfP/MpY5spiK'}\n  - {username: auditadmin, password: '{BLF-CRYPT}$2y$10$IffMKNFceEwO4F1C0Wsob.PVoZzvX.cgm9RdPp2WVXNljirXrTw5e', active: false}\ndomain_admins:\n  - {username: orgadmin, password: '{BLF-CRYPT}$2y$10$O0p/IosfkUjKHVc0YMP3ouqI44o7uSwJAiwJ3zUZlXTNGJvPpsbMy', domains: [example.org]}\n  - {username: Helpdesk.Org, password: '{BLF-CRYPT}$2y$10$3eHIrgciMsDAGHaEmtpCseD0miu7OlpoSqKwq/3le3HMbWbyvaeEm', domains: [Example.org], active: false}\ndomains:\n  - name: example.org\n";
+    let edits = "admins:\n  - {username: opsadmin, password: '{BLF-CRYPT}$2y$10$lQSw6DP7yaNMJBR0t3pjUOLQehsk7jObcx1JWXskLSNonuWMSTZ/m', password_policy: enforce, force_pw_update: true}\ndomain_admins:\n  - username: orgadmin\n    password: '{BLF-CRYPT}$2y$10$4NuzDDmywrbeiJljZpIKJ.NwZc26BABDOJQpFcXi.SjEAj88FaMUi'\n    password_policy: enforce\n    domains: [example.org]\n    force_pw_update: true\n    acl: [syncjobs, quarantine, login_as, sogo_access, app_passwds, bcc_maps, filters, ratelimit, spam_policy, protocol_access, alias_domains, domain_desc]\ndomains:\n  - name: example.org\n";
+    let steps = [(c.to_string(), "scenario-C.sql"), (edits.to_string(), "scenario-C-edits.sql")];
+    let prune = "prune: {admin: delete, domain_admin: delete}\n";
+    table_after_each("goldenadm", "admin", prune, &steps);
+    table_after_each("goldenda", "domain_admins", prune, &steps);
+    table_after_each("goldenacl", "da_acl", prune, &steps);
+}

@@ -1300,3 +1300,151 @@ fn password_policy_round_trips_on_mailcow_mariadb_and_redis() {
     password_policy_scenario(&t);
     rt.block_on(services.drop_db(&db));
 }
+
+/// Administrators and domain administrators: created with hashed passwords (never shown), read
+/// back as declared, changed field by field (an `enforce`d password, `force_tfa`, domains, rights,
+/// active), exported and planned empty; the last active administrator, a domain that is not on
+/// the server, a domain delete under a domain administrator left alone and a name the other kind
+/// holds are refused at plan time; a delete takes the person's TFA rows along, and nobody else's.
+fn admin_scenario(t: &Target, url: &str, mailcow: bool) {
+    let files = |yaml: &str, prune: &str| {
+        directory(&[("mailplane.yaml", prune), ("a.yaml", &format!("{yaml}domains:\n  - name: example.org\n  - name: example.net\n"))])
+    };
+    let env = [("OPS_PW", "Ops-Admin-2026!"), ("ORG_PW", "Org-Admin-2026!")];
+    let v1 = files(
+        "admins:\n  - {username: OpsAdmin, password: {env: OPS_PW}, password_policy: enforce}\ndomain_admins:\n  - {username: orgadmin, password: {env: ORG_PW}, domains: [example.org], acl: [syncjobs, quarantine]}\n",
+        "",
+    );
+    let plan = t.plan_json_env(v1.path(), &env);
+    let created: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"].as_str().unwrap().contains("admin"))
+        .map(|c| format!("{} {}", c["kind"], c["key"]))
+        .collect();
+    assert_eq!(created, ["\"admin\" \"opsadmin\"", "\"domain_admin\" \"orgadmin\""], "{plan:#}");
+    let out = t.cmd("apply", v1.path()).envs(env).arg("--auto-approve").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout.contains("-Admin-2026") && !plan.to_string().contains("-Admin-2026"), "a password in the output: {stdout}");
+    let admin = rows(url, "SELECT username, password, superadmin, active, attributes FROM admin WHERE username <> 'admin' ORDER BY username");
+    assert_eq!(admin.len(), 2);
+    assert_eq!([&admin[0][0], &admin[0][2], &admin[0][3], &admin[0][4]], ["opsadmin", "1", "1", ""], "attributes NULL, as mailcow's add leaves them");
+    assert!(mailplane::password::verify(&admin[0][1], "Ops-Admin-2026!").unwrap() && admin[0][1].starts_with("{BLF-CRYPT}$2y$"));
+    assert_eq!([&admin[1][0], &admin[1][2]], ["orgadmin", "0"]);
+    assert_eq!(rows(url, "SELECT domain, active FROM domain_admins WHERE username = 'orgadmin'"), [["example.org", "1"]]);
+    let acl = rows(url, "SELECT * FROM da_acl WHERE username = 'orgadmin'");
+    assert_eq!(acl[0][1..], ["1", "1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"], "exactly the listed rights");
+    let no_changes = |dir: &Path, env: &[(&str, &str)]| {
+        let out = t.cmd("plan", dir).envs(env.iter().copied()).arg("--detailed-exitcode").output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        // mailcow's seed has the shipped password: said loudly, without blocking.
+        assert_eq!(stdout.contains("Warning: administrator `admin` still has mailcow's shipped password"), mailcow, "{stdout}");
+        assert!(!stdout.contains("moohoo"), "{stdout}");
+    };
+    no_changes(v1.path(), &env);
+    let changed = t.plan_json_env(v1.path(), &[("OPS_PW", "Other-Admin-2027!"), ("ORG_PW", "Other-Admin-2027!")]);
+    let updates: Vec<String> =
+        changed["changes"].as_array().unwrap().iter().map(|c| format!("{} {} {}", c["action"], c["key"], c["fields"][0]["field"])).collect();
+    assert_eq!(updates, ["\"update\" \"opsadmin\" \"password\""], "an enforced password is compared, an initial one is not: {changed:#}");
+    if mailcow {
+        assert_eq!(changed["warnings"].as_array().unwrap().len(), 1, "{changed:#}");
+    }
+
+    let v2 = files(
+        "admins:\n  - {username: opsadmin, password: {env: OPS_PW}, password_policy: enforce, force_tfa: true}\ndomain_admins:\n  - {username: orgadmin, domains: [example.net, example.org], acl: [syncjobs, quarantine, login_as], active: false}\n",
+        "",
+    );
+    let plan = t.plan_json_env(v2.path(), &env);
+    let fields: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(fields, ["force_tfa", "domains", "acl", "active"], "{plan:#}");
+    assert!(t.cmd("apply", v2.path()).envs(env).arg("--auto-approve").output().unwrap().status.success());
+    no_changes(v2.path(), &env);
+    assert_eq!(rows(url, "SELECT attributes FROM admin WHERE username = 'opsadmin'"), [[r#"{"force_tfa": "1", "force_pw_update": "0"}"#]]);
+    assert_eq!(rows(url, "SELECT domain, active FROM domain_admins WHERE username = 'orgadmin' ORDER BY domain"), [["example.net", "0"], ["example.org", "0"]]);
+    assert_eq!(rows(url, "SELECT syncjobs, quarantine, login_as, sogo_access FROM da_acl"), [["1", "1", "1", "0"]]);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("admins.yaml")).unwrap();
+    assert!(exported.contains("username: opsadmin") && exported.contains("- login_as") && !exported.contains("CRYPT"), "{exported}");
+    no_changes(out.path(), &[]);
+
+    let blocked = |dir: &tempfile::TempDir, why: &str| {
+        let out = t.cmd("plan", dir.path()).envs(env).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success() && text.contains(why), "expected `{why}`:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let v3 = files("admins:\n  - {username: admin, active: false}\n  - {username: opsadmin, active: false}\n", "");
+    blocked(&v3, "this plan would leave no active administrator");
+    let v4 = files("domain_admins:\n  - {username: orgadmin, domains: [nowhere.example]}\n", "");
+    blocked(&v4, "domain administrator `orgadmin` would administer nowhere.example, not a domain on the server after this plan");
+    let v5 = directory(&[("mailplane.yaml", "prune: {domain: delete}\n"), ("a.yaml", "domains:\n  - name: example.org\n")]);
+    blocked(&v5, "domain example.net cannot be deleted while domain administrator `orgadmin` administers it");
+    let v6 = files("admins:\n  - {username: orgadmin, password: {env: OPS_PW}}\n", "");
+    blocked(&v6, "administrator `orgadmin` cannot be created: the name is a domain administrator on the server");
+    let v7 = files("admins:\n  - {username: newadmin}\n", "");
+    blocked(&v7, "administrator `newadmin` has no password to be created with");
+
+    // The person's own TFA rows go with them; nobody else's.
+    sql(
+        url,
+        &[
+            "INSERT INTO tfa (key_id, username, authmech, secret, active) VALUES ('k1', 'orgadmin', 'totp', 's', 1)",
+            "INSERT INTO tfa (key_id, username, authmech, secret, active) VALUES ('k2', 'opsadmin', 'totp', 's', 1)",
+        ],
+    );
+    let v8 =
+        files("admins:\n  - {username: opsadmin, password: {env: OPS_PW}, password_policy: enforce, force_tfa: true}\n", "prune: {domain_admin: delete}\n");
+    let out = t.cmd("apply", v8.path()).envs(env).args(["--auto-approve", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    no_changes(v8.path(), &env);
+    assert_eq!(rows(url, "SELECT username FROM tfa"), [["opsadmin"]]);
+    assert!(
+        rows(url, "SELECT username FROM domain_admins UNION ALL SELECT username FROM da_acl UNION ALL SELECT username FROM admin WHERE username = 'orgadmin'")
+            .is_empty()
+    );
+
+    let bad = directory(&[(
+        "a.yaml",
+        "admins:\n  - {username: 'ops admin!'}\n  - {username: admin, password: '{SSHA256}K8eVJ6YsZbQCfuJvSUbaQRLr0HPLz5rC9IAp0PAFl0tmNDBkMDc0NDAyOTAxN2Rk'}\ndomain_admins:\n  - {username: OpsAdmin2, domains: []}\n  - {username: opsadmin2, domains: [example.org]}\n",
+    )]);
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for want in [
+        "a.yaml:2:16",
+        "mailcow's usernames are letters, digits",
+        "a.yaml:5:16",
+        "has no domains",
+        "a.yaml:6:16",
+        "is declared twice",
+        "a.yaml:3:33",
+        "administrator `admin` is given mailcow's shipped password",
+    ] {
+        assert!(text.contains(want), "expected `{want}`:\n{text}");
+    }
+}
+
+#[test]
+fn admins_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    admin_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url, false);
+}
+
+#[test]
+fn admins_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "admins", 38);
+    admin_scenario(&t, &url, true);
+    rt.block_on(services.drop_db(&db));
+}

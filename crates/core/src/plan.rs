@@ -15,6 +15,8 @@ pub struct Plan {
     pub unmanaged: Vec<Unmanaged>,
     /// Why this plan cannot be applied (e.g. a domain limit mailcow would enforce). Empty when it can.
     pub problems: Vec<String>,
+    /// What should be fixed but does not block the plan (a shipped default password).
+    pub warnings: Vec<String>,
     /// Service configuration files whose content on disk differs from the declared one.
     pub files: Vec<crate::change::FileChange>,
 }
@@ -149,10 +151,12 @@ pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate
     problems.extend(unlisted_removals(&changes, desired, all_live));
     problems.extend(shared_keys(&changes, all_live));
     let facts = crate::kinds::Facts { desired, live: all_live, changes: &changes, rows };
+    let mut warnings = Vec::new();
     for k in &crate::kinds::KINDS {
         problems.extend((k.check)(&facts));
+        warnings.extend((k.warn)(&facts));
     }
-    Plan { changes, unmanaged, problems, files: crate::change::file_changes(files) }
+    Plan { changes, unmanaged, problems, warnings, files: crate::change::file_changes(files) }
 }
 
 /// mailcow does not keep every kind unique by the key mailplane names it by (two app passwords

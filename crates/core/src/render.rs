@@ -108,6 +108,9 @@ pub fn human_in_parts(plan: &Plan, color: bool, mut emit: impl FnMut(&str)) {
     for p in &plan.problems {
         s.push_str(&format!("Blocked: {p}\n"));
     }
+    for w in &plan.warnings {
+        s.push_str(&format!("Warning: {w}\n"));
+    }
     if let Some(u) = unmanaged_line(plan) {
         s.push_str(&u);
         s.push('\n');
@@ -183,6 +186,10 @@ pub fn json(plan: &Plan) -> String {
         "unmanaged": plan.unmanaged.iter().map(|u| json!({"kind": u.kind, "key": u.key})).collect::<Vec<_>>(),
         "problems": plan.problems,
     });
+    // Present only when there are some, so plans without them read as before.
+    if !plan.warnings.is_empty() {
+        doc["warnings"] = json!(plan.warnings);
+    }
     // Present only when service files are managed, so plans without them read as before.
     if !plan.files.is_empty() {
         let files: Vec<Json> = plan.files.iter().map(|f| json!({"action": f.action, "path": f.path, "then": f.then.to_string(), "diff": f.diff()})).collect();
@@ -197,6 +204,9 @@ pub fn markdown(plan: &Plan) -> String {
     s.push_str(&format!("**{}**\n\n", summary(plan)));
     for p in &plan.problems {
         s.push_str(&format!("> :no_entry: Blocked: {p}\n\n"));
+    }
+    for w in &plan.warnings {
+        s.push_str(&format!("> :warning: {w}\n\n"));
     }
     if !plan.is_empty() {
         s.push_str("| | kind | object | changes |\n|---|---|---|---|\n");

@@ -19,6 +19,7 @@ pub const ALIASES: Query = Query {
 
 pub const ALIAS: KindSpec = KindSpec {
     kind: Kind::Alias,
+    warn: super::no_check,
     queries: &[&ALIASES],
     hashes: &[],
     count: |d| d.aliases.len() + d.domains.iter().map(|d| d.aliases.len()).sum::<usize>(),

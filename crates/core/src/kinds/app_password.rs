@@ -7,14 +7,14 @@
 use std::collections::HashMap;
 
 use super::export::{Export, loc, some_if};
-use super::mailbox::password_value;
+use super::mailbox::{declared_password, missing_password};
 use super::{Desired, Facts, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_of, t, token};
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
 use crate::model::names;
-use crate::model::{AppPassword, Document, Kind, Located, PasswordPolicy, Protocol, Secret, Span};
-use crate::record::{Record, SecretToken, Value};
+use crate::model::{AppPassword, Document, Kind, Located, Protocol, Secret, Span};
+use crate::record::{Record, Value};
 
 /// Kept after planning: `verify` checks `enforce`d passwords against these hashes.
 pub const APP_PASSWORDS: Query = Query {
@@ -28,6 +28,7 @@ const PROTOCOLS: [Protocol; 6] = [Protocol::Imap, Protocol::Pop3, Protocol::Smtp
 
 pub const APP_PASSWORD: KindSpec = KindSpec {
     kind: Kind::AppPassword,
+    warn: super::no_check,
     queries: &[&APP_PASSWORDS],
     hashes: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).map(|m| m.app_passwords.len()).sum(),
@@ -44,9 +45,6 @@ pub const APP_PASSWORD: KindSpec = KindSpec {
     mailbox_of: super::mailbox_part,
     vacant: super::never_vacant,
 };
-
-/// The password token of an app password declared without one.
-const NONE: &str = "none declared";
 
 /// PHP's `htmlspecialchars` (ENT_QUOTES, as PHP 8 does by default).
 pub fn html_escape(s: &str) -> String {
@@ -65,11 +63,7 @@ fn declared<'a>(docs: &[&'a Document]) -> impl Iterator<Item = (String, String, 
 
 fn desired(r: &mut Resolver, out: &mut Desired) {
     for (_, key, a) in declared(&r.docs) {
-        let create_only = a.password_policy.unwrap_or_default() == PasswordPolicy::Initial;
-        let (password, source) = match &a.password {
-            Some(p) => password_value(Some(&p.value), create_only),
-            None => (Value::Secret(Box::new(SecretToken { token: NONE.into(), create_only: true })), None),
-        };
+        let (password, source) = declared_password(a.password.as_ref(), a.password_policy);
         if let Some(source) = source {
             out.secrets.insert((Kind::AppPassword, key.clone(), "password"), source);
         }
@@ -146,17 +140,7 @@ fn export(x: &mut Export, r: &Record) {
 
 /// An app password to create needs its password: known at plan time, so said then.
 fn check(f: &Facts) -> Vec<String> {
-    f.changes
-        .iter()
-        .filter(|c| c.kind == Kind::AppPassword && c.action == Action::Create)
-        .filter(|c| c.desired.as_ref().is_some_and(|r| matches!(r.get("password"), Some(Value::Secret(s)) if s.token == NONE)))
-        .map(|c| {
-            format!(
-                "app password `{}` has no password to be created with: declare `password` (a `{{SCHEME}}` hash, `{{env: NAME}}` or `{{file: path}}`)",
-                c.key
-            )
-        })
-        .collect()
+    missing_password(f.changes, Kind::AppPassword)
 }
 
 /// A name once per mailbox (mailcow compares names without regard to case), at most 255

@@ -18,6 +18,7 @@ const ATTRIBUTES: Query = Query { from: "mailbox WHERE kind = '' AND custom_attr
 
 pub const CUSTOM_ATTRIBUTES: KindSpec = KindSpec {
     kind: Kind::CustomAttributes,
+    warn: super::no_check,
     queries: &[&ATTRIBUTES],
     hashes: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).filter(|m| m.custom_attributes.is_some()).count(),

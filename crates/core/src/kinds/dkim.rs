@@ -17,6 +17,7 @@ use crate::record::{Record, SecretToken, Value};
 
 pub const DKIM_KEY: KindSpec = KindSpec {
     kind: Kind::DkimKey,
+    warn: super::no_check,
     queries: &[],
     hashes: &["DKIM_SELECTORS", "DKIM_PUB_KEYS"],
     // A domain's key comes with the domain: not counted as an object of its own.

@@ -39,6 +39,7 @@ const ALIAS_DOMAINS: Query = Query { from: "alias_domain", columns: &["alias_dom
 
 pub const DOMAIN: KindSpec = KindSpec {
     kind: Kind::Domain,
+    warn: super::no_check,
     queries: &[&DOMAINS, &TAGS_DOMAIN, &super::routing::RELAYHOSTS],
     hashes: &["DOMAIN_MAP", "RL_VALUE"],
     count: |d| d.domains.len(),
@@ -60,6 +61,7 @@ pub const DOMAIN: KindSpec = KindSpec {
 
 pub const ALIAS_DOMAIN: KindSpec = KindSpec {
     kind: Kind::AliasDomain,
+    warn: super::no_check,
     queries: &[&ALIAS_DOMAINS],
     hashes: &["DOMAIN_MAP", "RL_VALUE"],
     count: |d| d.domains.iter().map(|d| d.alias_domains.len()).sum(),

@@ -19,6 +19,7 @@ const FOOTERS: Query =
 
 pub const DOMAIN_FOOTER: KindSpec = KindSpec {
     kind: Kind::DomainFooter,
+    warn: super::no_check,
     queries: &[&FOOTERS],
     hashes: &[],
     count: |d| d.domains.iter().filter(|d| d.footer.is_some()).count(),

@@ -17,6 +17,7 @@ use crate::record::{Record, Value};
 
 pub const FORWARDING_HOST: KindSpec = KindSpec {
     kind: Kind::ForwardingHost,
+    warn: super::no_check,
     queries: &[],
     hashes: &["WHITELISTED_FWD_HOST", "KEEP_SPAM"],
     count: |d| d.forwarding_hosts.len(),

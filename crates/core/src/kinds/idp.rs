@@ -17,6 +17,7 @@ const IDENTITY_PROVIDER_ROWS: Query = Query { from: "identity_provider", columns
 
 pub const IDENTITY_PROVIDER: KindSpec = KindSpec {
     kind: Kind::IdentityProvider,
+    warn: super::no_check,
     queries: &[&IDENTITY_PROVIDER_ROWS],
     hashes: &[],
     count: |d| usize::from(d.identity_provider.is_some()),

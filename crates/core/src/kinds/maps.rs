@@ -16,6 +16,7 @@ const TLS_POLICIES: Query = Query { from: "tls_policy_override", columns: &["des
 
 pub const BCC_MAP: KindSpec = KindSpec {
     kind: Kind::BccMap,
+    warn: super::no_check,
     queries: &[&BCC_MAPS],
     hashes: &[],
     count: |d| d.bcc_maps.len(),
@@ -35,6 +36,7 @@ pub const BCC_MAP: KindSpec = KindSpec {
 
 pub const RECIPIENT_MAP: KindSpec = KindSpec {
     kind: Kind::RecipientMap,
+    warn: super::no_check,
     queries: &[&RECIPIENT_MAPS],
     hashes: &[],
     count: |d| d.recipient_maps.len(),
@@ -60,6 +62,7 @@ pub const RECIPIENT_MAP: KindSpec = KindSpec {
 
 pub const TLS_POLICY: KindSpec = KindSpec {
     kind: Kind::TlsPolicy,
+    warn: super::no_check,
     queries: &[&TLS_POLICIES],
     hashes: &[],
     count: |d| d.tls_policies.len(),

@@ -1,6 +1,7 @@
 //! What is specific to each object kind, one file per kind: desired model → records,
 //! live rows → records, and a change → SQL statements plus post-commit effects.
 
+pub mod admin;
 pub mod alias;
 pub mod app_password;
 pub mod custom_attributes;
@@ -144,6 +145,8 @@ pub struct KindSpec {
     /// Why a plan cannot be applied, for reasons of this kind (a domain limit mailcow would
     /// enforce): part of every plan.
     pub check: fn(&Facts) -> Vec<String>,
+    /// What the plan should say loudly without blocking (mailcow's shipped admin password).
+    pub warn: fn(&Facts) -> Vec<String>,
     /// Its rules for one document, with the directory's index of names at hand (`load`
     /// runs them; the rules that span kinds, such as alias loops, are `load::validate`'s).
     pub validate: Rule,
@@ -232,7 +235,7 @@ pub fn no_domain(_: &Record) -> Option<&str> {
     None
 }
 
-/// `check` of a kind with nothing to check.
+/// `check` (or `warn`) of a kind with nothing to check.
 pub fn no_check(_: &Facts) -> Vec<String> {
     Vec::new()
 }
@@ -265,6 +268,8 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     fwdhost::FORWARDING_HOST,
     idp::IDENTITY_PROVIDER,
     password_complexity::PASSWORD_COMPLEXITY,
+    admin::ADMIN,
+    admin::DOMAIN_ADMIN,
 ];
 
 pub fn spec(kind: Kind) -> &'static KindSpec {

@@ -19,6 +19,7 @@ const DEFAULT_MAX_AGE: u32 = 604_800;
 
 pub const MTA_STS: KindSpec = KindSpec {
     kind: Kind::MtaSts,
+    warn: super::no_check,
     queries: &[&MTA_STS_ROWS],
     hashes: &[],
     count: |d| d.domains.iter().filter(|d| d.mta_sts.is_some()).count(),

@@ -20,6 +20,7 @@ const SEED_LENGTH: i64 = 6;
 
 pub const PASSWORD_COMPLEXITY: KindSpec = KindSpec {
     kind: Kind::PasswordComplexity,
+    warn: super::no_check,
     queries: &[],
     hashes: &[HASH],
     count: |d| usize::from(d.password_complexity.is_some()),
@@ -118,7 +119,7 @@ pub fn weak_passwords(changes: &[Change], desired: &Desired, live: &[Record]) ->
     let written = |c: &&Change| c.action == Action::Create || c.fields.iter().any(|f| f.field == "password");
     changes
         .iter()
-        .filter(|c| matches!(c.kind, Kind::Mailbox | Kind::AppPassword))
+        .filter(|c| matches!(c.kind, Kind::Mailbox | Kind::AppPassword | Kind::Admin | Kind::DomainAdmin))
         .filter(written)
         .filter_map(|c| match desired.secrets.get(&(c.kind, c.key.clone(), "password")) {
             Some(SecretSource::HashOf(s)) => {

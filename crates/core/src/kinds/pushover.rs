@@ -23,6 +23,7 @@ const NONE: &str = "none declared";
 
 pub const PUSHOVER_SETTINGS: KindSpec = KindSpec {
     kind: Kind::Pushover,
+    warn: super::no_check,
     queries: &[&PUSHOVER],
     hashes: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).filter(|m| m.pushover.is_some()).count(),

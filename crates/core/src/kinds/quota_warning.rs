@@ -20,6 +20,7 @@ const HASH: &str = "QW_BCC";
 
 pub const QUOTA_WARNING_BCC: KindSpec = KindSpec {
     kind: Kind::QuotaWarningBcc,
+    warn: super::no_check,
     queries: &[],
     hashes: &[HASH],
     count: |d| d.domains.iter().filter(|d| d.quota_warning_bcc.is_some()).count(),

@@ -22,6 +22,7 @@ pub const RESOURCES: Query =
 
 pub const RESOURCE: KindSpec = KindSpec {
     kind: Kind::Resource,
+    warn: super::no_check,
     queries: &[&RESOURCES],
     hashes: &[],
     count: |d| d.domains.iter().map(|d| d.resources.len()).sum(),

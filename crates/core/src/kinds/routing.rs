@@ -18,6 +18,7 @@ pub const TRANSPORTS: Query =
 
 pub const RELAY_HOST: KindSpec = KindSpec {
     kind: Kind::RelayHost,
+    warn: super::no_check,
     queries: &[&RELAYHOSTS],
     hashes: &[],
     count: |d| d.relay_hosts.len(),
@@ -37,6 +38,7 @@ pub const RELAY_HOST: KindSpec = KindSpec {
 
 pub const TRANSPORT: KindSpec = KindSpec {
     kind: Kind::Transport,
+    warn: super::no_check,
     queries: &[&TRANSPORTS],
     hashes: &[],
     count: |d| d.transports.len(),

@@ -19,6 +19,7 @@ const FILTERS: Query = Query { from: "sieve_filters", columns: &["username", "sc
 
 pub const SIEVE_FILTER: KindSpec = KindSpec {
     kind: Kind::SieveFilter,
+    warn: super::no_check,
     queries: &[&FILTERS],
     hashes: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).map(|m| m.sieve_filters.len()).sum(),

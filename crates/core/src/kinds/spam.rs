@@ -22,6 +22,7 @@ const LISTS: [(&str, &str); 2] = [("allow", "whitelist_from"), ("deny", "blackli
 
 pub const SPAM_POLICY: KindSpec = KindSpec {
     kind: Kind::SpamPolicy,
+    warn: super::no_check,
     queries: &[&FILTERCONF],
     hashes: &[],
     count: |d| d.domains.iter().map(|d| usize::from(d.spam_policy.is_some()) + d.mailboxes.iter().filter(|m| m.spam_policy.is_some()).count()).sum(),
@@ -41,6 +42,7 @@ pub const SPAM_POLICY: KindSpec = KindSpec {
 
 pub const SPAM_SCORE: KindSpec = KindSpec {
     kind: Kind::SpamScore,
+    warn: super::no_check,
     queries: &[&FILTERCONF],
     hashes: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).filter(|m| m.spam_score.is_some()).count(),

@@ -78,6 +78,7 @@ const NONE: &str = "none declared";
 
 pub const SYNC_JOB: KindSpec = KindSpec {
     kind: Kind::SyncJob,
+    warn: super::no_check,
     queries: &[&JOBS],
     hashes: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).map(|m| m.sync_jobs.len()).sum(),

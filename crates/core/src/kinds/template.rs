@@ -14,6 +14,7 @@ pub const TEMPLATES: Query = Query { from: "templates", columns: &["id", "templa
 
 pub const DOMAIN_TEMPLATE: KindSpec = KindSpec {
     kind: Kind::DomainTemplate,
+    warn: super::no_check,
     queries: &[&TEMPLATES],
     hashes: &[],
     count: |d| d.domain_templates.len(),
@@ -40,6 +41,7 @@ pub const DOMAIN_TEMPLATE: KindSpec = KindSpec {
 
 pub const MAILBOX_TEMPLATE: KindSpec = KindSpec {
     kind: Kind::MailboxTemplate,
+    warn: super::no_check,
     queries: &[&TEMPLATES],
     hashes: &[],
     count: |d| d.mailbox_templates.len(),

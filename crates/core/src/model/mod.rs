@@ -1,5 +1,6 @@
 //! The desired state as written in YAML: typed, serialisable, with source spans. No I/O.
 
+mod admin;
 mod alias;
 mod app_password;
 pub mod defaults;
@@ -25,6 +26,7 @@ mod spam;
 mod sync_job;
 mod units;
 
+pub use admin::{Admin, DomainAdmin, DomainAdminAcl};
 pub use alias::{Alias, SPECIAL_TARGETS};
 pub use app_password::AppPassword;
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
@@ -86,6 +88,12 @@ pub struct Document {
     /// plaintext passwords it hashes against it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_complexity: Option<Located<PasswordComplexity>>,
+    /// Administrators of the whole server (mailcow's `admin` rows with `superadmin`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<Admin>,
+    /// Administrators of some domains, with their rights (`admin`, `domain_admins`, `da_acl`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_admins: Vec<DomainAdmin>,
     /// Configuration files of Postfix, Dovecot and Rspamd (mailcow's `data/conf`); needs
     /// `services_root` in mailplane.yaml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -122,6 +130,11 @@ impl Document {
         }
         for t in &self.transports {
             out.extend(t.password.as_ref().map(|p| (format!("transport `{}`: password", t.destination.value), p)));
+        }
+        let admins = self.admins.iter().map(|a| ("administrator", &a.username, &a.password));
+        let domain_admins = self.domain_admins.iter().map(|a| ("domain administrator", &a.username, &a.password));
+        for (what, username, password) in admins.chain(domain_admins) {
+            out.extend(password.as_ref().map(|p| (format!("{what} `{}`: password", username.value), p)));
         }
         if let Some(idp) = &self.identity_provider {
             out.extend(idp.value.secret().map(|s| ("the identity provider's secret".to_string(), s)));
@@ -160,10 +173,12 @@ pub enum Kind {
     ForwardingHost,
     IdentityProvider,
     PasswordComplexity,
+    Admin,
+    DomainAdmin,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 28] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -190,6 +205,8 @@ impl Kind {
         Kind::ForwardingHost,
         Kind::IdentityProvider,
         Kind::PasswordComplexity,
+        Kind::Admin,
+        Kind::DomainAdmin,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -219,6 +236,8 @@ impl Kind {
             Kind::ForwardingHost => "forwarding_host",
             Kind::IdentityProvider => "identity_provider",
             Kind::PasswordComplexity => "password_complexity",
+            Kind::Admin => "admin",
+            Kind::DomainAdmin => "domain_admin",
         }
     }
     pub fn plural(self) -> &'static str {
@@ -249,6 +268,8 @@ impl Kind {
             Kind::ForwardingHost => "forwarding hosts",
             Kind::IdentityProvider => "identity providers",
             Kind::PasswordComplexity => "password policies",
+            Kind::Admin => "administrators",
+            Kind::DomainAdmin => "domain administrators",
         }
     }
     /// One of it, as prose (`validate`'s counts).
@@ -280,6 +301,8 @@ impl Kind {
             Kind::ForwardingHost => "forwarding host",
             Kind::IdentityProvider => "identity provider",
             Kind::PasswordComplexity => "password policy",
+            Kind::Admin => "administrator",
+            Kind::DomainAdmin => "domain administrator",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
