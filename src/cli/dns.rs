@@ -172,6 +172,7 @@ async fn live_state(args: &Args, settings: &SettingsFile, printer: Printer) -> R
         force: false,
         refresh_forwarding_hosts: false,
         lock_timeout: 0,
+        mailcow_dir: None,
     };
     let (db, kv, _) = connect(&targs, settings, printer).await.map_err(|e| e.to_string())?;
     let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| e.to_string())?;

@@ -125,6 +125,9 @@ pub struct TargetArgs {
     /// apply: seconds to wait for another apply on the same target to finish.
     #[arg(long, default_value_t = 60)]
     pub lock_timeout: u64,
+    /// mailcow-dockerized's directory (where `mailcow.conf` is), as `mailcow_dir` in mailplane.yaml.
+    #[arg(long, env = "MAILPLANE_MAILCOW_DIR")]
+    pub mailcow_dir: Option<PathBuf>,
 }
 
 pub struct Prepared {
@@ -382,8 +385,20 @@ async fn finish(
     let mut plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
     // The one check that needs the revealed secrets (never in records): what each says, not its value.
     plan.problems.extend(kinds::password_complexity::weak_passwords(&plan.changes, &desired, &live_records));
+    plan.problems.extend(mailcow_conf_conflicts(args, &settings, &loaded.root, &plan.changes));
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
+}
+
+/// What mailcow.conf sets that mailcow writes again at every start (the API keys), when
+/// mailcow's directory is known; a directory without a readable mailcow.conf blocks the plan.
+fn mailcow_conf_conflicts(args: &TargetArgs, settings: &SettingsFile, root: &Path, changes: &[crate::change::Change]) -> Vec<String> {
+    let Some(dir) = args.mailcow_dir.clone().or_else(|| settings.mailcow_dir.as_ref().map(|d| root.join(d))) else { return Vec::new() };
+    let path = dir.join("mailcow.conf");
+    match std::fs::read_to_string(&path) {
+        Ok(conf) => kinds::api::mailcow_conf_conflicts(&conf, changes),
+        Err(e) => vec![format!("cannot read {}: {e}; `mailcow_dir` (or --mailcow-dir) must be mailcow-dockerized's directory", path.display())],
+    }
 }
 
 /// Bad Sieve is bad input: each new or changed filter script goes through the real `sievec`

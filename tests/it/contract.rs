@@ -69,6 +69,8 @@ struct State {
     admins: BTreeMap<String, String>,
     /// Fields and domains (those that are not declared any more are left out when rendered).
     domain_admins: BTreeMap<String, (String, Vec<String>)>,
+    api_keys: BTreeMap<String, String>,
+    oauth_clients: BTreeMap<String, String>,
     prune: BTreeMap<String, String>,
 }
 
@@ -235,6 +237,8 @@ impl State {
             domains: BTreeMap::new(),
             admins: BTreeMap::new(),
             domain_admins: BTreeMap::new(),
+            api_keys: BTreeMap::new(),
+            oauth_clients: BTreeMap::new(),
             prune: BTreeMap::new(),
         };
         s.domains = evolve(rng, &self.domains, &names(&DOMAINS), mode, |rng, name, old| {
@@ -275,8 +279,23 @@ impl State {
             let acl = fields(rng, &[("acl", &["[syncjobs, quarantine]", "[login_as, alias_domains, domain_desc]", "[]"])], 50);
             (join_fields([admin_fields(rng, name), acl]), domains)
         });
+        s.api_keys = evolve(&mut adm, &self.api_keys, &names(&["rw", "ro"]), mode, |rng, access, _| {
+            // Each access its own keys: one key for both is refused (the scenario tests that).
+            let key = format!("key: {access}-{}", rng.pick(&["AAAA-1111", "BBBB-2222"]));
+            let open = rng.chance(30);
+            let allow = if open {
+                "skip_ip_check: true".to_string()
+            } else {
+                format!("allow_from: {}", rng.pick(&["[192.0.2.10]", "[192.0.2.0/24, \"2001:db8::/48\"]"]))
+            };
+            join_fields([key, allow, fields(rng, &[("active", &["false", "true"])], 30)])
+        });
+        s.oauth_clients = evolve(&mut adm, &self.oauth_clients, &names(&["wiki", "chat"]), mode, |rng, name, _| {
+            let secret = format!("secret: {}", rng.pick(&["secret-one", "secret-two"]));
+            join_fields([secret, format!("redirect_uri: \"https://{name}.example/{}\"", rng.pick(&["cb", "oauth/callback"]))])
+        });
         if mode.change > 0 {
-            for kind in ["admin", "domain_admin"] {
+            for kind in ["admin", "domain_admin", "api_key", "oauth_client"] {
                 if adm.chance(50) {
                     s.prune.insert(kind.into(), "delete".into());
                 }
@@ -498,6 +517,8 @@ impl State {
             })
             .collect();
         list(&mut y, "domain_admins", "username", &domain_admins);
+        list(&mut y, "api_keys", "access", &self.api_keys);
+        list(&mut y, "oauth_clients", "client_id", &self.oauth_clients);
         let bcc: BTreeMap<String, String> =
             self.bcc_maps.iter().filter(|(k, _)| self.declares_local_dest(k.rsplit_once(' ').unwrap().0)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !bcc.is_empty() {
@@ -706,6 +727,8 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "domain_admins" => [one("domain", "domain"), one("domain_admin", "username")].concat(),
         "admin" => [one("admin", "username"), one("domain_admin", "username")].concat(),
         "da_acl" => one("domain_admin", "username"),
+        "api" => one("api_key", "access"),
+        "oauth_clients" => one("oauth_client", "client_id"),
         "tfa" | "fido2" => [one("mailbox", "username"), one("admin", "username"), one("domain_admin", "username")].concat(),
         "mta_sts" => one("mta_sts", "domain"),
         "domain_wide_footer" => one("domain_footer", "domain"),

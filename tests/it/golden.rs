@@ -744,3 +744,18 @@ fn administrator_rows_are_what_mailcow_writes() {
     table_after_each("goldenda", "domain_admins", prune, &steps);
     table_after_each("goldenacl", "da_acl", prune, &steps);
 }
+
+/// API keys and OAuth2 clients: the `api` and `oauth_clients` rows of golden scenario C (both
+/// keys with their allow lists, mailcow's newline- and comma-separated input stored comma-joined;
+/// two clients) and C-edits (rw deactivated and open to any address, ro's key regenerated, one
+/// client's secret renewed, the other deleted). mailcow's random keys, ids and secrets are
+/// declared verbatim, so the rows compare byte for byte but for the times.
+#[test]
+fn api_and_oauth_rows_are_what_mailcow_writes() {
+    let c = "api_keys:\n  - {access: rw, key: 6348AD-C0BF14-9C7C51-1FD383-712BD1, allow_from: [192.168.10.0/24, 2001:db8:c0::/48, 10.0.0.5]}\n  - {access: ro, key: A7B6C4-4F24F1-988ECF-FA3A6F-15EA1B, allow_from: [172.16.5.10, 172.16.5.11]}\noauth_clients:\n  - {client_id: 288ecf489137, secret: 6978732be5747318ebd39196, redirect_uri: 'https://wiki.example.org/oauth/callback'}\n  - {client_id: ab97039d9392, secret: 4f3a6ebdd4edf4f8f095ae1a, redirect_uri: 'https://chat.example.org/auth/mailcow/callback'}\n";
+    let edits = "api_keys:\n  - {access: rw, key: 6348AD-C0BF14-9C7C51-1FD383-712BD1, allow_from: [192.168.10.0/24, 2001:db8:c0::/48, 10.0.0.5], skip_ip_check: true, active: false}\n  - {access: ro, key: 2FA820-EA4C0C-773A66-82121C-75690C, allow_from: [172.16.5.10, 172.16.5.11]}\noauth_clients:\n  - {client_id: 288ecf489137, secret: ccbea1e9bf56800bc0db15b6, redirect_uri: 'https://wiki.example.org/oauth/callback'}\n";
+    let steps = [(c.to_string(), "scenario-C.sql"), (edits.to_string(), "scenario-C-edits.sql")];
+    let prune = "prune: {oauth_client: delete}\n";
+    table_after_each("goldenapi", "api", prune, &steps);
+    table_after_each("goldenoauth", "oauth_clients", prune, &steps);
+}

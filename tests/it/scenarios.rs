@@ -1448,3 +1448,140 @@ fn admins_round_trip_on_mailcow_mariadb_and_redis() {
     admin_scenario(&t, &url, true);
     rt.block_on(services.drop_db(&db));
 }
+
+/// API keys and OAuth2 clients: created from references (never shown, saved or exported),
+/// changed field by field, a key or secret rotated, exported and planned empty (the live key
+/// stays), deleted; mailcow's network rules refused at validate; a key mailcow.conf sets is not
+/// fought over.
+fn api_scenario(t: &Target, url: &str) {
+    let env = [("RW_KEY", "AAAA11-BBBB22-CCCC33"), ("RO_KEY", "RO-KEY-2026"), ("WIKI_SECRET", "wiki-secret-0123456789")];
+    let files = |yaml: &str, prune: &str| directory(&[("mailplane.yaml", prune), ("a.yaml", yaml)]);
+    let v1 = files(
+        "api_keys:\n  - {access: rw, key: {env: RW_KEY}, allow_from: [192.168.10.0/24, ' 10.0.0.5', 10.0.0.5]}\n  - {access: ro, key: {env: RO_KEY}, skip_ip_check: true}\noauth_clients:\n  - {client_id: wiki, secret: {env: WIKI_SECRET}, redirect_uri: 'https://wiki.example.org/oauth/callback'}\n",
+        "",
+    );
+    let plan_file = tempfile::tempdir().unwrap();
+    let saved = plan_file.path().join("plan.json");
+    let out = t.cmd("plan", v1.path()).envs(env).arg("--out").arg(&saved).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = t.cmd("apply", Path::new(&saved)).envs(env).output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout).to_string() + &std::fs::read_to_string(&saved).unwrap();
+    assert!(out.status.success(), "{shown}{}", String::from_utf8_lossy(&out.stderr));
+    for (_, secret) in env {
+        assert!(!shown.contains(secret), "a secret in the output or plan file: {shown}");
+    }
+    assert_eq!(
+        rows(url, "SELECT access, api_key, allow_from, skip_ip_check, active FROM api ORDER BY access"),
+        [["ro", "RO-KEY-2026", "", "1", "1"], ["rw", "AAAA11-BBBB22-CCCC33", "192.168.10.0/24,10.0.0.5", "0", "1"]]
+    );
+    assert_eq!(
+        rows(url, "SELECT client_id, client_secret, redirect_uri, grant_types, scope, user_id FROM oauth_clients"),
+        [["wiki", "wiki-secret-0123456789", "https://wiki.example.org/oauth/callback", "", "profile", ""]]
+    );
+    let no_changes = |dir: &Path, env: &[(&str, &str)]| {
+        let out = t.cmd("plan", dir).envs(env.iter().copied()).arg("--detailed-exitcode").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    };
+    no_changes(v1.path(), &env);
+    // A rotated key or secret is a change that says so, not what it is.
+    let rotated = [("RW_KEY", "NEW-RW-KEY"), ("RO_KEY", "RO-KEY-2026"), ("WIKI_SECRET", "new-wiki-secret")];
+    let plan = t.plan_json_env(v1.path(), &rotated);
+    let changed: Vec<String> = plan["changes"].as_array().unwrap().iter().map(|c| format!("{} {}", c["key"], c["fields"][0]["field"])).collect();
+    assert_eq!(changed, ["\"rw\" \"key\"", "\"wiki\" \"secret\""], "{plan:#}");
+    assert!(!plan.to_string().contains("NEW-RW-KEY") && !plan.to_string().contains("new-wiki"), "{plan:#}");
+    assert!(t.cmd("apply", v1.path()).envs(rotated).arg("--auto-approve").output().unwrap().status.success());
+    assert_eq!(
+        rows(url, "SELECT api_key FROM api WHERE access = 'rw' UNION ALL SELECT client_secret FROM oauth_clients"),
+        [["NEW-RW-KEY"], ["new-wiki-secret"]]
+    );
+
+    let v2 = files(
+        "api_keys:\n  - {access: rw, key: {env: RW_KEY}, allow_from: [2001:db8:c0::/48], active: false}\n  - {access: ro, key: {env: RO_KEY}, skip_ip_check: true}\noauth_clients:\n  - {client_id: wiki, secret: {env: WIKI_SECRET}, redirect_uri: 'https://wiki.example.org/oauth2/callback'}\n",
+        "",
+    );
+    let plan = t.plan_json_env(v2.path(), &rotated);
+    let fields: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(fields, ["allow_from", "active", "redirect_uri"], "{plan:#}");
+    assert!(t.cmd("apply", v2.path()).envs(rotated).arg("--auto-approve").output().unwrap().status.success());
+    no_changes(v2.path(), &rotated);
+
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("api.yaml")).unwrap();
+    assert!(
+        exported.contains("2001:db8:c0::/48") && exported.contains("client_id: wiki") && !exported.contains("NEW-RW") && !exported.contains("secret"),
+        "{exported}"
+    );
+    no_changes(out.path(), &[]);
+
+    // A key is the row's primary key: one for both is refused before anything is written.
+    let out = t.cmd("plan", v2.path()).envs([("RW_KEY", "RO-KEY-2026"), ("RO_KEY", "RO-KEY-2026"), ("WIKI_SECRET", "new-wiki-secret")]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("the `rw` API key would be the other access's key"), "{text}");
+    // mailcow.conf sets the rw key: php-fpm would undo a change at its next start.
+    let mailcow = directory(&[("mailcow.conf", "API_KEY=FROM-CONF\nAPI_KEY_READ_ONLY=\nAPI_ALLOW_FROM=172.22.1.1,127.0.0.1\n")]);
+    let out = t.cmd("plan", v1.path()).envs(rotated).arg("--mailcow-dir").arg(mailcow.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success() && text.contains("the `rw` API key is set in mailcow.conf (API_KEY and API_ALLOW_FROM)") && !text.contains("FROM-CONF"),
+        "{text}"
+    );
+    let out = t.cmd("plan", v2.path()).envs(rotated).arg("--mailcow-dir").arg(mailcow.path()).arg("--detailed-exitcode").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "no change to it, nothing to say: {}", String::from_utf8_lossy(&out.stdout));
+
+    let v3 = files("oauth_clients:\n  - {client_id: chat, redirect_uri: 'https://chat.example.org/cb'}\n", "prune: {oauth_client: delete, api_key: delete}\n");
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("OAuth2 client `chat` has no secret to be created with"), "{text}");
+    let v4 = files(
+        "oauth_clients:\n  - {client_id: chat, secret: {env: WIKI_SECRET}, redirect_uri: 'https://chat.example.org/cb'}\n",
+        "prune: {oauth_client: delete}\n",
+    );
+    let out = t.cmd("apply", v4.path()).envs(rotated).args(["--auto-approve", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(rows(url, "SELECT client_id FROM oauth_clients"), [["chat"]]);
+    assert_eq!(rows(url, "SELECT COUNT(*) FROM api"), [["2"]], "API keys that are not declared are left alone without their prune");
+
+    let bad = directory(&[(
+        "a.yaml",
+        "api_keys:\n  - {access: rw, key: ABC, allow_from: [10.0.0.5/33, example.org]}\n  - {access: ro}\n  - {access: ro, skip_ip_check: true}\noauth_clients:\n  - {client_id: 'bad id', redirect_uri: '', scope: email}\n",
+    )]);
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for want in [
+        "a.yaml:2:41",
+        "`10.0.0.5/33` is not an IP address or network",
+        "`example.org` is not an IP address or network",
+        "the `rw` API key: the key is written in clear text",
+        "a.yaml:3:14",
+        "the `ro` API key has no `allow_from`",
+        "is declared twice",
+        "a client id is 1 to 80 letters",
+        "the redirect URI must be one URL",
+        "mailcow has one scope, `profile`",
+    ] {
+        assert!(text.contains(want), "expected `{want}`:\n{text}");
+    }
+}
+
+#[test]
+fn api_keys_and_oauth_clients_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    api_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn api_keys_and_oauth_clients_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "apikeys", 39);
+    api_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

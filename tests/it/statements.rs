@@ -55,6 +55,7 @@ fn statements(rt: &tokio::runtime::Runtime, dir: &Path, url: &str) -> String {
         force: true,
         refresh_forwarding_hosts: false,
         lock_timeout: 10,
+        mailcow_dir: None,
     };
     let p = rt.block_on(prepare(&args, Printer::new(true), false)).expect("the scenario plans");
     assert!(p.plan.problems.is_empty(), "{:?}", p.plan.problems);

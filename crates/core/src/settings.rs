@@ -58,6 +58,11 @@ pub struct SettingsFile {
     /// docker mode: the compose project of mailcow's containers (COMPOSE_PROJECT_NAME; default `mailcowdockerized`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compose_project: Option<String>,
+    /// mailcow-dockerized's directory (e.g. `/opt/mailcow-dockerized`; a relative path is taken
+    /// from the desired-state directory). Its `mailcow.conf` tells which API keys mailcow writes
+    /// again at every start, so a plan does not fight over them; only those settings are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailcow_dir: Option<PathBuf>,
     /// standalone mode: the shell commands that restart or reload the services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_commands: Option<ServiceCommands>,

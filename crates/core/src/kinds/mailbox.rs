@@ -178,25 +178,19 @@ pub(super) fn password_value(secret: Option<&Secret>, create_only: bool) -> (Val
     }
 }
 
-/// The password token of an object (an app password, an administrator) declared without one:
-/// enough to leave an existing one alone, not to create one (`missing_password`).
-const NO_PASSWORD: &str = "none declared";
-
-/// The password of an object other than a mailbox: `password_value`, or `NO_PASSWORD`.
+/// The password of an object other than a mailbox (an app password, an administrator):
+/// `password_value`, or undeclared (`missing_password`).
 pub(super) fn declared_password(secret: Option<&Located<Secret>>, policy: Option<PasswordPolicy>) -> (Value, Option<SecretSource>) {
     let create_only = policy.unwrap_or_default() == PasswordPolicy::Initial;
     match secret {
         Some(p) => password_value(Some(&p.value), create_only),
-        None => (Value::Secret(Box::new(SecretToken { token: NO_PASSWORD.into(), create_only: true })), None),
+        None => (super::undeclared_secret(), None),
     }
 }
 
 /// The plan's creates of `kind` that have no password to be created with (known at plan time).
 pub(super) fn missing_password(changes: &[Change], kind: Kind) -> Vec<String> {
-    changes
-        .iter()
-        .filter(|c| c.kind == kind && c.action == Action::Create)
-        .filter(|c| c.desired.as_ref().is_some_and(|r| matches!(r.get("password"), Some(Value::Secret(s)) if s.token == NO_PASSWORD)))
+    super::created_without(changes, kind, &["password"])
         .map(|c| {
             format!(
                 "{} `{}` has no password to be created with: declare `password` (a `{{SCHEME}}` hash, `{{env: NAME}}` or `{{file: path}}`)",

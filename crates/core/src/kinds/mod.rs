@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod alias;
+pub mod api;
 pub mod app_password;
 pub mod custom_attributes;
 pub mod dkim;
@@ -69,6 +70,22 @@ pub fn token(stored: &str) -> Value {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let hex: String = digest.iter().take(16).flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char]).collect();
     Value::Secret(Box::new(SecretToken { token: hex, create_only: false }))
+}
+
+/// A secret field declared without a value (an exported object's): enough to leave the live one
+/// alone, not to create the object with (`created_without`).
+pub fn undeclared_secret() -> Value {
+    Value::Secret(Box::new(SecretToken { token: UNDECLARED.into(), create_only: true }))
+}
+const UNDECLARED: &str = "none declared";
+
+/// The plan's creates of `kind` with one of `fields` undeclared: known at plan time, so said then.
+pub fn created_without<'a>(changes: &'a [Change], kind: Kind, fields: &'a [&str]) -> impl Iterator<Item = &'a Change> {
+    let undeclared = |r: &Record, f: &str| matches!(r.get(f), Some(Value::Secret(s)) if s.token == UNDECLARED);
+    changes
+        .iter()
+        .filter(move |c| c.kind == kind && c.action == crate::change::Action::Create)
+        .filter(move |c| c.desired.as_ref().is_some_and(|r| fields.iter().any(|f| undeclared(r, f))))
 }
 
 /// Everything the desired side needs to resolve references while building records.
@@ -270,6 +287,8 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     password_complexity::PASSWORD_COMPLEXITY,
     admin::ADMIN,
     admin::DOMAIN_ADMIN,
+    api::API_KEY,
+    api::OAUTH_CLIENT,
 ];
 
 pub fn spec(kind: Kind) -> &'static KindSpec {

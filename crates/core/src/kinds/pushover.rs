@@ -13,13 +13,10 @@ use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
 use crate::model::names::{self, normalize_address};
 use crate::model::{Document, Kind, Located, Pushover, Secret};
-use crate::record::{Record, SecretToken, Value};
+use crate::record::{Record, Value};
 
 const PUSHOVER: Query =
     Query { from: "pushover", columns: &["username", "key", "token", "attributes", "title", "text", "senders", "senders_regex", "active"], kept: false };
-
-/// The token of a key or token declared without a value.
-const NONE: &str = "none declared";
 
 pub const PUSHOVER_SETTINGS: KindSpec = KindSpec {
     kind: Kind::Pushover,
@@ -80,7 +77,7 @@ fn desired(r: &mut Resolver, out: &mut Desired) {
     let docs = r.docs.clone();
     for (username, p) in declared(&docs) {
         let mut secret = |field: &'static str, s: &Option<Located<Secret>>| match s {
-            None => Value::Secret(Box::new(SecretToken { token: NONE.into(), create_only: true })),
+            None => super::undeclared_secret(),
             Some(s) => {
                 if r.revealed.get(&s.value).is_ok_and(|v| !valid_key(&v)) {
                     r.secret_errors.push(format!("the Pushover {field} of `{username}` is not 30 letters and digits, as Pushover's are"));
@@ -142,11 +139,7 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
 
 /// Settings to create need their key and token: known at plan time, so said then.
 fn check(f: &Facts) -> Vec<String> {
-    let none = |r: &Record, field: &str| matches!(r.get(field), Some(Value::Secret(s)) if s.token == NONE);
-    f.changes
-        .iter()
-        .filter(|c| c.kind == Kind::Pushover && c.action == Action::Create)
-        .filter(|c| c.desired.as_ref().is_some_and(|r| none(r, "key") || none(r, "token")))
+    super::created_without(f.changes, Kind::Pushover, &["key", "token"])
         .map(|c| format!("the Pushover settings of `{}` need `key` and `token` to be created (`{{env: NAME}}` or `{{file: path}}`)", c.key))
         .collect()
 }

@@ -13,7 +13,7 @@ use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
 use crate::model::names;
 use crate::model::{Document, Kind, Located, Span, SyncEncryption, SyncJob};
-use crate::record::{Record, SecretToken, Value};
+use crate::record::{Record, Value};
 use crate::sql::Arg;
 
 const JOBS: Query = Query {
@@ -73,9 +73,6 @@ const TEXTS: [(&str, &str, &str); 4] =
 
 const DEFAULT_EXCLUDE: &str = "(?i)spam|(?i)junk";
 
-/// The password token of a job declared without one.
-const NONE: &str = "none declared";
-
 pub const SYNC_JOB: KindSpec = KindSpec {
     kind: Kind::SyncJob,
     warn: super::no_check,
@@ -123,7 +120,7 @@ fn desired(r: &mut Resolver, out: &mut Desired) {
     for (_, key, j) in declared(&docs) {
         let password = match &j.password {
             Some(p) => r.clear_secret(out, Kind::SyncJob, &key, "password", Some(p)),
-            None => Value::Secret(Box::new(SecretToken { token: NONE.into(), create_only: true })),
+            None => super::undeclared_secret(),
         };
         let mut rec = Record::new(Kind::SyncJob, &key).with("password", password);
         for ((field, _, default, _), v) in NUMBERS.iter().zip(numbers(j)) {
@@ -208,10 +205,7 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
 
 /// A job to create needs its password: known at plan time, so said then.
 fn check(f: &Facts) -> Vec<String> {
-    f.changes
-        .iter()
-        .filter(|c| c.kind == Kind::SyncJob && c.action == Action::Create)
-        .filter(|c| c.desired.as_ref().is_some_and(|r| matches!(r.get("password"), Some(Value::Secret(s)) if s.token == NONE)))
+    super::created_without(f.changes, Kind::SyncJob, &["password"])
         .map(|c| format!("sync job `{}` has no password to be created with: declare `password` (`{{env: NAME}}` or `{{file: path}}`)", c.key))
         .collect()
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod alias;
+mod api;
 mod app_password;
 pub mod defaults;
 pub mod dkim_key;
@@ -28,6 +29,7 @@ mod units;
 
 pub use admin::{Admin, DomainAdmin, DomainAdminAcl};
 pub use alias::{Alias, SPECIAL_TARGETS};
+pub use api::{ApiAccess, ApiKey, OAuthClient};
 pub use app_password::AppPassword;
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
 pub use footer::DomainFooter;
@@ -94,6 +96,12 @@ pub struct Document {
     /// Administrators of some domains, with their rights (`admin`, `domain_admins`, `da_acl`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domain_admins: Vec<DomainAdmin>,
+    /// mailcow's REST API keys (`api`): one `rw` and one `ro`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_keys: Vec<ApiKey>,
+    /// Apps that log users in through mailcow (`oauth_clients`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub oauth_clients: Vec<OAuthClient>,
     /// Configuration files of Postfix, Dovecot and Rspamd (mailcow's `data/conf`); needs
     /// `services_root` in mailplane.yaml.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,6 +144,12 @@ impl Document {
         for (what, username, password) in admins.chain(domain_admins) {
             out.extend(password.as_ref().map(|p| (format!("{what} `{}`: password", username.value), p)));
         }
+        for a in &self.api_keys {
+            out.extend(a.key.as_ref().map(|k| (format!("the `{}` API key", a.access.name()), k)));
+        }
+        for c in &self.oauth_clients {
+            out.extend(c.secret.as_ref().map(|s| (format!("OAuth2 client `{}`: secret", c.client_id.value), s)));
+        }
         if let Some(idp) = &self.identity_provider {
             out.extend(idp.value.secret().map(|s| ("the identity provider's secret".to_string(), s)));
         }
@@ -175,10 +189,13 @@ pub enum Kind {
     PasswordComplexity,
     Admin,
     DomainAdmin,
+    ApiKey,
+    #[serde(rename = "oauth_client")]
+    OAuthClient,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 28] = [
+    pub const ALL: [Kind; 30] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -207,6 +224,8 @@ impl Kind {
         Kind::PasswordComplexity,
         Kind::Admin,
         Kind::DomainAdmin,
+        Kind::ApiKey,
+        Kind::OAuthClient,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -238,6 +257,8 @@ impl Kind {
             Kind::PasswordComplexity => "password_complexity",
             Kind::Admin => "admin",
             Kind::DomainAdmin => "domain_admin",
+            Kind::ApiKey => "api_key",
+            Kind::OAuthClient => "oauth_client",
         }
     }
     pub fn plural(self) -> &'static str {
@@ -270,6 +291,8 @@ impl Kind {
             Kind::PasswordComplexity => "password policies",
             Kind::Admin => "administrators",
             Kind::DomainAdmin => "domain administrators",
+            Kind::ApiKey => "API keys",
+            Kind::OAuthClient => "OAuth2 clients",
         }
     }
     /// One of it, as prose (`validate`'s counts).
@@ -303,6 +326,8 @@ impl Kind {
             Kind::PasswordComplexity => "password policy",
             Kind::Admin => "administrator",
             Kind::DomainAdmin => "domain administrator",
+            Kind::ApiKey => "API key",
+            Kind::OAuthClient => "OAuth2 client",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {
