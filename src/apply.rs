@@ -209,6 +209,7 @@ pub async fn apply(
         .filter_map(|e| match e {
             Effect::Hset { key, field, value } => Some((*key, field.as_str(), Some(value.as_str()))),
             Effect::Hdel { key, field } => Some((*key, field.as_str(), None)),
+            Effect::Set { key, value } => Some((*key, "", Some(value.as_str()))),
             Effect::SogoRebuild | Effect::SogoRefresh(_) | Effect::DkimGenerate { .. } => None,
         })
         .collect();

@@ -53,6 +53,10 @@ pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
     for key in crate::kinds::hashes() {
         live.kv.insert(key.to_string(), kv.hgetall(key).await?);
     }
+    // A string as a hash of one field, `""` (how `mailplane_kv` keeps it too).
+    for (key, value) in crate::kinds::strings().into_iter().zip(kv.get_strings(&crate::kinds::strings()).await?) {
+        live.kv.insert(key.to_string(), value.into_iter().map(|v| (String::new(), v)).collect());
+    }
     Ok(live)
 }
 

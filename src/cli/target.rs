@@ -49,10 +49,10 @@ pub enum TargetError {
     PasswordCache(String),
     #[error("{0}")]
     ServiceFilesOnDisk(String),
-    #[error("sievec refused {} Sieve filter(s); nothing was written:\n  {}", .0.len(), .0.join("\n  "))]
-    SieveRefused(Vec<String>),
-    #[error("cannot check the Sieve filters with sievec: {0}")]
-    SieveCheck(crate::servicefiles::HostError),
+    #[error("{tool} refused {} {what}(s); nothing was written:\n  {}", .refused.len(), .refused.join("\n  "))]
+    Refused { tool: &'static str, what: &'static str, refused: Vec<String> },
+    #[error("cannot check the {what} with {tool}: {error}")]
+    CannotCheck { tool: &'static str, what: &'static str, error: crate::servicefiles::HostError },
     #[error("the directory did not load")]
     NotLoaded,
     #[error("internal error: {0}")]
@@ -71,8 +71,11 @@ impl TargetError {
             TargetError::Forwarding(_) => {
                 Some("write the hosts' addresses instead of their names, or point MAILPLANE_DNS_RESOLVER at a DNS server that answers")
             }
-            TargetError::SieveCheck(_) => Some(
+            TargetError::CannotCheck { tool: "sievec", .. } => Some(
                 "mailplane checks each new or changed filter with Dovecot's sievec: in mailcow's dovecot container (services_mode: docker), or on this host (services_mode: standalone, or no services configured): install dovecot-sieve",
+            ),
+            TargetError::CannotCheck { .. } => Some(
+                "mailplane checks each new or changed settings map with rspamadm: in mailcow's rspamd container (services_mode: docker), or on this host (services_mode: standalone, or no services configured): install rspamd",
             ),
             _ => None,
         }
@@ -381,7 +384,7 @@ async fn finish(
         (Some(root), Some(files)) => crate::servicefiles::observe(root, files).map_err(TargetError::ServiceFilesOnDisk)?,
         _ => Vec::new(),
     };
-    check_sieve_filters(&settings, &desired, &live_records).await?;
+    check_scripts(&settings, &desired, &live_records).await?;
     let mut plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
     // The one check that needs the revealed secrets (never in records): what each says, not its value.
     plan.problems.extend(kinds::password_complexity::weak_passwords(&plan.changes, &desired, &live_records));
@@ -401,19 +404,33 @@ fn mailcow_conf_conflicts(args: &TargetArgs, settings: &SettingsFile, root: &Pat
     }
 }
 
-/// Bad Sieve is bad input: each new or changed filter script goes through the real `sievec`
-/// (where Dovecot runs; on this host when no services are configured) before a plan is made.
-async fn check_sieve_filters(settings: &crate::settings::SettingsFile, desired: &Desired, live: &[crate::record::Record]) -> Result<(), TargetError> {
+/// Bad Sieve or UCL is bad input: each new or changed filter script goes through the real
+/// `sievec` and each settings map through `rspamadm configtest` (where the service runs; on this
+/// host when no services are configured) before a plan is made.
+async fn check_scripts(settings: &crate::settings::SettingsFile, desired: &Desired, live: &[crate::record::Record]) -> Result<(), TargetError> {
     let scripts = kinds::sieve_filter::changed_scripts(&desired.records, live);
-    if scripts.is_empty() {
+    let maps = kinds::settings_map::changed_contents(&desired.records, live);
+    if scripts.is_empty() && maps.is_empty() {
         return Ok(());
     }
-    let host = match crate::servicefiles::Host::from_settings(settings).await.map_err(TargetError::SieveCheck)? {
+    let failed = |tool, what| move |error| TargetError::CannotCheck { tool, what, error };
+    let host = match crate::servicefiles::Host::from_settings(settings).await.map_err(failed("sievec", "Sieve filters"))? {
         Some(host) => host,
         None => crate::servicefiles::Host::Standalone(Default::default()),
     };
-    let refused = crate::servicefiles::check_sieve_scripts(&host, &scripts).await.map_err(TargetError::SieveCheck)?;
-    if refused.is_empty() { Ok(()) } else { Err(TargetError::SieveRefused(refused)) }
+    if !scripts.is_empty() {
+        let refused = crate::servicefiles::check_sieve_scripts(&host, &scripts).await.map_err(failed("sievec", "Sieve filters"))?;
+        if !refused.is_empty() {
+            return Err(TargetError::Refused { tool: "sievec", what: "Sieve filter", refused });
+        }
+    }
+    if !maps.is_empty() {
+        let refused = crate::servicefiles::check_settings_maps(&host, &maps).await.map_err(failed("rspamadm configtest", "Rspamd settings maps"))?;
+        if !refused.is_empty() {
+            return Err(TargetError::Refused { tool: "rspamadm configtest", what: "Rspamd settings map", refused });
+        }
+    }
+    Ok(())
 }
 
 /// Connects a read-only command (export, dns) to the database and its Redis (or the SQLite

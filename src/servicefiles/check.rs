@@ -207,16 +207,48 @@ async fn check_rspamd(host: &Host, root: &Path, changes: &[&FileChange]) -> Resu
 /// Checks Sieve scripts (a mailbox's filters: key, script) with `sievec` where Dovecot runs;
 /// returns each refused one as `key: what sievec said`.
 pub async fn check_sieve_scripts(host: &Host, scripts: &[(&str, &str)]) -> Result<Vec<String>, HostError> {
-    let s = Scratch::new(host, Service::Dovecot).await?;
-    let result = async {
-        let mut refused = Vec::new();
-        for (i, (key, script)) in scripts.iter().enumerate() {
+    check_each(host, Service::Dovecot, scripts, "Sieve filter", |s, i, script| {
+        Box::pin(async move {
             let name = format!("filter-{i}.sieve");
             let path = s.put(&name, script).await?;
             let out = s.run(&["sievec", &path, &s.path(&format!("{name}.svbin"))]).await?;
-            if !out.success() {
-                let message = out.message().replace(&format!("{}/", s.dir), "").replace(&format!("filter-{i}"), "script");
-                refused.push(format!("Sieve filter `{key}`: {}", message.trim().replace('\n', "\n    ")));
+            Ok((!out.success()).then(|| out.message().replace(&format!("filter-{i}"), "script")))
+        })
+    })
+    .await
+}
+
+/// Checks Rspamd settings maps (description, content) with `rspamadm configtest` where Rspamd
+/// runs, each inside a `settings` block as mailcow's `settings.php` hands it to Rspamd.
+pub async fn check_settings_maps(host: &Host, maps: &[(&str, &str)]) -> Result<Vec<String>, HostError> {
+    check_each(host, Service::Rspamd, maps, "Rspamd settings map", |s, i, content| {
+        Box::pin(async move {
+            let path = s.put(&format!("settings-{i}.conf"), &format!("settings {{\nadditional_settings_{i} {{\n{content}\n}}\n}}\n")).await?;
+            let out = s.run(&["rspamadm", "configtest", "-c", &path]).await?;
+            Ok(out.stderr.contains("ucl parser error").then(|| out.message().replace(&format!("settings-{i}.conf"), "the map")))
+        })
+    })
+    .await
+}
+
+type Checked<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<String>, HostError>> + 'a>>;
+
+/// Runs `one` on each (key, text) in one scratch directory of `service`; returns each refused
+/// one as ``what `key`: what the tool said`` (scratch paths left out).
+async fn check_each<'s>(
+    host: &'s Host,
+    service: Service,
+    items: &[(&str, &str)],
+    what: &str,
+    one: impl for<'a> Fn(&'a Scratch<'s>, usize, &'a str) -> Checked<'a>,
+) -> Result<Vec<String>, HostError> {
+    let s = Scratch::new(host, service).await?;
+    let result = async {
+        let mut refused = Vec::new();
+        for (i, (key, text)) in items.iter().enumerate() {
+            if let Some(message) = one(&s, i, text).await? {
+                let message = message.replace(&format!("{}/", s.dir), "");
+                refused.push(format!("{what} `{key}`: {}", message.trim().replace('\n', "\n    ")));
             }
         }
         Ok(refused)

@@ -11,7 +11,7 @@ mod host;
 use std::path::Path;
 
 pub use apply::{FilesError, apply, check_all};
-pub use check::check_sieve_scripts;
+pub use check::{check_settings_maps, check_sieve_scripts};
 pub use host::{Host, HostError};
 
 pub use crate::change::{DesiredFile, FileChange, FileKind, FollowUp, Service};

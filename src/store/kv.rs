@@ -51,7 +51,29 @@ impl Kv {
         }
     }
 
-    /// Applies HSET/HDEL operations: `(key, field, Some(value))` sets, `None` deletes.
+    /// The values of Redis strings (MGET), in `keys`' order; on SQLite, field `""` of each key.
+    pub async fn get_strings(&self, keys: &[&str]) -> Result<Vec<Option<String>>, KvError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Kv::Redis(c) => {
+                let mut c = c.clone();
+                Ok(redis::cmd("MGET").arg(keys).query_async(&mut c).await?)
+            }
+            Kv::Table(db) => {
+                let mut out = Vec::with_capacity(keys.len());
+                for k in keys {
+                    let rows = db.query("SELECT v FROM mailplane_kv WHERE k = ? AND f = ''", &[Arg::Text((*k).into())]).await?;
+                    out.push(rows.into_iter().next().and_then(|r| r[0].clone()));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Applies HSET/HDEL operations: `(key, field, Some(value))` sets, `None` deletes; field `""`
+    /// is a Redis string (SET, DEL).
     pub async fn apply(&self, ops: &[(&str, &str, Option<&str>)]) -> Result<(), KvError> {
         match self {
             Kv::Redis(c) => {
@@ -60,7 +82,14 @@ impl Kv {
                 pipe.atomic();
                 // Neighbouring writes to one hash become one HSET (or HDEL) of up to 1,000
                 // fields, in the same order: 300,000 one-field commands cost 10s of MB more.
-                for group in ops.chunk_by(|a, b| a.0 == b.0 && a.2.is_some() == b.2.is_some()) {
+                for group in ops.chunk_by(|a, b| a.0 == b.0 && a.2.is_some() == b.2.is_some() && !a.1.is_empty() && !b.1.is_empty()) {
+                    if let [(key, "", value)] = group {
+                        match value {
+                            Some(v) => pipe.cmd("SET").arg(*key).arg(*v).ignore(),
+                            None => pipe.cmd("DEL").arg(*key).ignore(),
+                        };
+                        continue;
+                    }
                     for part in group.chunks(1_000) {
                         let (key, _, value) = part[0];
                         pipe.cmd(if value.is_some() { "HSET" } else { "HDEL" }).arg(key);

@@ -71,6 +71,9 @@ struct State {
     domain_admins: BTreeMap<String, (String, Vec<String>)>,
     api_keys: BTreeMap<String, String>,
     oauth_clients: BTreeMap<String, String>,
+    /// The quarantine settings, the two notice mails and Fail2ban: object name → its flow fields.
+    notices: BTreeMap<String, String>,
+    settings_maps: BTreeMap<String, String>,
     prune: BTreeMap<String, String>,
 }
 
@@ -239,6 +242,8 @@ impl State {
             domain_admins: BTreeMap::new(),
             api_keys: BTreeMap::new(),
             oauth_clients: BTreeMap::new(),
+            notices: BTreeMap::new(),
+            settings_maps: BTreeMap::new(),
             prune: BTreeMap::new(),
         };
         s.domains = evolve(rng, &self.domains, &names(&DOMAINS), mode, |rng, name, old| {
@@ -294,8 +299,45 @@ impl State {
             let secret = format!("secret: {}", rng.pick(&["secret-one", "secret-two"]));
             join_fields([secret, format!("redirect_uri: \"https://{name}.example/{}\"", rng.pick(&["cb", "oauth/callback"]))])
         });
+        s.notices =
+            evolve(
+                &mut adm,
+                &self.notices,
+                &names(&["quarantine", "quota_warning_mail", "password_reset_mail", "fail2ban"]),
+                mode,
+                |rng, name, _| match name {
+                    "quarantine" => fields(
+                        rng,
+                        &[
+                            ("retention_size", &["0", "20"]),
+                            ("max_score", &["12.5", "20"]),
+                            ("exclude_domains", &["[a.example]", "[]"]),
+                            ("release_format", &["attachment", "raw"]),
+                            ("bcc", &["q@outside.example"]),
+                        ],
+                        50,
+                    ),
+                    "fail2ban" => fields(
+                        rng,
+                        &[
+                            ("ban_time", &["600", "3600"]),
+                            ("ban_time_increment", &["false"]),
+                            ("allow", &["[192.0.2.0/24]", "[192.0.2.0/24, monitor.outside.example]", "[]"]),
+                            ("deny", &["[203.0.113.66]", "[203.0.113.66, 198.51.100.0/24]"]),
+                        ],
+                        50,
+                    ),
+                    "quota_warning_mail" => fields(rng, &[("sender", &["quota@outside.example"]), ("subject", &["Full", "'{{percent}}%'"])], 50),
+                    _ => fields(rng, &[("from", &["it@outside.example"]), ("html", &["'<p>{{link}}</p>'"])], 50),
+                },
+            );
+        s.settings_maps = evolve(&mut adm, &self.settings_maps, &names(&["Partner", "Monitoring"]), mode, |rng, _, _| {
+            let content =
+                format!("content: \"priority = {}; ip = \\\"198.51.100.0/24\\\"; apply {{ actions {{ greylist = null; }} }}\"", rng.pick(&["5", "10"]));
+            join_fields([content, fields(rng, &[("active", &["false"])], 30)])
+        });
         if mode.change > 0 {
-            for kind in ["admin", "domain_admin", "api_key", "oauth_client"] {
+            for kind in ["admin", "domain_admin", "api_key", "oauth_client", "settings_map"] {
                 if adm.chance(50) {
                     s.prune.insert(kind.into(), "delete".into());
                 }
@@ -519,6 +561,7 @@ impl State {
         list(&mut y, "domain_admins", "username", &domain_admins);
         list(&mut y, "api_keys", "access", &self.api_keys);
         list(&mut y, "oauth_clients", "client_id", &self.oauth_clients);
+        list(&mut y, "rspamd_settings_maps", "description", &self.settings_maps);
         let bcc: BTreeMap<String, String> =
             self.bcc_maps.iter().filter(|(k, _)| self.declares_local_dest(k.rsplit_once(' ').unwrap().0)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if !bcc.is_empty() {
@@ -527,6 +570,9 @@ impl State {
                 let (dest, kind) = k.rsplit_once(' ').unwrap();
                 let _ = writeln!(y, "  - {}", flow(&format!("local_dest: \"{dest}\", type: {kind}"), v));
             }
+        }
+        for (name, f) in &self.notices {
+            let _ = writeln!(y, "{name}: {{{f}}}");
         }
         let mut files = vec![("objects.yaml".to_string(), y)];
         for (name, d) in &self.domains {
@@ -729,6 +775,7 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "da_acl" => one("domain_admin", "username"),
         "api" => one("api_key", "access"),
         "oauth_clients" => one("oauth_client", "client_id"),
+        "settingsmap" => one("settings_map", "desc"),
         "tfa" | "fido2" => [one("mailbox", "username"), one("admin", "username"), one("domain_admin", "username")].concat(),
         "mta_sts" => one("mta_sts", "domain"),
         "domain_wide_footer" => one("domain_footer", "domain"),
@@ -788,6 +835,10 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "redis:DKIM_PRIV_KEYS" => vec![("dkim_key", field.split_once('.').map_or(field.clone(), |(_, d)| d.to_string()))],
         "redis:QW_BCC" => vec![("quota_warning_bcc", field)],
         "redis:PASSWD_POLICY" => vec![("password_complexity", "password_complexity".into())],
+        t if t.starts_with("redis:Q_") => vec![("quarantine", "quarantine".into())],
+        "redis:F2B_OPTIONS" | "redis:F2B_WHITELIST" | "redis:F2B_BLACKLIST" => vec![("fail2ban", "fail2ban".into())],
+        "redis:QW_SENDER" | "redis:QW_SUBJ" | "redis:QW_HTML" => vec![("quota_warning_mail", "quota_warning_mail".into())],
+        t if t.starts_with("redis:PW_RESET_") => vec![("password_reset_mail", "password_reset_mail".into())],
         "redis:WHITELISTED_FWD_HOST" | "redis:KEEP_SPAM" => vec![("forwarding_host", field.strip_suffix("/32").unwrap_or(&field).to_string())],
         _ => vec![],
     }

@@ -266,7 +266,7 @@ async fn sqlite_schema_matches_mailcow_column_for_column() {
             .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mailplane_%' ORDER BY name", &[])
             .await
             .unwrap();
-        assert_eq!(tables.len(), 34);
+        assert_eq!(tables.len(), 35);
         let norm_default = |d: Option<&str>| -> Option<String> {
             let d = d?.to_ascii_lowercase().replace("()", "");
             (d != "null").then_some(d)

@@ -170,6 +170,24 @@ fn golden_hashes(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     out
 }
 
+/// `SET "KEY" "value"` lines of the golden Redis dump.
+fn golden_strings(text: &str) -> BTreeMap<String, String> {
+    text.lines().filter(|l| l.starts_with("SET ")).map(|l| quoted(&l[4..])).map(|p| (p[0].clone(), p[1].clone())).collect()
+}
+
+fn redis_strings(url: &str) -> BTreeMap<String, String> {
+    let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut c).unwrap();
+    let mut out = BTreeMap::new();
+    for k in keys {
+        if redis::cmd("TYPE").arg(&k).query::<String>(&mut c).unwrap() == "string" {
+            let v: String = redis::cmd("GET").arg(&k).query(&mut c).unwrap();
+            out.insert(k, v);
+        }
+    }
+    out
+}
+
 /// The `"…"` arguments of a dump line, with `\"` and `\\` unescaped.
 fn quoted(line: &str) -> Vec<String> {
     let (mut out, mut cur, mut inside, mut escaped) = (Vec::new(), String::new(), false, false);
@@ -337,10 +355,14 @@ fn adopt(scenario: &str, redis_db: u32, hashes: bool) {
     {
         let client = redis::Client::open(redis.as_str()).unwrap();
         let mut c = client.get_connection().unwrap();
-        for (key, map) in golden_hashes(&std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{scenario}.redis.txt")).unwrap()) {
+        let dump = std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{scenario}.redis.txt")).unwrap();
+        for (key, map) in golden_hashes(&dump) {
             for (f, v) in map {
                 let _: () = redis::cmd("HSET").arg(&key).arg(f).arg(v).query(&mut c).unwrap();
             }
+        }
+        for (key, v) in golden_strings(&dump) {
+            let _: () = redis::cmd("SET").arg(&key).arg(v).query(&mut c).unwrap();
         }
     }
     let out_dir = tempfile::tempdir().unwrap();
@@ -758,4 +780,52 @@ fn api_and_oauth_rows_are_what_mailcow_writes() {
     let prune = "prune: {oauth_client: delete}\n";
     table_after_each("goldenapi", "api", prune, &steps);
     table_after_each("goldenoauth", "oauth_clients", prune, &steps);
+}
+
+/// The quarantine settings, the quota-warning mail, the password-reset mail and Fail2ban: the
+/// `Q_*`, `QW_*`, `PW_RESET_*` and `F2B_*` keys mailcow left after golden scenario C and C-edits,
+/// byte for byte (all eleven quarantine keys written on each edit, as mailcow does; C-edits'
+/// final deny list is its "blacklist" action's).
+#[test]
+fn server_settings_are_what_mailcow_writes() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (url, name) = rt.block_on(services.fresh_mailcow_db("goldenq"));
+    let redis = services.redis_db(43);
+    services.flush_redis_db(43);
+    seed_baseline_redis(&redis);
+    let state = tempfile::tempdir().unwrap();
+    let args = vec!["--target".to_string(), url, "--redis".into(), redis.clone(), "--memcached".into(), services.memcached.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let c = "quarantine:\n  retention_size: 50\n  max_size: 15\n  max_score: 12.5\n  max_age: 30\n  exclude_domains: [example.info]\n  release_format: attachment\n  sender: quarantine@example.org\n  bcc: qarchive@example.org\n  subject: Your quarantine digest\n  html: '<html><body><p>{{username}}: {{counter}} new message(s) in quarantine.</p></body></html>'\nquota_warning_mail:\n  sender: quota-warning@example.org\n  subject: Mailbox almost full\n  html: '<html><body>Hi {{username}}, your mailbox is at {{percent}}%.</body></html>'\npassword_reset_mail:\n  from: noreply@example.org\n  subject: Reset your Example Org password\n  text: 'Hello {{username}}, use {{link}} within {{token_lifetime}} minutes.'\n  html: '<p>Hello {{username}}, <a href=\"{{link}}\">reset</a>.</p>'\nfail2ban:\n  ban_time: 3600\n  max_ban_time: 86400\n  max_attempts: 5\n  retry_window: 900\n  netban_ipv4: 24\n  netban_ipv6: 64\n  allow: [192.168.100.0/24, '2001:db8:f2b::/48', monitor.example.org]\n  deny: [203.0.113.66, 198.51.100.0/24]\n";
+    let edits = "quarantine:\n  retention_size: 20\n  max_size: 25\n  max_age: 14\n  sender: quarantine@example.org\n  redirect: quarantine-review@example.org\n  subject: Quarantine summary\n  html: '<p>{{counter}} held message(s)</p>'\nquota_warning_mail:\n  sender: quota@example.org\n  subject: 'Quota warning: {{percent}}%'\n  html: '<p>{{percent}}% used</p>'\npassword_reset_mail:\n  from: it-support@example.org\n  subject: Password reset\n  html: '<p>{{link}}</p>'\nfail2ban: {ban_time: 7200, ban_time_increment: false, max_ban_time: 604800, max_attempts: 3, retry_window: 1800, manage_external: true, allow: [192.168.100.0/24], deny: [198.51.100.99]}\n";
+    for (yaml, golden) in [(c, "scenario-C.redis.txt"), (edits, "scenario-C-edits.redis.txt")] {
+        std::fs::write(dir.path().join("a.yaml"), yaml).unwrap();
+        apply(dir.path().to_str().unwrap(), &args, state.path());
+        let ours_keys = |k: &String| k.starts_with("Q") || k.starts_with("PW_RESET") || k.starts_with("F2B");
+        let dump = std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{golden}")).unwrap();
+        let ours: BTreeMap<String, String> = redis_strings(&redis).into_iter().filter(|(k, _)| ours_keys(k)).collect();
+        let want: BTreeMap<String, String> = golden_strings(&dump).into_iter().filter(|(k, _)| ours_keys(k)).collect();
+        assert_eq!(ours.len(), 19, "{ours:?}");
+        assert_eq!(ours, want, "{golden}");
+        let hashes = |h: BTreeMap<String, BTreeMap<String, String>>| -> Vec<_> { h.into_iter().filter(|(k, _)| k.starts_with("F2B")).collect() };
+        assert_eq!(hashes(redis_hashes(&redis)), hashes(golden_hashes(&dump)), "{golden}");
+    }
+    rt.block_on(services.drop_db(&name));
+}
+
+/// Rspamd settings maps: the `settingsmap` rows of golden scenario C (two maps) and C-edits (one
+/// renamed, changed and paused, the other deleted); mailplane's rename is a delete and a create
+/// (a new id, which is left out).
+#[test]
+fn settings_map_rows_are_what_mailcow_writes() {
+    let relax = |desc: &str, actions: &str, active: &str| {
+        format!(
+            "  - description: {desc}\n    active: {active}\n    content: |-\n      priority = 10;\n      from = \"/.*@monitoring\\.example\\.org$/\";\n      apply \"default\" {{\n        actions {{\n{actions}        }}\n      }}\n"
+        )
+    };
+    let partner = "  - description: No greylisting for partner\n    content: |-\n      priority = 5;\n      ip = \"198.51.100.0/24\";\n      apply \"default\" {\n        actions {\n          greylist = null;\n        }\n      }\n";
+    let c = format!("rspamd_settings_maps:\n{}{partner}", relax("Relax scoring for monitoring", "          reject = 30;\n          greylist = 20;\n", "true"));
+    let edits = format!("rspamd_settings_maps:\n{}", relax("Relax scoring for monitoring (paused)", "          reject = 40;\n", "false"));
+    table_after_each("goldensm", "settingsmap", "prune: {settings_map: delete}\n", &[(c, "scenario-C.sql"), (edits, "scenario-C-edits.sql")]);
 }

@@ -1585,3 +1585,241 @@ fn api_keys_and_oauth_clients_round_trip_on_mailcow_mariadb_and_redis() {
     api_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
 }
+
+/// The quarantine settings and the two notice mails: written whole, read back as declared,
+/// changed field by field, exported and planned empty; never deleted; mailcow's silent drops
+/// (an invalid address) refused at validate.
+fn notices_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
+    let files = |yaml: &str, prune: &str| directory(&[("mailplane.yaml", prune), ("a.yaml", yaml)]);
+    let v1 = files(
+        "quarantine: {retention_size: 10, max_size: 20, max_score: 15, exclude_domains: [Example.ORG], subject: Digest}\nquota_warning_mail: {sender: quota@example.org, subject: 'Quota: {{percent}}%'}\npassword_reset_mail: {from: it@example.org, html: '<p>{{link}}</p>'}\n",
+        "",
+    );
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    for (key, want) in [
+        ("Q_RETENTION_SIZE", "10"),
+        ("Q_MAX_SCORE", "15"),
+        ("Q_MAX_AGE", "365"),
+        ("Q_EXCLUDE_DOMAINS", r#"["example.org"]"#),
+        ("Q_RELEASE_FORMAT", "raw"),
+        ("Q_REDIRECT", ""),
+        ("QW_SUBJ", "Quota: {{percent}}%"),
+        ("PW_RESET_TEXT", ""),
+        ("PW_RESET_HTML", "<p>{{link}}</p>"),
+    ] {
+        assert_eq!(read(key).as_deref(), Some(want), "{key}");
+    }
+    let v2 = files(
+        "quarantine: {retention_size: 10, max_size: 20, max_score: 15.5, exclude_domains: [example.org], subject: Digest, release_format: attachment}\nquota_warning_mail: {sender: quota@example.org, subject: 'Quota: {{percent}}%'}\npassword_reset_mail: {from: it@example.org, html: '<p>{{link}}</p>'}\n",
+        "",
+    );
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<String> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(fields, ["max_score", "release_format"], "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert_eq!(read("Q_MAX_SCORE").as_deref(), Some("15.5"));
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    let exported = std::fs::read_to_string(out.path().join("server.yaml")).unwrap();
+    assert!(exported.contains("release_format: attachment") && exported.contains("from: it@example.org"), "{exported}");
+    t.assert_no_changes(out.path());
+    let v3 = files("", "prune: {quarantine: delete}\n");
+    let out = t.cmd("plan", v3.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("the quarantine settings cannot be deleted"), "{text}");
+    let bad = directory(&[("a.yaml", "quarantine: {sender: not-an-address, max_age: 0}\nquota_warning_mail: {sender: x@}\nquarantine_x: 1\n")]);
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && text.contains("unknown field `quarantine_x`"), "{text}");
+    let bad = directory(&[("a.yaml", "quarantine: {sender: not-an-address, max_age: 0}\nquota_warning_mail: {sender: 'x@'}\n")]);
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    for want in [
+        "a.yaml:1:22",
+        "the quarantine's sender: `not-an-address` is not an email address (mailcow would store nothing instead)",
+        "the quarantine's max_age is 0 days",
+        "a.yaml:2:30",
+        "the quota-warning mail's sender: `x@` is not an email address",
+    ] {
+        assert!(text.contains(want), "expected `{want}`:\n{text}");
+    }
+}
+
+#[test]
+fn notices_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let read = |key: &str| rows(&url, &format!("SELECT v FROM mailplane_kv WHERE k = '{key}' AND f = ''")).first().map(|r| r[0].clone());
+    notices_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &read);
+}
+
+#[test]
+fn notices_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, _, db) = mailcow_target(&services, &rt, "notices", 44);
+    let redis = services.redis_db(44);
+    let read = |key: &str| {
+        let mut c = redis::Client::open(redis.as_str()).unwrap().get_connection().unwrap();
+        redis::cmd("GET").arg(key).query::<Option<String>>(&mut c).unwrap()
+    };
+    notices_scenario(&t, &read);
+    rt.block_on(services.drop_db(&db));
+}
+
+/// How a scenario reads and writes the target's Redis (on SQLite: `mailplane_kv`).
+struct KvAccess<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+    set: &'a dyn Fn(&str, &str),
+    fields: &'a dyn Fn(&str) -> Vec<String>,
+}
+
+/// Fail2ban: options and exact allow/deny sets written as mailcow does, netfilter's own rewrite
+/// of the options (other bytes, a banlist id) read as the same values and its id kept; list
+/// changes entry by entry; export → plan empty; never deleted; a deny list that would ban
+/// everyone or mailcow itself refused at validate.
+fn fail2ban_scenario(t: &Target, kv: &KvAccess) {
+    let files = |yaml: &str, prune: &str| directory(&[("mailplane.yaml", prune), ("a.yaml", yaml)]);
+    let v1 = files("fail2ban: {ban_time: 3600, allow: [192.0.2.0/24, monitor.example.org], deny: [203.0.113.66]}\n", "");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    assert_eq!(
+        (kv.get)("F2B_OPTIONS").as_deref(),
+        Some(
+            r#"{"ban_time":3600,"ban_time_increment":true,"max_ban_time":10000,"netban_ipv4":32,"netban_ipv6":128,"max_attempts":10,"retry_window":600,"banlist_id":null,"manage_external":0}"#
+        )
+    );
+    assert_eq!((kv.fields)("F2B_WHITELIST"), ["192.0.2.0/24", "monitor.example.org"]);
+    // netfilter fills in its id and writes the options again with its own serialiser.
+    (kv.set)(
+        "F2B_OPTIONS",
+        r#"{"ban_time": 3600, "ban_time_increment": true, "max_ban_time": 10000, "netban_ipv4": 32, "netban_ipv6": 128, "max_attempts": 10, "retry_window": 600, "banlist_id": "5c3e4b0a-1d2f-4e5a-9b8c-7d6e5f4a3b2c", "manage_external": 0}"#,
+    );
+    t.assert_no_changes(v1.path());
+    let v2 = files("fail2ban: {ban_time: 3600, max_attempts: 5, allow: [192.0.2.0/24], deny: [203.0.113.66, 198.51.100.0/24]}\n", "");
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<String> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
+    assert_eq!(fields, ["max_attempts", "allow", "deny"], "{plan:#}");
+    let human = String::from_utf8_lossy(&t.cmd("plan", v2.path()).output().unwrap().stdout).to_string();
+    assert!(human.contains("- \"monitor.example.org\"") && human.contains("+ \"198.51.100.0/24\""), "{human}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert!((kv.get)("F2B_OPTIONS").unwrap().contains(r#""max_attempts":5,"retry_window":600,"banlist_id":"5c3e4b0a-1d2f-4e5a-9b8c-7d6e5f4a3b2c""#));
+    assert_eq!((kv.fields)("F2B_WHITELIST"), ["192.0.2.0/24"]);
+    assert_eq!((kv.fields)("F2B_BLACKLIST"), ["198.51.100.0/24", "203.0.113.66"]);
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    assert!(std::fs::read_to_string(out.path().join("server.yaml")).unwrap().contains("max_attempts: 5"));
+    t.assert_no_changes(out.path());
+    let out = t.cmd("plan", files("", "prune: {fail2ban: delete}\n").path()).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("the Fail2ban settings cannot be deleted"));
+    let bad = directory(&[(
+        "a.yaml",
+        "fail2ban:\n  ban_time: 10\n  netban_ipv4: 40\n  allow: ['bad host!']\n  deny: [0.0.0.0/0, '::/0', 172.22.0.0/16, example.org, 192.0.2.1]\n",
+    )]);
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    for want in [
+        "a.yaml:2:13",
+        "Fail2ban's ban_time is 10; netfilter takes 60 or more",
+        "Fail2ban's netban_ipv4 is 40; netfilter takes 8 to 32",
+        "`bad host!` is not an address, network or host name",
+        "`0.0.0.0/0` would ban every address",
+        "`::/0` would ban every address",
+        "a.yaml:5:29",
+        "`172.22.0.0/16` overlaps mailcow's own network 172.22.1.0/24",
+        "`example.org` is not an address or network",
+    ] {
+        assert!(text.contains(want), "expected `{want}`:\n{text}");
+    }
+    assert!(!text.contains("192.0.2.1`"), "{text}");
+}
+
+#[test]
+fn fail2ban_round_trips_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    let get = |key: &str| rows(&url, &format!("SELECT v FROM mailplane_kv WHERE k = '{key}' AND f = ''")).first().map(|r| r[0].clone());
+    let set = |key: &str, value: &str| {
+        sql(&url, &[&format!("UPDATE mailplane_kv SET v = '{value}' WHERE k = '{key}' AND f = ''")]);
+    };
+    let fields = |key: &str| rows(&url, &format!("SELECT f FROM mailplane_kv WHERE k = '{key}' ORDER BY f")).into_iter().map(|r| r[0].clone()).collect();
+    fail2ban_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &KvAccess { get: &get, set: &set, fields: &fields });
+}
+
+#[test]
+fn fail2ban_round_trips_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, _, db) = mailcow_target(&services, &rt, "fail2ban", 45);
+    let redis = services.redis_db(45);
+    let conn = || redis::Client::open(redis.as_str()).unwrap().get_connection().unwrap();
+    let get = |key: &str| redis::cmd("GET").arg(key).query::<Option<String>>(&mut conn()).unwrap();
+    let set = |key: &str, value: &str| redis::cmd("SET").arg(key).arg(value).query::<()>(&mut conn()).unwrap();
+    let fields = |key: &str| {
+        let mut f: Vec<String> = redis::cmd("HKEYS").arg(key).query(&mut conn()).unwrap();
+        f.sort();
+        f
+    };
+    fail2ban_scenario(&t, &KvAccess { get: &get, set: &set, fields: &fields });
+    rt.block_on(services.drop_db(&db));
+}
+
+/// Rspamd settings maps: created and changed after the real `rspamadm configtest` accepted them,
+/// a broken one refused with nothing written, exported and planned empty, deleted by prune.
+fn settings_map_scenario(t: &Target, url: &str) {
+    let files = |maps: &str, prune: &str| directory(&[("mailplane.yaml", prune), ("a.yaml", &format!("rspamd_settings_maps:\n{maps}"))]);
+    let good = "  - description: Trust the partner\n    content: |\n      priority = 5;\n      ip = \"198.51.100.0/24\";\n      apply \"default\" { actions { greylist = null; } }\n";
+    let v1 = files(good, "");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    assert_eq!(
+        rows(url, "SELECT `desc`, content, active FROM settingsmap"),
+        [["Trust the partner", "priority = 5;\nip = \"198.51.100.0/24\";\napply \"default\" { actions { greylist = null; } }", "1"]]
+    );
+    let broken = format!("{good}  - description: Broken\n    content: |\n      priority = 5\n      from = \"x\n      apply {{\n");
+    let out = t.cmd("plan", files(&broken, "").path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("rspamadm configtest refused 1 Rspamd settings map(s)") && err.contains("Rspamd settings map `Broken`: "),
+        "{err}"
+    );
+    assert!(err.contains("ucl parser error") && !err.contains("settings-0.conf"), "{err}");
+    let v2 = files(&good.replace("priority = 5", "priority = 6").replace("    content", "    active: false\n    content"), "");
+    let plan = t.plan_json(v2.path());
+    let fields: Vec<&str> = plan["changes"][0]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["content", "active"], "{plan:#}");
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    assert!(std::fs::read_to_string(out.path().join("rspamd.yaml")).unwrap().contains("priority = 6"));
+    t.assert_no_changes(out.path());
+    let v3 = directory(&[("mailplane.yaml", "prune: {settings_map: delete}\n"), ("a.yaml", "")]);
+    let out = t.cmd("apply", v3.path()).args(["--auto-approve", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(rows(url, "SELECT `desc` FROM settingsmap").is_empty());
+}
+
+#[test]
+fn settings_maps_round_trip_on_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
+    settings_map_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &url);
+}
+
+#[test]
+fn settings_maps_round_trip_on_mailcow_mariadb_and_redis() {
+    let Some(services) = support::services() else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (t, url, db) = mailcow_target(&services, &rt, "settingsmap", 46);
+    settings_map_scenario(&t, &url);
+    rt.block_on(services.drop_db(&db));
+}

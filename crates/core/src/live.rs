@@ -171,6 +171,10 @@ impl LiveData {
         debug_assert!(table.is_none_or(|t| t.columns == query.columns), "two queries read {} with different columns", query.from);
         table.unwrap_or(&EMPTY)
     }
+    /// A Redis string observe read (`KindSpec::strings`); None when the key is not there.
+    pub fn string(&self, key: &str) -> Option<&str> {
+        self.kv.get(key).and_then(|h| h.get("")).map(String::as_str)
+    }
     pub fn kv_has(&self, key: &str, field: &str) -> bool {
         self.kv.get(key).is_some_and(|h| h.contains_key(field))
     }
@@ -178,12 +182,13 @@ impl LiveData {
     pub fn rate_limit(&self, who: &str) -> String {
         self.kv.get("RL_VALUE").and_then(|h| h.get(who)).and_then(|v| crate::model::RateLimit::parse_redis(v)).map(|r| r.redis_value()).unwrap_or_default()
     }
-    /// Once the live records are built, apply still reads only the `kept` queries' rows and
-    /// the inventory's keys; the rest is freed.
+    /// Once the live records are built, apply still reads only the `kept` queries' rows, the
+    /// Redis strings (a few: Fail2ban's options keep netfilter's banlist id) and the
+    /// inventory's keys; the rest is freed.
     pub fn trim(&mut self) {
         let owned = self.owned();
         self.tables.retain(|t| t.kept);
-        self.kv = HashMap::new();
+        self.kv.retain(|_, h| h.len() == 1 && h.contains_key(""));
         self.owned = owned.into();
     }
     pub fn owned(&self) -> crate::live::Owned {

@@ -36,6 +36,7 @@ pub const ADMIN: KindSpec = KindSpec {
     warn: shipped_password,
     queries: &[&ADMINS],
     hashes: &[],
+    strings: &[],
     count: |d| d.admins.len(),
     validate,
     desired: |r, out| desired(r, out, false),
@@ -61,6 +62,7 @@ pub const DOMAIN_ADMIN: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&ADMINS, &DOMAINS, &DA_ACL],
     hashes: &[],
+    strings: &[],
     count: |d| d.domain_admins.len(),
     // Both lists are checked with the administrators'.
     validate: super::no_rules,

@@ -22,6 +22,7 @@ pub const ALIAS: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&ALIASES],
     hashes: &[],
+    strings: &[],
     count: |d| d.aliases.len() + d.domains.iter().map(|d| d.aliases.len()).sum::<usize>(),
     desired,
     live,

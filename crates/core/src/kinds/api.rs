@@ -12,7 +12,7 @@ use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError, b, bool_o
 use crate::change::{Action, Change};
 use crate::live::{LiveData, Query};
 use crate::load::validate::Validator;
-use crate::model::names::printable;
+use crate::model::names::{is_network, printable};
 use crate::model::{ApiAccess, ApiKey, Document, Kind, Located, OAuthClient};
 use crate::record::{Record, Value};
 use crate::sql::Dialect;
@@ -28,6 +28,7 @@ pub const API_KEY: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&API],
     hashes: &[],
+    strings: &[],
     count: |d| d.api_keys.len(),
     validate,
     desired: api_desired,
@@ -54,6 +55,7 @@ pub const OAUTH_CLIENT: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&CLIENTS],
     hashes: &[],
+    strings: &[],
     count: |d| d.oauth_clients.len(),
     // Checked with the API keys.
     validate: super::no_rules,
@@ -73,21 +75,6 @@ pub const OAUTH_CLIENT: KindSpec = KindSpec {
     mailbox_of: super::no_mailbox,
     vacant: super::never_vacant,
 };
-
-/// mailcow's `valid_network`: an IPv4 or IPv6 address, or one with a prefix length that fits it.
-pub fn valid_network(s: &str) -> bool {
-    if s.parse::<std::net::IpAddr>().is_ok() {
-        return true;
-    }
-    let Some((ip, bits)) = s.split_once('/') else { return false };
-    // PHP's `^\d+$`, then intval.
-    let Some(bits) = bits.bytes().all(|c| c.is_ascii_digit()).then(|| bits.parse::<u32>().ok()).flatten() else { return false };
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
-        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
-        Err(_) => false,
-    }
-}
 
 /// The list as mailcow stores it: trimmed, the first of each entry kept, in order.
 fn allow_from(entries: &[Located<String>]) -> Vec<String> {
@@ -258,7 +245,7 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
     for a in &doc.api_keys {
         let what = format!("the `{}` API key", a.access.name());
         v.claim("api_key", a.access.name(), "an API key", (file, a.access.at));
-        for e in a.allow_from.iter().filter(|e| !valid_network(e.trim())) {
+        for e in a.allow_from.iter().filter(|e| !is_network(e.trim())) {
             let message = format!("{what}: `{}` is not an IP address or network", printable(e));
             v.error_help("invalid-network", file, e.at, message, "write an address (192.0.2.10) or a network (192.0.2.0/24, 2001:db8::/48)");
         }
@@ -314,7 +301,7 @@ pub fn mailcow_conf_conflicts(conf: &str, changes: &[Change]) -> Vec<String> {
     };
     let set = |v: &str| !v.is_empty() && v != "invalid";
     let allow = value("API_ALLOW_FROM");
-    if !set(&allow) || !allow.split(',').any(|ip| valid_network(ip.trim())) {
+    if !set(&allow) || !allow.split(',').any(|ip| is_network(ip.trim())) {
         return Vec::new();
     }
     [("rw", "API_KEY"), ("ro", "API_KEY_READ_ONLY")]
@@ -336,10 +323,10 @@ mod tests {
     #[test]
     fn mailcows_network_rule() {
         for ok in ["10.0.0.5", "192.168.10.0/24", "2001:db8:c0::/48", "::1", "0.0.0.0/0"] {
-            assert!(valid_network(ok), "{ok}");
+            assert!(is_network(ok), "{ok}");
         }
         for bad in ["10.0.0.5/33", "2001:db8::/129", "example.org", "10.0.0/24", "10.0.0.0/+8", "10.0.0.0/", ""] {
-            assert!(!valid_network(bad), "{bad}");
+            assert!(!is_network(bad), "{bad}");
         }
     }
 

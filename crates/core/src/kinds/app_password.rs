@@ -31,6 +31,7 @@ pub const APP_PASSWORD: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&APP_PASSWORDS],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).map(|m| m.app_passwords.len()).sum(),
     validate,
     desired,

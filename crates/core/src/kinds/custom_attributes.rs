@@ -21,6 +21,7 @@ pub const CUSTOM_ATTRIBUTES: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&ATTRIBUTES],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).filter(|m| m.custom_attributes.is_some()).count(),
     validate,
     desired,

@@ -20,6 +20,7 @@ pub const DKIM_KEY: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[],
     hashes: &["DKIM_SELECTORS", "DKIM_PUB_KEYS"],
+    strings: &[],
     // A domain's key comes with the domain: not counted as an object of its own.
     count: |_| 0,
     desired,

@@ -22,6 +22,7 @@ pub const DOMAIN_FOOTER: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&FOOTERS],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().filter(|d| d.footer.is_some()).count(),
     validate,
     desired,

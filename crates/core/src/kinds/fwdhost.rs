@@ -20,6 +20,7 @@ pub const FORWARDING_HOST: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[],
     hashes: &["WHITELISTED_FWD_HOST", "KEEP_SPAM"],
+    strings: &[],
     count: |d| d.forwarding_hosts.len(),
     desired,
     live,

@@ -20,6 +20,7 @@ pub const IDENTITY_PROVIDER: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&IDENTITY_PROVIDER_ROWS],
     hashes: &[],
+    strings: &[],
     count: |d| usize::from(d.identity_provider.is_some()),
     desired,
     live,

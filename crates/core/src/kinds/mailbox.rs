@@ -66,6 +66,7 @@ pub const MAILBOX: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&MAILBOXES, &USER_ACL, &TAGS_MAILBOX, &SENDER_ACL, &QUOTA2, &QUOTA2REPLICA, &super::alias::ALIASES, &super::routing::RELAYHOSTS],
     hashes: &["RL_VALUE", "RCPT_WANTS_SUBJECT_TAG", "RCPT_WANTS_SUBFOLDER_TAG"],
+    strings: &[],
     count: |d| d.domains.iter().map(|d| d.mailboxes.len()).sum(),
     desired,
     live,

@@ -9,17 +9,20 @@ pub mod custom_attributes;
 pub mod dkim;
 pub mod domain;
 pub mod export;
+pub mod fail2ban;
 pub mod footer;
 pub mod fwdhost;
 pub mod idp;
 pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
+pub mod notices;
 pub mod password_complexity;
 pub mod pushover;
 pub mod quota_warning;
 pub mod resource;
 pub mod routing;
+pub mod settings_map;
 pub mod sieve_filter;
 pub mod spam;
 pub mod sync_job;
@@ -134,6 +137,8 @@ pub struct KindSpec {
     pub queries: &'static [&'static Query],
     /// The Redis hashes its records are built from.
     pub hashes: &'static [&'static str],
+    /// The Redis strings its records are built from (in `LiveData::kv` as a hash of one field, `""`).
+    pub strings: &'static [&'static str],
     /// How many of it a document declares (`validate`'s counts).
     pub count: fn(&Document) -> usize,
     /// Desired model → records.
@@ -289,6 +294,11 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     admin::DOMAIN_ADMIN,
     api::API_KEY,
     api::OAUTH_CLIENT,
+    notices::QUARANTINE,
+    notices::QUOTA_WARNING_MAIL,
+    notices::PASSWORD_RESET_MAIL,
+    fail2ban::FAIL2BAN,
+    settings_map::SETTINGS_MAP,
 ];
 
 pub fn spec(kind: Kind) -> &'static KindSpec {
@@ -331,6 +341,11 @@ pub fn hashes() -> Vec<&'static str> {
         }
     }
     out
+}
+
+/// The Redis strings observe reads.
+pub fn strings() -> Vec<&'static str> {
+    KINDS.iter().flat_map(|k| k.strings.iter().copied()).collect()
 }
 
 /// The resolve step: reads every secret reference the directory names (the environment, files
@@ -398,6 +413,11 @@ pub enum Effect {
         key: &'static str,
         field: String,
     },
+    /// SET of a Redis string (written as field `""` of the key in `mailplane_kv`).
+    Set {
+        key: &'static str,
+        value: String,
+    },
     /// Rebuild `_sogo_static_view` (inside the transaction) and flush memcached after it.
     SogoRebuild,
     /// Rebuild only this user's `_sogo_static_view` row (then flush memcached): what mailcow's
@@ -427,6 +447,9 @@ impl Output {
     }
     pub fn hdel(&mut self, key: &'static str, field: &str) {
         self.effects.insert(Effect::Hdel { key, field: field.to_string() });
+    }
+    pub fn set(&mut self, key: &'static str, value: &str) {
+        self.effects.insert(Effect::Set { key, value: value.to_string() });
     }
     /// RL_VALUE: set for a value, deleted when empty (mailcow's ratelimit edit).
     pub fn rate_limit(&mut self, who: &str, value: &str) {

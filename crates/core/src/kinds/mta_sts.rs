@@ -22,6 +22,7 @@ pub const MTA_STS: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&MTA_STS_ROWS],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().filter(|d| d.mta_sts.is_some()).count(),
     validate,
     desired,

@@ -23,6 +23,7 @@ pub const PASSWORD_COMPLEXITY: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[],
     hashes: &[HASH],
+    strings: &[],
     count: |d| usize::from(d.password_complexity.is_some()),
     validate,
     desired,

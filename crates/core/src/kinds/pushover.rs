@@ -23,6 +23,7 @@ pub const PUSHOVER_SETTINGS: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&PUSHOVER],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).filter(|m| m.pushover.is_some()).count(),
     validate,
     desired,

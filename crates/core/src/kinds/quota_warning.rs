@@ -23,6 +23,7 @@ pub const QUOTA_WARNING_BCC: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[],
     hashes: &[HASH],
+    strings: &[],
     count: |d| d.domains.iter().filter(|d| d.quota_warning_bcc.is_some()).count(),
     validate,
     desired,

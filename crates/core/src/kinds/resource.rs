@@ -25,6 +25,7 @@ pub const RESOURCE: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&RESOURCES],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().map(|d| d.resources.len()).sum(),
     validate,
     desired,

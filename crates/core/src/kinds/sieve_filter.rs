@@ -22,6 +22,7 @@ pub const SIEVE_FILTER: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&FILTERS],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).map(|m| m.sieve_filters.len()).sum(),
     validate,
     desired,

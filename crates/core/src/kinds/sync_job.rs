@@ -78,6 +78,7 @@ pub const SYNC_JOB: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[&JOBS],
     hashes: &[],
+    strings: &[],
     count: |d| d.domains.iter().flat_map(|d| &d.mailboxes).map(|m| m.sync_jobs.len()).sum(),
     validate,
     desired,

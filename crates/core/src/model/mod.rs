@@ -7,6 +7,7 @@ mod app_password;
 pub mod defaults;
 pub mod dkim_key;
 mod domain;
+mod fail2ban;
 mod footer;
 mod idp;
 mod located;
@@ -14,6 +15,7 @@ mod mailbox;
 mod maps;
 mod mta_sts;
 pub mod names;
+mod notices;
 mod password_complexity;
 mod pushover;
 mod quota_warning;
@@ -22,6 +24,7 @@ mod routing;
 mod secret;
 mod services;
 mod settings_macro;
+mod settings_map;
 mod sieve_filter;
 mod spam;
 mod sync_job;
@@ -32,6 +35,7 @@ pub use alias::{Alias, SPECIAL_TARGETS};
 pub use api::{ApiAccess, ApiKey, OAuthClient};
 pub use app_password::AppPassword;
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
+pub use fail2ban::Fail2ban;
 pub use footer::DomainFooter;
 pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
@@ -41,6 +45,7 @@ pub use mailbox::{
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
+pub use notices::{PasswordResetMail, Quarantine, QuotaWarningMail, ReleaseFormat};
 pub use password_complexity::PasswordComplexity;
 pub use pushover::Pushover;
 pub use quota_warning::QuotaWarningBcc;
@@ -48,6 +53,7 @@ pub use resource::{Resource, ResourceKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
+pub use settings_map::SettingsMap;
 pub use sieve_filter::{SieveFilter, SieveFilterType};
 pub use spam::{SpamPolicy, SpamScore};
 pub use sync_job::{SyncEncryption, SyncJob};
@@ -90,6 +96,21 @@ pub struct Document {
     /// plaintext passwords it hashes against it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_complexity: Option<Located<PasswordComplexity>>,
+    /// mailcow's quarantine settings (`Q_*`), once per directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<Located<Quarantine>>,
+    /// The mail sent when a mailbox is nearly full (`QW_SENDER`, `QW_SUBJ`, `QW_HTML`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_warning_mail: Option<Located<QuotaWarningMail>>,
+    /// The mail with a password-reset link (`PW_RESET_*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_reset_mail: Option<Located<PasswordResetMail>>,
+    /// mailcow's Fail2ban options and allow/deny lists (`F2B_OPTIONS`, `F2B_WHITELIST`, `F2B_BLACKLIST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail2ban: Option<Located<Fail2ban>>,
+    /// Rspamd settings maps (`settingsmap`), by description.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rspamd_settings_maps: Vec<SettingsMap>,
     /// Administrators of the whole server (mailcow's `admin` rows with `superadmin`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admins: Vec<Admin>,
@@ -192,10 +213,15 @@ pub enum Kind {
     ApiKey,
     #[serde(rename = "oauth_client")]
     OAuthClient,
+    Quarantine,
+    QuotaWarningMail,
+    PasswordResetMail,
+    Fail2ban,
+    SettingsMap,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 30] = [
+    pub const ALL: [Kind; 35] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -226,6 +252,11 @@ impl Kind {
         Kind::DomainAdmin,
         Kind::ApiKey,
         Kind::OAuthClient,
+        Kind::Quarantine,
+        Kind::QuotaWarningMail,
+        Kind::PasswordResetMail,
+        Kind::Fail2ban,
+        Kind::SettingsMap,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -259,6 +290,11 @@ impl Kind {
             Kind::DomainAdmin => "domain_admin",
             Kind::ApiKey => "api_key",
             Kind::OAuthClient => "oauth_client",
+            Kind::Quarantine => "quarantine",
+            Kind::QuotaWarningMail => "quota_warning_mail",
+            Kind::PasswordResetMail => "password_reset_mail",
+            Kind::Fail2ban => "fail2ban",
+            Kind::SettingsMap => "settings_map",
         }
     }
     pub fn plural(self) -> &'static str {
@@ -293,6 +329,11 @@ impl Kind {
             Kind::DomainAdmin => "domain administrators",
             Kind::ApiKey => "API keys",
             Kind::OAuthClient => "OAuth2 clients",
+            Kind::Quarantine => "quarantine settings",
+            Kind::QuotaWarningMail => "quota-warning mails",
+            Kind::PasswordResetMail => "password-reset mails",
+            Kind::Fail2ban => "Fail2ban settings",
+            Kind::SettingsMap => "Rspamd settings maps",
         }
     }
     /// One of it, as prose (`validate`'s counts).
@@ -328,6 +369,11 @@ impl Kind {
             Kind::DomainAdmin => "domain administrator",
             Kind::ApiKey => "API key",
             Kind::OAuthClient => "OAuth2 client",
+            Kind::Quarantine => "quarantine settings",
+            Kind::QuotaWarningMail => "quota-warning mail",
+            Kind::PasswordResetMail => "password-reset mail",
+            Kind::Fail2ban => "Fail2ban settings",
+            Kind::SettingsMap => "Rspamd settings map",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {

@@ -148,11 +148,19 @@ pub fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or(address)
 }
 
-/// Whether `host` is an IP address or a CIDR network (not a host name).
+/// Whether `host` is an IP address or a CIDR network (not a host name): mailcow's `valid_network`.
 pub fn is_network(host: &str) -> bool {
-    let (ip, len) = host.split_once('/').map_or((host, None), |(a, l)| (a, Some(l)));
-    let Ok(ip) = ip.parse::<std::net::IpAddr>() else { return false };
-    len.is_none_or(|l| l.parse::<u8>().is_ok_and(|l| l <= if ip.is_ipv4() { 32 } else { 128 }))
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let Some((ip, bits)) = host.split_once('/') else { return false };
+    // PHP's `^\d+$`, then intval.
+    let Some(bits) = bits.bytes().all(|c| c.is_ascii_digit()).then(|| bits.parse::<u32>().ok()).flatten() else { return false };
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
