@@ -71,7 +71,7 @@ struct State {
     domain_admins: BTreeMap<String, (String, Vec<String>)>,
     api_keys: BTreeMap<String, String>,
     oauth_clients: BTreeMap<String, String>,
-    /// The quarantine settings, the two notice mails and Fail2ban: object name → its flow fields.
+    /// The quarantine settings, the two notice mails, Fail2ban, the UI and CORS: object name → its flow fields.
     notices: BTreeMap<String, String>,
     settings_maps: BTreeMap<String, String>,
     prune: BTreeMap<String, String>,
@@ -327,6 +327,17 @@ impl State {
                         ],
                         50,
                     ),
+                    "ui" => fields(
+                        rng,
+                        &[
+                            ("title", &["'R&D <Mail>'", "Mail"]),
+                            ("app_links", &["[{name: Wiki, link: 'https://wiki.outside.example'}]", "[]"]),
+                            ("ip_check", &["true", "false"]),
+                            ("force_sso", &["true"]),
+                        ],
+                        50,
+                    ),
+                    "cors" => format!("allowed_origins: {}", rng.pick(&["['*']", "['https://portal.outside.example']"])),
                     "quota_warning_mail" => fields(rng, &[("sender", &["quota@outside.example"]), ("subject", &["Full", "'{{percent}}%'"])], 50),
                     _ => fields(rng, &[("from", &["it@outside.example"]), ("html", &["'<p>{{link}}</p>'"])], 50),
                 },
@@ -837,6 +848,13 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "redis:PASSWD_POLICY" => vec![("password_complexity", "password_complexity".into())],
         t if t.starts_with("redis:Q_") => vec![("quarantine", "quarantine".into())],
         "redis:F2B_OPTIONS" | "redis:F2B_WHITELIST" | "redis:F2B_BLACKLIST" => vec![("fail2ban", "fail2ban".into())],
+        "redis:CORS_SETTINGS" => vec![("cors", "cors".into())],
+        t if t.starts_with("redis:UI_")
+            || ["redis:TITLE_NAME", "redis:MAIN_NAME", "redis:APPS_NAME", "redis:HELP_TEXT", "redis:APP_LINKS", "redis:IP_CHECK", "redis:CUSTOM_LOGIN"]
+                .contains(&t) =>
+        {
+            vec![("ui", "ui".into())]
+        }
         "redis:QW_SENDER" | "redis:QW_SUBJ" | "redis:QW_HTML" => vec![("quota_warning_mail", "quota_warning_mail".into())],
         t if t.starts_with("redis:PW_RESET_") => vec![("password_reset_mail", "password_reset_mail".into())],
         "redis:WHITELISTED_FWD_HOST" | "redis:KEEP_SPAM" => vec![("forwarding_host", field.strip_suffix("/32").unwrap_or(&field).to_string())],

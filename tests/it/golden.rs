@@ -782,8 +782,9 @@ fn api_and_oauth_rows_are_what_mailcow_writes() {
     table_after_each("goldenoauth", "oauth_clients", prune, &steps);
 }
 
-/// The quarantine settings, the quota-warning mail, the password-reset mail and Fail2ban: the
-/// `Q_*`, `QW_*`, `PW_RESET_*` and `F2B_*` keys mailcow left after golden scenario C and C-edits,
+/// The quarantine settings, the quota-warning mail, the password-reset mail, Fail2ban, the UI
+/// and CORS: the `Q_*`, `QW_*`, `PW_RESET_*`, `F2B_*`, UI and `CORS_SETTINGS` keys mailcow left
+/// after golden scenario C and C-edits,
 /// byte for byte (all eleven quarantine keys written on each edit, as mailcow does; C-edits'
 /// final deny list is its "blacklist" action's).
 #[test]
@@ -797,18 +798,20 @@ fn server_settings_are_what_mailcow_writes() {
     let state = tempfile::tempdir().unwrap();
     let args = vec!["--target".to_string(), url, "--redis".into(), redis.clone(), "--memcached".into(), services.memcached.clone()];
     let dir = tempfile::tempdir().unwrap();
-    let c = "quarantine:\n  retention_size: 50\n  max_size: 15\n  max_score: 12.5\n  max_age: 30\n  exclude_domains: [example.info]\n  release_format: attachment\n  sender: quarantine@example.org\n  bcc: qarchive@example.org\n  subject: Your quarantine digest\n  html: '<html><body><p>{{username}}: {{counter}} new message(s) in quarantine.</p></body></html>'\nquota_warning_mail:\n  sender: quota-warning@example.org\n  subject: Mailbox almost full\n  html: '<html><body>Hi {{username}}, your mailbox is at {{percent}}%.</body></html>'\npassword_reset_mail:\n  from: noreply@example.org\n  subject: Reset your Example Org password\n  text: 'Hello {{username}}, use {{link}} within {{token_lifetime}} minutes.'\n  html: '<p>Hello {{username}}, <a href=\"{{link}}\">reset</a>.</p>'\nfail2ban:\n  ban_time: 3600\n  max_ban_time: 86400\n  max_attempts: 5\n  retry_window: 900\n  netban_ipv4: 24\n  netban_ipv6: 64\n  allow: [192.168.100.0/24, '2001:db8:f2b::/48', monitor.example.org]\n  deny: [203.0.113.66, 198.51.100.0/24]\n";
-    let edits = "quarantine:\n  retention_size: 20\n  max_size: 25\n  max_age: 14\n  sender: quarantine@example.org\n  redirect: quarantine-review@example.org\n  subject: Quarantine summary\n  html: '<p>{{counter}} held message(s)</p>'\nquota_warning_mail:\n  sender: quota@example.org\n  subject: 'Quota warning: {{percent}}%'\n  html: '<p>{{percent}}% used</p>'\npassword_reset_mail:\n  from: it-support@example.org\n  subject: Password reset\n  html: '<p>{{link}}</p>'\nfail2ban: {ban_time: 7200, ban_time_increment: false, max_ban_time: 604800, max_attempts: 3, retry_window: 1800, manage_external: true, allow: [192.168.100.0/24], deny: [198.51.100.99]}\n";
+    let c = "quarantine:\n  retention_size: 50\n  max_size: 15\n  max_score: 12.5\n  max_age: 30\n  exclude_domains: [example.info]\n  release_format: attachment\n  sender: quarantine@example.org\n  bcc: qarchive@example.org\n  subject: Your quarantine digest\n  html: '<html><body><p>{{username}}: {{counter}} new message(s) in quarantine.</p></body></html>'\nquota_warning_mail:\n  sender: quota-warning@example.org\n  subject: Mailbox almost full\n  html: '<html><body>Hi {{username}}, your mailbox is at {{percent}}%.</body></html>'\npassword_reset_mail:\n  from: noreply@example.org\n  subject: Reset your Example Org password\n  text: 'Hello {{username}}, use {{link}} within {{token_lifetime}} minutes.'\n  html: '<p>Hello {{username}}, <a href=\"{{link}}\">reset</a>.</p>'\nfail2ban:\n  ban_time: 3600\n  max_ban_time: 86400\n  max_attempts: 5\n  retry_window: 900\n  netban_ipv4: 24\n  netban_ipv6: 64\n  allow: [192.168.100.0/24, '2001:db8:f2b::/48', monitor.example.org]\n  deny: [203.0.113.66, 198.51.100.0/24]\nui:\n  title: Example Org Mail\n  main_name: Example Org Mail Admin\n  apps_name: Example Apps\n  help_text: Call the helpdesk at +1 555 0100\n  footer: Operated by Example Org IT\n  announcement: Maintenance on Sunday 02:00 UTC\n  announcement_type: warning\n  announcement_active: true\n  app_links:\n    - {name: Wiki, link: 'https://wiki.example.org', user_link: 'https://wiki.example.org/u/%u'}\n    - {name: Chat, link: 'https://chat.example.org', hide: true}\n  ip_check: true\n  hide_domainadmin_quicklink: true\n  hide_admin_quicklink: true\ncors:\n  allowed_origins: ['https://portal.example.org', 'https://Intranet.Example.org']\n  allowed_methods: [GET, POST]\n";
+    let edits = "quarantine:\n  retention_size: 20\n  max_size: 25\n  max_age: 14\n  sender: quarantine@example.org\n  redirect: quarantine-review@example.org\n  subject: Quarantine summary\n  html: '<p>{{counter}} held message(s)</p>'\nquota_warning_mail:\n  sender: quota@example.org\n  subject: 'Quota warning: {{percent}}%'\n  html: '<p>{{percent}}% used</p>'\npassword_reset_mail:\n  from: it-support@example.org\n  subject: Password reset\n  html: '<p>{{link}}</p>'\nfail2ban: {ban_time: 7200, ban_time_increment: false, max_ban_time: 604800, max_attempts: 3, retry_window: 1800, manage_external: true, allow: [192.168.100.0/24], deny: [198.51.100.99]}\nui:\n  title: Example Org Mail\n  main_name: Example Org Mail Admin\n  apps_name: Example Apps\n  footer: Operated by Example Org IT\n  announcement_type: info\n  app_links:\n    - {name: Wiki, link: 'https://wiki.example.org'}\n  hide_domainadmin_quicklink: true\n  hide_admin_quicklink: true\ncors: {allowed_origins: ['*']}\n";
     for (yaml, golden) in [(c, "scenario-C.redis.txt"), (edits, "scenario-C-edits.redis.txt")] {
         std::fs::write(dir.path().join("a.yaml"), yaml).unwrap();
         apply(dir.path().to_str().unwrap(), &args, state.path());
-        let ours_keys = |k: &String| k.starts_with("Q") || k.starts_with("PW_RESET") || k.starts_with("F2B");
+        let ui = ["TITLE_NAME", "MAIN_NAME", "APPS_NAME", "HELP_TEXT", "UI_FOOTER", "APP_LINKS", "IP_CHECK", "CUSTOM_LOGIN"];
+        let ours_keys = |k: &String| ["Q", "PW_RESET", "F2B", "UI_ANNOUNCEMENT"].iter().any(|p| k.starts_with(p)) || ui.contains(&k.as_str());
         let dump = std::fs::read_to_string(format!("tests/fixtures/mailcow-golden/{golden}")).unwrap();
         let ours: BTreeMap<String, String> = redis_strings(&redis).into_iter().filter(|(k, _)| ours_keys(k)).collect();
         let want: BTreeMap<String, String> = golden_strings(&dump).into_iter().filter(|(k, _)| ours_keys(k)).collect();
-        assert_eq!(ours.len(), 19, "{ours:?}");
+        assert_eq!(ours.len(), 30, "{ours:?}");
         assert_eq!(ours, want, "{golden}");
-        let hashes = |h: BTreeMap<String, BTreeMap<String, String>>| -> Vec<_> { h.into_iter().filter(|(k, _)| k.starts_with("F2B")).collect() };
+        let hashes =
+            |h: BTreeMap<String, BTreeMap<String, String>>| -> Vec<_> { h.into_iter().filter(|(k, _)| k.starts_with("F2B") || k == "CORS_SETTINGS").collect() };
         assert_eq!(hashes(redis_hashes(&redis)), hashes(golden_hashes(&dump)), "{golden}");
     }
     rt.block_on(services.drop_db(&name));

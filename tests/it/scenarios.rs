@@ -1586,13 +1586,13 @@ fn api_keys_and_oauth_clients_round_trip_on_mailcow_mariadb_and_redis() {
     rt.block_on(services.drop_db(&db));
 }
 
-/// The quarantine settings and the two notice mails: written whole, read back as declared,
-/// changed field by field, exported and planned empty; never deleted; mailcow's silent drops
-/// (an invalid address) refused at validate.
-fn notices_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
+/// The quarantine settings, the two notice mails, the UI and CORS: written whole, read back as
+/// declared, changed field by field, exported and planned empty; never deleted; mailcow's silent
+/// drops (an invalid address) and its refusals (an origin with a path) refused at validate.
+fn server_settings_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
     let files = |yaml: &str, prune: &str| directory(&[("mailplane.yaml", prune), ("a.yaml", yaml)]);
     let v1 = files(
-        "quarantine: {retention_size: 10, max_size: 20, max_score: 15, exclude_domains: [Example.ORG], subject: Digest}\nquota_warning_mail: {sender: quota@example.org, subject: 'Quota: {{percent}}%'}\npassword_reset_mail: {from: it@example.org, html: '<p>{{link}}</p>'}\n",
+        "quarantine: {retention_size: 10, max_size: 20, max_score: 15, exclude_domains: [Example.ORG], subject: Digest}\nquota_warning_mail: {sender: quota@example.org, subject: 'Quota: {{percent}}%'}\npassword_reset_mail: {from: it@example.org, html: '<p>{{link}}</p>'}\nui: {title: 'R&D <Mail>', app_links: [{name: Wiki, link: 'https://wiki.example.org/', hide: true}], force_sso: true}\ncors: {allowed_origins: ['https://Portal.example.org:8443']}\n",
         "",
     );
     t.apply(v1.path());
@@ -1607,11 +1607,15 @@ fn notices_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
         ("QW_SUBJ", "Quota: {{percent}}%"),
         ("PW_RESET_TEXT", ""),
         ("PW_RESET_HTML", "<p>{{link}}</p>"),
+        ("TITLE_NAME", "R&amp;D &lt;Mail&gt;"),
+        ("APP_LINKS", r#"[{"Wiki":{"link":"https:\/\/wiki.example.org\/","user_link":"","hide":true}}]"#),
+        ("CUSTOM_LOGIN", r#"{"hide_user_quicklink":0,"hide_domainadmin_quicklink":0,"hide_admin_quicklink":0,"force_sso":1}"#),
+        ("IP_CHECK", "0"),
     ] {
         assert_eq!(read(key).as_deref(), Some(want), "{key}");
     }
     let v2 = files(
-        "quarantine: {retention_size: 10, max_size: 20, max_score: 15.5, exclude_domains: [example.org], subject: Digest, release_format: attachment}\nquota_warning_mail: {sender: quota@example.org, subject: 'Quota: {{percent}}%'}\npassword_reset_mail: {from: it@example.org, html: '<p>{{link}}</p>'}\n",
+        "quarantine: {retention_size: 10, max_size: 20, max_score: 15.5, exclude_domains: [example.org], subject: Digest, release_format: attachment}\nquota_warning_mail: {sender: quota@example.org, subject: 'Quota: {{percent}}%'}\npassword_reset_mail: {from: it@example.org, html: '<p>{{link}}</p>'}\nui: {title: 'R&D <Mail>', app_links: [{name: Wiki, link: 'https://wiki.example.org/', hide: true}], force_sso: true, ip_check: true}\ncors: {allowed_origins: ['https://Portal.example.org:8443', '*'], allowed_methods: [GET]}\n",
         "",
     );
     let plan = t.plan_json(v2.path());
@@ -1621,14 +1625,17 @@ fn notices_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
         .iter()
         .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(fields, ["max_score", "release_format"], "{plan:#}");
+    assert_eq!(fields, ["max_score", "release_format", "ip_check", "allowed_origins", "allowed_methods"], "{plan:#}");
     t.apply(v2.path());
     t.assert_no_changes(v2.path());
     assert_eq!(read("Q_MAX_SCORE").as_deref(), Some("15.5"));
     let out = tempfile::tempdir().unwrap();
     t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
     let exported = std::fs::read_to_string(out.path().join("server.yaml")).unwrap();
-    assert!(exported.contains("release_format: attachment") && exported.contains("from: it@example.org"), "{exported}");
+    assert!(
+        exported.contains("release_format: attachment") && exported.contains("from: it@example.org") && exported.contains("title: R&D <Mail>"),
+        "{exported}"
+    );
     t.assert_no_changes(out.path());
     let v3 = files("", "prune: {quarantine: delete}\n");
     let out = t.cmd("plan", v3.path()).output().unwrap();
@@ -1638,7 +1645,10 @@ fn notices_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
     let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success() && text.contains("unknown field `quarantine_x`"), "{text}");
-    let bad = directory(&[("a.yaml", "quarantine: {sender: not-an-address, max_age: 0}\nquota_warning_mail: {sender: 'x@'}\n")]);
+    let bad = directory(&[(
+        "a.yaml",
+        "quarantine: {sender: not-an-address, max_age: 0}\nquota_warning_mail: {sender: 'x@'}\ncors: {allowed_origins: ['https://portal.example.org/']}\n",
+    )]);
     let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
     let text = String::from_utf8_lossy(&out.stderr).to_string();
     for want in [
@@ -1647,21 +1657,23 @@ fn notices_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
         "the quarantine's max_age is 0 days",
         "a.yaml:2:30",
         "the quota-warning mail's sender: `x@` is not an email address",
+        "a.yaml:3:26",
+        "CORS: `https://portal.example.org/` is not an origin",
     ] {
         assert!(text.contains(want), "expected `{want}`:\n{text}");
     }
 }
 
 #[test]
-fn notices_round_trip_on_sqlite() {
+fn server_settings_round_trip_on_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
     let read = |key: &str| rows(&url, &format!("SELECT v FROM mailplane_kv WHERE k = '{key}' AND f = ''")).first().map(|r| r[0].clone());
-    notices_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &read);
+    server_settings_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &read);
 }
 
 #[test]
-fn notices_round_trip_on_mailcow_mariadb_and_redis() {
+fn server_settings_round_trip_on_mailcow_mariadb_and_redis() {
     let Some(services) = support::services() else { return };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (t, _, db) = mailcow_target(&services, &rt, "notices", 44);
@@ -1670,7 +1682,7 @@ fn notices_round_trip_on_mailcow_mariadb_and_redis() {
         let mut c = redis::Client::open(redis.as_str()).unwrap().get_connection().unwrap();
         redis::cmd("GET").arg(key).query::<Option<String>>(&mut c).unwrap()
     };
-    notices_scenario(&t, &read);
+    server_settings_scenario(&t, &read);
     rt.block_on(services.drop_db(&db));
 }
 

@@ -16,7 +16,7 @@ fn the_examples_validate() {
         ),
         (
             "examples/organisation",
-            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 1 MTA-STS policy, 1 domain footer, 4 mailboxes, 2 resources, 1 spam policy, 1 spam score, 1 app password, 1 Sieve filter, 1 sync job, 1 mailbox's custom attributes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider, 1 password policy, 1 administrator, 1 domain administrator, 1 API key, 1 OAuth2 client, 1 quarantine settings, 1 quota-warning mail, 1 password-reset mail, 1 Fail2ban settings, 1 Rspamd settings map (11 files)",
+            "valid: 1 domain template, 3 mailbox templates, 1 relay host, 2 domains, 2 alias domains, 1 MTA-STS policy, 1 domain footer, 4 mailboxes, 2 resources, 1 spam policy, 1 spam score, 1 app password, 1 Sieve filter, 1 sync job, 1 mailbox's custom attributes, 4 aliases, 2 BCC maps, 2 recipient maps, 2 TLS policies, 3 transports, 1 identity provider, 1 password policy, 1 administrator, 1 domain administrator, 1 API key, 1 OAuth2 client, 1 quarantine settings, 1 quota-warning mail, 1 password-reset mail, 1 Fail2ban settings, 1 Rspamd settings map, 1 UI customisation, 1 CORS settings (11 files)",
         ),
     ] {
         let out = validate(&[dir]);

@@ -16,12 +16,12 @@ pub mod idp;
 pub mod mailbox;
 pub mod maps;
 pub mod mta_sts;
-pub mod notices;
 pub mod password_complexity;
 pub mod pushover;
 pub mod quota_warning;
 pub mod resource;
 pub mod routing;
+pub mod server_settings;
 pub mod settings_map;
 pub mod sieve_filter;
 pub mod spam;
@@ -294,11 +294,13 @@ pub static KINDS: [KindSpec; Kind::ALL.len()] = [
     admin::DOMAIN_ADMIN,
     api::API_KEY,
     api::OAUTH_CLIENT,
-    notices::QUARANTINE,
-    notices::QUOTA_WARNING_MAIL,
-    notices::PASSWORD_RESET_MAIL,
+    server_settings::QUARANTINE,
+    server_settings::QUOTA_WARNING_MAIL,
+    server_settings::PASSWORD_RESET_MAIL,
     fail2ban::FAIL2BAN,
     settings_map::SETTINGS_MAP,
+    server_settings::UI,
+    server_settings::CORS,
 ];
 
 pub fn spec(kind: Kind) -> &'static KindSpec {

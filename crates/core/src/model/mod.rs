@@ -15,13 +15,13 @@ mod mailbox;
 mod maps;
 mod mta_sts;
 pub mod names;
-mod notices;
 mod password_complexity;
 mod pushover;
 mod quota_warning;
 mod resource;
 mod routing;
 mod secret;
+mod server_settings;
 mod services;
 mod settings_macro;
 mod settings_map;
@@ -45,13 +45,13 @@ pub use mailbox::{
 };
 pub use maps::{BccMap, BccType, RecipientMap, TlsPolicy, TlsPolicyKind};
 pub use mta_sts::{MTA_STS_MAX_AGE, MtaSts, MtaStsMode};
-pub use notices::{PasswordResetMail, Quarantine, QuotaWarningMail, ReleaseFormat};
 pub use password_complexity::PasswordComplexity;
 pub use pushover::Pushover;
 pub use quota_warning::QuotaWarningBcc;
 pub use resource::{Resource, ResourceKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
+pub use server_settings::{AnnouncementType, AppLink, Cors, CorsMethod, PasswordResetMail, Quarantine, QuotaWarningMail, ReleaseFormat, Ui};
 pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
 pub use settings_map::SettingsMap;
 pub use sieve_filter::{SieveFilter, SieveFilterType};
@@ -111,6 +111,12 @@ pub struct Document {
     /// Rspamd settings maps (`settingsmap`), by description.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rspamd_settings_maps: Vec<SettingsMap>,
+    /// The look of mailcow's web UI (names, texts, announcement, app links, IP check, login page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui: Option<Located<Ui>>,
+    /// The CORS headers of mailcow's API (`CORS_SETTINGS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Located<Cors>>,
     /// Administrators of the whole server (mailcow's `admin` rows with `superadmin`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub admins: Vec<Admin>,
@@ -218,10 +224,12 @@ pub enum Kind {
     PasswordResetMail,
     Fail2ban,
     SettingsMap,
+    Ui,
+    Cors,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 35] = [
+    pub const ALL: [Kind; 37] = [
         Kind::DomainTemplate,
         Kind::MailboxTemplate,
         Kind::RelayHost,
@@ -257,6 +265,8 @@ impl Kind {
         Kind::PasswordResetMail,
         Kind::Fail2ban,
         Kind::SettingsMap,
+        Kind::Ui,
+        Kind::Cors,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -295,6 +305,8 @@ impl Kind {
             Kind::PasswordResetMail => "password_reset_mail",
             Kind::Fail2ban => "fail2ban",
             Kind::SettingsMap => "settings_map",
+            Kind::Ui => "ui",
+            Kind::Cors => "cors",
         }
     }
     pub fn plural(self) -> &'static str {
@@ -334,6 +346,8 @@ impl Kind {
             Kind::PasswordResetMail => "password-reset mails",
             Kind::Fail2ban => "Fail2ban settings",
             Kind::SettingsMap => "Rspamd settings maps",
+            Kind::Ui => "UI customisations",
+            Kind::Cors => "CORS settings",
         }
     }
     /// One of it, as prose (`validate`'s counts).
@@ -374,6 +388,8 @@ impl Kind {
             Kind::PasswordResetMail => "password-reset mail",
             Kind::Fail2ban => "Fail2ban settings",
             Kind::SettingsMap => "Rspamd settings map",
+            Kind::Ui => "UI customisation",
+            Kind::Cors => "CORS settings",
         }
     }
     pub fn parse(s: &str) -> Option<Kind> {

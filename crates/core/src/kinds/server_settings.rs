@@ -1,8 +1,9 @@
-//! Server-wide settings that mailcow keeps as Redis strings, one object each: the quarantine
-//! (`Q_*`, as `quarantine('edit', settings)` writes them), the quota-warning mail (`QW_SENDER`,
-//! `QW_SUBJ`, `QW_HTML`, as `quota_notification('edit')`) and the password-reset mail
-//! (`PW_RESET_*`, as `reset_password('edit_notification')`). mailcow writes every key of the
-//! form on each edit, and so does mailplane. mailcow would replace an invalid address with
+//! Server-wide settings that mailcow keeps in Redis, one object each: the quarantine (`Q_*`, as
+//! `quarantine('edit', settings)` writes them), the quota-warning mail (`QW_SENDER`, `QW_SUBJ`,
+//! `QW_HTML`, as `quota_notification('edit')`), the password-reset mail (`PW_RESET_*`, as
+//! `reset_password('edit_notification')`), the UI (`customize('edit', …)`: its texts, app links,
+//! IP check and login page) and the API's CORS headers (the `CORS_SETTINGS` hash, as `cors('edit')`).
+//! mailcow writes every key of a form on each edit, and so does mailplane. mailcow would replace an invalid address with
 //! nothing; mailplane refuses it. They cannot be deleted (mailcow's forms have no delete): a
 //! plan that would is blocked, one not declared is left alone.
 
@@ -12,8 +13,11 @@ use super::{Desired, Facts, KindSpec, Output, Resolver, WriteError};
 use crate::change::{Action, Change};
 use crate::live::LiveData;
 use crate::load::validate::Validator;
-use crate::model::names::{normalize_address, normalize_domain, printable};
-use crate::model::{Document, Kind, Located, PasswordResetMail, Quarantine, QuotaWarningMail, ReleaseFormat};
+use serde_json::{Value as Json, json};
+
+use super::app_password::{html_escape, html_unescape};
+use crate::model::names::{check_host_labels, normalize_address, normalize_domain, printable};
+use crate::model::{AnnouncementType, AppLink, Cors, CorsMethod, Document, Kind, Located, PasswordResetMail, Quarantine, QuotaWarningMail, ReleaseFormat, Ui};
 use crate::record::{Field, Record, Value};
 
 /// How a record field is kept in its Redis string.
@@ -24,6 +28,8 @@ enum Form {
     Int,
     /// A JSON list of strings, as PHP's json_encode writes it.
     List,
+    /// JSON as PHP's json_encode writes it, compared as values; absent, it is this default.
+    Json(&'static str),
 }
 
 /// One field of a settings object: its record field, its Redis key, its form.
@@ -49,6 +55,21 @@ const PASSWORD_RESET_KEYS: &[Key] = &[
     ("text", "PW_RESET_TEXT", Form::Text),
     ("html", "PW_RESET_HTML", Form::Text),
 ];
+
+const UI_KEYS: &[Key] = &[
+    ("title", "TITLE_NAME", Form::Text),
+    ("main_name", "MAIN_NAME", Form::Text),
+    ("apps_name", "APPS_NAME", Form::Text),
+    ("help_text", "HELP_TEXT", Form::Text),
+    ("footer", "UI_FOOTER", Form::Text),
+    ("announcement", "UI_ANNOUNCEMENT_TEXT", Form::Text),
+    ("announcement_type", "UI_ANNOUNCEMENT_TYPE", Form::Text),
+    ("announcement_active", "UI_ANNOUNCEMENT_ACTIVE", Form::Int),
+    ("app_links", "APP_LINKS", Form::Json("[]")),
+    ("ip_check", "IP_CHECK", Form::Int),
+    ("login", "CUSTOM_LOGIN", Form::Json(r#"{"hide_user_quicklink":0,"hide_domainadmin_quicklink":0,"hide_admin_quicklink":0,"force_sso":0}"#)),
+];
+const LOGIN_FLAGS: [&str; 4] = ["hide_user_quicklink", "hide_domainadmin_quicklink", "hide_admin_quicklink", "force_sso"];
 
 /// mailcow's quarantine age when none (or 0) is given.
 const MAX_AGE: u32 = 365;
@@ -118,9 +139,56 @@ pub const PASSWORD_RESET_MAIL: KindSpec = notice_spec!(
     password_reset_export
 );
 
+pub const UI: KindSpec = notice_spec!(
+    Ui,
+    UI_KEYS,
+    &[
+        "TITLE_NAME",
+        "MAIN_NAME",
+        "APPS_NAME",
+        "HELP_TEXT",
+        "UI_FOOTER",
+        "UI_ANNOUNCEMENT_TEXT",
+        "UI_ANNOUNCEMENT_TYPE",
+        "UI_ANNOUNCEMENT_ACTIVE",
+        "APP_LINKS",
+        "IP_CHECK",
+        "CUSTOM_LOGIN"
+    ],
+    |d| usize::from(d.ui.is_some()),
+    ui_desired,
+    ui_export
+);
+
+const CORS_HASH: &str = "CORS_SETTINGS";
+
+pub const CORS: KindSpec = KindSpec {
+    hashes: &[CORS_HASH],
+    strings: &[],
+    live: |l, out| {
+        let Some(h) = l.kv.get(CORS_HASH).filter(|h| !h.is_empty()) else { return };
+        let list = |f: &str| Value::List(h.get(f).map_or("", String::as_str).split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect());
+        out.push(Record::new(Kind::Cors, Kind::Cors.name()).with("allowed_origins", list("allowed_origins")).with("allowed_methods", list("allowed_methods")));
+    },
+    write: |c, _, out| {
+        if let (Action::Create | Action::Update, Some(r)) = (c.action, &c.desired) {
+            for f in ["allowed_origins", "allowed_methods"] {
+                out.hset(CORS_HASH, f, &r.list(f).join(", "));
+            }
+        }
+        Ok(())
+    },
+    ..notice_spec!(Cors, UI_KEYS, &[], |d| usize::from(d.cors.is_some()), cors_desired, cors_export)
+};
+
 fn value(form: Form, stored: Option<&str>) -> Value {
     let s = stored.unwrap_or("");
     match form {
+        // Re-encoded: what PHP wrote (unicode escaped) and what mailplane writes compare equal.
+        Form::Json(default) => {
+            let parsed = serde_json::from_str::<serde_json::Value>(if s.is_empty() { default } else { s });
+            Value::text(parsed.map(|j| php_json(&j)).unwrap_or_else(|_| s.to_string()))
+        }
         Form::Text => Value::text(s),
         Form::Int => Value::Int(s.trim().parse().unwrap_or(0)),
         Form::List => Value::List(serde_json::from_str::<Vec<String>>(s).unwrap_or_default().into()),
@@ -180,6 +248,58 @@ fn push(kind: Kind, out: &mut Desired, values: Vec<(Field, Value)>) {
         r.push(f, v);
     }
     out.records.push(r);
+}
+
+fn flag(v: Option<bool>) -> Value {
+    Value::Int(i64::from(v.unwrap_or(false)))
+}
+
+fn ui_desired(r: &mut Resolver, out: &mut Desired) {
+    for u in r.docs.iter().filter_map(|d| d.ui.as_ref()) {
+        let escaped = |v: &Option<Located<String>>| Value::text(html_escape(v.as_ref().map_or("", |v| v.value.as_str())));
+        let kind = u.announcement_type.map_or("", |t| match t {
+            AnnouncementType::Info => "info",
+            AnnouncementType::Warning => "warning",
+            AnnouncementType::Danger => "danger",
+        });
+        let links: Vec<Json> = u
+            .app_links
+            .iter()
+            .map(|a| json!({a.name.value.as_str(): {"link": a.link.value, "user_link": a.user_link.as_ref().map_or("", |l| l.value.as_str()), "hide": a.hide.unwrap_or(false)}}))
+            .collect();
+        let login: serde_json::Map<String, Json> = LOGIN_FLAGS
+            .iter()
+            .zip([u.hide_user_quicklink, u.hide_domainadmin_quicklink, u.hide_admin_quicklink, u.force_sso])
+            .map(|(k, v)| (k.to_string(), json!(i64::from(v.unwrap_or(false)))))
+            .collect();
+        push(
+            Kind::Ui,
+            out,
+            vec![
+                // mailcow stores the three names HTML-escaped.
+                ("title", escaped(&u.title)),
+                ("main_name", escaped(&u.main_name)),
+                ("apps_name", escaped(&u.apps_name)),
+                ("help_text", text(&u.help_text)),
+                ("footer", text(&u.footer)),
+                ("announcement", text(&u.announcement)),
+                ("announcement_type", Value::text(kind)),
+                ("announcement_active", flag(u.announcement_active)),
+                ("app_links", Value::text(php_json(&Json::Array(links)))),
+                ("ip_check", flag(u.ip_check)),
+                ("login", Value::text(php_json(&Json::Object(login)))),
+            ],
+        );
+    }
+}
+
+fn cors_desired(r: &mut Resolver, out: &mut Desired) {
+    for c in r.docs.iter().filter_map(|d| d.cors.as_ref()) {
+        // Browsers send the origin lowercased; mailcow stores it so.
+        let origins = c.allowed_origins.iter().map(|o| o.trim().to_lowercase()).collect();
+        let methods = c.allowed_methods.clone().unwrap_or(CorsMethod::ALL.to_vec()).iter().map(|m| m.name().to_string()).collect();
+        push(Kind::Cors, out, vec![("allowed_origins", Value::List(origins)), ("allowed_methods", Value::List(methods))]);
+    }
 }
 
 fn quarantine_desired(r: &mut Resolver, out: &mut Desired) {
@@ -255,6 +375,71 @@ fn password_reset_export(x: &mut Export, r: &Record) {
         Some(loc(PasswordResetMail { from: some_text(r, "from"), subject: some_text(r, "subject"), text: some_text(r, "text"), html: some_text(r, "html") }));
 }
 
+fn ui_export(x: &mut Export, r: &Record) {
+    let unescaped = |f: &str| some_if(!r.text(f).is_empty(), loc(html_unescape(r.text(f))));
+    let links: Vec<serde_json::Map<String, Json>> = serde_json::from_str(r.text("app_links")).unwrap_or_default();
+    let login: serde_json::Map<String, Json> = serde_json::from_str(r.text("login")).unwrap_or_default();
+    let on = |k: &str| some_if(login.get(k).and_then(Json::as_i64).unwrap_or(0) != 0, true);
+    let kind = match r.text("announcement_type") {
+        "info" => Some(AnnouncementType::Info),
+        "warning" => Some(AnnouncementType::Warning),
+        "danger" => Some(AnnouncementType::Danger),
+        _ => None,
+    };
+    x.file("server.yaml").ui = Some(loc(Ui {
+        title: unescaped("title"),
+        main_name: unescaped("main_name"),
+        apps_name: unescaped("apps_name"),
+        help_text: some_text(r, "help_text"),
+        footer: some_text(r, "footer"),
+        announcement: some_text(r, "announcement"),
+        announcement_type: kind,
+        announcement_active: some_if(r.int("announcement_active") != 0, true),
+        app_links: links
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(name, l)| AppLink {
+                name: loc(name.clone()),
+                link: loc(l["link"].as_str().unwrap_or("").to_string()),
+                user_link: l["user_link"].as_str().filter(|u| !u.is_empty()).map(|u| loc(u.to_string())),
+                hide: some_if(l["hide"].as_bool().unwrap_or(false), true),
+            })
+            .collect(),
+        ip_check: some_if(r.int("ip_check") != 0, true),
+        hide_user_quicklink: on("hide_user_quicklink"),
+        hide_domainadmin_quicklink: on("hide_domainadmin_quicklink"),
+        hide_admin_quicklink: on("hide_admin_quicklink"),
+        force_sso: on("force_sso"),
+    }));
+}
+
+fn cors_export(x: &mut Export, r: &Record) {
+    let methods: Vec<CorsMethod> = r.list("allowed_methods").iter().filter_map(|m| CorsMethod::ALL.into_iter().find(|c| c.name() == m)).collect();
+    x.file("server.yaml").cors = Some(loc(Cors {
+        allowed_origins: r.list("allowed_origins").into_iter().map(loc).collect(),
+        allowed_methods: some_if(methods != CorsMethod::ALL, methods),
+    }));
+}
+
+/// mailcow's `valid_origin`: `http(s)://host[:port]` and nothing more, the host a host name or an
+/// address (IPv6 in brackets), or `*`.
+fn valid_origin(o: &str) -> bool {
+    let lower = o.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")) else { return o == "*" };
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        return false;
+    }
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((ip, tail)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => ("", tail),
+            _ => return false,
+        },
+        None => rest.rsplit_once(':').map_or((rest, ""), |(h, _)| (h, &rest[h.len()..])),
+    };
+    let port_ok = port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok());
+    port_ok && (host.is_empty() || host.parse::<std::net::Ipv4Addr>().is_ok() || check_host_labels(host).is_ok())
+}
+
 /// Each object once per directory; addresses mailcow would keep (it drops others silently),
 /// domain names, an age of at least a day, a score that is a number.
 fn validate(v: &mut Validator, file: usize, doc: &Document) {
@@ -272,6 +457,31 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
     at(doc.quarantine.as_ref().map(|q| q.at), "quarantine", "the quarantine settings", v);
     at(doc.quota_warning_mail.as_ref().map(|q| q.at), "quota_warning_mail", "the quota-warning mail", v);
     at(doc.password_reset_mail.as_ref().map(|q| q.at), "password_reset_mail", "the password-reset mail", v);
+    at(doc.ui.as_ref().map(|q| q.at), "ui", "the UI customisation", v);
+    at(doc.cors.as_ref().map(|q| q.at), "cors", "the CORS settings", v);
+    if let Some(c) = &doc.cors {
+        if c.allowed_origins.is_empty() {
+            v.error_help(
+                "no-origins",
+                file,
+                c.at,
+                "the CORS settings list no `allowed_origins`",
+                "list the origins that may call the API, e.g. https://portal.example.org, or `*`",
+            );
+        }
+        for o in c.allowed_origins.iter().filter(|o| !valid_origin(o.trim())) {
+            let message = format!("CORS: `{}` is not an origin (`https://host[:port]`, nothing after it) or `*`", printable(o));
+            v.error_help("invalid-origin", file, o.at, message, "write it as a browser sends it, e.g. https://portal.example.org");
+        }
+    }
+    if let Some(u) = &doc.ui {
+        let mut names = std::collections::HashSet::new();
+        for a in &u.app_links {
+            if a.name.trim().is_empty() || !names.insert(a.name.trim().to_string()) {
+                v.error_help("duplicate", file, a.name.at, format!("app link `{}`: each needs a name of its own", printable(&a.name)), "name it after the app");
+            }
+        }
+    }
     if let Some(q) = &doc.quarantine {
         for (what, a) in [("the quarantine's sender", &q.sender), ("the quarantine's bcc", &q.bcc), ("the quarantine's redirect", &q.redirect)] {
             address(v, what, a);
@@ -293,5 +503,22 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
     }
     if let Some(m) = &doc.password_reset_mail {
         address(v, "the password-reset mail's from", &m.from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailcows_origin_rule() {
+        for ok in ["https://portal.example.org", "http://Intranet.Example.org:8080", "https://[2001:db8::1]:443", "https://192.0.2.1", "*"] {
+            assert!(valid_origin(ok), "{ok}");
+        }
+        for bad in
+            ["https://portal.example.org/", "ftp://x.example", "https://user@x.example", "https://x.example:http", "portal.example.org", "https://", "**"]
+        {
+            assert!(!valid_origin(bad), "{bad}");
+        }
     }
 }
