@@ -1358,12 +1358,7 @@ fn admin_scenario(t: &Target, url: &str, mailcow: bool) {
         "",
     );
     let plan = t.plan_json_env(v2.path(), &env);
-    let fields: Vec<String> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
-        .collect();
+    let fields = changed_fields(&plan);
     assert_eq!(fields, ["force_tfa", "domains", "acl", "active"], "{plan:#}");
     assert!(t.cmd("apply", v2.path()).envs(env).arg("--auto-approve").output().unwrap().status.success());
     no_changes(v2.path(), &env);
@@ -1412,25 +1407,19 @@ fn admin_scenario(t: &Target, url: &str, mailcow: bool) {
             .is_empty()
     );
 
-    let bad = directory(&[(
-        "a.yaml",
+    refused_by_validate(
         "admins:\n  - {username: 'ops admin!'}\n  - {username: admin, password: '{SSHA256}K8eVJ6YsZbQCfuJvSUbaQRLr0HPLz5rC9IAp0PAFl0tmNDBkMDc0NDAyOTAxN2Rk'}\ndomain_admins:\n  - {username: OpsAdmin2, domains: []}\n  - {username: opsadmin2, domains: [example.org]}\n",
-    )]);
-    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    for want in [
-        "a.yaml:2:16",
-        "mailcow's usernames are letters, digits",
-        "a.yaml:5:16",
-        "has no domains",
-        "a.yaml:6:16",
-        "is declared twice",
-        "a.yaml:3:33",
-        "administrator `admin` is given mailcow's shipped password",
-    ] {
-        assert!(text.contains(want), "expected `{want}`:\n{text}");
-    }
+        &[
+            "a.yaml:2:16",
+            "mailcow's usernames are letters, digits",
+            "a.yaml:5:16",
+            "has no domains",
+            "a.yaml:6:16",
+            "is declared twice",
+            "a.yaml:3:33",
+            "administrator `admin` is given mailcow's shipped password",
+        ],
+    );
 }
 
 #[test]
@@ -1500,12 +1489,7 @@ fn api_scenario(t: &Target, url: &str) {
         "",
     );
     let plan = t.plan_json_env(v2.path(), &rotated);
-    let fields: Vec<String> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
-        .collect();
+    let fields = changed_fields(&plan);
     assert_eq!(fields, ["allow_from", "active", "redirect_uri"], "{plan:#}");
     assert!(t.cmd("apply", v2.path()).envs(rotated).arg("--auto-approve").output().unwrap().status.success());
     no_changes(v2.path(), &rotated);
@@ -1547,27 +1531,21 @@ fn api_scenario(t: &Target, url: &str) {
     assert_eq!(rows(url, "SELECT client_id FROM oauth_clients"), [["chat"]]);
     assert_eq!(rows(url, "SELECT COUNT(*) FROM api"), [["2"]], "API keys that are not declared are left alone without their prune");
 
-    let bad = directory(&[(
-        "a.yaml",
+    refused_by_validate(
         "api_keys:\n  - {access: rw, key: ABC, allow_from: [10.0.0.5/33, example.org]}\n  - {access: ro}\n  - {access: ro, skip_ip_check: true}\noauth_clients:\n  - {client_id: 'bad id', redirect_uri: '', scope: email}\n",
-    )]);
-    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
-    assert!(!out.status.success(), "{text}");
-    for want in [
-        "a.yaml:2:41",
-        "`10.0.0.5/33` is not an IP address or network",
-        "`example.org` is not an IP address or network",
-        "the `rw` API key: the key is written in clear text",
-        "a.yaml:3:14",
-        "the `ro` API key has no `allow_from`",
-        "is declared twice",
-        "a client id is 1 to 80 letters",
-        "the redirect URI must be one URL",
-        "mailcow has one scope, `profile`",
-    ] {
-        assert!(text.contains(want), "expected `{want}`:\n{text}");
-    }
+        &[
+            "a.yaml:2:41",
+            "`10.0.0.5/33` is not an IP address or network",
+            "`example.org` is not an IP address or network",
+            "the `rw` API key: the key is written in clear text",
+            "a.yaml:3:14",
+            "the `ro` API key has no `allow_from`",
+            "is declared twice",
+            "a client id is 1 to 80 letters",
+            "the redirect URI must be one URL",
+            "mailcow has one scope, `profile`",
+        ],
+    );
 }
 
 #[test]
@@ -1619,12 +1597,7 @@ fn server_settings_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
         "",
     );
     let plan = t.plan_json(v2.path());
-    let fields: Vec<String> = plan["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()))
-        .collect();
+    let fields = changed_fields(&plan);
     assert_eq!(fields, ["max_score", "release_format", "ip_check", "allowed_origins", "allowed_methods"], "{plan:#}");
     t.apply(v2.path());
     t.assert_no_changes(v2.path());
@@ -1641,27 +1614,19 @@ fn server_settings_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
     let out = t.cmd("plan", v3.path()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success() && text.contains("the quarantine settings cannot be deleted"), "{text}");
-    let bad = directory(&[("a.yaml", "quarantine: {sender: not-an-address, max_age: 0}\nquota_warning_mail: {sender: x@}\nquarantine_x: 1\n")]);
-    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success() && text.contains("unknown field `quarantine_x`"), "{text}");
-    let bad = directory(&[(
-        "a.yaml",
+    refused_by_validate("quarantine: {}\nquarantine_x: 1\n", &["unknown field `quarantine_x`"]);
+    refused_by_validate(
         "quarantine: {sender: not-an-address, max_age: 0}\nquota_warning_mail: {sender: 'x@'}\ncors: {allowed_origins: ['https://portal.example.org/']}\n",
-    )]);
-    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    for want in [
-        "a.yaml:1:22",
-        "the quarantine's sender: `not-an-address` is not an email address (mailcow would store nothing instead)",
-        "the quarantine's max_age is 0 days",
-        "a.yaml:2:30",
-        "the quota-warning mail's sender: `x@` is not an email address",
-        "a.yaml:3:26",
-        "CORS: `https://portal.example.org/` is not an origin",
-    ] {
-        assert!(text.contains(want), "expected `{want}`:\n{text}");
-    }
+        &[
+            "a.yaml:1:22",
+            "the quarantine's sender: `not-an-address` is not an email address (mailcow would store nothing instead)",
+            "the quarantine's max_age is 0 days",
+            "a.yaml:2:30",
+            "the quota-warning mail's sender: `x@` is not an email address",
+            "a.yaml:3:26",
+            "CORS: `https://portal.example.org/` is not an origin",
+        ],
+    );
 }
 
 #[test]
@@ -1732,25 +1697,20 @@ fn fail2ban_scenario(t: &Target, kv: &KvAccess) {
     t.assert_no_changes(out.path());
     let out = t.cmd("plan", files("", "prune: {fail2ban: delete}\n").path()).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("the Fail2ban settings cannot be deleted"));
-    let bad = directory(&[(
-        "a.yaml",
+    let text = refused_by_validate(
         "fail2ban:\n  ban_time: 10\n  netban_ipv4: 40\n  allow: ['bad host!']\n  deny: [0.0.0.0/0, '::/0', 172.22.0.0/16, example.org, 192.0.2.1]\n",
-    )]);
-    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    for want in [
-        "a.yaml:2:13",
-        "Fail2ban's ban_time is 10; netfilter takes 60 or more",
-        "Fail2ban's netban_ipv4 is 40; netfilter takes 8 to 32",
-        "`bad host!` is not an address, network or host name",
-        "`0.0.0.0/0` would ban every address",
-        "`::/0` would ban every address",
-        "a.yaml:5:29",
-        "`172.22.0.0/16` overlaps mailcow's own network 172.22.1.0/24",
-        "`example.org` is not an address or network",
-    ] {
-        assert!(text.contains(want), "expected `{want}`:\n{text}");
-    }
+        &[
+            "a.yaml:2:13",
+            "Fail2ban's ban_time is 10; netfilter takes 60 or more",
+            "Fail2ban's netban_ipv4 is 40; netfilter takes 8 to 32",
+            "`bad host!` is not an address, network or host name",
+            "`0.0.0.0/0` would ban every address",
+            "`::/0` would ban every address",
+            "a.yaml:5:29",
+            "`172.22.0.0/16` overlaps mailcow's own network 172.22.1.0/24",
+            "`example.org` is not an address or network",
+        ],
+    );
     assert!(!text.contains("192.0.2.1`"), "{text}");
 }
 
@@ -1834,4 +1794,21 @@ fn settings_maps_round_trip_on_mailcow_mariadb_and_redis() {
     let (t, url, db) = mailcow_target(&services, &rt, "settingsmap", 46);
     settings_map_scenario(&t, &url);
     rt.block_on(services.drop_db(&db));
+}
+
+/// What `validate` says about a directory of one file that it refuses, which must say each of `wants`.
+fn refused_by_validate(yaml: &str, wants: &[&str]) -> String {
+    let bad = directory(&[("a.yaml", yaml)]);
+    let out = Command::cargo_bin("mailplane").unwrap().arg("validate").arg(bad.path()).env("NO_COLOR", "1").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    for want in wants {
+        assert!(text.contains(want), "expected `{want}`:\n{text}");
+    }
+    text
+}
+
+/// The fields every change of a JSON plan lists, in order.
+fn changed_fields(plan: &Value) -> Vec<String> {
+    plan["changes"].as_array().unwrap().iter().flat_map(|c| c["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string())).collect()
 }
