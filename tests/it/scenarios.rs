@@ -1402,6 +1402,11 @@ fn admin_scenario(t: &Target, url: &str, mailcow: bool) {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     no_changes(v8.path(), &env);
     assert_eq!(rows(url, "SELECT username FROM tfa"), [["opsadmin"]]);
+    // Neither the journal nor `history` holds a password or its hash.
+    let history = Command::cargo_bin("mailplane").unwrap().args(["history", ".", "--format", "json", "--target", url]).output().unwrap();
+    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    let journal = format!("{:?}{}", rows(url, "SELECT * FROM mailplane_journal"), String::from_utf8_lossy(&history.stdout));
+    assert!(!journal.contains("-Admin-2026") && !journal.contains("CRYPT"), "{journal}");
     assert!(
         rows(url, "SELECT username FROM domain_admins UNION ALL SELECT username FROM da_acl UNION ALL SELECT username FROM admin WHERE username = 'orgadmin'")
             .is_empty()
@@ -1530,6 +1535,13 @@ fn api_scenario(t: &Target, url: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(rows(url, "SELECT client_id FROM oauth_clients"), [["chat"]]);
     assert_eq!(rows(url, "SELECT COUNT(*) FROM api"), [["2"]], "API keys that are not declared are left alone without their prune");
+    // Neither the journal nor `history` holds a key or secret.
+    let history = Command::cargo_bin("mailplane").unwrap().args(["history", ".", "--format", "json", "--target", url]).output().unwrap();
+    assert!(history.status.success(), "{}", String::from_utf8_lossy(&history.stderr));
+    let journal = format!("{:?}{}", rows(url, "SELECT * FROM mailplane_journal"), String::from_utf8_lossy(&history.stdout));
+    for secret in ["AAAA11-BBBB22", "RO-KEY-2026", "wiki-secret", "NEW-RW-KEY"] {
+        assert!(!journal.contains(secret), "`{secret}` in the journal or history: {journal}");
+    }
 
     refused_by_validate(
         "api_keys:\n  - {access: rw, key: ABC, allow_from: [10.0.0.5/33, example.org]}\n  - {access: ro}\n  - {access: ro, skip_ip_check: true}\noauth_clients:\n  - {client_id: 'bad id', redirect_uri: '', scope: email}\n",
