@@ -1413,17 +1413,28 @@ fn admin_scenario(t: &Target, url: &str, mailcow: bool) {
     );
 
     refused_by_validate(
-        "admins:\n  - {username: 'ops admin!'}\n  - {username: admin, password: '{SSHA256}K8eVJ6YsZbQCfuJvSUbaQRLr0HPLz5rC9IAp0PAFl0tmNDBkMDc0NDAyOTAxN2Rk'}\ndomain_admins:\n  - {username: OpsAdmin2, domains: []}\n  - {username: opsadmin2, domains: [example.org]}\n",
+        "admins:\n  - {username: 'ops admin!'}\n  - {username: admin, password: '{SSHA256}K8eVJ6YsZbQCfuJvSUbaQRLr0HPLz5rC9IAp0PAFl0tmNDBkMDc0NDAyOTAxN2Rk'}\ndomain_admins:\n  - {username: helpdesk, password: '{NOPE}abc', domains: [example.org]}\n  - {username: OpsAdmin2, domains: []}\n  - {username: opsadmin2, domains: [example.org]}\n",
         &[
             "a.yaml:2:16",
             "mailcow's usernames are letters, digits",
-            "a.yaml:5:16",
-            "has no domains",
             "a.yaml:6:16",
+            "has no domains",
+            "a.yaml:7:16",
+            "domain administrator `helpdesk`: `{NOPE}` is not a password scheme mailcow accepts",
             "is declared twice",
             "a.yaml:3:33",
             "administrator `admin` is given mailcow's shipped password",
         ],
+    );
+}
+
+/// A literal password of an app password is checked like a mailbox's (a scheme Dovecot knows, a
+/// length mailcow's column holds).
+#[test]
+fn app_password_hashes_are_checked_like_mailbox_ones() {
+    refused_by_validate(
+        "domains:\n  - name: example.org\n    mailboxes:\n      - local_part: bob\n        app_passwords: [{name: Phone, password: '{NOPE}x'}]\n",
+        &["app password `Phone` of `bob@example.org`: `{NOPE}` is not a password scheme mailcow accepts"],
     );
 }
 

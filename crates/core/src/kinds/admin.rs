@@ -318,6 +318,9 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
             v.error_help("invalid-username", file, a.username.at, message, "choose another username");
         }
         v.claim("admin", &key, if a.domains.is_some() { "a domain administrator" } else { "an administrator" }, (file, a.username.at));
+        if let Some(p) = a.password {
+            super::mailbox::check_password(v, file, p, &format!("{what} `{key}`"));
+        }
         if let Some(p) = a.password.filter(|p| p.prehashed() == Some(SHIPPED_HASH)) {
             let message = format!("{what} `{key}` is given mailcow's shipped password, which anyone can look up");
             v.push(crate::load::Diagnostic::warning("shipped-password", file, p.at, message).help("give them a password of their own"));

@@ -173,6 +173,9 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
             let help = format!("first declared at {}; mailcow compares names without regard to case", v.place((file, first)));
             v.error_help("duplicate", file, a.name.at, format!("{what} is declared twice"), help);
         }
+        if let Some(p) = &a.password {
+            super::mailbox::check_password(v, file, p, &what);
+        }
         for p in a.protocols.iter().flatten().filter(|p| !PROTOCOLS.contains(&p.value)) {
             v.error_help(
                 "invalid-protocol",

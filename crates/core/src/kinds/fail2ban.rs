@@ -9,7 +9,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::export::{Export, loc, some_if};
-use super::{Desired, Facts, KindSpec, Output, Resolver, WriteCtx, WriteError};
+use super::{Desired, KindSpec, Output, Resolver, WriteCtx, WriteError};
 use crate::change::{Action, Change};
 use crate::live::LiveData;
 use crate::load::validate::Validator;
@@ -45,12 +45,7 @@ pub const FAIL2BAN: KindSpec = KindSpec {
     desired,
     live,
     write,
-    check: |f: &Facts| {
-        let deletes = f.changes.iter().any(|c| c.kind == Kind::Fail2ban && c.action == Action::Delete);
-        let why =
-            "the Fail2ban settings cannot be deleted: netfilter writes them again; declare them, or leave them undeclared without `prune: {fail2ban: delete}`";
-        if deletes { vec![why.to_string()] } else { Vec::new() }
-    },
+    check: |f| super::never_deleted(f, Kind::Fail2ban, "netfilter writes them again"),
     export,
     disabled: super::never_off,
     protected: &[],

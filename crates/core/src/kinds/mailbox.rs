@@ -616,7 +616,7 @@ pub(crate) fn check_mailbox(val: &mut Validator, file: usize, m: &Mailbox, addr:
         }
     }
     if let Some(p) = &m.password {
-        check_password(val, file, p, addr);
+        check_password(val, file, p, &format!("mailbox `{addr}`"));
     }
     if let Some(r) = &m.recovery_email
         && let Err(e) = normalize_address(r)
@@ -642,14 +642,16 @@ pub(crate) fn check_mailbox(val: &mut Validator, file: usize, m: &Mailbox, addr:
     quota
 }
 
-pub(crate) fn check_password(val: &mut Validator, file: usize, p: &Located<Secret>, addr: &str) {
+/// A literal password of `owner` (a mailbox, an app password, an administrator): a hash that
+/// fits mailcow's column and that Dovecot knows; plaintext is said.
+pub(crate) fn check_password(val: &mut Validator, file: usize, p: &Located<Secret>, owner: &str) {
     if let Secret::Literal(v) = &p.value {
         if v.chars().count() > TEXT_LIMIT {
             val.error_help(
                 "text-too-long",
                 file,
                 p.at,
-                format!("mailbox `{addr}`: the password is longer than mailcow stores ({TEXT_LIMIT} characters)"),
+                format!("{owner}: the password is longer than mailcow stores ({TEXT_LIMIT} characters)"),
                 "use a shorter hash, e.g. {BLF-CRYPT} from `doveadm pw -s BLF-CRYPT`",
             );
         } else if v.starts_with('{') && !crate::password::is_prehashed(v) {
@@ -658,12 +660,12 @@ pub(crate) fn check_password(val: &mut Validator, file: usize, p: &Located<Secre
                 "unknown-hash-scheme",
                 file,
                 p.at,
-                format!("mailbox `{addr}`: `{scheme}` is not a password scheme mailcow accepts"),
+                format!("{owner}: `{scheme}` is not a password scheme mailcow accepts"),
                 "use e.g. {BLF-CRYPT}, {SHA512-CRYPT}, {ARGON2ID}, {SSHA256}; make one with `doveadm pw -s BLF-CRYPT`",
             );
         } else if !v.starts_with('{') {
             val.push(
-                Diagnostic::warning("plaintext-secret", file, p.at, format!("mailbox `{addr}`: the password is written in clear text"))
+                Diagnostic::warning("plaintext-secret", file, p.at, format!("{owner}: the password is written in clear text"))
                     .help("store a hash (`doveadm pw -s BLF-CRYPT`) or a reference such as `{env: ALICE_PASSWORD}`"),
             );
         }

@@ -257,6 +257,22 @@ pub fn no_domain(_: &Record) -> Option<&str> {
     None
 }
 
+/// `check` of a kind mailcow has no way to delete (a server-wide setting): a plan that would is
+/// blocked, saying `why` (mailcow has no delete, or something writes it again).
+pub fn never_deleted(f: &Facts, kind: Kind, why: &str) -> Vec<String> {
+    f.changes
+        .iter()
+        .filter(|c| c.kind == kind && c.action == crate::change::Action::Delete)
+        .map(|_| {
+            format!(
+                "the {} cannot be deleted: {why}; declare it with the values you want, or leave it undeclared without `prune: {{{}: delete}}`",
+                kind.singular(),
+                kind.name()
+            )
+        })
+        .collect()
+}
+
 /// `check` (or `warn`) of a kind with nothing to check.
 pub fn no_check(_: &Facts) -> Vec<String> {
     Vec::new()

@@ -29,11 +29,7 @@ pub const PASSWORD_COMPLEXITY: KindSpec = KindSpec {
     desired,
     live,
     write,
-    check: |f| {
-        let deletes = f.changes.iter().any(|c| c.kind == Kind::PasswordComplexity && c.action == Action::Delete);
-        let why = "the password policy cannot be deleted: mailcow always has one (php-fpm seeds it); declare it, or leave it undeclared without `prune: {password_complexity: delete}`";
-        if deletes { vec![why.to_string()] } else { Vec::new() }
-    },
+    check: |f| super::never_deleted(f, Kind::PasswordComplexity, "mailcow always has one (php-fpm seeds it)"),
     export,
     disabled: super::never_off,
     protected: &[],

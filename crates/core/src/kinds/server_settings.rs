@@ -9,7 +9,7 @@
 
 use super::export::{Export, loc, some_if};
 use super::template::php_json;
-use super::{Desired, Facts, KindSpec, Output, Resolver, WriteError};
+use super::{Desired, KindSpec, Output, Resolver, WriteError};
 use crate::change::{Action, Change};
 use crate::live::LiveData;
 use crate::load::validate::Validator;
@@ -87,7 +87,7 @@ macro_rules! notice_spec {
             desired: $desired,
             live: |l, out| out.extend(live(Kind::$kind, $keys, l)),
             write: |c, _, out| write(c, $keys, out),
-            check: |f| never_deleted(f, Kind::$kind),
+            check: |f| super::never_deleted(f, Kind::$kind, "mailcow has no way to"),
             export: $export,
             disabled: super::never_off,
             protected: &[],
@@ -222,20 +222,6 @@ fn write(c: &Change, keys: &[Key], out: &mut Output) -> Result<(), WriteError> {
         }
     }
     Ok(())
-}
-
-fn never_deleted(f: &Facts, kind: Kind) -> Vec<String> {
-    f.changes
-        .iter()
-        .filter(|c| c.kind == kind && c.action == Action::Delete)
-        .map(|_| {
-            format!(
-                "the {} cannot be deleted: mailcow has no way to; declare it with the values you want, or leave it undeclared without `prune: {{{}: delete}}`",
-                kind.singular(),
-                kind.name()
-            )
-        })
-        .collect()
 }
 
 fn text(v: &Option<Located<String>>) -> Value {
