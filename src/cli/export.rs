@@ -36,7 +36,7 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
                 return e.exit_status();
             }
         };
-        let live = match crate::observe::observe(&db, &kv).await {
+        let mut live = match crate::observe::observe(&db, &kv).await {
             Ok(l) => l,
             Err(e) => {
                 printer.err(&format!("error: {e}"));
@@ -44,12 +44,13 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
             }
         };
         db.close().await;
+        crate::observe::netfilter_rules(&settings, &mut live).await;
         let records = crate::kinds::live(&live);
         let mut hashes: std::collections::HashMap<String, String> =
             live.rows(&crate::kinds::mailbox::MAILBOXES).iter().map(|r| (r.s("username").to_string(), r.s("password").to_string())).collect();
         hashes.extend(crate::kinds::app_password::stored_hashes(&live).into_iter().map(|(k, h)| (k, h.to_string())));
         hashes.extend(crate::kinds::admin::stored_hashes(&live).into_iter().map(|(k, h)| (k, h.to_string())));
-        let exported = crate::kinds::export::export(&records, args.include_hashes.then_some(&hashes));
+        let exported = crate::kinds::export::export(&records, args.include_hashes.then_some(&hashes), live.netfilter_rules.as_deref());
         for s in &exported.skipped {
             printer.err(&format!("warning: not exported: {s}"));
         }

@@ -266,11 +266,12 @@ async fn observe_target(
     // Only SQLite needs setting up before a connection works (the file is created then).
     let final_error = !target_url(&args, &settings).starts_with("sqlite:");
     let (db, kv, memcached) = try_connect(&args, Some(&settings), Access { write: lock, setup }).await.map_err(|e| (final_error, e))?;
-    observe_connected(&args, db, kv, memcached, lock, gate).await.map_err(|e| (false, e))
+    observe_connected(&args, &settings, db, kv, memcached, lock, gate).await.map_err(|e| (false, e))
 }
 
 async fn observe_connected(
     args: &TargetArgs,
+    settings: &SettingsFile,
     db: Db,
     kv: Kv,
     memcached: Option<String>,
@@ -292,7 +293,8 @@ async fn observe_connected(
     let timeout = std::time::Duration::from_secs(args.lock_timeout);
     let replayed = crate::outbox::finish_pending(&db, &kv, memcached.as_deref(), lock.is_some(), timeout).await.map_err(TargetError::Outbox)?;
     let t = std::time::Instant::now();
-    let live = observe::observe(&db, &kv).await?;
+    let mut live = observe::observe(&db, &kv).await?;
+    observe::netfilter_rules(settings, &mut live).await;
     let t = crate::timing::lap("observe", t);
     let (live, records) = tokio::task::spawn_blocking(move || {
         let mut live = live;
@@ -373,6 +375,7 @@ async fn finish(
         force: args.force,
     };
     kinds::dkim::keep_live_keys(&mut desired, &live_records);
+    kinds::fail2ban::follow_netfilter(&mut desired, &live);
     if !desired.forwarding_names.is_empty() {
         let known: Vec<_> = live_records.iter().filter(|r| r.kind == crate::model::Kind::ForwardingHost).cloned().collect();
         let refresh = args.refresh_forwarding_hosts;

@@ -324,6 +324,7 @@ impl State {
                             ("ban_time_increment", &["false"]),
                             ("allow", &["[192.0.2.0/24]", "[192.0.2.0/24, monitor.outside.example]", "[]"]),
                             ("deny", &["[203.0.113.66]", "[203.0.113.66, 198.51.100.0/24]"]),
+                            ("regex", &["mailcow-defaults", "['Login failed from ([0-9a-f.:]+)', 'by ([0-9a-f.:]+) to /srv']"]),
                         ],
                         50,
                     ),
@@ -847,7 +848,7 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "redis:QW_BCC" => vec![("quota_warning_bcc", field)],
         "redis:PASSWD_POLICY" => vec![("password_complexity", "password_complexity".into())],
         t if t.starts_with("redis:Q_") => vec![("quarantine", "quarantine".into())],
-        "redis:F2B_OPTIONS" | "redis:F2B_WHITELIST" | "redis:F2B_BLACKLIST" => vec![("fail2ban", "fail2ban".into())],
+        "redis:F2B_OPTIONS" | "redis:F2B_WHITELIST" | "redis:F2B_BLACKLIST" | "redis:F2B_REGEX" => vec![("fail2ban", "fail2ban".into())],
         "redis:CORS_SETTINGS" => vec![("cors", "cors".into())],
         t if t.starts_with("redis:UI_")
             || ["redis:TITLE_NAME", "redis:MAIN_NAME", "redis:APPS_NAME", "redis:HELP_TEXT", "redis:APP_LINKS", "redis:IP_CHECK", "redis:CUSTOM_LOGIN"]

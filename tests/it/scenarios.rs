@@ -1735,6 +1735,59 @@ fn fail2ban_scenario(t: &Target, kv: &KvAccess) {
         ],
     );
     assert!(!text.contains("192.0.2.1`"), "{text}");
+    fail2ban_rules(t, kv);
+}
+
+/// Fail2ban's log rules: left alone until declared; `mailcow-defaults` replaces a list kept from
+/// an older mailcow (mailcow#5251) by deleting it, and is then satisfied by no key and by the
+/// list netfilter writes; a declared list is written as PHP's json_encode; export → plan empty.
+fn fail2ban_rules(t: &Target, kv: &KvAccess) {
+    use mailplane::kinds::fail2ban::MAILCOW_RULES;
+    let netfilter = |rules: &[&str]| {
+        serde_json::to_string(&rules.iter().enumerate().map(|(i, r)| ((i + 1).to_string(), serde_json::Value::from(*r))).collect::<serde_json::Map<_, _>>())
+            .unwrap()
+    };
+    let files = |regex: &str| {
+        directory(&[
+            ("mailplane.yaml", ""),
+            ("a.yaml", &format!("fail2ban:\n  ban_time: 3600\n  max_attempts: 5\n  allow: [192.0.2.0/24]\n  deny: [203.0.113.66, 198.51.100.0/24]\n{regex}")),
+        ])
+    };
+    let mut old = MAILCOW_RULES.to_vec();
+    old[5] = r"-login: Disconnected.+ \(auth failed, .+\): user=.*, method=.+, rip=([0-9a-f\.:]+),";
+    (kv.set)("F2B_REGEX", &netfilter(&old));
+    let undeclared = files("");
+    let plan = t.plan_json(undeclared.path());
+    assert!(plan["changes"].as_array().unwrap().iter().all(|c| c["kind"] != "fail2ban"), "{plan:#}");
+
+    let defaults = files("  regex: mailcow-defaults\n");
+    let plan = t.plan_json(defaults.path());
+    assert_eq!(changed_fields(&plan), ["regex"], "{plan:#}");
+    t.apply(defaults.path());
+    assert_eq!((kv.get)("F2B_REGEX"), None, "deleted: netfilter writes its own list");
+    t.assert_no_changes(defaults.path());
+    (kv.set)("F2B_REGEX", &netfilter(&MAILCOW_RULES));
+    t.assert_no_changes(defaults.path());
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    assert!(std::fs::read_to_string(out.path().join("server.yaml")).unwrap().contains("regex: mailcow-defaults"));
+    t.assert_no_changes(out.path());
+
+    let own = files("  regex:\n    - 'Login failed for .+ from ([0-9a-f.:]+) to /srv/ünï'\n    - mailcow UI. Invalid password for .+ by ([0-9a-f\\.:]+)\n");
+    t.apply(own.path());
+    assert_eq!(
+        (kv.get)("F2B_REGEX").as_deref(),
+        Some(r#"{"1":"Login failed for .+ from ([0-9a-f.:]+) to /srv/\u00fcn\u00ef","2":"mailcow UI. Invalid password for .+ by ([0-9a-f\\.:]+)"}"#)
+    );
+    t.assert_no_changes(own.path());
+    let out = tempfile::tempdir().unwrap();
+    t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).assert().success();
+    t.assert_no_changes(out.path());
+    refused_by_validate(
+        "fail2ban:\n  regex:\n    - 'from (?:[0-9.]+)'\n    - 'from ([0-9.]+'\n",
+        &["a.yaml:3:7", "rule 1 `from (?:[0-9.]+)` has no capture group", "a.yaml:4:7", "rule 2 `from ([0-9.]+` leaves a group open"],
+    );
+    refused_by_validate("fail2ban: {regex: []}\n", &["Fail2ban's regex list is empty"]);
 }
 
 #[test]
@@ -1743,7 +1796,7 @@ fn fail2ban_round_trips_on_sqlite() {
     let url = format!("sqlite://{}/mailplane.db", tmp.path().display());
     let get = |key: &str| rows(&url, &format!("SELECT v FROM mailplane_kv WHERE k = '{key}' AND f = ''")).first().map(|r| r[0].clone());
     let set = |key: &str, value: &str| {
-        sql(&url, &[&format!("UPDATE mailplane_kv SET v = '{value}' WHERE k = '{key}' AND f = ''")]);
+        sql(&url, &[&format!("INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES ('{key}', '', '{}')", value.replace('\'', "''"))]);
     };
     let fields = |key: &str| rows(&url, &format!("SELECT f FROM mailplane_kv WHERE k = '{key}' ORDER BY f")).into_iter().map(|r| r[0].clone()).collect();
     fail2ban_scenario(&Target { args: vec!["--target".into(), url.clone()], _tmp: tmp }, &KvAccess { get: &get, set: &set, fields: &fields });

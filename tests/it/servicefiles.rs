@@ -271,6 +271,48 @@ impl Drop for Containers {
     }
 }
 
+/// `fail2ban: {regex: mailcow-defaults}` is the list in the running netfilter's code, not the one
+/// mailplane was built with: equal to it, no change; mailplane's own list is a reset.
+fn netfilter_rules_are_read_from_its_container(s: &mut Setup, containers: &Containers, project: &str) {
+    containers.start(project, "netfilter", s.events.parent().unwrap());
+    assert_eq!(wait_for(s, 1), ["start netfilter"]);
+    let id = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=com.docker.compose.service=netfilter-mailcow",
+    ]);
+    let main_py = s.tmp.path().join("main.py");
+    std::fs::write(&main_py, "def refreshF2bregex():\n  if not r.get('F2B_REGEX'):\n    f2bregex = {}\n    f2bregex[1] = r'newer rule by ([0-9a-f\\.:]+)'\n    f2bregex[2] = r'SOGo.+ Login from \\'([0-9a-f\\.:]+)\\' for user'\n").unwrap();
+    docker(&["exec", &id, "mkdir", "-p", "/app"]);
+    docker(&["cp", main_py.to_str().unwrap(), &format!("{id}:/app/main.py")]);
+    let set = |rules: &[&str]| {
+        let json = serde_json::to_string(
+            &rules.iter().enumerate().map(|(i, r)| ((i + 1).to_string(), serde_json::Value::from(*r))).collect::<serde_json::Map<_, _>>(),
+        )
+        .unwrap();
+        let url = format!("sqlite://{}", s.tmp.path().join("state.db").display());
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            use mailplane::store::db::{Arg, Db, Stmt};
+            let db = Db::connect(&url, None).await.unwrap();
+            let sql = "INSERT OR REPLACE INTO mailplane_kv (k, f, v) VALUES ('F2B_REGEX', '', ?)".to_string();
+            db.execute_all(&[Stmt { sql, args: vec![Arg::Text(json)] }]).await.unwrap();
+            db.close().await;
+        });
+    };
+    set(&[r"newer rule by ([0-9a-f\.:]+)", r"SOGo.+ Login from \'([0-9a-f\.:]+)\' for user"]);
+    std::fs::write(s.dir.join("fail2ban.yaml"), "fail2ban: {regex: mailcow-defaults}\n").unwrap();
+    let plan = s.mailplane(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&plan.stdout), String::from_utf8_lossy(&plan.stderr));
+    set(&mailplane::kinds::fail2ban::MAILCOW_RULES);
+    let plan = s.mailplane(&["plan", "--detailed-exitcode"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.code() == Some(2) && text.contains("regex") && text.contains("+ \"newer rule by"), "{text}");
+    std::fs::remove_file(s.dir.join("fail2ban.yaml")).unwrap();
+}
+
 fn wait_for(s: &mut Setup, n: usize) -> Vec<String> {
     let mut got = Vec::new();
     for _ in 0..100 {
@@ -314,6 +356,7 @@ fn docker_mode_finds_mailcows_containers_by_label_checks_inside_and_restarts() {
     assert_eq!(s.events(), ["start rspamd"]);
 
     exercise(&mut s);
+    netfilter_rules_are_read_from_its_container(&mut s, &containers, &project);
 
     // Database side effects: a new mailbox flushes dovecot's auth cache; a new domain with
     // --restart-sogo restarts SOGo.

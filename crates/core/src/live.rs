@@ -159,6 +159,9 @@ pub struct LiveData {
     /// One per query the kinds declare, and the inventory.
     pub tables: Vec<Table>,
     pub kv: HashMap<String, HashMap<String, String>>,
+    /// The built-in log rules of the netfilter container that runs (read from its code in docker
+    /// mode); None: the ones mailplane knows (`kinds::fail2ban::MAILCOW_RULES`).
+    pub netfilter_rules: Option<Vec<String>>,
     pub(crate) owned: std::sync::OnceLock<crate::live::Owned>,
 }
 

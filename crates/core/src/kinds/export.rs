@@ -26,6 +26,8 @@ pub struct Export<'a> {
     pub hashes: Option<&'a HashMap<String, String>>,
     /// username → its place in its domain's `mailboxes`.
     pub mailboxes: HashMap<String, usize>,
+    /// netfilter's built-in log rules (`LiveData::netfilter_rules`).
+    pub netfilter_rules: Option<&'a [String]>,
 }
 
 impl Export<'_> {
@@ -62,9 +64,16 @@ impl Export<'_> {
     }
 }
 
-pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>) -> Exported {
-    let mut x =
-        Export { domains: BTreeMap::new(), alias_target: BTreeMap::new(), files: BTreeMap::new(), skipped: Vec::new(), hashes, mailboxes: HashMap::new() };
+pub fn export(records: &[Record], hashes: Option<&HashMap<String, String>>, netfilter_rules: Option<&[String]>) -> Exported {
+    let mut x = Export {
+        domains: BTreeMap::new(),
+        alias_target: BTreeMap::new(),
+        files: BTreeMap::new(),
+        skipped: Vec::new(),
+        hashes,
+        mailboxes: HashMap::new(),
+        netfilter_rules,
+    };
     for k in &super::KINDS {
         // mailcow's own objects (the `Default` templates) stay unmanaged: mailplane's built-in copy applies.
         for r in records.iter().filter(|r| r.kind == k.kind && !super::protected(r)) {

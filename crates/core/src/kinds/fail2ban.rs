@@ -4,7 +4,12 @@
 //! with its own serialiser, so they are compared as values, never as bytes, and its
 //! `banlist_id` is kept. A list is changed entry by entry (mailcow deletes and re-adds it: the
 //! same result, without a moment in which nothing is allowed). Never deleted: a plan that would
-//! is blocked. The regex rules (`F2B_REGEX`) are left alone.
+//! is blocked. The log rules (`F2B_REGEX`, a JSON object `{"1": rule, …}`) are compared as a
+//! list; `mailcow-defaults` is the running netfilter's built-in list, and netfilter writes that
+//! list itself whenever the key is missing, so following it is a DEL — and the plan stays empty
+//! after an update of mailcow only if the live key is the new list (mailcow#5251 is the old
+//! list kept forever). mailcow also restarts netfilter on its reset; mailplane does not: a restart
+//! lifts every active ban, and the rules come back on the next log line without it.
 
 use serde_json::{Map, Value as Json};
 
@@ -14,12 +19,29 @@ use crate::change::{Action, Change};
 use crate::live::LiveData;
 use crate::load::validate::Validator;
 use crate::model::names::{check_host_labels, is_network, printable};
-use crate::model::{Document, Fail2ban, Kind, Located};
+use crate::model::{Document, F2bRegex, Fail2ban, Kind, Located, MailcowDefaults};
 use crate::record::{Record, Value};
 
 const OPTIONS: &str = "F2B_OPTIONS";
 const ALLOW: &str = "F2B_WHITELIST";
 const DENY: &str = "F2B_BLACKLIST";
+const REGEX: &str = "F2B_REGEX";
+/// Written in the desired record until `follow_netfilter` knows which list that is.
+const DEFAULTS: &str = "mailcow-defaults";
+
+/// netfilter's built-in log rules (`refreshF2bregex` in its main.py, mailcow 2025-10), for when
+/// the running container's cannot be read.
+pub const MAILCOW_RULES: [&str; 9] = [
+    r"mailcow UI: Invalid password for .+ by ([0-9a-f\.:]+)",
+    r"Rspamd UI: Invalid password by ([0-9a-f\.:]+)",
+    r"warning: .*\[([0-9a-f\.:]+)\]: SASL .+ authentication failed: (?!.*Connection lost to authentication server).+",
+    r"warning: non-SMTP command from .*\[([0-9a-f\.:]+)]:.+",
+    r"NOQUEUE: reject: RCPT from \[([0-9a-f\.:]+)].+Protocol error.+",
+    r"\w+\([^,]+,([0-9a-f\.:]+),<[^>]+>\): Password mismatch \(SHA1 of given password: [a-f0-9]+\)",
+    r"\w+\([^,]+,([0-9a-f\.:]+),<[^>]+>\): unknown user \(SHA1 of given password: [a-f0-9]+\)",
+    r"SOGo.+ Login from \'([0-9a-f\.:]+)\' for user .+ might not have worked",
+    r#"([0-9a-f\.:]+) \"GET \/SOGo\/.* HTTP.+\" 403 .+"#,
+];
 
 /// The numeric options in mailcow's JSON order, with netfilter's defaults and mailcow's lower bounds.
 const NUMBERS: [(&str, i64, i64, i64); 4] = [
@@ -39,7 +61,7 @@ pub const FAIL2BAN: KindSpec = KindSpec {
     warn: super::no_check,
     queries: &[],
     hashes: &[ALLOW, DENY],
-    strings: &[OPTIONS],
+    strings: &[OPTIONS, REGEX],
     count: |d| usize::from(d.fail2ban.is_some()),
     validate,
     desired,
@@ -56,7 +78,7 @@ pub const FAIL2BAN: KindSpec = KindSpec {
 };
 
 /// In the record's (and mailcow's JSON's) order.
-fn record(ints: [i64; 6], increment: bool, external: bool, allow: Vec<String>, deny: Vec<String>) -> Record {
+fn record(ints: [i64; 6], increment: bool, external: bool, allow: Vec<String>, deny: Vec<String>, regex: Option<Value>) -> Record {
     let mut r = Record::new(Kind::Fail2ban, Kind::Fail2ban.name());
     let [ban, max_ban, attempts, window, v4, v6] = ints;
     r.push("ban_time", Value::Int(ban));
@@ -69,7 +91,54 @@ fn record(ints: [i64; 6], increment: bool, external: bool, allow: Vec<String>, d
     r.push("manage_external", Value::Bool(external));
     r.push("allow", Value::List(allow.into()));
     r.push("deny", Value::List(deny.into()));
+    if let Some(regex) = regex {
+        r.push("regex", regex);
+    }
     r
+}
+
+/// The list netfilter writes when `F2B_REGEX` is missing.
+fn builtin(l: &LiveData) -> Vec<String> {
+    rules_or_known(l.netfilter_rules.as_deref())
+}
+fn rules_or_known(read: Option<&[String]>) -> Vec<String> {
+    read.map_or_else(|| MAILCOW_RULES.map(String::from).to_vec(), <[String]>::to_vec)
+}
+
+/// The rules of `F2B_REGEX` in their ids' order; the built-in list when it is missing (netfilter
+/// writes it on the next log line). Unreadable JSON is no rule at all, which netfilter would stop on.
+fn live_rules(l: &LiveData) -> Vec<String> {
+    let Some(s) = l.string(REGEX) else { return builtin(l) };
+    let mut rules: Vec<(u64, String)> = serde_json::from_str::<Map<String, Json>>(s)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(id, rule)| Some((id.parse().ok()?, rule.as_str()?.to_string())))
+        .collect();
+    rules.sort();
+    rules.into_iter().map(|(_, r)| r).collect()
+}
+
+/// `mailcow-defaults` becomes the list of the netfilter that runs (observe read it): run on
+/// the desired records before planning.
+pub fn follow_netfilter(desired: &mut Desired, live: &LiveData) {
+    for r in desired.records.iter_mut().filter(|r| r.kind == Kind::Fail2ban && r.text("regex") == DEFAULTS) {
+        r.set("regex", Value::List(builtin(live).into()));
+    }
+}
+
+/// The built-in rules in netfilter's main.py: its `f2bregex[N] = r'…'` lines, in N's order.
+pub fn builtin_rules(main_py: &str) -> Option<Vec<String>> {
+    let mut rules: Vec<(u32, String)> = main_py
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("f2bregex[")?;
+            let (id, rest) = rest.split_once(']')?;
+            let raw = rest.trim_start().strip_prefix('=')?.trim().strip_prefix("r'")?.strip_suffix('\'')?;
+            Some((id.parse().ok()?, raw.to_string()))
+        })
+        .collect();
+    rules.sort();
+    (!rules.is_empty()).then(|| rules.into_iter().map(|(_, r)| r).collect())
 }
 
 /// A list as a set: trimmed, sorted, once each (Redis hash fields).
@@ -86,7 +155,11 @@ fn desired(r: &mut Resolver, out: &mut Desired) {
         let ints =
             [n(&f.ban_time, 1800), n(&f.max_ban_time, 10000), n(&f.max_attempts, 10), n(&f.retry_window, 600), n(&f.netban_ipv4, 32), n(&f.netban_ipv6, 128)];
         let (allow, deny) = (set(f.allow.iter().map(|a| a.value.clone())), set(f.deny.iter().map(|d| d.value.clone())));
-        out.records.push(record(ints, f.ban_time_increment.unwrap_or(true), f.manage_external.unwrap_or(false), allow, deny));
+        let regex = f.regex.as_ref().map(|r| match &r.value {
+            F2bRegex::Defaults(_) => Value::text(DEFAULTS),
+            F2bRegex::Rules(rules) => Value::List(rules.iter().map(|r| r.value.clone()).collect::<Vec<_>>().into()),
+        });
+        out.records.push(record(ints, f.ban_time_increment.unwrap_or(true), f.manage_external.unwrap_or(false), allow, deny, regex));
     }
 }
 
@@ -98,7 +171,7 @@ fn live(l: &LiveData, out: &mut Vec<Record>) {
     let keys = |k: &str| set(l.kv.get(k).into_iter().flat_map(|h| h.keys().cloned()));
     let (allow, deny) = (keys(ALLOW), keys(DENY));
     let opts = options(l);
-    if opts.is_none() && allow.is_empty() && deny.is_empty() {
+    if opts.is_none() && allow.is_empty() && deny.is_empty() && l.string(REGEX).is_none() {
         return;
     }
     let opts = opts.unwrap_or_default();
@@ -107,7 +180,7 @@ fn live(l: &LiveData, out: &mut Vec<Record>) {
     let flag = |k: &str, default: bool| opts.get(k).map_or(default, |v| v.as_bool().unwrap_or_else(|| v.as_i64().is_some_and(|i| i != 0)));
     let ints =
         [int("ban_time", 1800), int("max_ban_time", 10000), int("max_attempts", 10), int("retry_window", 600), int("netban_ipv4", 32), int("netban_ipv6", 128)];
-    out.push(record(ints, flag("ban_time_increment", true), flag("manage_external", false), allow, deny));
+    out.push(record(ints, flag("ban_time_increment", true), flag("manage_external", false), allow, deny, Some(Value::List(live_rules(l).into()))));
 }
 
 fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteError> {
@@ -127,6 +200,16 @@ fn write(c: &Change, ctx: &mut WriteCtx, out: &mut Output) -> Result<(), WriteEr
     });
     out.set(OPTIONS, &super::template::php_json(&json));
     let live = c.live.as_ref();
+    if r.has("regex") && live.is_none_or(|l| l.list("regex") != r.list("regex")) {
+        let rules = r.list("regex");
+        if rules == builtin(ctx.live) {
+            out.del(REGEX);
+        } else {
+            // PHP's json_encode of the rules numbered from 1, with JSON_UNESCAPED_SLASHES.
+            let object: Map<String, Json> = rules.into_iter().enumerate().map(|(i, rule)| ((i + 1).to_string(), Json::String(rule))).collect();
+            out.set(REGEX, &super::template::php_json_unescaped_slashes(&Json::Object(object)));
+        }
+    }
     for (field, key) in [("allow", ALLOW), ("deny", DENY)] {
         let (now, was) = (r.list(field), live.map(|l| l.list(field)).unwrap_or_default());
         for e in was.iter().filter(|e| !now.contains(e)) {
@@ -152,6 +235,11 @@ fn export(x: &mut Export, r: &Record) {
         manage_external: some_if(r.flag("manage_external"), true),
         allow: r.list("allow").into_iter().map(loc).collect(),
         deny: r.list("deny").into_iter().map(loc).collect(),
+        regex: Some(loc(if r.list("regex") == rules_or_known(x.netfilter_rules) {
+            F2bRegex::Defaults(MailcowDefaults::MailcowDefaults)
+        } else {
+            F2bRegex::Rules(r.list("regex").into_iter().map(loc).collect())
+        })),
     }));
 }
 
@@ -194,6 +282,23 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
             v.error_help("invalid-network", file, a.at, message, "write an address (192.0.2.10), a network (192.0.2.0/24) or a host name");
         }
     }
+    if let Some(Located { value: F2bRegex::Rules(rules), at }) = &f.regex {
+        if rules.is_empty() {
+            v.error_help(
+                "no-rules",
+                file,
+                *at,
+                "Fail2ban's regex list is empty: netfilter would write its built-in rules again",
+                "write `regex: mailcow-defaults`, or the rules",
+            );
+        }
+        for (i, rule) in rules.iter().enumerate() {
+            if let Some(problem) = rule_problem(rule) {
+                let message = format!("Fail2ban's regex rule {} `{}` {problem}", i + 1, printable(rule));
+                v.error_help("invalid-rule", file, rule.at, message, "each rule is a Python regular expression whose first group `(…)` captures the address");
+            }
+        }
+    }
     for d in &f.deny {
         let e = d.trim();
         if !is_network(e) {
@@ -209,6 +314,57 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
     }
 }
 
+/// What is wrong with a rule as netfilter uses it (`re.search`, then `group(1)` is the
+/// address): unbalanced brackets, or no capture group. Python's own compile is not run here; a
+/// rule it refuses is skipped by netfilter on every line.
+fn rule_problem(rule: &str) -> Option<&'static str> {
+    if rule.trim().is_empty() {
+        return Some("is empty");
+    }
+    let (mut depth, mut groups, mut class) = (0usize, 0usize, false);
+    let mut chars = rule.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if chars.next().is_none() {
+                    return Some("ends in a lone backslash");
+                }
+            }
+            ']' if class => class = false,
+            _ if class => {}
+            '[' => {
+                class = true;
+                // `[]…]` and `[^]…]` hold a literal `]`.
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                }
+            }
+            '(' => {
+                depth += 1;
+                // `(?P<name>…)` captures; every other `(?…)` does not.
+                let mut ahead = chars.clone();
+                if ahead.next() != Some('?') || (ahead.next() == Some('P') && ahead.next() == Some('<')) {
+                    groups += 1;
+                }
+            }
+            ')' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return Some("closes a group it did not open"),
+            },
+            _ => {}
+        }
+    }
+    match () {
+        _ if class => Some("leaves a `[` class open"),
+        _ if depth > 0 => Some("leaves a group open"),
+        _ if groups == 0 => Some("has no capture group for the address to ban"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,5 +375,28 @@ mod tests {
         assert!(!overlap("172.22.2.0/24", "172.22.1.0/24") && !overlap("203.0.113.66", "172.22.1.0/24"));
         assert!(overlap("fd4d:6169:6c63::/48", "fd4d:6169:6c63:6f77::/64") && !overlap("2001:db8::/32", "fd4d:6169:6c63:6f77::/64"));
         assert!(!overlap("::ffff:172.22.1.1", "172.22.1.0/24"), "families apart");
+    }
+
+    #[test]
+    fn rules_need_a_capture_group_and_balanced_brackets() {
+        for rule in MAILCOW_RULES {
+            assert_eq!(rule_problem(rule), None, "{rule}");
+        }
+        assert_eq!(rule_problem("Login failed from (?:[0-9.]+)"), Some("has no capture group for the address to ban"));
+        assert_eq!(rule_problem("from (?P<ip>[0-9.]+)"), None);
+        assert_eq!(rule_problem(r"from \(([0-9.]+)"), None);
+        assert_eq!(rule_problem("from ([0-9.]+"), Some("leaves a group open"));
+        assert_eq!(rule_problem("from [0-9.)]+)"), Some("closes a group it did not open"));
+        assert_eq!(rule_problem("from ([]0-9.]+)"), None);
+        assert_eq!(rule_problem("from ([0-9."), Some("leaves a `[` class open"));
+        assert_eq!(rule_problem("x\\"), Some("ends in a lone backslash"));
+    }
+
+    #[test]
+    fn netfilters_own_list_is_read_from_its_code() {
+        let main_py = "def refreshF2bregex():\n  if not r.get('F2B_REGEX'):\n    f2bregex = {}\n    f2bregex[2] = r'b by ([0-9a-f\\.:]+)'\n    f2bregex[1] = r'SOGo.+ Login from \\'([0-9a-f\\.:]+)\\' for user'\n    f2bregex[10] = r'ten ([0-9]+)'\n";
+        let rules = builtin_rules(main_py).unwrap();
+        assert_eq!(rules, [r"SOGo.+ Login from \'([0-9a-f\.:]+)\' for user", r"b by ([0-9a-f\.:]+)", "ten ([0-9]+)"]);
+        assert_eq!(builtin_rules("print('no rules')"), None);
     }
 }

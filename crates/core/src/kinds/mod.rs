@@ -469,6 +469,10 @@ impl Output {
     pub fn set(&mut self, key: &'static str, value: &str) {
         self.effects.insert(Effect::Set { key, value: value.to_string() });
     }
+    /// DEL of a Redis string.
+    pub fn del(&mut self, key: &'static str) {
+        self.hdel(key, "");
+    }
     /// RL_VALUE: set for a value, deleted when empty (mailcow's ratelimit edit).
     pub fn rate_limit(&mut self, who: &str, value: &str) {
         if value.is_empty() { self.hdel("RL_VALUE", who) } else { self.hset("RL_VALUE", who, value) }

@@ -212,6 +212,18 @@ pub fn php_json(v: &Json) -> String {
     serde_json::to_string(v).expect("JSON").replace('/', "\\/")
 }
 
+/// PHP's json_encode with JSON_UNESCAPED_SLASHES: compact, other than ASCII as `\uXXXX`.
+pub fn php_json_unescaped_slashes(v: &Json) -> String {
+    let mut out = String::new();
+    for c in serde_json::to_string(v).expect("JSON").chars() {
+        match c.is_ascii() {
+            true => out.push(c),
+            false => c.encode_utf16(&mut [0; 2]).iter().for_each(|u| out.push_str(&format!("\\u{u:04x}"))),
+        }
+    }
+    out
+}
+
 fn to_json(r: &Record) -> Json {
     let m: Map<String, Json> = r
         .fields()

@@ -41,4 +41,51 @@ pub struct Fail2ban {
     /// network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<Located<String>>,
+    /// The log rules that ban (`F2B_REGEX`): `mailcow-defaults` follows netfilter's built-in list,
+    /// also when an update of mailcow changes it; a list replaces it, in this order. Unset: left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<Located<F2bRegex>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum F2bRegex {
+    Defaults(MailcowDefaults),
+    /// Python regular expressions, each matched against every log line; the first capture group
+    /// is the address to ban.
+    Rules(Vec<Located<String>>),
+}
+
+/// netfilter's own list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum MailcowDefaults {
+    #[serde(rename = "mailcow-defaults")]
+    MailcowDefaults,
+}
+
+/// By hand, not `untagged`: serde's buffering would lose each rule's place in the file.
+impl<'de> Deserialize<'de> for F2bRegex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = F2bRegex;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`mailcow-defaults` or a list of rules")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<F2bRegex, E> {
+                match v {
+                    "mailcow-defaults" => Ok(F2bRegex::Defaults(MailcowDefaults::MailcowDefaults)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<F2bRegex, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(rule) = seq.next_element()? {
+                    rules.push(rule);
+                }
+                Ok(F2bRegex::Rules(rules))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }

@@ -35,7 +35,7 @@ pub use alias::{Alias, SPECIAL_TARGETS};
 pub use api::{ApiAccess, ApiKey, OAuthClient};
 pub use app_password::AppPassword;
 pub use domain::{AliasDomain, Domain, DomainLimits, DomainSettings, DomainTemplate};
-pub use fail2ban::Fail2ban;
+pub use fail2ban::{F2bRegex, Fail2ban, MailcowDefaults};
 pub use footer::DomainFooter;
 pub use idp::{IdentityProvider, KeycloakProvider, LdapProvider, OidcProvider, TemplateMapping, template_for};
 pub use located::{Located, Span};
@@ -105,7 +105,7 @@ pub struct Document {
     /// The mail with a password-reset link (`PW_RESET_*`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_reset_mail: Option<Located<PasswordResetMail>>,
-    /// mailcow's Fail2ban options and allow/deny lists (`F2B_OPTIONS`, `F2B_WHITELIST`, `F2B_BLACKLIST`).
+    /// mailcow's Fail2ban options, allow/deny lists and log rules (`F2B_OPTIONS`, `F2B_WHITELIST`, `F2B_BLACKLIST`, `F2B_REGEX`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail2ban: Option<Located<Fail2ban>>,
     /// Rspamd settings maps (`settingsmap`), by description.
