@@ -325,11 +325,8 @@ fn rule_problem(rule: &str) -> Option<&'static str> {
     let mut chars = rule.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Some("ends in a lone backslash");
-                }
-            }
+            // The escaped character is taken with the guard.
+            '\\' if chars.next().is_none() => return Some("ends in a lone backslash"),
             ']' if class => class = false,
             _ if class => {}
             '[' => {
