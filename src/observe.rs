@@ -60,6 +60,22 @@ pub async fn observe(db: &Db, kv: &Kv) -> Result<LiveData, ObserveError> {
     Ok(live)
 }
 
+/// In docker mode, the built-in log rules of the netfilter container that runs, read from its
+/// code: they change with mailcow's updates, and `fail2ban: {regex: mailcow-defaults}` follows
+/// them. Only when the server keeps a list to compare with them; anything unreadable leaves the
+/// ones mailplane knows (a plan would then show a reset that netfilter undoes: visible, harmless).
+pub async fn netfilter_rules(settings: &crate::settings::SettingsFile, live: &mut LiveData) {
+    if live.string("F2B_REGEX").is_none() {
+        return;
+    }
+    let Ok(Some(crate::servicefiles::Host::Docker(mailcow))) = crate::servicefiles::Host::from_settings(settings).await else { return };
+    if let Ok(out) = mailcow.exec("netfilter", &["cat", "/app/main.py"]).await
+        && out.code == 0
+    {
+        live.netfilter_rules = crate::kinds::fail2ban::builtin_rules(&out.stdout);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,21 +90,5 @@ mod tests {
         let table = Table::new(&query, vec![row.clone()]);
         let named = table.get(0).unwrap();
         assert_eq!((named.s("address"), named.col("goto"), named.s("comment"), named.i("active")), ("alice@x.org", None, "", 1));
-    }
-}
-
-/// In docker mode, the built-in log rules of the netfilter container that runs, read from its
-/// code: they change with mailcow's updates, and `fail2ban: {regex: mailcow-defaults}` follows
-/// them. Only when the server keeps a list to compare with them; anything unreadable leaves the
-/// ones mailplane knows (a plan would then show a reset that netfilter undoes: visible, harmless).
-pub async fn netfilter_rules(settings: &crate::settings::SettingsFile, live: &mut LiveData) {
-    if live.string("F2B_REGEX").is_none() {
-        return;
-    }
-    let Ok(Some(crate::servicefiles::Host::Docker(mailcow))) = crate::servicefiles::Host::from_settings(settings).await else { return };
-    if let Ok(out) = mailcow.exec("netfilter", &["cat", "/app/main.py"]).await
-        && out.code == 0
-    {
-        live.netfilter_rules = crate::kinds::fail2ban::builtin_rules(&out.stdout);
     }
 }
