@@ -39,7 +39,7 @@ pub enum TargetError {
     Outbox(String),
     #[error("{0}")]
     Ldap(String),
-    #[error("cannot resolve secrets:\n  {}", .0.join("\n  "))]
+    #[error("cannot resolve the secrets and files the directory names:\n  {}", .0.join("\n  "))]
     Secrets(Vec<String>),
     #[error("cannot read service files:\n  {}", .0.join("\n  "))]
     ServiceFiles(Vec<String>),

@@ -335,6 +335,7 @@ impl State {
                             ("app_links", &["[{name: Wiki, link: 'https://wiki.outside.example'}]", "[]"]),
                             ("ip_check", &["true", "false"]),
                             ("force_sso", &["true"]),
+                            ("logo", &[r#"'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'"#, "''"]),
                         ],
                         50,
                     ),
@@ -851,8 +852,17 @@ fn owners(table: &str, r: &RowRef, before: &Dump, after: &Dump) -> Vec<(&'static
         "redis:F2B_OPTIONS" | "redis:F2B_WHITELIST" | "redis:F2B_BLACKLIST" | "redis:F2B_REGEX" => vec![("fail2ban", "fail2ban".into())],
         "redis:CORS_SETTINGS" => vec![("cors", "cors".into())],
         t if t.starts_with("redis:UI_")
-            || ["redis:TITLE_NAME", "redis:MAIN_NAME", "redis:APPS_NAME", "redis:HELP_TEXT", "redis:APP_LINKS", "redis:IP_CHECK", "redis:CUSTOM_LOGIN"]
-                .contains(&t) =>
+            || [
+                "redis:TITLE_NAME",
+                "redis:MAIN_NAME",
+                "redis:MAIN_LOGO",
+                "redis:APPS_NAME",
+                "redis:HELP_TEXT",
+                "redis:APP_LINKS",
+                "redis:IP_CHECK",
+                "redis:CUSTOM_LOGIN",
+            ]
+            .contains(&t) =>
         {
             vec![("ui", "ui".into())]
         }

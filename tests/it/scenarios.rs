@@ -1633,6 +1633,7 @@ fn server_settings_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
         "{exported}"
     );
     t.assert_no_changes(out.path());
+    ui_logos(t, read);
     let v3 = files("", "prune: {quarantine: delete}\n");
     let out = t.cmd("plan", v3.path()).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -1650,6 +1651,61 @@ fn server_settings_scenario(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
             "CORS: `https://portal.example.org/` is not an origin",
         ],
     );
+}
+
+/// A PNG's signature and header: enough for mailcow's type and size checks and for mailplane's.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    b.extend(width.to_be_bytes());
+    b.extend(height.to_be_bytes());
+    b.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    b
+}
+
+/// The UI logos: a PNG file and inline SVG stored as mailcow's upload stores them (data: URIs),
+/// shown in plans by type, size and digest, taken away with `""`, not exported (said so), and
+/// an image mailcow would refuse refused at plan time.
+fn ui_logos(t: &Target, read: &dyn Fn(&str) -> Option<String>) {
+    let ui = "ui: {title: 'R&D <Mail>', app_links: [{name: Wiki, link: 'https://wiki.example.org/', hide: true}], force_sso: true, ip_check: true";
+    let svg = r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>"#;
+    let dir = |logos: &str, image: &[u8]| {
+        let d = directory(&[("mailplane.yaml", ""), ("a.yaml", &format!("{ui}, {logos}}}\n"))]);
+        std::fs::create_dir_all(d.path().join("img")).unwrap();
+        std::fs::write(d.path().join("img/logo.png"), image).unwrap();
+        d
+    };
+    let v1 = dir(&format!("logo: {{file: img/logo.png}}, logo_dark: '{svg}'"), &png(200, 60));
+    let plan = t.plan_json(v1.path());
+    assert_eq!(changed_fields(&plan), ["logo", "logo_dark"], "{plan:#}");
+    let human = String::from_utf8_lossy(&t.cmd("plan", v1.path()).output().unwrap().stdout).to_string();
+    assert!(human.contains("image/png 200x60, 33 bytes, sha256 ") && human.contains("image/svg+xml, 62 bytes"), "{human}");
+    t.apply(v1.path());
+    t.assert_no_changes(v1.path());
+    assert_eq!(read("MAIN_LOGO").as_deref(), Some("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAMgAAAA8CAYAAAAAAAAA"));
+    assert_eq!(
+        read("MAIN_LOGO_DARK").as_deref(),
+        Some("data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSI0IiBoZWlnaHQ9IjQiLz4=")
+    );
+    let out = tempfile::tempdir().unwrap();
+    let export = t.cmd("export", Path::new(".")).arg("--out").arg(out.path()).output().unwrap();
+    assert!(String::from_utf8_lossy(&export.stderr).contains("not exported: the UI's logo (MAIN_LOGO)"));
+    t.assert_no_changes(out.path());
+    let v2 = dir("logo: '', logo_dark: {file: img/logo.png}", &png(200, 60));
+    assert_eq!(changed_fields(&t.plan_json(v2.path())), ["logo", "logo_dark"]);
+    t.apply(v2.path());
+    t.assert_no_changes(v2.path());
+    assert_eq!(read("MAIN_LOGO"), None, "taken away: mailcow's own logo again");
+    assert!(read("MAIN_LOGO_DARK").unwrap().starts_with("data:image/png;base64,"));
+    for (image, logo, want) in [
+        (png(4000, 10), "logo: {file: img/logo.png}", "img/logo.png is 4000x10 pixels; mailcow takes at most 1920x1920"),
+        (b"hello".to_vec(), "logo: {file: img/logo.png}", "img/logo.png is not a PNG, JPEG, GIF or SVG image"),
+        (png(1, 1), "logo: {file: ../outside.png}", "ui logo: "),
+    ] {
+        let bad = dir(logo, &image);
+        let out = t.cmd("plan", bad.path()).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success() && text.contains(want), "{want}:\n{text}");
+    }
 }
 
 #[test]

@@ -367,10 +367,11 @@ pub fn strings() -> Vec<&'static str> {
 }
 
 /// The resolve step: reads every secret reference the directory names (the environment, files
-/// inside it). The only desired-side I/O before planning besides forwarding-host names.
+/// inside it) and the images (UI logos). The only desired-side I/O before planning besides forwarding-host names.
 pub fn resolve_secrets(loaded: &Loaded) -> Revealed {
     let secrets: Vec<(String, &Located<Secret>)> = loaded.documents.iter().flat_map(|(_, d)| d.secrets()).collect();
-    Revealed::resolve(secrets.iter().map(|(_, s)| &s.value), &loaded.root)
+    let images = loaded.documents.iter().flat_map(|(_, d)| d.images());
+    Revealed::resolve(secrets.iter().map(|(_, s)| &s.value), &loaded.root).with_files(images, &loaded.root, server_settings::MAX_LOGO_BYTES + 1)
 }
 
 /// Builds the desired records from a validated directory and its resolved secrets. Pure.

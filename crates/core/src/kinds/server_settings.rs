@@ -9,7 +9,7 @@
 
 use super::export::{Export, loc, some_if};
 use super::template::php_json;
-use super::{Desired, KindSpec, Output, Resolver, WriteError};
+use super::{Desired, KindSpec, Output, Resolver, SecretSource, WriteError};
 use crate::change::{Action, Change};
 use crate::live::LiveData;
 use crate::load::validate::Validator;
@@ -139,10 +139,8 @@ pub const PASSWORD_RESET_MAIL: KindSpec = notice_spec!(
     password_reset_export
 );
 
-pub const UI: KindSpec = notice_spec!(
-    Ui,
-    UI_KEYS,
-    &[
+pub const UI: KindSpec = KindSpec {
+    strings: &[
         "TITLE_NAME",
         "MAIN_NAME",
         "APPS_NAME",
@@ -153,12 +151,115 @@ pub const UI: KindSpec = notice_spec!(
         "UI_ANNOUNCEMENT_ACTIVE",
         "APP_LINKS",
         "IP_CHECK",
-        "CUSTOM_LOGIN"
+        "CUSTOM_LOGIN",
+        "MAIN_LOGO",
+        "MAIN_LOGO_DARK",
     ],
-    |d| usize::from(d.ui.is_some()),
-    ui_desired,
-    ui_export
-);
+    live: ui_live,
+    write: ui_write,
+    ..notice_spec!(Ui, UI_KEYS, &[], |d| usize::from(d.ui.is_some()), ui_desired, ui_export)
+};
+
+/// The logos: record field, Redis string (`data:<type>;base64,…`, as `customize('add')` writes it).
+const LOGOS: [(Field, &str); 2] = [("logo", "MAIN_LOGO"), ("logo_dark", "MAIN_LOGO_DARK")];
+/// mailcow's `$LOGO_LIMITS`.
+pub const MAX_LOGO_BYTES: u64 = 15 * 1024 * 1024;
+const MAX_LOGO_SIDE: u32 = 1920;
+
+/// An image's type as mailcow's upload form names it, and its size in pixels where the format
+/// says it in its header (SVG does not; mailcow's `getimagesize` does not check it either).
+fn image_kind(b: &[u8]) -> Option<(&'static str, Option<(u32, u32)>)> {
+    let be = |i: usize, n: usize| b.get(i..i + n).map(|s| s.iter().fold(0u32, |a, &x| (a << 8) | u32::from(x)));
+    let le16 = |i: usize| b.get(i..i + 2).map(|s| u32::from(s[0]) | (u32::from(s[1]) << 8));
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Some(("image/png", be(16, 4).zip(be(20, 4))));
+    }
+    if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        return Some(("image/gif", le16(6).zip(le16(8))));
+    }
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        // The first start-of-frame segment holds height and width.
+        let mut i = 2;
+        while let (Some(0xFF), Some(&marker)) = (b.get(i), b.get(i + 1)) {
+            if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                return Some(("image/jpeg", be(i + 7, 2).zip(be(i + 5, 2))));
+            }
+            i += 2 + be(i + 2, 2)? as usize;
+        }
+        return Some(("image/jpeg", None));
+    }
+    let text = std::str::from_utf8(b).ok()?;
+    text.contains("<svg").then_some(("image/svg+xml", None))
+}
+
+/// How a logo shows in plans and is compared: its type, size and a digest (the image itself is
+/// up to 15 MB of base64).
+fn logo_summary(mime: &str, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let pixels = image_kind(bytes).and_then(|(_, d)| d).map_or(String::new(), |(w, h)| format!(" {w}x{h}"));
+    format!("{mime}{pixels}, {} bytes, sha256 {hex}", bytes.len())
+}
+
+/// The stored logo as `logo_summary` shows it; `""` when there is none.
+fn stored_logo(stored: &str) -> String {
+    use base64::Engine;
+    let parsed = stored.strip_prefix("data:").and_then(|r| r.split_once(";base64,"));
+    match parsed.map(|(mime, b64)| (mime, base64::engine::general_purpose::STANDARD.decode(b64.trim()))) {
+        _ if stored.is_empty() => String::new(),
+        Some((mime, Ok(bytes))) => logo_summary(mime, &bytes),
+        _ => format!("not a data: URI ({} characters)", stored.len()),
+    }
+}
+
+/// A declared logo: its summary for the record and the value to store, or what is wrong with it.
+fn declared_logo(r: &Resolver, content: &crate::model::Content) -> Result<(String, String), String> {
+    use crate::model::Content;
+    use base64::Engine;
+    let (bytes, what): (&[u8], String) = match content {
+        Content::Inline(text) if text.is_empty() => return Ok((String::new(), String::new())),
+        Content::Inline(text) => (text.as_bytes(), "the inline logo".into()),
+        Content::File { file } => (r.revealed.file(file)?, file.display().to_string()),
+    };
+    if bytes.len() as u64 > MAX_LOGO_BYTES {
+        return Err(format!("{what} is larger than mailcow's 15 MB"));
+    }
+    let Some((mime, pixels)) = image_kind(bytes) else { return Err(format!("{what} is not a PNG, JPEG, GIF or SVG image")) };
+    if let Some((w, h)) = pixels.filter(|&(w, h)| w > MAX_LOGO_SIDE || h > MAX_LOGO_SIDE) {
+        return Err(format!("{what} is {w}x{h} pixels; mailcow takes at most {MAX_LOGO_SIDE}x{MAX_LOGO_SIDE}"));
+    }
+    Ok((logo_summary(mime, bytes), format!("data:{mime};base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))))
+}
+
+fn ui_live(l: &LiveData, out: &mut Vec<Record>) {
+    if !UI_KEYS.iter().map(|k| k.1).chain(LOGOS.map(|k| k.1)).any(|k| l.string(k).is_some()) {
+        return;
+    }
+    let mut r = record_of(Kind::Ui, UI_KEYS, l);
+    for (field, key) in LOGOS {
+        r.push(field, Value::text(stored_logo(l.string(key).unwrap_or(""))));
+    }
+    out.push(r);
+}
+
+/// The texts as one form (written together, as mailcow's edit does) when any of them changes;
+/// each logo on its own (mailcow uploads each alone), deleted when declared as `""`.
+fn ui_write(c: &Change, ctx: &mut super::WriteCtx, out: &mut Output) -> Result<(), WriteError> {
+    let Some(r) = c.desired.as_ref().filter(|_| matches!(c.action, Action::Create | Action::Update)) else { return Ok(()) };
+    if UI_KEYS.iter().any(|(f, _, form)| r.get(f) != c.live.as_ref().map_or(Some(value(*form, None)), |l| l.get(f))) {
+        write(c, UI_KEYS, out)?;
+    }
+    for (field, key) in LOGOS {
+        if r.has(field) && c.live.as_ref().is_none_or(|l| l.text(field) != r.text(field)) {
+            match ctx.secret(Kind::Ui, Kind::Ui.name(), field)? {
+                stored if stored.is_empty() => out.del(key),
+                stored => out.set(key, &stored),
+            }
+        }
+    }
+    Ok(())
+}
 
 const CORS_HASH: &str = "CORS_SETTINGS";
 
@@ -206,13 +307,15 @@ fn stored(form: Form, v: Option<Value>) -> String {
 
 /// The object as the server has it: none while none of its keys is there.
 fn live(kind: Kind, keys: &[Key], l: &LiveData) -> Option<Record> {
-    keys.iter().any(|(_, k, _)| l.string(k).is_some()).then(|| {
-        let mut r = Record::new(kind, kind.name());
-        for (field, k, form) in keys {
-            r.push(field, value(*form, l.string(k)));
-        }
-        r
-    })
+    keys.iter().any(|(_, k, _)| l.string(k).is_some()).then(|| record_of(kind, keys, l))
+}
+
+fn record_of(kind: Kind, keys: &[Key], l: &LiveData) -> Record {
+    let mut r = Record::new(kind, kind.name());
+    for (field, k, form) in keys {
+        r.push(field, value(*form, l.string(k)));
+    }
+    r
 }
 
 fn write(c: &Change, keys: &[Key], out: &mut Output) -> Result<(), WriteError> {
@@ -258,23 +361,37 @@ fn ui_desired(r: &mut Resolver, out: &mut Desired) {
             .zip([u.hide_user_quicklink, u.hide_domainadmin_quicklink, u.hide_admin_quicklink, u.force_sso])
             .map(|(k, v)| (k.to_string(), json!(i64::from(v.unwrap_or(false)))))
             .collect();
+        let mut logos = Vec::new();
+        for (field, content) in LOGOS.iter().map(|l| l.0).zip([&u.logo, &u.logo_dark]) {
+            let Some(content) = content else { continue };
+            match declared_logo(r, &content.value) {
+                Ok((summary, stored)) => {
+                    out.secrets.insert((Kind::Ui, Kind::Ui.name().to_string(), field), SecretSource::Verbatim(stored));
+                    logos.push((field, Value::text(summary)));
+                }
+                Err(e) => r.secret_errors.push(format!("ui {field}: {e}")),
+            }
+        }
         push(
             Kind::Ui,
             out,
-            vec![
-                // mailcow stores the three names HTML-escaped.
-                ("title", escaped(&u.title)),
-                ("main_name", escaped(&u.main_name)),
-                ("apps_name", escaped(&u.apps_name)),
-                ("help_text", text(&u.help_text)),
-                ("footer", text(&u.footer)),
-                ("announcement", text(&u.announcement)),
-                ("announcement_type", Value::text(kind)),
-                ("announcement_active", flag(u.announcement_active)),
-                ("app_links", Value::text(php_json(&Json::Array(links)))),
-                ("ip_check", flag(u.ip_check)),
-                ("login", Value::text(php_json(&Json::Object(login)))),
-            ],
+            logos
+                .into_iter()
+                .chain([
+                    // mailcow stores the three names HTML-escaped.
+                    ("title", escaped(&u.title)),
+                    ("main_name", escaped(&u.main_name)),
+                    ("apps_name", escaped(&u.apps_name)),
+                    ("help_text", text(&u.help_text)),
+                    ("footer", text(&u.footer)),
+                    ("announcement", text(&u.announcement)),
+                    ("announcement_type", Value::text(kind)),
+                    ("announcement_active", flag(u.announcement_active)),
+                    ("app_links", Value::text(php_json(&Json::Array(links)))),
+                    ("ip_check", flag(u.ip_check)),
+                    ("login", Value::text(php_json(&Json::Object(login)))),
+                ])
+                .collect(),
         );
     }
 }
@@ -372,7 +489,12 @@ fn ui_export(x: &mut Export, r: &Record) {
         "danger" => Some(AnnouncementType::Danger),
         _ => None,
     };
+    for (field, key) in LOGOS.into_iter().filter(|(f, _)| !r.text(f).is_empty()) {
+        x.skipped.push(format!("the UI's {field} ({key}): put the image in the directory and declare `ui: {{{field}: {{file: …}}}}`"));
+    }
     x.file("server.yaml").ui = Some(loc(Ui {
+        logo: None,
+        logo_dark: None,
         title: unescaped("title"),
         main_name: unescaped("main_name"),
         apps_name: unescaped("apps_name"),
@@ -506,5 +628,20 @@ mod tests {
         {
             assert!(!valid_origin(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn image_types_and_sizes_come_from_their_bytes() {
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        jpeg.extend([0; 14]);
+        jpeg.extend([0xFF, 0xC2, 0x00, 0x11, 0x08, 0x00, 0x64, 0x00, 0xC8]);
+        assert_eq!(image_kind(&jpeg), Some(("image/jpeg", Some((200, 100)))));
+        assert_eq!(image_kind(b"GIF89a\x0a\x00\x05\x00rest"), Some(("image/gif", Some((10, 5)))));
+        assert_eq!(image_kind(b"<?xml version='1.0'?><svg/>"), Some(("image/svg+xml", None)));
+        assert_eq!(image_kind(b"\xFF\xD8\xFF"), Some(("image/jpeg", None)), "no frame header: mailcow's getimagesize decides nothing either");
+        assert_eq!(image_kind(b"BM\0\0"), None);
+        assert_eq!(stored_logo("data:image/gif;base64,R0lGODlhCgAFAA=="), logo_summary("image/gif", b"GIF89a\x0a\x00\x05\x00"));
+        assert!(stored_logo("data:image/gif;base64,R0lGODlhCgAFAA==").starts_with("image/gif 10x5, 10 bytes, sha256 "));
+        assert_eq!(stored_logo("http://x"), "not a data: URI (8 characters)");
     }
 }

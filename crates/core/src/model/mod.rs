@@ -137,6 +137,16 @@ pub struct Document {
 
 impl Document {
     /// Every secret the document declares, with what it belongs to (for diagnostics).
+    /// The binary files the records are made of (the UI logos), read in the resolve step.
+    pub fn images(&self) -> Vec<&std::path::Path> {
+        let ui = self.ui.iter().flat_map(|u| [&u.logo, &u.logo_dark]).flatten();
+        ui.filter_map(|c| match &c.value {
+            services::Content::File { file } => Some(file.as_path()),
+            services::Content::Inline(_) => None,
+        })
+        .collect()
+    }
+
     pub fn secrets(&self) -> Vec<(String, &Located<Secret>)> {
         let mut out = Vec::new();
         for d in &self.domains {

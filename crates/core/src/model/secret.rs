@@ -33,8 +33,12 @@ pub enum SecretError {
 /// values up here: nothing after that step reads the environment or a file, and a secret that
 /// changes meanwhile cannot make apply write another value than the plan compared. Literals are
 /// not copied in: they are their own value.
+/// The binary files (UI logos) are read in the same step, for the same reason.
 #[derive(Clone, Default)]
-pub struct Revealed(std::sync::Arc<std::collections::HashMap<Secret, Result<String, String>>>);
+pub struct Revealed {
+    secrets: std::sync::Arc<std::collections::HashMap<Secret, Result<String, String>>>,
+    files: std::sync::Arc<std::collections::HashMap<std::path::PathBuf, Result<Vec<u8>, String>>>,
+}
 
 impl Revealed {
     /// Reads each reference once; `dir` is the desired-state directory (`{file:}` is read from inside it).
@@ -43,11 +47,30 @@ impl Revealed {
         for s in secrets.into_iter().filter(|s| !s.is_literal()) {
             map.entry(s.clone()).or_insert_with(|| s.reveal(dir).map_err(|e| e.to_string()));
         }
-        Revealed(std::sync::Arc::new(map))
+        Revealed { secrets: std::sync::Arc::new(map), files: Default::default() }
+    }
+
+    /// Reads each file once, from inside `dir`, at most `limit` bytes.
+    pub fn with_files<'a>(mut self, files: impl IntoIterator<Item = &'a Path>, dir: &Path, limit: u64) -> Revealed {
+        use crate::confined::{Scope, read};
+        let mut map = std::collections::HashMap::new();
+        for f in files {
+            map.entry(f.to_path_buf()).or_insert_with(|| read(dir, f, Scope::Directory, limit).map_err(|e| e.to_string()));
+        }
+        self.files = std::sync::Arc::new(map);
+        self
+    }
+
+    pub fn file(&self, path: &Path) -> Result<&[u8], String> {
+        match self.files.get(path) {
+            Some(Ok(bytes)) => Ok(bytes),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("{} was not read before planning", path.display())),
+        }
     }
 
     pub fn get(&self, secret: &Secret) -> Result<String, SecretError> {
-        match (secret, self.0.get(secret)) {
+        match (secret, self.secrets.get(secret)) {
             (Secret::Literal(v), _) => Ok(v.clone()),
             (_, Some(Ok(v))) => Ok(v.clone()),
             (_, Some(Err(e))) => Err(SecretError::Unresolved(e.clone())),
@@ -58,7 +81,7 @@ impl Revealed {
 
 impl fmt::Debug for Revealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Revealed({} secrets)", self.0.len())
+        write!(f, "Revealed({} secrets, {} files)", self.secrets.len(), self.files.len())
     }
 }
 
@@ -198,6 +221,6 @@ mod revealed_tests {
         assert!(revealed.get(&missing).unwrap_err().to_string().contains("MAILPLANE_TEST_UNSET_VARIABLE_42"));
         assert_eq!(revealed.get(&Secret::Literal("{SSHA}x".into())).unwrap(), "{SSHA}x");
         assert!(revealed.get(&Secret::Env("OTHER".into())).is_err(), "a reference not resolved is an error, not a read");
-        assert_eq!(format!("{revealed:?}"), "Revealed(2 secrets)");
+        assert_eq!(format!("{revealed:?}"), "Revealed(2 secrets, 0 files)");
     }
 }

@@ -93,6 +93,13 @@ pub struct PasswordResetMail {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ui {
+    /// The logo (`MAIN_LOGO`): a PNG, JPEG, GIF or SVG file in the directory (`{file: path}`),
+    /// or SVG text inline; `""` takes it away (mailcow's own logo again). Unset: left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo: Option<Located<super::services::Content>>,
+    /// The logo in dark mode (`MAIN_LOGO_DARK`), as `logo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_dark: Option<Located<super::services::Content>>,
     /// The browser tab's title (default: `<hostname> - mail UI`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Located<String>>,
