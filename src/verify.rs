@@ -113,12 +113,7 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         if ok {
             rec.set("password", crate::kinds::token(hash));
             if let Some(digest) = digest.filter(|_| !known) {
-                let u = Arg::Text(rec.key.clone());
-                remember.push(Stmt { sql: "DELETE FROM mailplane_password_cache WHERE username = ?".into(), args: vec![u.clone()] });
-                remember.push(Stmt {
-                    sql: "INSERT INTO mailplane_password_cache (username, stored_hash_sha256, secret_sha256) VALUES (?, ?, ?)".into(),
-                    args: vec![u, Arg::Text(hash_id), Arg::Text(digest)],
-                });
+                remember.extend(cache_rows(&rec.key, hash_id, digest));
             }
         }
     }
@@ -126,6 +121,37 @@ pub async fn resolve_enforced(desired: &mut Desired, live: &LiveData, db: &Db, k
         db.execute_cache(&remember).await?;
     }
     Ok(report)
+}
+
+/// The cache's row for a verified (stored hash, secret) pair of `username`, in place of its last.
+fn cache_rows(username: &str, hash_id: String, digest: String) -> [Stmt; 2] {
+    let u = Arg::Text(username.to_string());
+    [
+        Stmt { sql: "DELETE FROM mailplane_password_cache WHERE username = ?".into(), args: vec![u.clone()] },
+        Stmt {
+            sql: "INSERT INTO mailplane_password_cache (username, stored_hash_sha256, secret_sha256) VALUES (?, ?, ?)".into(),
+            args: vec![u, Arg::Text(hash_id), Arg::Text(digest)],
+        },
+    ]
+}
+
+/// For a hash mailplane made itself where it cannot check one (the Rspamd UI password, whose
+/// `rspamadm pw --check` reads only from a terminal): the rows that remember it came from `plain`.
+pub fn remember(username: &str, hash: &str, plain: &str, key: &[u8]) -> [Stmt; 2] {
+    cache_rows(username, hex(&Sha256::digest(hash.as_bytes())), hmac(key, format!("{hash}\n{plain}").as_bytes()))
+}
+
+/// Whether the cache says `hash` was made from `plain`.
+pub async fn remembered(db: &Db, key: &[u8], username: &str, hash: &str, plain: &str) -> Result<bool, DbError> {
+    let hash_id = hex(&Sha256::digest(hash.as_bytes()));
+    let rows = db
+        .query(
+            "SELECT secret_sha256 FROM mailplane_password_cache WHERE username = ? AND stored_hash_sha256 = ?",
+            &[Arg::Text(username.into()), Arg::Text(hash_id)],
+        )
+        .await?;
+    let digest = hmac(key, format!("{hash}\n{plain}").as_bytes());
+    Ok(rows.iter().any(|r| r.s(0) == digest))
 }
 
 #[cfg(test)]

@@ -204,6 +204,12 @@ async fn decide_and_apply(
     {
         return failed(e);
     }
+    // Only once the file holds the new hash: a cache row for a hash that was never written is harmless, but useless.
+    if !p.password_cache.is_empty()
+        && let Err(e) = p.db.execute_cache(&p.password_cache).await
+    {
+        return failed(e.to_string());
+    }
     (ExitStatus::Success, "applied".into())
 }
 

@@ -53,6 +53,8 @@ pub enum TargetError {
     Refused { tool: &'static str, what: &'static str, refused: Vec<String> },
     #[error("cannot check the {what} with {tool}: {error}")]
     CannotCheck { tool: &'static str, what: &'static str, error: crate::servicefiles::HostError },
+    #[error("the Rspamd UI password: {0}")]
+    RspamdPassword(crate::servicefiles::password::PasswordError),
     #[error("the directory did not load")]
     NotLoaded,
     #[error("internal error: {0}")]
@@ -71,6 +73,9 @@ impl TargetError {
             TargetError::Forwarding(_) => {
                 Some("write the hosts' addresses instead of their names, or point MAILPLANE_DNS_RESOLVER at a DNS server that answers")
             }
+            TargetError::RspamdPassword(crate::servicefiles::password::PasswordError::Host(_)) => Some(
+                "mailcow hashes it in its rspamd container (services_mode: docker); in standalone mode, or with no services configured, rspamadm must be on this host: install rspamd",
+            ),
             TargetError::CannotCheck { tool: "sievec", .. } => Some(
                 "mailplane checks each new or changed filter with Dovecot's sievec: in mailcow's dovecot container (services_mode: docker), or on this host (services_mode: standalone, or no services configured): install dovecot-sieve",
             ),
@@ -145,6 +150,9 @@ pub struct Prepared {
     pub lock: Option<crate::store::lock::LockGuard>,
     /// mailcow's `data/conf` when the settings name it (the service files live there).
     pub services_root: Option<PathBuf>,
+    /// The password cache's rows for a Rspamd UI password hash in the plan, written once the
+    /// file is.
+    pub password_cache: Vec<crate::store::db::Stmt>,
 }
 
 /// With `lock`, the apply lock is taken before the live state is read. The caller reports
@@ -351,6 +359,7 @@ async fn finish(
         Some(_) => Some(crate::servicefiles::desired(&loaded).map_err(TargetError::ServiceFiles)?),
         None => None,
     };
+    let rspamd_password = services_root.as_ref().and_then(|_| crate::servicefiles::password::declared(&loaded));
     // Everything later works from records: at 100,000 mailboxes the parsed YAML is 100s of MB.
     loaded.documents = Vec::new();
     let t = crate::timing::lap("desired", t);
@@ -359,7 +368,7 @@ async fn finish(
         desired.bookkeeping.extend(merged.state);
     }
     report_absent(&db, printer);
-    let key = match crate::verify::needs_key(&desired) {
+    let key = match crate::verify::needs_key(&desired) || rspamd_password.as_ref().is_some_and(|(s, _)| !s.is_literal()) {
         // Only apply (which holds the lock) makes the key.
         true => password_cache_key(&settings, &loaded.root, lock.is_some())?,
         false => None,
@@ -383,8 +392,23 @@ async fn finish(
             .await?
             .map_err(TargetError::Forwarding)?;
     }
+    let mut password_cache = Vec::new();
     let files = match (&services_root, service_files) {
-        (Some(root), Some(files)) => crate::servicefiles::observe(root, files).map_err(TargetError::ServiceFilesOnDisk)?,
+        (Some(root), Some(mut files)) => {
+            if let Some(declared) = rspamd_password {
+                let host = match crate::servicefiles::Host::from_settings(&settings).await.map_err(|e| TargetError::RspamdPassword(e.into()))? {
+                    Some(host) => host,
+                    None => crate::servicefiles::Host::Standalone(Default::default()),
+                };
+                let planned = crate::servicefiles::password::plan(declared, &desired.revealed, root, &host, &db, key.as_deref())
+                    .await
+                    .map_err(TargetError::RspamdPassword)?;
+                files.push(planned.file);
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                password_cache = planned.remember;
+            }
+            crate::servicefiles::observe(root, files).map_err(TargetError::ServiceFilesOnDisk)?
+        }
         _ => Vec::new(),
     };
     check_scripts(&settings, &desired, &live_records).await?;
@@ -393,7 +417,7 @@ async fn finish(
     plan.problems.extend(kinds::password_complexity::weak_passwords(&plan.changes, &desired, &live_records));
     plan.problems.extend(mailcow_conf_conflicts(args, &settings, &loaded.root, &plan.changes));
     crate::timing::lap("plan", t);
-    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root })
+    Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root, password_cache })
 }
 
 /// What mailcow.conf sets that mailcow writes again at every start (the API keys), when

@@ -7,6 +7,7 @@
 mod apply;
 mod check;
 mod host;
+pub mod password;
 
 use std::path::Path;
 

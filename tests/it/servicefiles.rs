@@ -197,6 +197,65 @@ fn standalone_checks_with_local_tools_and_runs_the_configured_commands() {
     let with_log = std::fs::read_to_string(s.dir.join("mailplane.yaml")).unwrap().replace("LOG", &s.events.display().to_string());
     std::fs::write(s.dir.join("mailplane.yaml"), with_log).unwrap();
     exercise(&mut s);
+    rspamd_ui_password(&mut s);
+}
+
+/// Whether the real rspamadm says `hash` is `password`'s (it reads the password only from a
+/// terminal, and discards what was typed before it asks: hence `script` and the pause).
+fn rspamadm_accepts(hash: &str, password: &str) -> bool {
+    let check = r#"(sleep 1; printf '%s\n' "$PASSWORD") | script -qec 'rspamadm pw -c -p "$HASH"' /dev/null"#;
+    let out = Command::new("sh").args(["-c", check]).env("HASH", hash).env("PASSWORD", password).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("password correct")
+}
+
+/// The Rspamd UI password: hashed by the real `rspamadm pw -e` (where rspamd runs), written as
+/// mailcow writes it, rspamd restarted; the hash and the password never shown; the next plan
+/// empty (the cache remembers the hash it made); a new password, a hash mailplane did not make
+/// and a declared `$2$` hash each change it once.
+fn rspamd_ui_password(s: &mut Setup) {
+    const FILE: &str = "rspamd/override.d/worker-controller-password.inc";
+    std::fs::write(s.dir.join("rspamd-ui.secret"), "correct horse battery\n").unwrap();
+    let declared = format!("{VALID}    ui_password: {{file: rspamd-ui.secret}}\n");
+    s.declare(&declared);
+    let plan = s.mailplane(&["plan"]);
+    let text = String::from_utf8_lossy(&plan.stdout).to_string();
+    assert!(text.contains(&format!("+ file {FILE}  (then: restart rspamd)")) && text.contains("hash changes (not shown)"), "{text}");
+    let out = s.apply(&[], 0);
+    assert_eq!(s.events(), ["start rspamd"]);
+    let written = s.read(FILE);
+    let hash = written.strip_prefix("enable_password = \"").and_then(|r| r.strip_suffix("\";\n")).unwrap_or_else(|| panic!("{written}"));
+    assert!(hash.starts_with("$2$"), "{written}");
+    if support::tools(&["script"], false) {
+        assert!(rspamadm_accepts(hash, "correct horse battery") && !rspamadm_accepts(hash, "wrong horse"), "rspamadm refuses {hash}");
+    }
+    let history = s.mailplane(&["history"]);
+    for shown in [text, out, String::from_utf8_lossy(&history.stdout).to_string()] {
+        assert!(!shown.contains("$2$") && !shown.contains("correct horse"), "{shown}");
+    }
+    let plan = s.mailplane(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stdout));
+
+    std::fs::write(s.dir.join("rspamd-ui.secret"), "staple\n").unwrap();
+    s.apply(&[], 0);
+    assert_eq!(s.events(), ["start rspamd"]);
+    assert!(s.read(FILE) != written);
+    // mailcow's form (or a hand edit) set another one: the declared password is written again.
+    let other = Command::new("rspamadm").args(["pw", "-e", "-p", "from the form"]).output().unwrap();
+    let other = String::from_utf8_lossy(&other.stdout).trim().to_string();
+    std::fs::write(s.conf.join(FILE), format!("enable_password = \"{other}\";\n")).unwrap();
+    let plan = s.mailplane(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2));
+    s.declare(&format!("{VALID}    ui_password: '{other}'\n"));
+    let plan = s.mailplane(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(0), "the declared hash is the one on disk: {}", String::from_utf8_lossy(&plan.stdout));
+    std::fs::write(s.dir.join("rspamd-ui.secret"), "short\n").unwrap();
+    s.declare(&declared);
+    let plan = s.mailplane(&["plan"]);
+    assert!(String::from_utf8_lossy(&plan.stderr).contains("the Rspamd UI password: it is shorter than the 6 characters"));
+    s.declare(&format!("{VALID}    ui_password: 'swordfish'\n"));
+    let out = s.mailplane(&["validate"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the Rspamd UI password is written in clear text"));
+    s.declare(VALID);
 }
 
 /// Containers labelled like mailcow's, and the image they run; removed (by label) on drop.
@@ -357,6 +416,7 @@ fn docker_mode_finds_mailcows_containers_by_label_checks_inside_and_restarts() {
 
     exercise(&mut s);
     netfilter_rules_are_read_from_its_container(&mut s, &containers, &project);
+    rspamd_ui_password(&mut s);
 
     // Database side effects: a new mailbox flushes dovecot's auth cache; a new domain with
     // --restart-sogo restarts SOGo.

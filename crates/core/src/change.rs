@@ -172,6 +172,9 @@ pub struct FileChange {
 impl FileChange {
     /// A unified diff (3 lines of context, hunk headers), `a/` the file on disk, `b/` the declared text.
     pub fn diff(&self) -> String {
+        if self.path == crate::model::RSPAMD_PASSWORD_FILE {
+            return format!("{}: the Rspamd UI password's hash changes (not shown)\n", self.path);
+        }
         let old = self.old.as_deref().unwrap_or("");
         let from = if self.old.is_some() { format!("a/{}", self.path) } else { "/dev/null".to_string() };
         similar::TextDiff::from_lines(old, &self.new).unified_diff().context_radius(3).header(&from, &format!("b/{}", self.path)).to_string()

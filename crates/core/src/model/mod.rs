@@ -52,7 +52,7 @@ pub use resource::{Resource, ResourceKind};
 pub use routing::{ForwardingHost, RelayHost, Transport};
 pub use secret::{Revealed, Secret, SecretError};
 pub use server_settings::{AnnouncementType, AppLink, Cors, CorsMethod, PasswordResetMail, Quarantine, QuotaWarningMail, ReleaseFormat, Ui};
-pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RspamdFiles, Services};
+pub use services::{Content, DovecotFiles, FileName, Param, PostfixFiles, RSPAMD_PASSWORD_FILE, RspamdFiles, Services, is_rspamd_hash};
 pub use settings_map::SettingsMap;
 pub use sieve_filter::{SieveFilter, SieveFilterType};
 pub use spam::{SpamPolicy, SpamScore};
@@ -172,6 +172,9 @@ impl Document {
         }
         for r in &self.relay_hosts {
             out.extend(r.password.as_ref().map(|p| (format!("relay host `{}`: password", r.name.value), p)));
+        }
+        if let Some(p) = self.services.as_ref().and_then(|s| s.rspamd.as_ref()?.ui_password.as_ref()) {
+            out.push(("the Rspamd UI password".into(), p));
         }
         for t in &self.transports {
             out.extend(t.password.as_ref().map(|p| (format!("transport `{}`: password", t.destination.value), p)));

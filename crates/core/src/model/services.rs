@@ -63,7 +63,16 @@ pub struct RspamdFiles {
     /// `rspamd/custom/<name>`: map files, which rspamd reloads by itself.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub maps: IndexMap<FileName, Located<Content>>,
+    /// The password of Rspamd's web UI, as mailcow's "Rspamd UI" form sets it: a reference
+    /// (`{env: NAME}`, `{file: path}`), hashed with `rspamadm pw` where rspamd runs, or a `$2$…`
+    /// hash that `rspamadm pw -e` made; written to `override.d/worker-controller-password.inc`,
+    /// then rspamd restarts. Unset: left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_password: Option<Located<super::Secret>>,
 }
+
+/// Where mailcow keeps the Rspamd UI password (relative to the services root).
+pub const RSPAMD_PASSWORD_FILE: &str = "rspamd/override.d/worker-controller-password.inc";
 
 /// A file's text, written inline or read from a file next to the YAML (`{file: path}`, relative
 /// to the desired-state directory). Unlike secrets, the text is shown in plans and kept verbatim.
@@ -95,4 +104,12 @@ impl Param {
             Param::Flag(b) => if *b { "yes" } else { "no" }.to_string(),
         }
     }
+}
+
+/// A hash as `rspamadm pw -e` prints it (catena: `$2$<salt>$<hash>`, lowercase base32), the only
+/// form mailcow writes.
+pub fn is_rspamd_hash(v: &str) -> bool {
+    let mut parts = v.split('$');
+    let valid = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    matches!((parts.next(), parts.next(), parts.next(), parts.next(), parts.next()), (Some(""), Some("2"), Some(salt), Some(hash), None) if valid(salt) && valid(hash))
 }

@@ -67,6 +67,20 @@ impl Validator<'_> {
             self.check_files(file, "rspamd/local.d", &RSPAMD_CONF, &r.local_d);
             self.check_files(file, "rspamd/override.d", &RSPAMD_CONF, &r.override_d);
             self.check_files(file, "rspamd/custom", &[], &r.maps);
+            if let Some(p) = &r.ui_password {
+                self.claim("service_file", crate::model::RSPAMD_PASSWORD_FILE, "a service file", (file, p.at));
+                if let crate::model::Secret::Literal(v) = &p.value
+                    && !crate::model::is_rspamd_hash(v)
+                {
+                    self.error_help(
+                        "plaintext-secret",
+                        file,
+                        p.at,
+                        "the Rspamd UI password is written in clear text",
+                        "give it as `{env: NAME}` or `{file: path}`, or as the `$2$…` hash `rspamadm pw -e` prints",
+                    );
+                }
+            }
         }
     }
 
