@@ -420,13 +420,13 @@ async fn finish(
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root, password_cache })
 }
 
-/// What mailcow.conf sets that mailcow writes again at every start (the API keys), when
-/// mailcow's directory is known; a directory without a readable mailcow.conf blocks the plan.
+/// What mailcow.conf sets that a plan must not fight (the API keys php-fpm writes again at every
+/// start) or break (Fail2ban denying mailcow's own networks), when mailcow's directory is known; a directory without a readable mailcow.conf blocks the plan.
 fn mailcow_conf_conflicts(args: &TargetArgs, settings: &SettingsFile, root: &Path, changes: &[crate::change::Change]) -> Vec<String> {
     let Some(dir) = args.mailcow_dir.clone().or_else(|| settings.mailcow_dir.as_ref().map(|d| root.join(d))) else { return Vec::new() };
     let path = dir.join("mailcow.conf");
     match std::fs::read_to_string(&path) {
-        Ok(conf) => kinds::api::mailcow_conf_conflicts(&conf, changes),
+        Ok(conf) => [kinds::api::mailcow_conf_conflicts(&conf, changes), kinds::fail2ban::mailcow_conf_conflicts(&conf, changes)].concat(),
         Err(e) => vec![format!("cannot read {}: {e}; `mailcow_dir` (or --mailcow-dir) must be mailcow-dockerized's directory", path.display())],
     }
 }

@@ -1776,6 +1776,12 @@ fn fail2ban_scenario(t: &Target, kv: &KvAccess) {
     t.assert_no_changes(out.path());
     let out = t.cmd("plan", files("", "prune: {fail2ban: delete}\n").path()).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).contains("the Fail2ban settings cannot be deleted"));
+    // mailcow.conf moved mailcow's network: denying it is refused at plan time (validate knows the shipped one only).
+    let mailcow = directory(&[("mailcow.conf", "IPV4_NETWORK=10.77.1\nIPV6_NETWORK=fd00:77::/64\n")]);
+    let deny = files("fail2ban: {ban_time: 3600, max_attempts: 5, allow: [192.0.2.0/24], deny: [203.0.113.66, 10.77.0.0/16]}\n", "");
+    let out = t.cmd("plan", deny.path()).arg("--mailcow-dir").arg(mailcow.path()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success() && text.contains("`10.77.0.0/16` overlaps mailcow's own network 10.77.1.0/24"), "{text}");
     let text = refused_by_validate(
         "fail2ban:\n  ban_time: 10\n  netban_ipv4: 40\n  allow: ['bad host!']\n  deny: [0.0.0.0/0, '::/0', 172.22.0.0/16, example.org, 192.0.2.1]\n",
         &[

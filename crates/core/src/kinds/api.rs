@@ -288,17 +288,16 @@ fn validate(v: &mut Validator, file: usize, doc: &Document) {
     }
 }
 
+/// A setting of mailcow.conf (shell syntax: the last `NAME=value` wins); `""` when unset.
+pub fn conf_value(conf: &str, name: &str) -> String {
+    conf.lines().filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix('=')).next_back().map(|v| v.trim().trim_matches('"').to_string()).unwrap_or_default()
+}
+
 /// The API rows php-fpm rewrites from `mailcow.conf` at every start (`API_KEY`,
 /// `API_KEY_READ_ONLY`, with a valid `API_ALLOW_FROM`): a change this plan makes to one of them
 /// would be undone at the next start, so the plan says so instead. Reads only those three.
 pub fn mailcow_conf_conflicts(conf: &str, changes: &[Change]) -> Vec<String> {
-    let value = |name: &str| {
-        conf.lines()
-            .filter_map(|l| l.trim().strip_prefix(name)?.strip_prefix('='))
-            .next_back()
-            .map(|v| v.trim().trim_matches('"').to_string())
-            .unwrap_or_default()
-    };
+    let value = |name: &str| conf_value(conf, name);
     let set = |v: &str| !v.is_empty() && v != "invalid";
     let allow = value("API_ALLOW_FROM");
     if !set(&allow) || !allow.split(',').any(|ip| is_network(ip.trim())) {

@@ -243,6 +243,29 @@ fn export(x: &mut Export, r: &Record) {
     }));
 }
 
+/// mailcow's networks as its mailcow.conf sets them (`IPV4_NETWORK` is three octets, the /24
+/// mailcow's containers live in; `IPV6_NETWORK` a prefix), where they are not the shipped ones
+/// `validate` knows: a deny list this plan writes must not ban them.
+pub fn mailcow_conf_conflicts(conf: &str, changes: &[Change]) -> Vec<String> {
+    let v4 = super::api::conf_value(conf, "IPV4_NETWORK");
+    let v6 = super::api::conf_value(conf, "IPV6_NETWORK");
+    let own: Vec<String> = [(!v4.is_empty()).then(|| format!("{v4}.0/24")), (!v6.is_empty()).then_some(v6)]
+        .into_iter()
+        .flatten()
+        .filter(|n| network(n).is_some() && !OWN_NETWORKS.contains(&n.as_str()))
+        .collect();
+    let denied = changes.iter().filter(|c| c.kind == Kind::Fail2ban).filter_map(|c| c.desired.as_ref()).flat_map(|r| r.list("deny"));
+    let mut out = Vec::new();
+    for d in denied {
+        for n in own.iter().filter(|n| overlap(&d, n)) {
+            out.push(format!(
+                "Fail2ban's deny list: `{d}` overlaps mailcow's own network {n} (IPV4_NETWORK/IPV6_NETWORK in mailcow.conf); its containers would stop reaching each other: take it out"
+            ));
+        }
+    }
+    out
+}
+
 /// An address or network as (is it IPv6, its bits, its prefix length).
 fn network(s: &str) -> Option<(bool, u128, u32)> {
     let (ip, len) = s.split_once('/').map_or((s, None), |(a, l)| (a, l.parse::<u32>().ok()));
@@ -372,6 +395,18 @@ mod tests {
         assert!(!overlap("172.22.2.0/24", "172.22.1.0/24") && !overlap("203.0.113.66", "172.22.1.0/24"));
         assert!(overlap("fd4d:6169:6c63::/48", "fd4d:6169:6c63:6f77::/64") && !overlap("2001:db8::/32", "fd4d:6169:6c63:6f77::/64"));
         assert!(!overlap("::ffff:172.22.1.1", "172.22.1.0/24"), "families apart");
+    }
+
+    #[test]
+    fn mailcow_conf_networks_are_protected_too() {
+        let mut r = Record::new(Kind::Fail2ban, "fail2ban");
+        r.push("deny", Value::List(vec!["10.99.0.0/16".to_string(), "203.0.113.66".to_string(), "fd00:abcd::/32".to_string()].into()));
+        let change = Change { action: Action::Update, kind: Kind::Fail2ban, key: "fail2ban".into(), fields: Vec::new(), desired: Some(r), live: None };
+        let conf = "IPV4_NETWORK=10.99.5\nIPV6_NETWORK=fd00:abcd:1234::/64\n";
+        let found = mailcow_conf_conflicts(conf, std::slice::from_ref(&change));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("`10.99.0.0/16` overlaps mailcow's own network 10.99.5.0/24"));
+        assert!(mailcow_conf_conflicts("IPV4_NETWORK=172.22.1\n", &[change]).is_empty(), "the shipped one is validate's");
     }
 
     #[test]
