@@ -415,19 +415,36 @@ async fn finish(
     let mut plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
     // The one check that needs the revealed secrets (never in records): what each says, not its value.
     plan.problems.extend(kinds::password_complexity::weak_passwords(&plan.changes, &desired, &live_records));
-    plan.problems.extend(mailcow_conf_conflicts(args, &settings, &loaded.root, &plan.changes));
+    plan.problems.extend(mailcow_conf_conflicts(args, &settings, &loaded.root, &plan.changes).await);
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root, password_cache })
 }
 
 /// What mailcow.conf sets that a plan must not fight (the API keys php-fpm writes again at every
-/// start) or break (Fail2ban denying mailcow's own networks), when mailcow's directory is known; a directory without a readable mailcow.conf blocks the plan.
-fn mailcow_conf_conflicts(args: &TargetArgs, settings: &SettingsFile, root: &Path, changes: &[crate::change::Change]) -> Vec<String> {
-    let Some(dir) = args.mailcow_dir.clone().or_else(|| settings.mailcow_dir.as_ref().map(|d| root.join(d))) else { return Vec::new() };
-    let path = dir.join("mailcow.conf");
-    match std::fs::read_to_string(&path) {
-        Ok(conf) => [kinds::api::mailcow_conf_conflicts(&conf, changes), kinds::fail2ban::mailcow_conf_conflicts(&conf, changes)].concat(),
-        Err(e) => vec![format!("cannot read {}: {e}; `mailcow_dir` (or --mailcow-dir) must be mailcow-dockerized's directory", path.display())],
+/// start) or break (Fail2ban denying mailcow's own networks): from mailcow.conf when mailcow's
+/// directory is known (a directory without a readable one blocks the plan), else in docker mode
+/// from the environment php-fpm-mailcow was started with (compose hands it mailcow.conf's
+/// settings); only when the plan changes API keys or Fail2ban.
+async fn mailcow_conf_conflicts(args: &TargetArgs, settings: &SettingsFile, root: &Path, changes: &[crate::change::Change]) -> Vec<String> {
+    use crate::model::Kind;
+    let check = |conf: &str| [kinds::api::mailcow_conf_conflicts(conf, changes), kinds::fail2ban::mailcow_conf_conflicts(conf, changes)].concat();
+    if let Some(dir) = args.mailcow_dir.clone().or_else(|| settings.mailcow_dir.as_ref().map(|d| root.join(d))) {
+        let path = dir.join("mailcow.conf");
+        return match std::fs::read_to_string(&path) {
+            Ok(conf) => check(&conf),
+            Err(e) => vec![format!("cannot read {}: {e}; `mailcow_dir` (or --mailcow-dir) must be mailcow-dockerized's directory", path.display())],
+        };
+    }
+    if !changes.iter().any(|c| matches!(c.kind, Kind::ApiKey | Kind::Fail2ban)) {
+        return Vec::new();
+    }
+    // Without php-fpm's container there is nothing that would undo the change.
+    match crate::servicefiles::Host::from_settings(settings).await {
+        Ok(Some(crate::servicefiles::Host::Docker(m))) => match m.env("php-fpm").await {
+            Ok(env) => check(&env.join("\n")),
+            Err(_) => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 

@@ -126,6 +126,14 @@ impl Mailcow {
         }
     }
 
+    /// The environment the service's container was started with (`NAME=value` each): mailcow's
+    /// compose file hands mailcow.conf's settings to its containers this way.
+    pub async fn env(&self, service: &str) -> Result<Vec<String>, DockerError> {
+        let id = self.container(service).await?;
+        let info = self.docker.inspect_container(&id, None::<InspectContainerOptions>).await.map_err(|e| self.api(service, e))?;
+        Ok(info.config.and_then(|c| c.env).unwrap_or_default())
+    }
+
     async fn started_at(&self, service: &str, id: &str) -> Result<Option<String>, DockerError> {
         let info = self.docker.inspect_container(id, None::<InspectContainerOptions>).await.map_err(|e| self.api(service, e))?;
         Ok(info.state.and_then(|s| s.started_at))

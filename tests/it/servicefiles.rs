@@ -307,7 +307,15 @@ impl Containers {
 
     /// Starts `<service>-mailcow` of `project`; it logs `start <service>` at every start.
     fn start(&self, project: &str, service: &str, log_dir: &Path) {
+        self.start_with(project, service, log_dir, &[]);
+    }
+
+    /// `start`, with `NAME=value` in the container's environment.
+    fn start_with(&self, project: &str, service: &str, log_dir: &Path, env: &[&str]) {
         let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--label".into(), format!("mailplanetest={}", self.run)];
+        for e in env {
+            args.extend(["-e".into(), e.to_string()]);
+        }
         args.extend(["--label".into(), format!("com.docker.compose.project={project}")]);
         args.extend(["--label".into(), format!("com.docker.compose.service={service}-mailcow")]);
         for m in ["/usr", "/etc/postfix", "/etc/dovecot", "/etc/rspamd", "/etc/passwd", "/etc/group", "/etc/ld.so.cache"] {
@@ -372,6 +380,24 @@ fn netfilter_rules_are_read_from_its_container(s: &mut Setup, containers: &Conta
     std::fs::remove_file(s.dir.join("fail2ban.yaml")).unwrap();
 }
 
+/// Without `mailcow_dir`, the settings php-fpm-mailcow was started with stand for mailcow.conf:
+/// an API key it sets, and its moved network in a Fail2ban deny list, block the plan.
+fn mailcow_conf_is_read_from_php_fpm(s: &mut Setup, containers: &Containers, project: &str) {
+    std::fs::write(s.dir.join("k.secret"), "KEY-FROM-MAILPLANE\n").unwrap();
+    std::fs::write(s.dir.join("api.yaml"), "api_keys: [{access: rw, key: {file: k.secret}, allow_from: [127.0.0.1]}]\nfail2ban: {deny: [10.66.1.7]}\n")
+        .unwrap();
+    let plan = s.mailplane(&["plan"]);
+    assert!(plan.status.success(), "no php-fpm yet: nothing to fight: {}", String::from_utf8_lossy(&plan.stderr));
+    let env = ["API_KEY=SECRET-FROM-CONF", "API_KEY_READ_ONLY=invalid", "API_ALLOW_FROM=172.22.1.1,127.0.0.1", "IPV4_NETWORK=10.66.1"];
+    containers.start_with(project, "php-fpm", s.events.parent().unwrap(), &env);
+    assert_eq!(wait_for(s, 1), ["start php-fpm"]);
+    let plan = s.mailplane(&["plan"]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(!plan.status.success() && text.contains("the `rw` API key is set in mailcow.conf") && !text.contains("SECRET-FROM-CONF"), "{text}");
+    assert!(text.contains("`10.66.1.7` overlaps mailcow's own network 10.66.1.0/24"), "{text}");
+    std::fs::remove_file(s.dir.join("api.yaml")).unwrap();
+}
+
 fn wait_for(s: &mut Setup, n: usize) -> Vec<String> {
     let mut got = Vec::new();
     for _ in 0..100 {
@@ -417,6 +443,7 @@ fn docker_mode_finds_mailcows_containers_by_label_checks_inside_and_restarts() {
     exercise(&mut s);
     netfilter_rules_are_read_from_its_container(&mut s, &containers, &project);
     rspamd_ui_password(&mut s);
+    mailcow_conf_is_read_from_php_fpm(&mut s, &containers, &project);
 
     // Database side effects: a new mailbox flushes dovecot's auth cache; a new domain with
     // --restart-sogo restarts SOGo.
