@@ -68,7 +68,8 @@ pub async fn netfilter_rules(settings: &crate::settings::SettingsFile, live: &mu
     if live.string("F2B_REGEX").is_none() {
         return;
     }
-    let Ok(Some(crate::servicefiles::Host::Docker(mailcow))) = crate::servicefiles::Host::from_settings(settings).await else { return };
+    let Some(project) = settings.docker_project() else { return };
+    let Ok(mailcow) = crate::store::docker::Mailcow::connect(project).await else { return };
     if let Ok(out) = mailcow.exec("netfilter", &["cat", "/app/main.py"]).await
         && out.code == 0
     {

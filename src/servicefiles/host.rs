@@ -35,12 +35,10 @@ impl Host {
     /// The host the settings describe; `None` when they manage no services (no `services_root`
     /// and no `services_mode`), e.g. a SQLite target on a laptop.
     pub async fn from_settings(s: &SettingsFile) -> Result<Option<Host>, HostError> {
-        if s.services_root.is_none() && s.services_mode.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(match s.services_mode.unwrap_or_default() {
-            ServicesMode::Docker => Host::Docker(Mailcow::connect(s.compose_project.as_deref().unwrap_or(crate::store::docker::DEFAULT_PROJECT)).await?),
-            ServicesMode::Standalone => Host::Standalone(s.service_commands.clone().unwrap_or_default()),
+        Ok(Some(match s.services() {
+            None => return Ok(None),
+            Some(ServicesMode::Docker) => Host::Docker(Mailcow::connect(s.docker_project().unwrap_or(crate::settings::DEFAULT_PROJECT)).await?),
+            Some(ServicesMode::Standalone) => Host::Standalone(s.service_commands.clone().unwrap_or_default()),
         }))
     }
 

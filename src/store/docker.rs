@@ -13,8 +13,6 @@ use futures_util::StreamExt;
 /// The label compose puts on every container: the service (`postfix-mailcow`) and the project.
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
-/// mailcow's default COMPOSE_PROJECT_NAME.
-pub const DEFAULT_PROJECT: &str = "mailcowdockerized";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {

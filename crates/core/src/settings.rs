@@ -68,6 +68,21 @@ pub struct SettingsFile {
     pub service_commands: Option<ServiceCommands>,
 }
 
+impl SettingsFile {
+    /// How the services run, if the settings manage any (no `services_root` and no
+    /// `services_mode`: none, e.g. a SQLite target on a laptop).
+    pub fn services(&self) -> Option<ServicesMode> {
+        (self.services_root.is_some() || self.services_mode.is_some()).then(|| self.services_mode.unwrap_or_default())
+    }
+    /// In docker mode, the compose project of mailcow's containers.
+    pub fn docker_project(&self) -> Option<&str> {
+        (self.services() == Some(ServicesMode::Docker)).then(|| self.compose_project.as_deref().unwrap_or(DEFAULT_PROJECT))
+    }
+}
+
+/// mailcow's default COMPOSE_PROJECT_NAME.
+pub const DEFAULT_PROJECT: &str = "mailcowdockerized";
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServicesMode {
