@@ -382,6 +382,7 @@ async fn finish(
         allow_delete: args.allow_delete.clone(),
         max_change_percent: settings.max_change_percent.unwrap_or(30),
         force: args.force,
+        mailcow_conf: mailcow_conf(args, &settings, &loaded.root, &desired.records).await,
     };
     kinds::dkim::keep_live_keys(&mut desired, &live_records);
     kinds::fail2ban::follow_netfilter(&mut desired, &live);
@@ -412,40 +413,31 @@ async fn finish(
         _ => Vec::new(),
     };
     check_scripts(&settings, &desired, &live_records).await?;
-    let mut plan = plan::plan(&desired.records, &live_records, &live, &files, &policy);
-    // The one check that needs the revealed secrets (never in records): what each says, not its value.
-    plan.problems.extend(kinds::password_complexity::weak_passwords(&plan.changes, &desired, &live_records));
-    plan.problems.extend(mailcow_conf_conflicts(args, &settings, &loaded.root, &plan.changes).await);
+    let plan = plan::plan(&desired, &live_records, &live, &files, &policy);
     crate::timing::lap("plan", t);
     Ok(Prepared { loaded, desired, live, plan, db, kv, memcached, lock, services_root, password_cache })
 }
 
-/// What mailcow.conf sets that a plan must not fight (the API keys php-fpm writes again at every
-/// start) or break (Fail2ban denying mailcow's own networks): from mailcow.conf when mailcow's
-/// directory is known (a directory without a readable one blocks the plan), else in docker mode
-/// from the environment php-fpm-mailcow was started with (compose hands it mailcow.conf's
-/// settings); only when the plan changes API keys or Fail2ban.
-async fn mailcow_conf_conflicts(args: &TargetArgs, settings: &SettingsFile, root: &Path, changes: &[crate::change::Change]) -> Vec<String> {
+/// mailcow.conf, for what a plan must not fight (the API keys php-fpm writes again at every
+/// start) or break (Fail2ban denying mailcow's own networks): from mailcow's directory when it is
+/// known (one without a readable mailcow.conf blocks the plan), else in docker mode the
+/// environment php-fpm-mailcow was started with (compose hands it mailcow.conf's settings); only
+/// when API keys or Fail2ban are declared.
+async fn mailcow_conf(args: &TargetArgs, settings: &SettingsFile, root: &Path, desired: &[crate::record::Record]) -> Option<Result<String, String>> {
     use crate::model::Kind;
-    let check = |conf: &str| [kinds::api::mailcow_conf_conflicts(conf, changes), kinds::fail2ban::mailcow_conf_conflicts(conf, changes)].concat();
     if let Some(dir) = args.mailcow_dir.clone().or_else(|| settings.mailcow_dir.as_ref().map(|d| root.join(d))) {
         let path = dir.join("mailcow.conf");
-        return match std::fs::read_to_string(&path) {
-            Ok(conf) => check(&conf),
-            Err(e) => vec![format!("cannot read {}: {e}; `mailcow_dir` (or --mailcow-dir) must be mailcow-dockerized's directory", path.display())],
-        };
+        return Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}; `mailcow_dir` (or --mailcow-dir) must be mailcow-dockerized's directory", path.display())),
+        );
     }
-    if !changes.iter().any(|c| matches!(c.kind, Kind::ApiKey | Kind::Fail2ban)) {
-        return Vec::new();
+    if !desired.iter().any(|r| matches!(r.kind, Kind::ApiKey | Kind::Fail2ban)) {
+        return None;
     }
-    // Without php-fpm's container there is nothing that would undo the change.
-    match crate::servicefiles::Host::from_settings(settings).await {
-        Ok(Some(crate::servicefiles::Host::Docker(m))) => match m.env("php-fpm").await {
-            Ok(env) => check(&env.join("\n")),
-            Err(_) => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
+    // Without php-fpm's container there is nothing that would undo a change.
+    let mailcow = crate::store::docker::Mailcow::connect(settings.docker_project()?).await.ok()?;
+    mailcow.env("php-fpm").await.ok().map(|env| Ok(env.join("\n")))
 }
 
 /// Bad Sieve or UCL is bad input: each new or changed filter script goes through the real

@@ -3,6 +3,7 @@
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 pub use crate::change::{Action, Change, FieldChange};
+use crate::kinds::Desired;
 use crate::live::{LiveData, Owned};
 use crate::model::Kind;
 use crate::record::{Field, Record, Value, decode};
@@ -41,11 +42,22 @@ pub struct Policy {
     pub max_change_percent: u32,
     /// `--force`: skip the change threshold and the empty-set guard.
     pub force: bool,
+    /// What mailcow.conf says, read before planning (from `mailcow_dir`, or the environment of
+    /// php-fpm's container), or why it could not be read; None when nothing was to be read.
+    pub mailcow_conf: Option<Result<String, String>>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { prune: HashMap::new(), owned: Owned::default(), ignore: Vec::new(), allow_delete: Vec::new(), max_change_percent: 30, force: false }
+        Policy {
+            prune: HashMap::new(),
+            owned: Owned::default(),
+            ignore: Vec::new(),
+            allow_delete: Vec::new(),
+            max_change_percent: 30,
+            force: false,
+            mailcow_conf: None,
+        }
     }
 }
 
@@ -105,7 +117,10 @@ impl Plan {
 /// Deletes come first, children before parents; then creates and updates, parents before
 /// children. An address moving from an alias to a mailbox is freed before it is taken.
 /// `files`: the declared service files with what is on disk (read by the caller: that is I/O).
-pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate::change::ObservedFile], policy: &Policy) -> Plan {
+/// Every check of the plan is made here; the secrets (in `desired`, never in its records) are
+/// looked at only to say whether a password meets the policy.
+pub fn plan(desired_state: &Desired, live: &[Record], rows: &LiveData, files: &[crate::change::ObservedFile], policy: &Policy) -> Plan {
+    let desired = desired_state.records.as_slice();
     let all_live = live;
     let ignored = |r: &Record| policy.ignore.iter().any(|g| glob_match(g, &r.key));
     let live: Vec<&Record> = live.iter().filter(|r| !ignored(r)).collect();
@@ -150,7 +165,11 @@ pub fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate
     let mut problems = safety(&changes, desired, &desired_keys, &live, policy);
     problems.extend(unlisted_removals(&changes, desired, all_live));
     problems.extend(shared_keys(&changes, all_live));
-    let facts = crate::kinds::Facts { desired, live: all_live, changes: &changes, rows };
+    if let Some(Err(e)) = &policy.mailcow_conf {
+        problems.push(e.clone());
+    }
+    let mailcow_conf = policy.mailcow_conf.as_ref().and_then(|c| c.as_deref().ok());
+    let facts = crate::kinds::Facts { desired, live: all_live, changes: &changes, rows, secrets: desired_state, mailcow_conf };
     let mut warnings = Vec::new();
     for k in &crate::kinds::KINDS {
         problems.extend((k.check)(&facts));
@@ -483,6 +502,11 @@ fn diff_fields(desired: &Record, live: &Record) -> Vec<FieldChange> {
 mod tests {
     use super::*;
 
+    /// The planner over records alone (no secrets).
+    pub(super) fn plan(desired: &[Record], live: &[Record], rows: &LiveData, files: &[crate::change::ObservedFile], policy: &Policy) -> Plan {
+        super::plan(&Desired { records: desired.to_vec(), ..Desired::default() }, live, rows, files, policy)
+    }
+
     fn rec(kind: Kind, key: &str, active: bool) -> Record {
         Record::new(kind, key).with("active", Value::Bool(active))
     }
@@ -544,6 +568,7 @@ mod tests {
 
 #[cfg(test)]
 mod policy_tests {
+    use super::tests::plan;
     use super::*;
 
     fn mailbox(key: &str) -> Record {

@@ -39,6 +39,7 @@ pub const API_KEY: KindSpec = KindSpec {
             .map(|c| format!("the `{}` API key has no key to be created with: declare `key` (`{{env: NAME}}` or `{{file: path}}`)", c.key))
             .collect();
         problems.extend(shared_api_keys(f));
+        problems.extend(f.mailcow_conf.map(|conf| mailcow_conf_conflicts(conf, f.changes)).unwrap_or_default());
         problems
     },
     export: api_export,

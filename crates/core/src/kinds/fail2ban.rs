@@ -67,7 +67,10 @@ pub const FAIL2BAN: KindSpec = KindSpec {
     desired,
     live,
     write,
-    check: |f| super::never_deleted(f, Kind::Fail2ban, "netfilter writes them again"),
+    check: |f| {
+        let own_networks = f.mailcow_conf.map(|conf| mailcow_conf_conflicts(conf, f.changes)).unwrap_or_default();
+        [super::never_deleted(f, Kind::Fail2ban, "netfilter writes them again"), own_networks].concat()
+    },
     export,
     disabled: super::never_off,
     protected: &[],

@@ -182,6 +182,10 @@ pub struct Facts<'a> {
     pub changes: &'a [Change],
     /// The live rows, for what no record carries (a domain's resources).
     pub rows: &'a LiveData,
+    /// The desired state's secrets (whether a password meets the policy; never shown).
+    pub secrets: &'a Desired,
+    /// mailcow.conf as read before planning (`Policy::mailcow_conf`).
+    pub mailcow_conf: Option<&'a str>,
 }
 
 /// `validate` of a kind whose objects are checked with their parent's (a domain's mailboxes).

@@ -29,7 +29,9 @@ pub const PASSWORD_COMPLEXITY: KindSpec = KindSpec {
     desired,
     live,
     write,
-    check: |f| super::never_deleted(f, Kind::PasswordComplexity, "mailcow always has one (php-fpm seeds it)"),
+    check: |f| {
+        [super::never_deleted(f, Kind::PasswordComplexity, "mailcow always has one (php-fpm seeds it)"), weak_passwords(f.changes, f.secrets, f.live)].concat()
+    },
     export,
     disabled: super::never_off,
     protected: &[],
@@ -111,7 +113,7 @@ fn misses(password: &str, policy: &Record) -> Vec<&'static str> {
 /// The passwords this plan would hash from plaintext that the policy after it refuses (the
 /// declared one, else the server's, else mailcow's seed): mailcow's UI would refuse them too.
 /// Says what is missing, never the password.
-pub fn weak_passwords(changes: &[Change], desired: &Desired, live: &[Record]) -> Vec<String> {
+fn weak_passwords(changes: &[Change], desired: &Desired, live: &[Record]) -> Vec<String> {
     let policy = desired.records.iter().chain(live).find(|r| r.kind == Kind::PasswordComplexity).cloned().unwrap_or_else(|| record(SEED_LENGTH, [false; 4]));
     let written = |c: &&Change| c.action == Action::Create || c.fields.iter().any(|f| f.field == "password");
     changes
