@@ -369,17 +369,27 @@ fn sogo_rebuild(dialect: Dialect, scope: Option<&[&str]>) -> Vec<Stmt> {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum MemcachedError {
+    #[error("`{0}` is not host:port")]
+    Address(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("unexpected reply {0:?}")]
+    Reply(String),
+}
+
 /// memcached's text protocol: `flush_all` → `OK`.
-pub fn flush_memcached(addr: &str) -> Result<(), String> {
+pub fn flush_memcached(addr: &str) -> Result<(), MemcachedError> {
     let addr = addr.trim_start_matches("tcp://");
-    let sock = addr.parse().map_err(|_| format!("`{addr}` is not host:port"))?;
-    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    s.write_all(b"flush_all\r\n").map_err(|e| e.to_string())?;
+    let sock = addr.parse().map_err(|_| MemcachedError::Address(addr.to_string()))?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"flush_all\r\n")?;
     let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).map_err(|e| e.to_string())?;
+    let n = s.read(&mut buf)?;
     let reply = String::from_utf8_lossy(&buf[..n]);
-    if reply.starts_with("OK") { Ok(()) } else { Err(format!("unexpected reply {:?}", reply.trim())) }
+    if reply.starts_with("OK") { Ok(()) } else { Err(MemcachedError::Reply(reply.trim().to_string())) }
 }
 
 #[cfg(test)]

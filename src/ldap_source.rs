@@ -28,27 +28,33 @@ pub struct Merged {
     pub state: Vec<Stmt>,
 }
 
-/// Adds LDAP's users to the loaded documents. Errors are messages for the admin.
-pub async fn merge(loaded: &mut Loaded, cfg: &LdapMailboxes, db: &Db) -> Result<Merged, String> {
+#[derive(Debug, thiserror::Error)]
+pub enum LdapSourceError {
+    #[error("`ldap_mailboxes` needs an LDAP identity_provider")]
+    NoLdapProvider,
+    #[error("`ldap_mailboxes` needs the LDAP bind_password")]
+    NoBindPassword,
+    #[error(transparent)]
+    BindPassword(#[from] crate::model::SecretError),
+    #[error("LDAP: {0}")]
+    Ldap(#[from] ldap::Problem),
+    #[error(transparent)]
+    Db(#[from] crate::store::db::DbError),
+    #[error("LDAP returned no users, but {0} LDAP mailboxes exist: refusing to treat that as everyone leaving; check the filter and base DN")]
+    NoUsers(usize),
+}
+
+/// Adds LDAP's users to the loaded documents.
+pub async fn merge(loaded: &mut Loaded, cfg: &LdapMailboxes, db: &Db) -> Result<Merged, LdapSourceError> {
     let idp = loaded.documents.iter().find_map(|(_, d)| d.identity_provider.as_ref()).map(|i| i.value.clone());
-    let Some(IdentityProvider::Ldap(p)) = idp else {
-        return Err("`ldap_mailboxes` needs an LDAP identity_provider".into());
-    };
-    let bind_password = p.bind_password.as_ref().ok_or("`ldap_mailboxes` needs the LDAP bind_password")?.reveal(&loaded.root).map_err(|e| e.to_string())?;
+    let Some(IdentityProvider::Ldap(p)) = idp else { return Err(LdapSourceError::NoLdapProvider) };
+    let bind_password = p.bind_password.as_ref().ok_or(LdapSourceError::NoBindPassword)?.reveal(&loaded.root)?;
     let settings = ldap::Settings { provider: &p, bind_password, timeout: std::time::Duration::from_secs(cfg.timeout.unwrap_or(10)) };
-    let found = ldap::fetch_users(&settings).await.map_err(|e| format!("LDAP: {e}"))?;
-    let known: HashMap<String, u32> = db
-        .query("SELECT username, misses FROM mailplane_ldap_state", &[])
-        .await
-        .map_err(|e| e.to_string())?
-        .iter()
-        .map(|r| (r.s(0).to_string(), r.i(1) as u32))
-        .collect();
+    let found = ldap::fetch_users(&settings).await?;
+    let known: HashMap<String, u32> =
+        db.query("SELECT username, misses FROM mailplane_ldap_state", &[]).await?.iter().map(|r| (r.s(0).to_string(), r.i(1) as u32)).collect();
     if found.users.is_empty() && !known.is_empty() {
-        return Err(format!(
-            "LDAP returned no users, but {} LDAP mailboxes exist: refusing to treat that as everyone leaving; check the filter and base DN",
-            known.len()
-        ));
+        return Err(LdapSourceError::NoUsers(known.len()));
     }
     let mut merged = Merged::default();
     let mut present = HashSet::new();

@@ -58,33 +58,55 @@ pub enum DnsFormat {
     Bind,
 }
 
+#[derive(Debug, thiserror::Error)]
+enum DnsError {
+    #[error(transparent)]
+    Load(#[from] crate::load::LoadError),
+    /// Its diagnostics are printed where they were found.
+    #[error("the desired state has errors")]
+    Invalid,
+    #[error("the mail server's name is not set: add `mailcow_hostname: mail.example.org` to {} or give --hostname", .0.display())]
+    NoHostname(PathBuf),
+    #[error("mail server name `{0}`: {1}")]
+    Hostname(String, String),
+    #[error("`{domain}` is not a domain or alias domain declared in {}", .dir.display())]
+    NotDeclared { domain: String, dir: PathBuf },
+    #[error("dkim_private_key of `{0}`: {1}")]
+    DkimKey(String, String),
+    #[error(transparent)]
+    Target(#[from] super::target::TargetError),
+    #[error("reading the server: {0}")]
+    Read(String),
+    /// The resolver or a lookup.
+    #[error("{0}")]
+    Lookup(String),
+}
+
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     match dns_command(args, printer) {
         Ok(status) => status,
-        Err(msg) => {
-            if !msg.is_empty() {
-                printer.err(&format!("error: {msg}"));
-            }
+        Err(DnsError::Invalid) => ExitStatus::Error,
+        Err(DnsError::Target(e)) => {
+            e.report(printer);
+            e.exit_status()
+        }
+        Err(e) => {
+            printer.err(&format!("error: {e}"));
             ExitStatus::Error
         }
     }
 }
 
-/// `Err("")`: the problem has been reported already.
-fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
-    let loaded = crate::kinds::load_dir(&args.dir).map_err(|e| e.to_string())?;
+fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, DnsError> {
+    let loaded = crate::kinds::load_dir(&args.dir)?;
     super::validate::report_diagnostics(&loaded, printer);
     if loaded.has_errors() {
-        return Err(String::new());
+        return Err(DnsError::Invalid);
     }
     let settings = loaded.settings.as_ref().map(|(_, s)| s.clone()).unwrap_or_default();
-    let hostname = args.hostname.clone().or(settings.mailcow_hostname.clone()).ok_or_else(|| {
-        format!(
-            "the mail server's name is not set: add `mailcow_hostname: mail.example.org` to {} or give --hostname",
-            args.dir.join(crate::load::SETTINGS_FILE).display()
-        )
-    })?;
-    let hostname = normalize_domain(&hostname).map_err(|e| format!("mail server name `{hostname}`: {e}"))?;
+    let hostname =
+        args.hostname.clone().or(settings.mailcow_hostname.clone()).ok_or_else(|| DnsError::NoHostname(args.dir.join(crate::load::SETTINGS_FILE)))?;
+    let hostname = normalize_domain(&hostname).map_err(|e| DnsError::Hostname(hostname.clone(), e.to_string()))?;
 
     // (name, alias domain, the domain whose MTA-STS policy it publishes, whether that is declared active)
     let mut names: Vec<(String, bool, String, Option<bool>)> = Vec::new();
@@ -95,10 +117,10 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
         names.extend(d.alias_domains.iter().filter_map(|a| normalize_domain(&a.name).ok()).map(|n| (n, true, domain.clone(), sts)));
     }
     if let Some(only) = &args.domain {
-        let only = normalize_domain(only)?;
+        let only = normalize_domain(only).map_err(|e| DnsError::Hostname(only.clone(), e.to_string()))?;
         names.retain(|(n, ..)| *n == only);
         if names.is_empty() {
-            return Err(format!("`{only}` is not a domain or alias domain declared in {}", args.dir.display()));
+            return Err(DnsError::NotDeclared { domain: only, dir: args.dir.clone() });
         }
     }
 
@@ -115,8 +137,8 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
             }
             (None, Some(d)) => Some(match &d.supplied {
                 Some(secret) => {
-                    let pem = secret.reveal(&loaded.root).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
-                    let public = crate::model::dkim_key::public_b64(&pem).map_err(|e| format!("dkim_private_key of `{name}`: {e}"))?;
+                    let pem = secret.reveal(&loaded.root).map_err(|e| DnsError::DkimKey(name.clone(), e.to_string()))?;
+                    let public = crate::model::dkim_key::public_b64(&pem).map_err(|e| DnsError::DkimKey(name.clone(), e.to_string()))?;
                     DkimKey::Key { selector: d.selector.clone(), public }
                 }
                 None => DkimKey::Pending { selector: d.selector.clone() },
@@ -137,8 +159,8 @@ fn dns_command(args: Args, printer: Printer) -> Result<ExitStatus, String> {
     let checked = args.check || args.resolver.is_some();
     if checked {
         let _guard = rt.enter();
-        let lookups = Lookups { rt: &rt, resolver: resolver(args.resolver)? };
-        check(&mut rows, &hostname, &lookups)?;
+        let lookups = Lookups { rt: &rt, resolver: resolver(args.resolver).map_err(DnsError::Lookup)? };
+        check(&mut rows, &hostname, &lookups).map_err(DnsError::Lookup)?;
     }
     printer.out(&match args.format {
         DnsFormat::Table => dns::table(&rows, checked, printer.color_stdout()),
@@ -162,7 +184,7 @@ struct Live {
 }
 
 /// `dns` never creates a database: a SQLite target that does not exist yet has no keys.
-async fn live_state(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<Live, String> {
+async fn live_state(args: &Args, settings: &SettingsFile, printer: Printer) -> Result<Live, DnsError> {
     let targs = TargetArgs {
         dir: args.dir.clone(),
         target: args.target.clone(),
@@ -174,14 +196,15 @@ async fn live_state(args: &Args, settings: &SettingsFile, printer: Printer) -> R
         lock_timeout: 0,
         mailcow_dir: None,
     };
-    let (db, kv, _) = connect(&targs, settings, printer).await.map_err(|e| e.to_string())?;
-    let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| e.to_string())?;
-    let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| e.to_string())?;
+    let (db, kv, _) = connect(&targs, settings, printer).await?;
+    let read = |e: &dyn std::fmt::Display| DnsError::Read(e.to_string());
+    let selectors = kv.hgetall("DKIM_SELECTORS").await.map_err(|e| read(&e))?;
+    let public = kv.hgetall("DKIM_PUB_KEYS").await.map_err(|e| read(&e))?;
     let policies = match db.query("SELECT domain, version, id FROM mta_sts WHERE active = 1", &[]).await {
         Ok(rows) => rows,
         // An embedded file from before mailplane managed MTA-STS has none.
         Err(e) if db.read_only() && e.to_string().contains("no such table") => Vec::new(),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(read(&e)),
     };
     db.close().await;
     let text = |c: &Option<String>| c.clone().unwrap_or_default();

@@ -25,8 +25,8 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
         let settings = match super::target::settings_only(&args.target.dir) {
             Ok(s) => s,
             Err(e) => {
-                printer.err(&format!("error: {e}"));
-                return ExitStatus::Error;
+                e.report(printer);
+                return e.exit_status();
             }
         };
         let (db, kv, _) = match connect(&args.target, &settings, printer).await {

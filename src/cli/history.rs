@@ -25,14 +25,15 @@ pub struct Args {
 
 pub fn run(args: Args, printer: Printer) -> ExitStatus {
     runtime().block_on(async {
-        let entries = match connect(&args.dir, args.target.as_deref(), printer).await {
-            Ok(db) => {
-                let entries = crate::store::journal::read(&db, args.limit).await.map_err(|e| e.to_string());
-                db.close().await;
-                entries
+        let db = match connect(&args.dir, args.target.as_deref(), printer).await {
+            Ok(db) => db,
+            Err(e) => {
+                e.report(printer);
+                return e.exit_status();
             }
-            Err(e) => Err(e),
         };
+        let entries = crate::store::journal::read(&db, args.limit).await;
+        db.close().await;
         let entries = match entries {
             Ok(e) => e,
             Err(e) => {
@@ -52,13 +53,13 @@ pub fn run(args: Args, printer: Printer) -> ExitStatus {
 /// Only the database is needed (no Redis), resolved like plan and apply resolve it:
 /// flag or MAILPLANE_DATABASE_URL > mailplane.yaml `target` > the embedded default.
 /// A SQLite file that does not exist has no history (and is not created).
-async fn connect(dir: &Path, target: Option<&str>, printer: Printer) -> Result<Db, String> {
+async fn connect(dir: &Path, target: Option<&str>, printer: Printer) -> Result<Db, super::target::TargetError> {
     if !dir.is_dir() && target.is_none() {
-        return Err(format!("{} is not a directory: give the desired-state directory, or --target", dir.display()));
+        return Err(super::target::TargetError::NotADirectory(dir.to_path_buf()));
     }
     // The history of a target must not depend on the other files being valid.
     let settings = super::target::settings_only(dir)?;
-    let db = super::target::open_db(target, &settings, dir, Access::READ).await.map_err(|e| e.to_string())?;
+    let db = super::target::open_db(target, &settings, dir, Access::READ).await?;
     super::target::report_absent(&db, printer);
     Ok(db)
 }

@@ -37,8 +37,8 @@ pub enum TargetError {
     /// What an interrupted apply left could not be finished.
     #[error("{0}")]
     Outbox(String),
-    #[error("{0}")]
-    Ldap(String),
+    #[error(transparent)]
+    Ldap(#[from] crate::ldap_source::LdapSourceError),
     #[error("cannot resolve the secrets and files the directory names:\n  {}", .0.join("\n  "))]
     Secrets(Vec<String>),
     #[error("cannot read service files:\n  {}", .0.join("\n  "))]
@@ -55,6 +55,12 @@ pub enum TargetError {
     CannotCheck { tool: &'static str, what: &'static str, error: crate::servicefiles::HostError },
     #[error("the Rspamd UI password: {0}")]
     RspamdPassword(crate::servicefiles::password::PasswordError),
+    #[error("{} has errors: run `mailplane validate` on it, or give --target", .0.display())]
+    BadSettings(PathBuf),
+    #[error("cannot read {}: {error}", .path.display())]
+    UnreadableSettings { path: PathBuf, error: std::io::Error },
+    #[error("{} is not a directory: give the desired-state directory, or --target", .0.display())]
+    NotADirectory(PathBuf),
     #[error("the directory did not load")]
     NotLoaded,
     #[error("internal error: {0}")]
@@ -492,12 +498,12 @@ pub async fn try_connect(args: &TargetArgs, settings: Option<&SettingsFile>, acc
 
 /// `dir/mailplane.yaml` alone (the default settings when there is none), for the commands that
 /// need only the target.
-pub fn settings_only(dir: &Path) -> Result<SettingsFile, String> {
+pub fn settings_only(dir: &Path) -> Result<SettingsFile, TargetError> {
     let path = dir.join(crate::load::SETTINGS_FILE);
     match std::fs::read_to_string(&path) {
-        Ok(text) => crate::load::yaml::parse(&text, 0).map_err(|_| format!("{} has errors: run `mailplane validate` on it, or give --target", path.display())),
+        Ok(text) => crate::load::yaml::parse(&text, 0).map_err(|_| TargetError::BadSettings(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SettingsFile::default()),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(error) => Err(TargetError::UnreadableSettings { path, error }),
     }
 }
 

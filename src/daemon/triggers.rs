@@ -55,7 +55,7 @@ impl GitSource {
     /// Clones when the directory is not a checkout yet, else fetches the branch and checks out
     /// its newest commit, discarding local edits (the remote is the source of truth). Returns
     /// the commit now checked out.
-    pub fn sync(&self) -> Result<String, String> {
+    pub fn sync(&self) -> Result<String, GitError> {
         let dir = self.dir.to_string_lossy();
         if !self.dir.join(".git").exists() {
             git(&["clone", "--quiet", "--branch", &self.branch, &self.remote, &dir])?;
@@ -67,10 +67,18 @@ impl GitSource {
     }
 }
 
-fn git(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("git").args(args).output().map_err(|e| format!("cannot run git: {e}"))?;
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git: {0}")]
+    Run(#[from] std::io::Error),
+    #[error("git {command} failed: {stderr}")]
+    Failed { command: String, stderr: String },
+}
+
+fn git(args: &[&str]) -> Result<String, GitError> {
+    let out = Command::new("git").args(args).output()?;
     if !out.status.success() {
-        return Err(format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(GitError::Failed { command: args.join(" "), stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -79,13 +79,11 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
 
 pub const EXTRA_CF: &str = "postfix/extra.cf";
 
-fn read_content(c: &Content, root: &Path) -> Result<String, String> {
+fn read_content(c: &Content, root: &Path) -> Result<String, crate::confined::ConfinedError> {
     match c {
         Content::Inline(text) => Ok(text.clone()),
         // The content is shown in plans, which CI posts publicly: only files inside the directory.
-        Content::File { file } => {
-            crate::confined::read_text(root, file, crate::confined::Scope::Directory, crate::load::MAX_SERVICE_FILE_BYTES).map_err(|e| e.to_string())
-        }
+        Content::File { file } => crate::confined::read_text(root, file, crate::confined::Scope::Directory, crate::load::MAX_SERVICE_FILE_BYTES),
     }
 }
 
