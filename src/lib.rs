@@ -13,8 +13,9 @@ pub mod outbox;
 pub mod planfile;
 pub mod printer;
 pub mod servicefiles;
-pub mod store;
 pub mod verify;
 
 // The core crate's modules, at the paths the rest of mailplane (and its tests) name them by.
 pub use mailplane_core::{change, confined, failpoint, kinds, live, load, model, password, plan, record, render, schema, settings, sql, timing};
+/// The I/O adapters, a crate of their own (crates/store).
+pub use mailplane_store as store;

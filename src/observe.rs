@@ -1,14 +1,8 @@
 //! `observe`: the live target → raw rows, one set-based query per table, plus the Redis hashes.
 
 use crate::live::{LiveData, LiveRow, Table};
-use crate::store::db::{Db, DbError, Row, TextRow};
+use crate::store::db::{Db, DbError, Row};
 use crate::store::kv::{Kv, KvError};
-
-impl From<TextRow<'_>> for LiveRow {
-    fn from(row: TextRow<'_>) -> LiveRow {
-        LiveRow::from_parts(row.text, row.ends, row.nulls.first().copied().unwrap_or(0))
-    }
-}
 
 /// Column access by position; every column arrives as text.
 pub trait RowExt {
@@ -80,6 +74,7 @@ pub async fn netfilter_rules(settings: &crate::settings::SettingsFile, live: &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::db::TextRow;
 
     #[test]
     fn live_rows_keep_nulls_and_empty_text_apart() {

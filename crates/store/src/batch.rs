@@ -240,7 +240,7 @@ fn merged(shape: Shape, chunk: &[Stmt]) -> Stmt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::db::Arg;
+    use crate::db::Arg;
 
     fn st(sql: &str, args: &[&str]) -> Stmt {
         Stmt { sql: sql.into(), args: args.iter().map(|a| Arg::Text((*a).into())).collect() }

@@ -452,7 +452,7 @@ async fn connect_sqlite(url: &str, rest: &str, access: Access) -> Result<Db, DbE
         Some(file) => {
             let shown = file.display().to_string();
             if !file.exists() {
-                absent = Some(Absent { path: file.clone(), applied_before: crate::store::lock::lock_file(file).exists() });
+                absent = Some(Absent { path: file.clone(), applied_before: crate::lock::lock_file(file).exists() });
                 if !parsed.create {
                     return Err(DbError::SqliteMissing { path: shown });
                 }
@@ -785,6 +785,13 @@ fn scrub(message: &str, secrets: &[String]) -> String {
     out
 }
 
+/// A row read as text is a live row of the core as it is.
+impl From<TextRow<'_>> for mailplane_core::live::LiveRow {
+    fn from(row: TextRow<'_>) -> Self {
+        mailplane_core::live::LiveRow::from_parts(row.text, row.ends, row.nulls.first().copied().unwrap_or(0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1023,7 +1030,7 @@ mod tests {
 
         // A file that is gone but was applied to (its lock file is left) is reported as such.
         std::fs::remove_file(&file).unwrap();
-        std::fs::write(crate::store::lock::lock_file(&file), "").unwrap();
+        std::fs::write(crate::lock::lock_file(&file), "").unwrap();
         let gone = Db::open(&url, None, Access::READ).await.unwrap();
         assert!(gone.absent().unwrap().applied_before);
     }

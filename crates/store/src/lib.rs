@@ -18,3 +18,6 @@ pub mod lock;
 pub mod oidc;
 
 pub use db::{Arg, Db, DbError, Dialect, Row, Stmt, now_utc};
+
+// The core's modules the adapters build on, at the paths they name them by.
+use mailplane_core::{failpoint, model, sql, timing};

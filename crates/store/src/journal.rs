@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::store::db::{Arg, Db, DbError, Stmt};
+use crate::db::{Arg, Db, DbError, Stmt};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Entry {

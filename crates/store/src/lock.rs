@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Executor};
 
-use crate::store::db::{Db, now_utc};
+use crate::db::{Db, now_utc};
 
 pub enum LockGuard {
     /// Detached from the pool: dropping it closes the connection, which frees the lock.
