@@ -33,7 +33,7 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
         let src = &loaded.sources[*file].name;
         let at = |l: &crate::model::Span| format!("{src}:{}:{}", l.line, l.column);
         let mut add = |path: String, kind: FileKind, content: &Located<Content>| match read_content(&content.value, &loaded.root) {
-            Ok(text) => out.push(DesiredFile { path, kind, content: text, declared_at: at(&content.at) }),
+            Ok(text) => out.push(DesiredFile { path, kind, content: text, declared_at: at(&content.at), secret: false }),
             Err(e) => errors.push(format!("{}: {e}", at(&content.at))),
         };
         if let Some(p) = &services.postfix {
@@ -71,7 +71,7 @@ pub fn desired(loaded: &Loaded) -> Result<Vec<DesiredFile>, Vec<String>> {
     }
     if let Some(declared_at) = main_cf_at {
         let content = format!("# {HEADER_NOTE}\n{}\n", main_cf.join("\n"));
-        out.push(DesiredFile { path: EXTRA_CF.into(), kind: FileKind::PostfixExtraCf, content, declared_at });
+        out.push(DesiredFile { path: EXTRA_CF.into(), kind: FileKind::PostfixExtraCf, content, declared_at, secret: false });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     if errors.is_empty() { Ok(out) } else { Err(errors) }
@@ -145,6 +145,7 @@ mod tests {
             old: old.map(str::to_string),
             new: new.into(),
             declared_at: String::new(),
+            secret: false,
         }
     }
 

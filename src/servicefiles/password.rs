@@ -59,7 +59,13 @@ pub async fn plan(declared: (Secret, String), revealed: &Revealed, root: &Path, 
     let (secret, declared_at) = declared;
     let on_disk = std::fs::read_to_string(root.join(RSPAMD_PASSWORD_FILE)).ok();
     let live = on_disk.as_deref().and_then(live_hash);
-    let file = |content: String| DesiredFile { path: RSPAMD_PASSWORD_FILE.into(), kind: FileKind::RspamdConf, content, declared_at: declared_at.clone() };
+    let file = |content: String| DesiredFile {
+        path: RSPAMD_PASSWORD_FILE.into(),
+        kind: FileKind::RspamdConf,
+        content,
+        declared_at: declared_at.clone(),
+        secret: true,
+    };
     let keep = || Planned { file: file(on_disk.clone().unwrap_or_default()), remember: Vec::new() };
     if let Secret::Literal(hash) = &secret {
         return Ok(if live == Some(hash.as_str()) { keep() } else { Planned { file: file(content(hash)), remember: Vec::new() } });

@@ -219,7 +219,7 @@ fn rspamd_ui_password(s: &mut Setup) {
     s.declare(&declared);
     let plan = s.mailplane(&["plan"]);
     let text = String::from_utf8_lossy(&plan.stdout).to_string();
-    assert!(text.contains(&format!("+ file {FILE}  (then: restart rspamd)")) && text.contains("hash changes (not shown)"), "{text}");
+    assert!(text.contains(&format!("+ file {FILE}  (then: restart rspamd)")) && text.contains("holds a secret, changes (not shown)"), "{text}");
     let out = s.apply(&[], 0);
     assert_eq!(s.events(), ["start rspamd"]);
     let written = s.read(FILE);

@@ -130,6 +130,8 @@ pub struct DesiredFile {
     pub content: String,
     /// `file:line:column` of the declaration, for messages.
     pub declared_at: String,
+    /// Its content is never shown (the Rspamd UI password's hash).
+    pub secret: bool,
 }
 
 /// A declared file and what is on disk now, as mailplane compares it (`None`: no such file).
@@ -148,6 +150,7 @@ pub fn file_changes(files: &[ObservedFile]) -> Vec<FileChange> {
             old: old.clone(),
             new: file.content.clone(),
             declared_at: file.declared_at.clone(),
+            secret: file.secret,
         })
         .collect()
 }
@@ -167,13 +170,15 @@ pub struct FileChange {
     pub new: String,
     #[serde(skip)]
     pub declared_at: String,
+    #[serde(skip)]
+    pub secret: bool,
 }
 
 impl FileChange {
     /// A unified diff (3 lines of context, hunk headers), `a/` the file on disk, `b/` the declared text.
     pub fn diff(&self) -> String {
-        if self.path == crate::model::RSPAMD_PASSWORD_FILE {
-            return format!("{}: the Rspamd UI password's hash changes (not shown)\n", self.path);
+        if self.secret {
+            return format!("{}: holds a secret, changes (not shown)\n", self.path);
         }
         let old = self.old.as_deref().unwrap_or("");
         let from = if self.old.is_some() { format!("a/{}", self.path) } else { "/dev/null".to_string() };

@@ -207,9 +207,9 @@ fn live(l: &LiveData, out: &mut Vec<Record>, kind: Kind) {
     }
 }
 
-/// PHP's json_encode: compact, `/` escaped.
+/// PHP's json_encode: compact, `/` escaped, other than ASCII as `\uXXXX`.
 pub fn php_json(v: &Json) -> String {
-    serde_json::to_string(v).expect("JSON").replace('/', "\\/")
+    php_json_unescaped_slashes(v).replace('/', "\\/")
 }
 
 /// PHP's json_encode with JSON_UNESCAPED_SLASHES: compact, other than ASCII as `\uXXXX`.
